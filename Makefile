@@ -1,0 +1,119 @@
+# returnflow: build, run and test.
+#
+#   make            build the five workers, rfctl and the tests' helpers
+#   make run        set up (packages, private PostgreSQL under var/) and run everything
+#   make test       unit + integration tests, then again under address/undefined sanitizers
+#   make SANITIZE=address,undefined check   one sanitizer pass only
+#   make clean
+#
+# Layout: common/ and proto/ build into one static library, libreturnflow.a, that
+# every worker links. Objects go out of tree under $(BUILD); -MMD -MP tracks headers.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+SANITIZE ?=
+BUILD ?= build$(if $(SANITIZE),/san,/release)
+
+CC ?= cc
+PKGS := libzmq libuv msgpack jansson libpq libcurl libcrypto
+# Lazily expanded, so `make deps` can install pkg-config and the -dev packages first.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+        -Wno-missing-field-initializers -Wno-format-truncation
+OPT := $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all,-O2)
+CFLAGS ?=
+CFLAGS += -std=c11 -g $(OPT) $(WARN)
+CPPFLAGS += -D_GNU_SOURCE -Icommon/include -Iproto -I$(BUILD)/gen
+LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+
+SERVICES := intake review warehouse refund notification
+
+LIB := $(BUILD)/libreturnflow.a
+LIB_SRC := $(wildcard common/src/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+# Each service: every .c in its folder, plus its migrations embedded as C strings.
+define service_rules
+$(1)_SRC := $$(wildcard services/$(1)/*.c)
+$(1)_SQL := $$(sort $$(wildcard services/$(1)/sql/*.sql))
+$(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/$(1)_migrations.o
+$(BUILD)/gen/$(1)_migrations.c: $$($(1)_SQL) deploy/embed-sql.sh
+	@mkdir -p $$(@D)
+	sh deploy/embed-sql.sh $(1) $$($(1)_SQL) > $$@
+$(BUILD)/bin/rf-$(1): $$($(1)_OBJ) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJ) $(LIB) $$(PKG_LIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
+
+BINS := $(SERVICES:%=$(BUILD)/bin/rf-%)
+
+# Tools: one folder each under tools/, every .c in it makes tools/<name> -> bin/<name>.
+TOOLS := $(notdir $(wildcard tools/*))
+define tool_rules
+$(1)_TOBJ := $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/$(1)/*.c))
+$(BUILD)/bin/$(1): $$($(1)_TOBJ) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_TOBJ) $(LIB) $$(PKG_LIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
+TOOL_BINS := $(TOOLS:%=$(BUILD)/bin/%)
+
+# Unit tests: tests/unit/test_<module>.c -> $(BUILD)/tests/test_<module>, cmocka.
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# A unit test of a service's logic links that service's objects (minus main.o).
+svc_objs_for = $(foreach s,$(SERVICES),$(if $(findstring test_$(s),$(1)),$(filter-out %/main.o,$($(s)_OBJ))))
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(call svc_objs_for,$*) $(LIB) $(PKG_LIBS) -lcmocka -lpthread
+.SECONDEXPANSION:
+$(UNIT_BINS): $$(call svc_objs_for,$$(notdir $$@))
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+.PHONY: all deps build-tests run test check unit integration clean bench
+all: $(BINS) $(TOOL_BINS)
+build-tests: all $(UNIT_BINS)
+
+# Installs missing Debian packages (idempotent, quiet when all is there).
+deps:
+	@sh deploy/install-deps.sh
+
+# The derived wire description of every event (committed; a unit test checks it is current).
+proto/WIRE.md: $(BUILD)/bin/rf-protodoc
+	$(BUILD)/bin/rf-protodoc > $@
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh deploy/run.sh $(BUILD)
+
+# One pass: unit tests then integration tests, against this build's binaries.
+check: build-tests
+	@sh tests/run-tests.sh $(BUILD)
+
+# The whole suite, as CI runs it: plain build, then the sanitizer build.
+test: deps
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined check
+	@sh tests/summary.sh build/release build/san
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,145 @@
+/*
+ * rf/bus.h: durable event delivery between workers over ZeroMQ.
+ *
+ * PostgreSQL makes events durable; ZeroMQ only moves them. The rules
+ * (DESIGN.md section 4) and how this module keeps them:
+ *
+ *  - Transactional outbox. A producer calls rf_bus_emit() inside its own
+ *    transaction: the event is encoded and written to its schema's `outbox`
+ *    table, one row per consuming worker. Nothing is sent before COMMIT:
+ *    rf_bus_tx_commit() commits, then hands the new rows to the dispatcher.
+ *  - Inbox dedup, ack after commit. A consumer applies a batch of received
+ *    events in one transaction, recording each event id in its `inbox` table
+ *    in that same transaction, and answers ACK only after COMMIT. An event
+ *    already in the inbox is acknowledged again and has no second effect.
+ *  - Resend with backoff. The producer keeps every unacknowledged event in its
+ *    outbox and resends it after an ack timeout (while the consumer is
+ *    unreachable) or after a backoff (when the consumer answered RETRY).
+ *    After `retry_max` answered failures, or one REJECT (undecodable body, a
+ *    permanent refusal), the event moves to the `dead_letter` table, from
+ *    where an operator can replay or discard it.
+ *  - Per-return order. Toward each consumer at most one event per return is
+ *    in flight; the next one for that return is sent after the ACK. Different
+ *    returns proceed in parallel (up to `window` in flight per consumer).
+ *  - Catch-up. The outbox is polled by state (what is pending and due), never
+ *    by "id greater than the last seen", so late commits are never skipped and
+ *    a consumer that was down receives everything once it is back.
+ *  - No dropping sockets. Events travel DEALER -> ROUTER (a DEALER blocks at
+ *    the high-water mark instead of dropping; we send non-blocking and leave
+ *    the row pending). ZMQ_FD is edge-triggered: every socket is drained until
+ *    EAGAIN on each readable notice and before each loop iteration blocks.
+ *
+ * Wire frames (all but the body are text):
+ *   producer -> consumer: "EV" | event_id | return_id | msgpack body
+ *   consumer -> producer: "ACK" | "RETRY" | "REJECT"  | event_id | return_id | reason
+ */
+#ifndef RF_BUS_H
+#define RF_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "rf/db.h"
+#include "rf/proto.h"
+
+typedef struct rf_bus rf_bus_t;
+
+/* What a consumer's apply function says about one event. */
+typedef enum rf_apply_result {
+    RF_APPLY_OK = 0,     /* effects written; acknowledge after commit */
+    RF_APPLY_DEFER = 1,  /* not applicable yet (a prerequisite is missing); wrote nothing */
+    RF_APPLY_REJECT = 2, /* never applicable (a poison event); wrote nothing */
+    RF_APPLY_ERROR = -1, /* a database error: the batch is rolled back and retried */
+} rf_apply_result_t;
+
+/* rf_bus_apply_fn: apply one new event inside the consumer's transaction.
+ * Writes only through the worker's db and emits through rf_bus_emit(). On
+ * DEFER or REJECT it writes nothing and puts a one-line reason in why. */
+typedef rf_apply_result_t (*rf_bus_apply_fn)(void *arg, const rf_event_t *ev, char *why,
+                                             size_t whylen);
+
+typedef struct rf_bus_config {
+    const char *self_name;                     /* "intake", ... */
+    unsigned self_bit;                         /* RF_W_INTAKE, ... */
+    const char *bind_endpoint;                 /* where this worker's ROUTER binds */
+    const char *peer_endpoints[RF_WORKER_COUNT]; /* by bit index: where each worker listens */
+    int64_t ack_timeout_ms;                    /* resend an unanswered event after this */
+    int64_t retry_max;                         /* answered failures before dead-lettering */
+    int64_t batch_max;                         /* events applied per consumer transaction */
+    int64_t poll_ms;                           /* outbox poll interval when idle */
+    int64_t window;                            /* events in flight per consumer */
+} rf_bus_config_t;
+
+/* rf_bus_new: bind, connect to the consumers of what this worker produces,
+ * and start dispatching. The db must be connected and migrated with
+ * rf_bus_migrations. apply may be NULL for a worker that consumes nothing.
+ * Returns NULL with a message in err on failure. */
+rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
+                     rf_bus_apply_fn apply, void *apply_arg, char *err, size_t errlen);
+
+/* rf_bus_destroy: close sockets and handles (run the loop afterwards so the
+ * close callbacks free memory); sets *bus_p to NULL. */
+void rf_bus_destroy(rf_bus_t **bus_p);
+
+/* The tables every worker's schema has for delivery (outbox, inbox,
+ * dead_letter); apply them before the worker's own migrations. */
+extern const rf_migration_t rf_bus_migrations[];
+extern const size_t rf_bus_migrations_count;
+
+/* --- Producing, inside a transaction --------------------------------------- */
+
+/* rf_bus_tx_begin: BEGIN on the worker's db. 0 or -1. */
+int rf_bus_tx_begin(rf_bus_t *bus);
+/* rf_bus_tx_commit: COMMIT, then dispatch what was emitted. 0 or -1 (then
+ * the transaction is rolled back and nothing emitted is sent). */
+int rf_bus_tx_commit(rf_bus_t *bus);
+/* rf_bus_tx_rollback: ROLLBACK and forget what was emitted. */
+void rf_bus_tx_rollback(rf_bus_t *bus);
+
+/* rf_bus_event_init: start an event of `type` about return_id: fresh event
+ * id, producer, version and time filled in. causation_id may be NULL. The
+ * caller fills the body (rf_event_set_str for strings) and passes it to
+ * rf_bus_emit, then rf_event_clear()s it. 0 or -1. */
+int rf_bus_event_init(rf_bus_t *bus, rf_event_t *ev, rf_event_type_t type,
+                      const char *return_id, const char *causation_id);
+
+/* rf_bus_emit: write ev to the outbox for each of its consumers (inside the
+ * caller's transaction). 0 or -1 (db error: the caller rolls back). */
+int rf_bus_emit(rf_bus_t *bus, const rf_event_t *ev);
+
+/* --- Operations -------------------------------------------------------------- */
+
+typedef struct rf_bus_peer_stats {
+    const char *name;          /* consumer worker */
+    int64_t pending;           /* outbox rows toward it (unacknowledged) */
+    int64_t in_flight;         /* sent, awaiting an answer */
+    int64_t oldest_age_ms;     /* age of the oldest pending row, 0 if none */
+    int64_t sent, acked, retried, rejected, timeouts; /* since start */
+} rf_bus_peer_stats_t;
+
+typedef struct rf_bus_stats {
+    rf_bus_peer_stats_t peers[RF_WORKER_COUNT]; /* by bit index; name NULL if not a consumer */
+    int64_t inbox_applied;    /* events applied since start */
+    int64_t inbox_duplicates; /* redelivered events acknowledged again */
+    int64_t inbox_deferred, inbox_rejected, inbox_failed;
+    int64_t dead_letters;     /* rows in dead_letter now */
+} rf_bus_stats_t;
+
+/* rf_bus_stats: counters, plus outbox and dead-letter figures read from the
+ * db (one query). 0 or -1 when the db is unreachable (counters still set). */
+int rf_bus_stats(rf_bus_t *bus, rf_bus_stats_t *out);
+
+/* rf_bus_dead_letter_replay: move dead letter `id` back to the outbox with
+ * its attempts reset. Returns 1 if moved, 0 if no such id, -1 on db error. */
+int rf_bus_dead_letter_replay(rf_bus_t *bus, int64_t id);
+/* rf_bus_dead_letter_discard: delete dead letter `id` (recorded in the log).
+ * Returns 1, 0 or -1 like replay. */
+int rf_bus_dead_letter_discard(rf_bus_t *bus, int64_t id, const char *who);
+
+/* rf_bus_db: the db the bus works on (borrowed). */
+rf_db_t *rf_bus_db(rf_bus_t *bus);
+
+#endif

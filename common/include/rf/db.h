@@ -1,0 +1,83 @@
+/*
+ * rf/db.h: one worker's PostgreSQL connection (libpq), its schema and its
+ * migrations.
+ *
+ * A worker owns exactly one schema, named after it, and sets search_path to
+ * it, so its SQL never names another schema. Calls are synchronous on the
+ * worker's single loop thread (a libpq connection is not thread-safe); the
+ * connection is re-established by rf_db_connect() after a failure, which the
+ * worker calls from a timer. Every query takes its values as parameters.
+ */
+#ifndef RF_DB_H
+#define RF_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/* One migration: applied once, in order, in its own transaction. */
+typedef struct rf_migration {
+    const char *name; /* "001_init": the file name without .sql */
+    const char *sql;  /* statements, run with search_path = the worker's schema */
+} rf_migration_t;
+
+typedef struct rf_db rf_db_t;
+
+/* rf_db_new: remember conninfo and schema; does not connect. NULL on OOM. */
+rf_db_t *rf_db_new(const char *conninfo, const char *schema);
+
+/* rf_db_destroy: close and free; sets *db_p to NULL. */
+void rf_db_destroy(rf_db_t **db_p);
+
+/* rf_db_connect: connect if not connected, create the schema if missing and
+ * set search_path to it. Returns 0, or -1 with rf_db_error() set. */
+int rf_db_connect(rf_db_t *db);
+
+/* rf_db_connected: false after a connection failure until reconnected. */
+bool rf_db_connected(const rf_db_t *db);
+
+/* rf_db_conn: the libpq connection (borrowed), NULL when disconnected. */
+PGconn *rf_db_conn(rf_db_t *db);
+
+/* rf_db_error: the last error text ("" if none). */
+const char *rf_db_error(const rf_db_t *db);
+
+/* rf_db_query: run sql with n text parameters (NULL entries are SQL NULL).
+ * Returns the result (caller PQclear()s) when it is COMMAND_OK or TUPLES_OK;
+ * otherwise NULL, with the error logged and kept in rf_db_error(). A lost
+ * connection marks the db disconnected. */
+PGresult *rf_db_query(rf_db_t *db, const char *sql, int n, const char *const *params);
+
+/* rf_db_query_bin: as rf_db_query with per-parameter lengths and formats
+ * (1 = binary, for bytea), and the result format (0 text, 1 binary). */
+PGresult *rf_db_query_bin(rf_db_t *db, const char *sql, int n, const char *const *params,
+                          const int *lengths, const int *formats, int result_format);
+
+/* rf_db_exec: rf_db_query discarding the result. Returns 0 or -1. */
+int rf_db_exec(rf_db_t *db, const char *sql, int n, const char *const *params);
+
+/* rf_db_exec_count: rf_db_exec returning the number of rows affected, -1 on error. */
+int64_t rf_db_exec_count(rf_db_t *db, const char *sql, int n, const char *const *params);
+
+/* Transactions. rf_db_rollback is harmless outside a transaction. */
+int rf_db_begin(rf_db_t *db);
+int rf_db_commit(rf_db_t *db);
+void rf_db_rollback(rf_db_t *db);
+
+/* rf_db_migrate: apply, in order, the migrations not yet recorded in the
+ * schema's schema_migrations table; serialised between replicas by an
+ * advisory lock. Returns 0 or -1 (naming the failed migration in the log). */
+int rf_db_migrate(rf_db_t *db, const rf_migration_t *migrations, size_t n);
+
+/* Helpers for text parameters. */
+typedef struct rf_num { char s[24]; } rf_num_t;
+/* rf_i64: decimal text of v, in a value you can take .s of: rf_i64(v).s */
+rf_num_t rf_i64(int64_t v);
+/* rf_get_i64: column c of row r as int64 (0 when NULL). */
+int64_t rf_get_i64(const PGresult *res, int r, int c);
+/* rf_get_str: column c of row r ("" when NULL), borrowed from res. */
+const char *rf_get_str(const PGresult *res, int r, int c);
+
+#endif

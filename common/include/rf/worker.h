@@ -1,0 +1,65 @@
+/*
+ * rf/worker.h: what every returnflow worker process has in common.
+ *
+ * rf_worker_main() does the wiring so that a service's main.c is a table:
+ * configuration from the environment (common entries plus the service's own;
+ * every bad setting reported at once), the libuv loop, the PostgreSQL
+ * connection with its schema and migrations (delivery tables first), the bus,
+ * the HTTP surface with the routes every worker serves, and a clean stop on
+ * SIGINT/SIGTERM.
+ *
+ * Common HTTP routes: GET /healthz, GET /metrics, GET /v1/deadletters,
+ * POST /v1/deadletters/{id}/replay, POST /v1/deadletters/{id}/discard.
+ * Anything else goes to the service's route function.
+ */
+#ifndef RF_WORKER_H
+#define RF_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "rf/bus.h"
+#include "rf/config.h"
+#include "rf/db.h"
+#include "rf/http.h"
+
+typedef struct rf_worker rf_worker_t;
+
+typedef struct rf_worker_spec {
+    const char *name;                 /* "intake": also the schema and the role suffix */
+    unsigned bit;                     /* RF_W_INTAKE, ... */
+    const char *default_http;         /* "127.0.0.1:8080" */
+    const rf_migration_t *migrations; /* the service's own, applied after the bus's */
+    size_t n_migrations;
+    const rf_config_entry_t *config;  /* service-specific settings (may be NULL) */
+    size_t n_config;
+    rf_bus_apply_fn apply;            /* consumes events (may be NULL) */
+    /* route: answer x if it is one of the service's routes and return true;
+     * return false to let the worker answer 404. */
+    bool (*route)(void *state, rf_http_exchange_t *x);
+    /* start: called once the db and bus are up; 0 or -1 (start-up fails). */
+    int (*start)(void *state, rf_worker_t *w);
+    void *state;                      /* passed to apply, route and start */
+} rf_worker_spec_t;
+
+/* rf_worker_main: run the worker until SIGINT/SIGTERM. `--print-config`
+ * prints the configuration table and exits. Returns the process exit code. */
+int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv);
+
+/* Borrowed handles, valid while the worker runs. */
+rf_bus_t *rf_worker_bus(rf_worker_t *w);
+rf_db_t *rf_worker_db(rf_worker_t *w);
+uv_loop_t *rf_worker_loop(rf_worker_t *w);
+
+/* rf_worker_json_body: parse the request body as a JSON object. On failure
+ * answers 400 (or 415) with a message saying what is wrong and returns NULL. */
+json_t *rf_worker_json_body(rf_http_exchange_t *x);
+
+/* rf_path_match: match path against a pattern with one "{}" placeholder,
+ * e.g. "/v1/returns/{}/approve"; copies the placeholder text (no '/', at most
+ * cap-1 bytes) into out. true on a match. */
+bool rf_path_match(const char *path, const char *pattern, char *out, size_t cap);
+
+#endif

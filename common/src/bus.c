@@ -1,0 +1,936 @@
+/*
+ * bus.c: durable event delivery over ZeroMQ (see rf/bus.h for the rules).
+ *
+ * Shape of the module:
+ *   - one ROUTER socket bound for events this worker consumes (consumer side);
+ *   - one DEALER per other worker for events it produces (producer side);
+ *   - a uv_poll per socket on ZMQ_FD, plus a uv_prepare that drains every
+ *     socket before the loop blocks (ZMQ_FD is edge-triggered) and a uv_idle
+ *     that keeps the loop spinning while a drain stopped at its budget;
+ *   - a uv_timer tick: ack timeouts, deleting acknowledged outbox rows in
+ *     batches, and polling the outbox for what is due.
+ */
+#include "rf/bus.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+#include <zmq.h>
+
+#include "rf/ids.h"
+#include "rf/log.h"
+
+#define TICK_MS 20
+#define MAX_FRAME_ID 128
+#define RECV_BUDGET 4096 /* replies drained per socket per pass */
+
+const rf_migration_t rf_bus_migrations[] = {
+    {"000_bus",
+     "CREATE TABLE IF NOT EXISTS outbox (\n"
+     "  seq bigserial NOT NULL,\n"
+     "  event_id text NOT NULL,\n"
+     "  dest text NOT NULL,\n"
+     "  return_id text NOT NULL,\n"
+     "  type text NOT NULL,\n"
+     "  payload bytea NOT NULL,\n"
+     "  attempts integer NOT NULL DEFAULT 0,\n"
+     "  next_attempt_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  last_error text,\n"
+     "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  PRIMARY KEY (event_id, dest));\n"
+     "CREATE INDEX IF NOT EXISTS outbox_dest_return ON outbox (dest, return_id, seq);\n"
+     "CREATE TABLE IF NOT EXISTS inbox (\n"
+     "  event_id text PRIMARY KEY,\n"
+     "  producer text NOT NULL,\n"
+     "  type text NOT NULL,\n"
+     "  return_id text NOT NULL,\n"
+     "  applied_at timestamptz NOT NULL DEFAULT now());\n"
+     "CREATE TABLE IF NOT EXISTS dead_letter (\n"
+     "  id bigserial PRIMARY KEY,\n"
+     "  event_id text NOT NULL,\n"
+     "  dest text NOT NULL,\n"
+     "  return_id text NOT NULL,\n"
+     "  type text NOT NULL,\n"
+     "  payload bytea NOT NULL,\n"
+     "  attempts integer NOT NULL,\n"
+     "  reason text NOT NULL,\n"
+     "  created_at timestamptz NOT NULL,\n"
+     "  failed_at timestamptz NOT NULL DEFAULT now());\n"},
+};
+const size_t rf_bus_migrations_count = sizeof rf_bus_migrations / sizeof rf_bus_migrations[0];
+
+/* An event sent to a consumer and not yet answered; one per return at most. */
+typedef struct inflight {
+    char return_id[MAX_FRAME_ID]; /* hash key */
+    char event_id[MAX_FRAME_ID];  /* the event in flight for that return */
+    int64_t sent_at;              /* rf_mono_ms() */
+    UT_hash_handle hh;
+} inflight_t;
+
+/* The producer side toward one consuming worker. */
+typedef struct peer {
+    rf_bus_t *bus;
+    unsigned bit;          /* RF_W_* of the consumer */
+    const char *name;      /* its worker name */
+    void *sock;            /* DEALER connected to its ROUTER */
+    uv_poll_t poll;        /* readable notices on ZMQ_FD */
+    bool poll_started;
+    inflight_t *inflight;  /* by return id */
+    int64_t n_inflight;
+    bool needs_poll;       /* something is pending that the fast path did not send */
+    int64_t sent, acked, retried, rejected, timeouts;
+} peer_t;
+
+/* An event emitted in the open transaction, sent after COMMIT. */
+typedef struct emitted {
+    unsigned bit;
+    char event_id[MAX_FRAME_ID];
+    char return_id[MAX_FRAME_ID];
+    uint8_t *payload;
+    size_t len;
+} emitted_t;
+
+/* An acknowledged outbox row waiting for its DELETE. */
+typedef struct acked_row {
+    char event_id[MAX_FRAME_ID];
+    unsigned bit;
+} acked_row_t;
+
+/* One event received on the ROUTER. */
+typedef struct inmsg {
+    uint8_t identity[256];
+    size_t identity_len;
+    char event_id[MAX_FRAME_ID];
+    char return_id[MAX_FRAME_ID];
+    uint8_t *body;
+    size_t body_len;
+    /* outcome */
+    const char *reply;     /* "ACK", "RETRY", "REJECT" or NULL (no answer) */
+    char reason[200];
+} inmsg_t;
+
+struct rf_bus {
+    uv_loop_t *loop;
+    rf_db_t *db;
+    rf_bus_config_t cfg;
+    char self_name[32];
+    void *zctx;
+    void *router;
+    uv_poll_t router_poll;
+    bool router_poll_started;
+    peer_t peers[RF_WORKER_COUNT];
+    rf_bus_apply_fn apply;
+    void *apply_arg;
+    uv_prepare_t prepare;
+    uv_idle_t idle;
+    uv_timer_t timer;
+    int closing_handles;
+    /* open transaction */
+    emitted_t *emitted;
+    size_t n_emitted, cap_emitted;
+    /* acknowledged rows to delete */
+    acked_row_t *acks;
+    size_t n_acks, cap_acks;
+    int64_t last_poll_ms;
+    inmsg_t *batch; /* batch_max slots */
+    /* counters */
+    int64_t inbox_applied, inbox_duplicates, inbox_deferred, inbox_rejected, inbox_failed;
+};
+
+static bool drain_all(rf_bus_t *bus);
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static unsigned bit_index(unsigned bit) {
+    unsigned i = 0;
+    while (i < RF_WORKER_COUNT && (1u << i) != bit) i++;
+    return i;
+}
+
+static void copy_frame_text(char *dst, size_t cap, const zmq_msg_t *m) {
+    size_t n = zmq_msg_size((zmq_msg_t *)m);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, zmq_msg_data((zmq_msg_t *)m), n);
+    dst[n] = '\0';
+}
+
+/* Send frames as one multipart message without blocking. 0, or -1 (errno). */
+static int send_frames(void *sock, const void *const *data, const size_t *lens, int n) {
+    for (int i = 0; i < n; i++) {
+        int flags = ZMQ_DONTWAIT | (i < n - 1 ? ZMQ_SNDMORE : 0);
+        if (zmq_send(sock, data[i], lens[i], flags) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Backoff after the n-th answered failure: 200 ms doubling, capped at 30 s. */
+static double backoff_seconds(int64_t attempts) {
+    double s = 0.2;
+    for (int64_t i = 1; i < attempts && s < 30.0; i++) s *= 2;
+    return s > 30.0 ? 30.0 : s;
+}
+
+/* Append a quoted element to a PostgreSQL array literal being built in buf. */
+static int array_append(char **buf, size_t *len, size_t *cap, const char *text) {
+    size_t need = *len + strlen(text) * 2 + 6; /* , "" } NUL */
+    if (need > *cap) {
+        size_t ncap = need * 2;
+        char *nb = realloc(*buf, ncap);
+        if (!nb) return -1;
+        *buf = nb;
+        *cap = ncap;
+    }
+    char *p = *buf + *len;
+    if (*len > 1) *p++ = ',';
+    *p++ = '"';
+    for (const char *t = text; *t; t++) {
+        if (*t == '"' || *t == '\\') *p++ = '\\';
+        *p++ = *t;
+    }
+    *p++ = '"';
+    *len = (size_t)(p - *buf);
+    return 0;
+}
+
+/* ---- producer: dispatch ------------------------------------------------------ */
+
+/* Try to send one outbox row now. Holds it (for the next poll) when an event
+ * of the same return is in flight, the window is full or the peer is not
+ * reachable. */
+static void dispatch(peer_t *peer, const char *event_id, const char *return_id,
+                     const uint8_t *payload, size_t len) {
+    inflight_t *f = NULL;
+    HASH_FIND_STR(peer->inflight, return_id, f);
+    if (f || peer->n_inflight >= peer->bus->cfg.window) {
+        peer->needs_poll = true;
+        return;
+    }
+    const void *data[] = {"EV", event_id, return_id, payload};
+    size_t lens[] = {2, strlen(event_id), strlen(return_id), len};
+    if (send_frames(peer->sock, data, lens, 4) != 0) {
+        if (errno != EAGAIN)
+            rf_warn("event=bus_send_failed dest=%s event_id=%s return_id=%s error=\"%s\"",
+                    peer->name, event_id, return_id, zmq_strerror(errno));
+        return; /* stays pending; the periodic poll retries */
+    }
+    f = calloc(1, sizeof *f);
+    if (!f) return; /* an ack will simply find nothing; the row is still deleted */
+    snprintf(f->return_id, sizeof f->return_id, "%s", return_id);
+    snprintf(f->event_id, sizeof f->event_id, "%s", event_id);
+    f->sent_at = rf_mono_ms();
+    HASH_ADD_STR(peer->inflight, return_id, f);
+    peer->n_inflight++;
+    peer->sent++;
+}
+
+static void inflight_remove(peer_t *peer, inflight_t *f) {
+    HASH_DEL(peer->inflight, f);
+    free(f);
+    peer->n_inflight--;
+}
+
+/* Delete acknowledged outbox rows, in one statement. */
+static void flush_acks(rf_bus_t *bus) {
+    if (bus->n_acks == 0 || !rf_db_connected(bus->db)) return;
+    size_t il = 1, ic = 256, dl = 1, dc = 256;
+    char *ids = malloc(ic), *dests = malloc(dc);
+    if (!ids || !dests) goto out;
+    ids[0] = dests[0] = '{';
+    for (size_t i = 0; i < bus->n_acks; i++) {
+        if (array_append(&ids, &il, &ic, bus->acks[i].event_id) != 0) goto out;
+        if (array_append(&dests, &dl, &dc, rf_worker_name(bit_index(bus->acks[i].bit))) != 0)
+            goto out;
+    }
+    /* array_append always leaves room for the closing brace and NUL. */
+    ids[il++] = '}';
+    ids[il] = '\0';
+    dests[dl++] = '}';
+    dests[dl] = '\0';
+    const char *p[] = {ids, dests};
+    if (rf_db_exec(bus->db,
+                   "DELETE FROM outbox o USING unnest($1::text[], $2::text[]) AS a(event_id, dest)"
+                   " WHERE o.event_id = a.event_id AND o.dest = a.dest",
+                   2, p) == 0)
+        bus->n_acks = 0;
+out:
+    free(ids);
+    free(dests);
+}
+
+/* Send what is due toward one peer: the oldest pending row of each return,
+ * skipping returns that already have an event in flight. */
+static void poll_peer(peer_t *peer) {
+    rf_bus_t *bus = peer->bus;
+    int64_t room = bus->cfg.window - peer->n_inflight;
+    peer->needs_poll = false;
+    if (room <= 0) {
+        peer->needs_poll = true;
+        return;
+    }
+    rf_num_t limit = rf_i64(room + peer->n_inflight);
+    const char *p[] = {peer->name, limit.s};
+    PGresult *res = rf_db_query_bin(
+        bus->db,
+        "SELECT event_id, return_id, payload FROM ("
+        " SELECT DISTINCT ON (return_id) event_id, return_id, payload, next_attempt_at, seq"
+        " FROM outbox WHERE dest = $1 ORDER BY return_id, seq) head"
+        " WHERE next_attempt_at <= now() ORDER BY seq LIMIT $2",
+        2, p, NULL, NULL, 1);
+    if (!res) return;
+    int rows = PQntuples(res);
+    for (int r = 0; r < rows && peer->n_inflight < bus->cfg.window; r++) {
+        char event_id[MAX_FRAME_ID], return_id[MAX_FRAME_ID];
+        snprintf(event_id, sizeof event_id, "%.*s", PQgetlength(res, r, 0), PQgetvalue(res, r, 0));
+        snprintf(return_id, sizeof return_id, "%.*s", PQgetlength(res, r, 1),
+                 PQgetvalue(res, r, 1));
+        int64_t before = peer->sent;
+        dispatch(peer, event_id, return_id, (const uint8_t *)PQgetvalue(res, r, 2),
+                 (size_t)PQgetlength(res, r, 2));
+        if (peer->sent == before && !peer->needs_poll) break; /* unreachable: try later */
+    }
+    if (rows >= atoi(limit.s)) peer->needs_poll = true; /* more may be waiting */
+    PQclear(res);
+}
+
+/* An answered failure (RETRY or REJECT) or a permanent one: count it, back
+ * off, and dead-letter the row past retry_max. */
+static void record_failure(peer_t *peer, const char *event_id, const char *reason,
+                           bool permanent) {
+    rf_bus_t *bus = peer->bus;
+    if (!rf_db_connected(bus->db)) return;
+    int64_t attempts = 0;
+    if (!permanent) {
+        const char *p[] = {event_id, peer->name, reason};
+        PGresult *res = rf_db_query(bus->db,
+                                    "UPDATE outbox SET attempts = attempts + 1, last_error = $3"
+                                    " WHERE event_id = $1 AND dest = $2 RETURNING attempts",
+                                    3, p);
+        if (!res) return;
+        if (PQntuples(res) == 0) {
+            PQclear(res);
+            return; /* already acknowledged and deleted */
+        }
+        attempts = rf_get_i64(res, 0, 0);
+        PQclear(res);
+    }
+    if (permanent || attempts >= bus->cfg.retry_max) {
+        const char *p[] = {event_id, peer->name, reason};
+        if (rf_db_exec(bus->db,
+                       "WITH moved AS (DELETE FROM outbox WHERE event_id = $1 AND dest = $2"
+                       " RETURNING *) INSERT INTO dead_letter (event_id, dest, return_id, type,"
+                       " payload, attempts, reason, created_at) SELECT event_id, dest, return_id,"
+                       " type, payload, attempts, $3, created_at FROM moved",
+                       3, p) == 0)
+            rf_error("event=dead_lettered dest=%s event_id=%s attempts=%lld reason=\"%s\"",
+                     peer->name, event_id, (long long)attempts, reason);
+        peer->needs_poll = true; /* the next event of that return may go now */
+        return;
+    }
+    char secs[32];
+    snprintf(secs, sizeof secs, "%.3f", backoff_seconds(attempts));
+    const char *p[] = {event_id, peer->name, secs};
+    rf_db_exec(bus->db,
+               "UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $3::float8)"
+               " WHERE event_id = $1 AND dest = $2",
+               3, p);
+    rf_warn("event=delivery_retry dest=%s event_id=%s attempts=%lld backoff_s=%s reason=\"%s\"",
+            peer->name, event_id, (long long)attempts, secs, reason);
+}
+
+/* Replies from one consumer: ACK, RETRY or REJECT. Returns true if it hit
+ * the budget (more may be queued). */
+static bool drain_peer(peer_t *peer) {
+    rf_bus_t *bus = peer->bus;
+    for (int n = 0; n < RECV_BUDGET; n++) {
+        zmq_msg_t f[4];
+        int nf = 0;
+        bool bad = false;
+        for (;;) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, peer->sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                if (nf == 0) return false; /* EAGAIN: drained */
+                bad = true;
+                break;
+            }
+            int more = zmq_msg_more(&m);
+            if (nf < 4) f[nf++] = m;
+            else {
+                zmq_msg_close(&m);
+                bad = true;
+            }
+            if (!more) break;
+        }
+        if (!bad && nf == 4) {
+            char kind[16], event_id[MAX_FRAME_ID], return_id[MAX_FRAME_ID], reason[256];
+            copy_frame_text(kind, sizeof kind, &f[0]);
+            copy_frame_text(event_id, sizeof event_id, &f[1]);
+            copy_frame_text(return_id, sizeof return_id, &f[2]);
+            copy_frame_text(reason, sizeof reason, &f[3]);
+            inflight_t *fl = NULL;
+            HASH_FIND_STR(peer->inflight, return_id, fl);
+            if (fl && strcmp(fl->event_id, event_id) == 0) inflight_remove(peer, fl);
+            if (strcmp(kind, "ACK") == 0) {
+                peer->acked++;
+                if (bus->n_acks == bus->cap_acks) {
+                    size_t ncap = bus->cap_acks ? bus->cap_acks * 2 : 1024;
+                    acked_row_t *na = realloc(bus->acks, ncap * sizeof *na);
+                    if (na) {
+                        bus->acks = na;
+                        bus->cap_acks = ncap;
+                    }
+                }
+                if (bus->n_acks < bus->cap_acks) {
+                    snprintf(bus->acks[bus->n_acks].event_id, MAX_FRAME_ID, "%s", event_id);
+                    bus->acks[bus->n_acks++].bit = peer->bit;
+                }
+            } else if (strcmp(kind, "RETRY") == 0) {
+                peer->retried++;
+                record_failure(peer, event_id, reason, false);
+            } else if (strcmp(kind, "REJECT") == 0) {
+                peer->rejected++;
+                record_failure(peer, event_id, reason, true);
+            } else {
+                rf_warn("event=bus_bad_reply dest=%s kind=%s", peer->name, kind);
+            }
+        } else {
+            rf_warn("event=bus_bad_reply dest=%s frames=%d", peer->name, nf);
+        }
+        for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
+    }
+    return true;
+}
+
+/* ---- consumer: apply a batch ---------------------------------------------- */
+
+/* Decode, dedupe and apply one event inside the open transaction. */
+static rf_apply_result_t apply_one(rf_bus_t *bus, inmsg_t *m) {
+    rf_event_t ev = {0};
+    char err[200];
+    int rc = rf_event_decode(m->body, m->body_len, &ev, err, sizeof err);
+    if (rc != 0) {
+        snprintf(m->reason, sizeof m->reason, "undecodable: %s", err);
+        return RF_APPLY_REJECT;
+    }
+    if (strcmp(ev.event_id, m->event_id) != 0 || strcmp(ev.return_id, m->return_id) != 0) {
+        snprintf(m->reason, sizeof m->reason, "envelope does not match frames");
+        rf_event_clear(&ev);
+        return RF_APPLY_REJECT;
+    }
+    const char *p[] = {ev.event_id, ev.producer, rf_event_type_name(ev.type), ev.return_id};
+    int64_t fresh = rf_db_exec_count(bus->db,
+                                     "INSERT INTO inbox (event_id, producer, type, return_id)"
+                                     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                     4, p);
+    rf_apply_result_t r;
+    if (fresh < 0) {
+        r = RF_APPLY_ERROR;
+    } else if (fresh == 0) {
+        snprintf(m->reason, sizeof m->reason, "duplicate");
+        r = RF_APPLY_OK;
+        bus->inbox_duplicates++;
+        rf_debug("event=duplicate event_id=%s return_id=%s", ev.event_id, ev.return_id);
+    } else {
+        r = bus->apply ? bus->apply(bus->apply_arg, &ev, m->reason, sizeof m->reason)
+                       : RF_APPLY_REJECT;
+        if (r == RF_APPLY_DEFER || r == RF_APPLY_REJECT) {
+            const char *q[] = {ev.event_id};
+            if (rf_db_exec(bus->db, "DELETE FROM inbox WHERE event_id = $1", 1, q) != 0)
+                r = RF_APPLY_ERROR;
+        }
+        if (r == RF_APPLY_OK) {
+            bus->inbox_applied++;
+            rf_debug("event=applied type=%s event_id=%s return_id=%s",
+                     rf_event_type_name(ev.type), ev.event_id, ev.return_id);
+        }
+    }
+    rf_event_clear(&ev);
+    return r;
+}
+
+static void discard_emitted(rf_bus_t *bus) {
+    for (size_t i = 0; i < bus->n_emitted; i++) free(bus->emitted[i].payload);
+    bus->n_emitted = 0;
+}
+
+/* Apply msgs[0..n) in one transaction. 0 when committed (replies set), -1
+ * when rolled back. */
+static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+    if (rf_bus_tx_begin(bus) != 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        inmsg_t *m = &msgs[i];
+        m->reason[0] = '\0';
+        rf_apply_result_t r = apply_one(bus, m);
+        switch (r) {
+        case RF_APPLY_OK: m->reply = "ACK"; break;
+        case RF_APPLY_DEFER: m->reply = "RETRY"; break;
+        case RF_APPLY_REJECT: m->reply = "REJECT"; break;
+        case RF_APPLY_ERROR:
+            snprintf(m->reason, sizeof m->reason, "apply failed: %s", rf_db_error(bus->db));
+            rf_bus_tx_rollback(bus);
+            return -1;
+        }
+    }
+    return rf_bus_tx_commit(bus);
+}
+
+static void reply(rf_bus_t *bus, inmsg_t *m) {
+    if (!m->reply) return;
+    const void *data[] = {m->identity, m->reply, m->event_id, m->return_id, m->reason};
+    size_t lens[] = {m->identity_len, strlen(m->reply), strlen(m->event_id),
+                     strlen(m->return_id), strlen(m->reason)};
+    if (send_frames(bus->router, data, lens, 5) != 0)
+        rf_debug("event=reply_not_sent event_id=%s error=\"%s\"", m->event_id,
+                 zmq_strerror(errno));
+    if (strcmp(m->reply, "ACK") != 0)
+        rf_warn("event=event_refused answer=%s event_id=%s return_id=%s reason=\"%s\"", m->reply,
+                m->event_id, m->return_id, m->reason);
+}
+
+static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+    for (size_t i = 0; i < n; i++) msgs[i].reply = NULL;
+    if (rf_db_connect(bus->db) != 0) {
+        /* No answer: the producers resend once we are back. */
+        rf_warn("event=batch_dropped reason=db_unavailable count=%zu error=\"%s\"", n,
+                rf_db_error(bus->db));
+        return;
+    }
+    if (apply_batch(bus, msgs, n) != 0) {
+        /* Isolate the failing event: one transaction per event. */
+        for (size_t i = 0; i < n; i++) {
+            msgs[i].reply = NULL;
+            if (!rf_db_connected(bus->db) && rf_db_connect(bus->db) != 0) break;
+            if (apply_batch(bus, &msgs[i], 1) != 0) {
+                if (rf_db_connected(bus->db)) {
+                    /* The database answered: this event itself fails. */
+                    msgs[i].reply = "RETRY";
+                    bus->inbox_failed++;
+                } else {
+                    msgs[i].reply = NULL;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].reply && strcmp(msgs[i].reply, "RETRY") == 0 &&
+            strncmp(msgs[i].reason, "apply failed", 12) != 0)
+            bus->inbox_deferred++;
+        if (msgs[i].reply && strcmp(msgs[i].reply, "REJECT") == 0) bus->inbox_rejected++;
+        reply(bus, &msgs[i]);
+    }
+}
+
+/* Receive up to batch_max events from the ROUTER and apply them. Returns
+ * true when the batch was full (more may be queued). */
+static bool drain_router(rf_bus_t *bus) {
+    size_t n = 0;
+    while (n < (size_t)bus->cfg.batch_max) {
+        zmq_msg_t f[5];
+        int nf = 0;
+        bool bad = false;
+        for (;;) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, bus->router, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                if (nf > 0) bad = true;
+                break;
+            }
+            int more = zmq_msg_more(&m);
+            if (nf < 5) f[nf++] = m;
+            else {
+                zmq_msg_close(&m);
+                bad = true;
+            }
+            if (!more) break;
+        }
+        if (nf == 0) break; /* EAGAIN */
+        if (!bad && nf == 5 && zmq_msg_size(&f[0]) <= sizeof bus->batch[n].identity &&
+            zmq_msg_size(&f[1]) == 2 && memcmp(zmq_msg_data(&f[1]), "EV", 2) == 0) {
+            inmsg_t *m = &bus->batch[n];
+            m->identity_len = zmq_msg_size(&f[0]);
+            memcpy(m->identity, zmq_msg_data(&f[0]), m->identity_len);
+            copy_frame_text(m->event_id, sizeof m->event_id, &f[2]);
+            copy_frame_text(m->return_id, sizeof m->return_id, &f[3]);
+            m->body_len = zmq_msg_size(&f[4]);
+            m->body = malloc(m->body_len ? m->body_len : 1);
+            if (m->body) {
+                memcpy(m->body, zmq_msg_data(&f[4]), m->body_len);
+                n++;
+            }
+        } else {
+            rf_warn("event=bus_bad_message frames=%d", nf);
+        }
+        for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
+    }
+    if (n > 0) process_batch(bus, bus->batch, n);
+    for (size_t i = 0; i < n; i++) {
+        free(bus->batch[i].body);
+        bus->batch[i].body = NULL;
+    }
+    return n == (size_t)bus->cfg.batch_max;
+}
+
+/* ---- loop integration ------------------------------------------------------ */
+
+/* Drain every socket until EAGAIN or its budget. Returns true if a budget
+ * was hit and the loop should come back without blocking. */
+static bool drain_all(rf_bus_t *bus) {
+    bool more = false;
+    for (int round = 0; round < 4; round++) {
+        bool again = false;
+        if (bus->router) again |= drain_router(bus);
+        for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
+            if (bus->peers[i].sock) again |= drain_peer(&bus->peers[i]);
+        more = again;
+        if (!again) break;
+    }
+    return more;
+}
+
+static void on_idle(uv_idle_t *h) {
+    rf_bus_t *bus = h->data;
+    if (!drain_all(bus)) uv_idle_stop(&bus->idle);
+}
+
+static void on_prepare(uv_prepare_t *h) {
+    rf_bus_t *bus = h->data;
+    if (drain_all(bus)) uv_idle_start(&bus->idle, on_idle);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+    (void)status;
+    (void)events;
+    rf_bus_t *bus = h->data;
+    if (drain_all(bus)) uv_idle_start(&bus->idle, on_idle);
+}
+
+static void on_tick(uv_timer_t *h) {
+    rf_bus_t *bus = h->data;
+    int64_t now = rf_mono_ms();
+    if (!rf_db_connected(bus->db) && rf_db_connect(bus->db) != 0) return;
+    /* Events unanswered for too long are resent by the next poll. */
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+        peer_t *peer = &bus->peers[i];
+        inflight_t *f, *tmp;
+        HASH_ITER(hh, peer->inflight, f, tmp) {
+            if (now - f->sent_at >= bus->cfg.ack_timeout_ms) {
+                peer->timeouts++;
+                rf_debug("event=ack_timeout dest=%s event_id=%s return_id=%s", peer->name,
+                         f->event_id, f->return_id);
+                inflight_remove(peer, f);
+                peer->needs_poll = true;
+            }
+        }
+    }
+    flush_acks(bus);
+    bool periodic = now - bus->last_poll_ms >= bus->cfg.poll_ms;
+    if (periodic) bus->last_poll_ms = now;
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+        peer_t *peer = &bus->peers[i];
+        if (peer->sock && (periodic || peer->needs_poll)) poll_peer(peer);
+    }
+}
+
+/* ---- construction ------------------------------------------------------------ */
+
+static int start_poll(rf_bus_t *bus, void *sock, uv_poll_t *poll) {
+    int fd;
+    size_t fdlen = sizeof fd;
+    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &fdlen) != 0) return -1;
+    if (uv_poll_init(bus->loop, poll, fd) != 0) return -1;
+    poll->data = bus;
+    return uv_poll_start(poll, UV_READABLE, on_readable);
+}
+
+rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
+                     rf_bus_apply_fn apply, void *apply_arg, char *err, size_t errlen) {
+    rf_bus_t *bus = calloc(1, sizeof *bus);
+    if (!bus) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    bus->loop = loop;
+    bus->db = db;
+    bus->cfg = *cfg;
+    snprintf(bus->self_name, sizeof bus->self_name, "%s", cfg->self_name);
+    bus->apply = apply;
+    bus->apply_arg = apply_arg;
+    bus->batch = calloc((size_t)cfg->batch_max, sizeof *bus->batch);
+    bus->zctx = zmq_ctx_new();
+    if (!bus->batch || !bus->zctx) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
+    int zero = 0, one = 1, hwm = 10000, ivl = 100, ivl_max = 2000;
+    bus->router = zmq_socket(bus->zctx, ZMQ_ROUTER);
+    zmq_setsockopt(bus->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(bus->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(bus->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(bus->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (zmq_bind(bus->router, cfg->bind_endpoint) != 0) {
+        snprintf(err, errlen, "cannot bind the bus at %s: %s", cfg->bind_endpoint,
+                 zmq_strerror(errno));
+        goto err;
+    }
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+        peer_t *peer = &bus->peers[i];
+        peer->bus = bus;
+        peer->bit = 1u << i;
+        peer->name = rf_worker_name(i);
+        if (peer->bit == cfg->self_bit) continue;
+        peer->sock = zmq_socket(bus->zctx, ZMQ_DEALER);
+        zmq_setsockopt(peer->sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(peer->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+        zmq_setsockopt(peer->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(peer->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+        zmq_setsockopt(peer->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+        if (zmq_connect(peer->sock, cfg->peer_endpoints[i]) != 0) {
+            snprintf(err, errlen, "cannot connect the bus to %s at %s: %s", peer->name,
+                     cfg->peer_endpoints[i], zmq_strerror(errno));
+            goto err;
+        }
+    }
+    if (start_poll(bus, bus->router, &bus->router_poll) != 0) {
+        snprintf(err, errlen, "cannot watch the bus socket");
+        goto err;
+    }
+    bus->router_poll_started = true;
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+        peer_t *peer = &bus->peers[i];
+        if (!peer->sock) continue;
+        if (start_poll(bus, peer->sock, &peer->poll) != 0) {
+            snprintf(err, errlen, "cannot watch the bus socket to %s", peer->name);
+            goto err;
+        }
+        peer->poll_started = true;
+    }
+    uv_prepare_init(loop, &bus->prepare);
+    bus->prepare.data = bus;
+    uv_prepare_start(&bus->prepare, on_prepare);
+    uv_idle_init(loop, &bus->idle);
+    bus->idle.data = bus;
+    uv_timer_init(loop, &bus->timer);
+    bus->timer.data = bus;
+    uv_timer_start(&bus->timer, on_tick, TICK_MS, TICK_MS);
+    bus->last_poll_ms = 0; /* first tick polls everything: catch-up after a restart */
+    rf_info("event=bus_started bind=%s", cfg->bind_endpoint);
+    return bus;
+err:
+    rf_bus_destroy(&bus);
+    return NULL;
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+    rf_bus_t *bus = h->data;
+    if (--bus->closing_handles == 0) free(bus);
+}
+
+void rf_bus_destroy(rf_bus_t **bus_p) {
+    if (!bus_p || !*bus_p) return;
+    rf_bus_t *bus = *bus_p;
+    *bus_p = NULL;
+    discard_emitted(bus);
+    free(bus->emitted);
+    free(bus->acks);
+    free(bus->batch);
+    uv_handle_t *handles[3 + 1 + RF_WORKER_COUNT];
+    int nh = 0;
+    if (bus->prepare.loop) handles[nh++] = (uv_handle_t *)&bus->prepare;
+    if (bus->idle.loop) handles[nh++] = (uv_handle_t *)&bus->idle;
+    if (bus->timer.loop) handles[nh++] = (uv_handle_t *)&bus->timer;
+    if (bus->router_poll_started) handles[nh++] = (uv_handle_t *)&bus->router_poll;
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+        peer_t *peer = &bus->peers[i];
+        inflight_t *f, *tmp;
+        HASH_ITER(hh, peer->inflight, f, tmp) inflight_remove(peer, f);
+        if (peer->poll_started) handles[nh++] = (uv_handle_t *)&peer->poll;
+    }
+    /* libuv must stop watching the fds before ZeroMQ closes them. */
+    bus->closing_handles = nh + 1;
+    for (int i = 0; i < nh; i++) uv_close(handles[i], on_handle_closed);
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
+        if (bus->peers[i].sock) zmq_close(bus->peers[i].sock);
+    if (bus->router) zmq_close(bus->router);
+    if (bus->zctx) zmq_ctx_term(bus->zctx);
+    if (--bus->closing_handles == 0) free(bus);
+}
+
+/* ---- producing ------------------------------------------------------------------ */
+
+int rf_bus_tx_begin(rf_bus_t *bus) {
+    discard_emitted(bus);
+    if (rf_db_connect(bus->db) != 0) return -1;
+    return rf_db_begin(bus->db);
+}
+
+int rf_bus_tx_commit(rf_bus_t *bus) {
+    if (rf_db_commit(bus->db) != 0) {
+        rf_bus_tx_rollback(bus);
+        return -1;
+    }
+    for (size_t i = 0; i < bus->n_emitted; i++) {
+        emitted_t *e = &bus->emitted[i];
+        dispatch(&bus->peers[bit_index(e->bit)], e->event_id, e->return_id, e->payload, e->len);
+    }
+    discard_emitted(bus);
+    return 0;
+}
+
+void rf_bus_tx_rollback(rf_bus_t *bus) {
+    rf_db_rollback(bus->db);
+    discard_emitted(bus);
+}
+
+int rf_bus_event_init(rf_bus_t *bus, rf_event_t *ev, rf_event_type_t type,
+                      const char *return_id, const char *causation_id) {
+    if (rf_event_init(ev, type) != 0) return -1;
+    char id[RF_ULID_LEN + 1];
+    rf_ulid_new(id);
+    if (rf_event_set_str(&ev->event_id, id) != 0 ||
+        rf_event_set_str(&ev->return_id, return_id) != 0 ||
+        rf_event_set_str(&ev->causation_id, causation_id) != 0 ||
+        rf_event_set_str(&ev->producer, bus->self_name) != 0) {
+        rf_event_clear(ev);
+        return -1;
+    }
+    ev->occurred_at = rf_now_ms();
+    return 0;
+}
+
+int rf_bus_emit(rf_bus_t *bus, const rf_event_t *ev) {
+    unsigned consumers = rf_event_consumers(ev->type) & ~bus->cfg.self_bit;
+    if (!consumers) return 0;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rf_event_encode(ev, &buf, &len) != 0) return -1;
+    char dests[128] = "{";
+    size_t dl = 1;
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
+        if (consumers & (1u << i))
+            dl += (size_t)snprintf(dests + dl, sizeof dests - dl, "%s%s", dl > 1 ? "," : "",
+                                   rf_worker_name(i));
+    snprintf(dests + dl, sizeof dests - dl, "}");
+    const char *p[] = {ev->event_id, dests, ev->return_id, rf_event_type_name(ev->type),
+                       (const char *)buf};
+    int lens[] = {0, 0, 0, 0, (int)len};
+    int fmts[] = {0, 0, 0, 0, 1};
+    PGresult *res = rf_db_query_bin(bus->db,
+                                    "INSERT INTO outbox (event_id, dest, return_id, type, payload)"
+                                    " SELECT $1, d, $3, $4, $5 FROM unnest($2::text[]) AS d",
+                                    5, p, lens, fmts, 0);
+    if (!res) {
+        free(buf);
+        return -1;
+    }
+    PQclear(res);
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+        if (!(consumers & (1u << i))) continue;
+        if (bus->n_emitted == bus->cap_emitted) {
+            size_t ncap = bus->cap_emitted ? bus->cap_emitted * 2 : 64;
+            emitted_t *ne = realloc(bus->emitted, ncap * sizeof *ne);
+            if (!ne) continue; /* the row is committed anyway; the poll sends it */
+            bus->emitted = ne;
+            bus->cap_emitted = ncap;
+        }
+        emitted_t *e = &bus->emitted[bus->n_emitted];
+        e->payload = malloc(len);
+        if (!e->payload) continue;
+        memcpy(e->payload, buf, len);
+        e->len = len;
+        e->bit = 1u << i;
+        snprintf(e->event_id, sizeof e->event_id, "%s", ev->event_id);
+        snprintf(e->return_id, sizeof e->return_id, "%s", ev->return_id);
+        bus->n_emitted++;
+    }
+    free(buf);
+    return 0;
+}
+
+/* ---- operations ------------------------------------------------------------------ */
+
+int rf_bus_stats(rf_bus_t *bus, rf_bus_stats_t *out) {
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+        peer_t *peer = &bus->peers[i];
+        if (!peer->sock) continue;
+        rf_bus_peer_stats_t *s = &out->peers[i];
+        s->name = peer->name;
+        s->in_flight = peer->n_inflight;
+        s->sent = peer->sent;
+        s->acked = peer->acked;
+        s->retried = peer->retried;
+        s->rejected = peer->rejected;
+        s->timeouts = peer->timeouts;
+    }
+    out->inbox_applied = bus->inbox_applied;
+    out->inbox_duplicates = bus->inbox_duplicates;
+    out->inbox_deferred = bus->inbox_deferred;
+    out->inbox_rejected = bus->inbox_rejected;
+    out->inbox_failed = bus->inbox_failed;
+    if (rf_db_connect(bus->db) != 0) return -1;
+    PGresult *res = rf_db_query(
+        bus->db,
+        "SELECT dest, count(*), (extract(epoch FROM now() - min(created_at)) * 1000)::bigint"
+        " FROM outbox GROUP BY dest UNION ALL"
+        " SELECT '', count(*), 0 FROM dead_letter",
+        0, NULL);
+    if (!res) return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *dest = rf_get_str(res, r, 0);
+        if (*dest == '\0') {
+            out->dead_letters = rf_get_i64(res, r, 1);
+            continue;
+        }
+        for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
+            if (out->peers[i].name && strcmp(out->peers[i].name, dest) == 0) {
+                out->peers[i].pending = rf_get_i64(res, r, 1);
+                out->peers[i].oldest_age_ms = rf_get_i64(res, r, 2);
+            }
+    }
+    PQclear(res);
+    return 0;
+}
+
+int rf_bus_dead_letter_replay(rf_bus_t *bus, int64_t id) {
+    rf_num_t n = rf_i64(id);
+    const char *p[] = {n.s};
+    if (rf_db_connect(bus->db) != 0) return -1;
+    int64_t moved = rf_db_exec_count(
+        bus->db,
+        "WITH moved AS (DELETE FROM dead_letter WHERE id = $1::bigint RETURNING *)"
+        " INSERT INTO outbox (event_id, dest, return_id, type, payload, created_at)"
+        " SELECT event_id, dest, return_id, type, payload, created_at FROM moved"
+        " ON CONFLICT (event_id, dest) DO NOTHING",
+        1, p);
+    if (moved < 0) return -1;
+    if (moved > 0) {
+        rf_info("event=dead_letter_replayed id=%lld", (long long)id);
+        for (unsigned i = 0; i < RF_WORKER_COUNT; i++) bus->peers[i].needs_poll = true;
+    }
+    return moved > 0 ? 1 : 0;
+}
+
+int rf_bus_dead_letter_discard(rf_bus_t *bus, int64_t id, const char *who) {
+    rf_num_t n = rf_i64(id);
+    const char *p[] = {n.s};
+    if (rf_db_connect(bus->db) != 0) return -1;
+    PGresult *res = rf_db_query(bus->db,
+                                "DELETE FROM dead_letter WHERE id = $1::bigint"
+                                " RETURNING event_id, dest, return_id",
+                                1, p);
+    if (!res) return -1;
+    int found = PQntuples(res) > 0;
+    if (found)
+        rf_warn("event=dead_letter_discarded id=%lld event_id=%s dest=%s return_id=%s by=%s",
+                (long long)id, rf_get_str(res, 0, 0), rf_get_str(res, 0, 1),
+                rf_get_str(res, 0, 2), who ? who : "-");
+    PQclear(res);
+    return found;
+}
+
+rf_db_t *rf_bus_db(rf_bus_t *bus) { return bus->db; }

@@ -1,0 +1,206 @@
+/*
+ * db.c: the worker's PostgreSQL connection, schema and migrations (rf/db.h).
+ */
+#include "rf/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rf/log.h"
+
+struct rf_db {
+    char *conninfo;     /* libpq connection string */
+    char *schema;       /* the worker's own schema */
+    PGconn *conn;       /* NULL when disconnected */
+    char error[512];    /* last error, one line */
+    bool in_tx;         /* inside BEGIN .. COMMIT */
+};
+
+static void set_error(rf_db_t *db, const char *what, const char *detail) {
+    snprintf(db->error, sizeof db->error, "%s: %s", what, detail ? detail : "");
+    /* libpq messages end in a newline; keep the error one line. */
+    for (char *p = db->error; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+}
+
+rf_db_t *rf_db_new(const char *conninfo, const char *schema) {
+    rf_db_t *db = calloc(1, sizeof *db);
+    if (!db) return NULL;
+    db->conninfo = strdup(conninfo);
+    db->schema = strdup(schema);
+    if (!db->conninfo || !db->schema) rf_db_destroy(&db);
+    return db;
+}
+
+void rf_db_destroy(rf_db_t **db_p) {
+    if (!db_p || !*db_p) return;
+    rf_db_t *db = *db_p;
+    if (db->conn) PQfinish(db->conn);
+    free(db->conninfo);
+    free(db->schema);
+    free(db);
+    *db_p = NULL;
+}
+
+static void disconnect(rf_db_t *db) {
+    if (db->conn) PQfinish(db->conn);
+    db->conn = NULL;
+    db->in_tx = false;
+}
+
+/* Server notices ("relation already exists, skipping") go to the debug log. */
+static void on_notice(void *arg, const char *message) {
+    (void)arg;
+    rf_debug("event=db_notice message=\"%.*s\"", (int)strcspn(message, "\n"), message);
+}
+
+int rf_db_connect(rf_db_t *db) {
+    if (db->conn && PQstatus(db->conn) == CONNECTION_OK) return 0;
+    disconnect(db);
+    db->conn = PQconnectdb(db->conninfo);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        set_error(db, "connect", PQerrorMessage(db->conn));
+        disconnect(db);
+        return -1;
+    }
+    PQsetNoticeProcessor(db->conn, on_notice, NULL);
+    char *ident = PQescapeIdentifier(db->conn, db->schema, strlen(db->schema));
+    if (!ident) {
+        set_error(db, "escape schema", PQerrorMessage(db->conn));
+        disconnect(db);
+        return -1;
+    }
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "CREATE SCHEMA IF NOT EXISTS %s; SET search_path TO %s; "
+             "SET lock_timeout = '10s'; SET application_name = 'returnflow-%s'",
+             ident, ident, db->schema);
+    PQfreemem(ident);
+    PGresult *res = PQexec(db->conn, sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) set_error(db, "schema", PQresultErrorMessage(res));
+    PQclear(res);
+    if (!ok) {
+        disconnect(db);
+        return -1;
+    }
+    db->error[0] = '\0';
+    return 0;
+}
+
+bool rf_db_connected(const rf_db_t *db) { return db->conn != NULL; }
+PGconn *rf_db_conn(rf_db_t *db) { return db->conn; }
+const char *rf_db_error(const rf_db_t *db) { return db->error; }
+
+PGresult *rf_db_query_bin(rf_db_t *db, const char *sql, int n, const char *const *params,
+                          const int *lengths, const int *formats, int result_format) {
+    if (!db->conn) {
+        set_error(db, "query", "not connected");
+        return NULL;
+    }
+    PGresult *res = PQexecParams(db->conn, sql, n, NULL, params, lengths, formats, result_format);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
+    set_error(db, "query", PQresultErrorMessage(res));
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    rf_warn("event=db_error sqlstate=%s error=\"%s\"", state ? state : "-", db->error);
+    PQclear(res);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        rf_warn("event=db_disconnected schema=%s", db->schema);
+        disconnect(db);
+    }
+    return NULL;
+}
+
+PGresult *rf_db_query(rf_db_t *db, const char *sql, int n, const char *const *params) {
+    return rf_db_query_bin(db, sql, n, params, NULL, NULL, 0);
+}
+
+int rf_db_exec(rf_db_t *db, const char *sql, int n, const char *const *params) {
+    PGresult *res = rf_db_query(db, sql, n, params);
+    if (!res) return -1;
+    PQclear(res);
+    return 0;
+}
+
+int64_t rf_db_exec_count(rf_db_t *db, const char *sql, int n, const char *const *params) {
+    PGresult *res = rf_db_query(db, sql, n, params);
+    if (!res) return -1;
+    int64_t count = atoll(PQcmdTuples(res));
+    PQclear(res);
+    return count;
+}
+
+int rf_db_begin(rf_db_t *db) {
+    if (rf_db_exec(db, "BEGIN", 0, NULL) != 0) return -1;
+    db->in_tx = true;
+    return 0;
+}
+
+int rf_db_commit(rf_db_t *db) {
+    db->in_tx = false;
+    return rf_db_exec(db, "COMMIT", 0, NULL);
+}
+
+void rf_db_rollback(rf_db_t *db) {
+    if (!db->conn) return;
+    PGresult *res = PQexec(db->conn, "ROLLBACK");
+    PQclear(res);
+    db->in_tx = false;
+    if (PQstatus(db->conn) != CONNECTION_OK) disconnect(db);
+}
+
+int rf_db_migrate(rf_db_t *db, const rf_migration_t *migrations, size_t n) {
+    if (rf_db_exec(db,
+                   "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                   " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+                   0, NULL) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = migrations[i].name;
+        if (rf_db_begin(db) != 0) return -1;
+        const char *lock[] = {db->schema};
+        if (rf_db_exec(db, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, lock) != 0) goto err;
+        const char *p[] = {name};
+        PGresult *res = rf_db_query(db, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, p);
+        if (!res) goto err;
+        bool applied = PQntuples(res) > 0;
+        PQclear(res);
+        if (applied) {
+            rf_db_rollback(db);
+            continue;
+        }
+        /* A migration file holds several statements: simple query protocol. */
+        res = PQexec(db->conn, migrations[i].sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+            set_error(db, name, PQresultErrorMessage(res));
+            PQclear(res);
+            goto err;
+        }
+        PQclear(res);
+        if (rf_db_exec(db, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, p) != 0) goto err;
+        if (rf_db_commit(db) != 0) return -1;
+        rf_info("event=migrated schema=%s migration=%s", db->schema, name);
+    }
+    return 0;
+err:
+    rf_error("event=migration_failed schema=%s error=\"%s\"", db->schema, db->error);
+    rf_db_rollback(db);
+    return -1;
+}
+
+rf_num_t rf_i64(int64_t v) {
+    rf_num_t n;
+    snprintf(n.s, sizeof n.s, "%lld", (long long)v);
+    return n;
+}
+
+int64_t rf_get_i64(const PGresult *res, int r, int c) {
+    if (PQgetisnull(res, r, c)) return 0;
+    return strtoll(PQgetvalue(res, r, c), NULL, 10);
+}
+
+const char *rf_get_str(const PGresult *res, int r, int c) {
+    return PQgetisnull(res, r, c) ? "" : PQgetvalue(res, r, c);
+}

@@ -1,0 +1,412 @@
+/*
+ * worker.c: the process skeleton shared by the five workers (rf/worker.h).
+ */
+#include "rf/worker.h"
+
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rf/ids.h"
+#include "rf/log.h"
+
+#define MAX_CONFIG 64
+
+struct rf_worker {
+    const rf_worker_spec_t *spec;
+    uv_loop_t loop;
+    rf_db_t *db;
+    rf_bus_t *bus;
+    rf_http_server_t *http;
+    uv_signal_t sigint, sigterm;
+    /* settings */
+    int log_level;
+    char db_conninfo[RF_CFG_STR_MAX];
+    char http_addr[RF_CFG_STR_MAX];
+    char bus_bind[RF_CFG_STR_MAX];
+    char bus_endpoints[RF_WORKER_COUNT][RF_CFG_STR_MAX];
+    int64_t ack_timeout_ms, retry_max, batch_max, poll_ms, window, http_max_body;
+    int64_t db_wait_s;
+    /* config table names (built from the worker name) */
+    char names[8 + RF_WORKER_COUNT][48];
+    char defaults[8 + RF_WORKER_COUNT][96];
+};
+
+rf_bus_t *rf_worker_bus(rf_worker_t *w) { return w->bus; }
+rf_db_t *rf_worker_db(rf_worker_t *w) { return w->db; }
+uv_loop_t *rf_worker_loop(rf_worker_t *w) { return &w->loop; }
+
+static void upper(char *dst, size_t cap, const char *src) {
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++) dst[i] = (char)toupper((unsigned char)src[i]);
+    dst[i] = '\0';
+}
+
+/* The common settings, followed by the service's own. Returns the count. */
+static size_t build_config(rf_worker_t *w, rf_config_entry_t *t) {
+    const rf_worker_spec_t *spec = w->spec;
+    char up[32];
+    upper(up, sizeof up, spec->name);
+    size_t n = 0, k = 0;
+    t[n++] = (rf_config_entry_t){"RF_LOG_LEVEL", RF_CFG_LOGLEVEL, &w->log_level, "info", 0, 0,
+                                 "log level: debug, info, warn or error"};
+    snprintf(w->names[k], sizeof w->names[k], "RF_%s_DB", up);
+    snprintf(w->defaults[k], sizeof w->defaults[k],
+             "host=127.0.0.1 port=55432 dbname=returnflow user=rf_%s", spec->name);
+    t[n++] = (rf_config_entry_t){w->names[k], RF_CFG_STRING, w->db_conninfo, w->defaults[k], 0, 0,
+                                 "libpq connection string of this worker's database role"};
+    k++;
+    snprintf(w->names[k], sizeof w->names[k], "RF_%s_HTTP", up);
+    t[n++] = (rf_config_entry_t){w->names[k], RF_CFG_HOSTPORT, w->http_addr, spec->default_http,
+                                 0, 0, "host:port of this worker's HTTP surface"};
+    k++;
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++, k++) {
+        char wup[32];
+        upper(wup, sizeof wup, rf_worker_name(i));
+        snprintf(w->names[k], sizeof w->names[k], "RF_%s_BUS", wup);
+        snprintf(w->defaults[k], sizeof w->defaults[k], "tcp://127.0.0.1:%u", 5550 + i);
+        t[n++] = (rf_config_entry_t){w->names[k], RF_CFG_ENDPOINT, w->bus_endpoints[i],
+                                     w->defaults[k], 0, 0,
+                                     "ZeroMQ endpoint where that worker receives events"};
+    }
+    snprintf(w->names[k], sizeof w->names[k], "RF_%s_BUS_BIND", up);
+    t[n++] = (rf_config_entry_t){w->names[k], RF_CFG_STRING, w->bus_bind, "", 0, 0,
+                                 "endpoint this worker binds (default: its RF_*_BUS value)"};
+    k++;
+    t[n++] = (rf_config_entry_t){"RF_ACK_TIMEOUT_MS", RF_CFG_INT, &w->ack_timeout_ms, "3000",
+                                 50, 600000, "resend an unacknowledged event after this long"};
+    t[n++] = (rf_config_entry_t){"RF_RETRY_MAX", RF_CFG_INT, &w->retry_max, "8", 1, 1000,
+                                 "refusals of an event before it goes to the dead-letter table"};
+    t[n++] = (rf_config_entry_t){"RF_BATCH_MAX", RF_CFG_INT, &w->batch_max, "256", 1, 10000,
+                                 "events applied per consumer transaction"};
+    t[n++] = (rf_config_entry_t){"RF_OUTBOX_POLL_MS", RF_CFG_INT, &w->poll_ms, "500", 10, 60000,
+                                 "outbox poll interval for resends and catch-up"};
+    t[n++] = (rf_config_entry_t){"RF_BUS_WINDOW", RF_CFG_INT, &w->window, "2000", 1, 100000,
+                                 "events in flight per consumer"};
+    t[n++] = (rf_config_entry_t){"RF_HTTP_MAX_BODY", RF_CFG_INT, &w->http_max_body, "1048576",
+                                 1024, 67108864, "largest HTTP request body accepted, bytes"};
+    t[n++] = (rf_config_entry_t){"RF_DB_WAIT_S", RF_CFG_INT, &w->db_wait_s, "30", 0, 3600,
+                                 "how long start-up waits for the database"};
+    for (size_t i = 0; i < spec->n_config && n < MAX_CONFIG; i++) t[n++] = spec->config[i];
+    return n;
+}
+
+/* ---- HTTP: common routes --------------------------------------------------------- */
+
+bool rf_path_match(const char *path, const char *pattern, char *out, size_t cap) {
+    const char *hole = strstr(pattern, "{}");
+    if (!hole) return strcmp(path, pattern) == 0;
+    size_t pre = (size_t)(hole - pattern);
+    const char *suffix = hole + 2;
+    if (strncmp(path, pattern, pre) != 0) return false;
+    const char *start = path + pre;
+    const char *end = strchr(start, '/');
+    if (!end) end = start + strlen(start);
+    size_t len = (size_t)(end - start);
+    if (len == 0 || len >= cap || strcmp(end, suffix) != 0) return false;
+    memcpy(out, start, len);
+    out[len] = '\0';
+    return true;
+}
+
+json_t *rf_worker_json_body(rf_http_exchange_t *x) {
+    size_t len;
+    const char *body = rf_http_body(x, &len);
+    const char *ct = rf_http_header(x, "content-type");
+    if (ct && strncmp(ct, "application/json", 16) != 0) {
+        rf_http_reply_error(x, 415, "unsupported_media_type",
+                            "send the body as application/json");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+        rf_http_reply_error(x, 400, "bad_json", msg);
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        rf_http_reply_error(x, 400, "bad_json", "body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+static void serve_health(rf_worker_t *w, rf_http_exchange_t *x) {
+    bool db_ok = rf_db_connect(w->db) == 0 && rf_db_exec(w->db, "SELECT 1", 0, NULL) == 0;
+    json_t *doc = json_pack("{s:s, s:s, s:b, s:b}", "status", db_ok ? "ok" : "degraded", "worker",
+                            w->spec->name, "database", db_ok, "bus", w->bus != NULL);
+    rf_http_reply_json(x, db_ok ? 200 : 503, doc);
+}
+
+static void metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if ((size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return;
+        }
+        char *nb = realloc(*buf, *cap * 2);
+        if (!nb) return;
+        *buf = nb;
+        *cap *= 2;
+    }
+}
+
+static void serve_metrics(rf_worker_t *w, rf_http_exchange_t *x) {
+    rf_bus_stats_t s;
+    bool db_ok = rf_bus_stats(w->bus, &s) == 0;
+    size_t len = 0, cap = 8192;
+    char *buf = malloc(cap);
+    if (!buf) {
+        rf_http_reply_error(x, 500, "oom", "out of memory");
+        return;
+    }
+    buf[0] = '\0';
+    const char *me = w->spec->name;
+    metric(&buf, &len, &cap,
+           "# HELP rf_up Whether the worker process is running.\n# TYPE rf_up gauge\n"
+           "rf_up{worker=\"%s\"} 1\n"
+           "# HELP rf_db_up Whether the worker's database answered.\n# TYPE rf_db_up gauge\n"
+           "rf_db_up{worker=\"%s\"} %d\n",
+           me, me, db_ok ? 1 : 0);
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } peer_metrics[] = {
+        {"rf_outbox_pending", "gauge", "Outbox rows not yet acknowledged, per destination.",
+         offsetof(rf_bus_peer_stats_t, pending)},
+        {"rf_outbox_in_flight", "gauge", "Events sent and awaiting an answer.",
+         offsetof(rf_bus_peer_stats_t, in_flight)},
+        {"rf_outbox_oldest_age_ms", "gauge", "Age of the oldest unacknowledged row, ms.",
+         offsetof(rf_bus_peer_stats_t, oldest_age_ms)},
+        {"rf_events_sent_total", "counter", "Events sent (including resends).",
+         offsetof(rf_bus_peer_stats_t, sent)},
+        {"rf_events_acked_total", "counter", "Events acknowledged.",
+         offsetof(rf_bus_peer_stats_t, acked)},
+        {"rf_events_retried_total", "counter", "Events the consumer asked to retry.",
+         offsetof(rf_bus_peer_stats_t, retried)},
+        {"rf_events_rejected_total", "counter", "Events the consumer refused for good.",
+         offsetof(rf_bus_peer_stats_t, rejected)},
+        {"rf_ack_timeouts_total", "counter", "Events resent for want of an answer.",
+         offsetof(rf_bus_peer_stats_t, timeouts)},
+    };
+    for (size_t m = 0; m < sizeof peer_metrics / sizeof peer_metrics[0]; m++) {
+        metric(&buf, &len, &cap, "# HELP %s %s\n# TYPE %s %s\n", peer_metrics[m].name,
+               peer_metrics[m].help, peer_metrics[m].name, peer_metrics[m].type);
+        for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+            if (!s.peers[i].name) continue;
+            int64_t v = *(const int64_t *)((const char *)&s.peers[i] + peer_metrics[m].off);
+            metric(&buf, &len, &cap, "%s{worker=\"%s\",dest=\"%s\"} %lld\n", peer_metrics[m].name,
+                   me, s.peers[i].name, (long long)v);
+        }
+    }
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } own_metrics[] = {
+        {"rf_inbox_applied_total", "counter", "Events applied.",
+         offsetof(rf_bus_stats_t, inbox_applied)},
+        {"rf_inbox_duplicates_total", "counter", "Redelivered events acknowledged again.",
+         offsetof(rf_bus_stats_t, inbox_duplicates)},
+        {"rf_inbox_deferred_total", "counter", "Events deferred until a prerequisite arrives.",
+         offsetof(rf_bus_stats_t, inbox_deferred)},
+        {"rf_inbox_rejected_total", "counter", "Events refused as poison.",
+         offsetof(rf_bus_stats_t, inbox_rejected)},
+        {"rf_inbox_failed_total", "counter", "Events whose apply failed in the database.",
+         offsetof(rf_bus_stats_t, inbox_failed)},
+        {"rf_dead_letters", "gauge", "Rows in the dead-letter table.",
+         offsetof(rf_bus_stats_t, dead_letters)},
+    };
+    for (size_t m = 0; m < sizeof own_metrics / sizeof own_metrics[0]; m++) {
+        int64_t v = *(const int64_t *)((const char *)&s + own_metrics[m].off);
+        metric(&buf, &len, &cap, "# HELP %s %s\n# TYPE %s %s\n%s{worker=\"%s\"} %lld\n",
+               own_metrics[m].name, own_metrics[m].help, own_metrics[m].name, own_metrics[m].type,
+               own_metrics[m].name, me, (long long)v);
+    }
+    rf_http_reply(x, 200, "text/plain; version=0.0.4", buf, len);
+    free(buf);
+}
+
+static void serve_dead_letters(rf_worker_t *w, rf_http_exchange_t *x) {
+    PGresult *res = rf_db_connect(w->db) == 0
+                        ? rf_db_query(w->db,
+                                      "SELECT id, event_id, dest, return_id, type, attempts,"
+                                      " reason, to_char(failed_at AT TIME ZONE 'UTC',"
+                                      " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                                      " FROM dead_letter ORDER BY id LIMIT 1000",
+                                      0, NULL)
+                        : NULL;
+    if (!res) {
+        rf_http_reply_error(x, 503, "db_unavailable", rf_db_error(w->db));
+        return;
+    }
+    json_t *list = json_array();
+    for (int r = 0; r < PQntuples(res); r++)
+        json_array_append_new(
+            list, json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "id",
+                            (json_int_t)rf_get_i64(res, r, 0), "event_id", rf_get_str(res, r, 1),
+                            "dest", rf_get_str(res, r, 2), "return_id", rf_get_str(res, r, 3),
+                            "type", rf_get_str(res, r, 4), "attempts",
+                            (json_int_t)rf_get_i64(res, r, 5), "reason", rf_get_str(res, r, 6),
+                            "failed_at", rf_get_str(res, r, 7)));
+    PQclear(res);
+    rf_http_reply_json(x, 200, json_pack("{s:o}", "dead_letters", list));
+}
+
+static void serve_dead_letter_action(rf_worker_t *w, rf_http_exchange_t *x, const char *id_text,
+                                     bool replay) {
+    char *end;
+    long long id = strtoll(id_text, &end, 10);
+    if (*end || id <= 0) {
+        rf_http_reply_error(x, 400, "bad_id", "dead letter id must be a positive integer");
+        return;
+    }
+    int rc = replay ? rf_bus_dead_letter_replay(w->bus, id)
+                    : rf_bus_dead_letter_discard(w->bus, id, "http");
+    if (rc < 0) rf_http_reply_error(x, 503, "db_unavailable", rf_db_error(w->db));
+    else if (rc == 0) rf_http_reply_error(x, 404, "not_found", "no such dead letter");
+    else
+        rf_http_reply_json(x, 200,
+                           json_pack("{s:I, s:s}", "id", (json_int_t)id, "result",
+                                     replay ? "replayed" : "discarded"));
+}
+
+static void on_request(rf_http_exchange_t *x, void *arg) {
+    rf_worker_t *w = arg;
+    const char *method = rf_http_method(x);
+    const char *path = rf_http_path(x);
+    char id[64];
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    if (get && strcmp(path, "/healthz") == 0) serve_health(w, x);
+    else if (get && strcmp(path, "/metrics") == 0) serve_metrics(w, x);
+    else if (get && strcmp(path, "/v1/deadletters") == 0) serve_dead_letters(w, x);
+    else if (post && rf_path_match(path, "/v1/deadletters/{}/replay", id, sizeof id))
+        serve_dead_letter_action(w, x, id, true);
+    else if (post && rf_path_match(path, "/v1/deadletters/{}/discard", id, sizeof id))
+        serve_dead_letter_action(w, x, id, false);
+    else if (!w->spec->route || !w->spec->route(w->spec->state, x))
+        rf_http_reply_error(x, 404, "not_found", "no such route");
+}
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+static void on_signal(uv_signal_t *h, int signum) {
+    rf_worker_t *w = h->data;
+    rf_info("event=stopping signal=%d", signum);
+    uv_stop(&w->loop);
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static int connect_db(rf_worker_t *w) {
+    int64_t deadline = rf_mono_ms() + w->db_wait_s * 1000;
+    for (;;) {
+        if (rf_db_connect(w->db) == 0) return 0;
+        if (rf_mono_ms() >= deadline) {
+            rf_error("event=db_unreachable error=\"%s\"", rf_db_error(w->db));
+            return -1;
+        }
+        rf_warn("event=db_waiting error=\"%s\"", rf_db_error(w->db));
+        sleep(1);
+    }
+}
+
+int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
+    rf_worker_t *w = calloc(1, sizeof *w);
+    if (!w) return 1;
+    w->spec = spec;
+    rf_config_entry_t table[MAX_CONFIG];
+    size_t n = build_config(w, table);
+    if (argc > 1 && strcmp(argv[1], "--print-config") == 0) {
+        rf_config_print(table, n, stdout);
+        free(w);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "usage: %s [--print-config]\n(configured by environment variables)\n",
+                argv[0]);
+        free(w);
+        return 2;
+    }
+    char err[4096];
+    int problems = rf_config_load(table, n, err, sizeof err);
+    rf_log_init(spec->name, (rf_log_level_t)w->log_level);
+    if (problems) {
+        fprintf(stderr, "rf-%s: %d bad setting%s, not starting:\n%s", spec->name, problems,
+                problems > 1 ? "s" : "", err);
+        free(w);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 1;
+    uv_loop_init(&w->loop);
+    w->db = rf_db_new(w->db_conninfo, spec->name);
+    if (!w->db || connect_db(w) != 0) goto out;
+    if (rf_db_migrate(w->db, rf_bus_migrations, rf_bus_migrations_count) != 0 ||
+        rf_db_migrate(w->db, spec->migrations, spec->n_migrations) != 0)
+        goto out;
+    rf_bus_config_t bc = {
+        .self_name = spec->name,
+        .self_bit = spec->bit,
+        .ack_timeout_ms = w->ack_timeout_ms,
+        .retry_max = w->retry_max,
+        .batch_max = w->batch_max,
+        .poll_ms = w->poll_ms,
+        .window = w->window,
+    };
+    unsigned self = 0;
+    while ((1u << self) != spec->bit) self++;
+    bc.bind_endpoint = w->bus_bind[0] ? w->bus_bind : w->bus_endpoints[self];
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) bc.peer_endpoints[i] = w->bus_endpoints[i];
+    w->bus = rf_bus_new(&w->loop, w->db, &bc, spec->apply, spec->state, err, sizeof err);
+    if (!w->bus) {
+        rf_error("event=bus_failed error=\"%s\"", err);
+        goto out;
+    }
+    rf_http_limits_t limits = {.max_header_bytes = 16384,
+                               .max_body_bytes = (size_t)w->http_max_body,
+                               .idle_timeout_ms = 30000};
+    w->http = rf_http_server_new(&w->loop, w->http_addr, &limits, on_request, w, err, sizeof err);
+    if (!w->http) {
+        rf_error("event=http_failed error=\"%s\"", err);
+        goto out;
+    }
+    if (spec->start && spec->start(spec->state, w) != 0) {
+        rf_error("event=start_failed");
+        goto out;
+    }
+    uv_signal_init(&w->loop, &w->sigint);
+    uv_signal_init(&w->loop, &w->sigterm);
+    w->sigint.data = w->sigterm.data = w;
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    rf_info("event=started http=%s bus=%s pid=%d", w->http_addr, bc.bind_endpoint, (int)getpid());
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    rf_http_server_destroy(&w->http);
+    rf_bus_destroy(&w->bus);
+    uv_walk(&w->loop, close_walk, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    rf_db_destroy(&w->db);
+    rf_info("event=stopped rc=%d", rc);
+    free(w);
+    return rc;
+}

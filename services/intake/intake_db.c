@@ -1,0 +1,173 @@
+/*
+ * intake_db.c: the intake worker's SQL, over its own schema only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "intake.h"
+
+
+int intake_db_upsert_order(rf_db_t *db, const intake_order_t *o) {
+    rf_num_t paid = rf_i64(o->paid_at), delivered = rf_i64(o->delivered_at),
+             fee = rf_i64(o->shipping_fee_fen);
+    const char *p[] = {o->platform, o->order_id, o->shop_id, o->buyer_id, o->region,
+                       paid.s, delivered.s, o->payment_method, fee.s};
+    if (rf_db_exec(db,
+                   "INSERT INTO orders (platform, order_id, shop_id, buyer_id, region, paid_at,"
+                   " delivered_at, payment_method, shipping_fee_fen) VALUES ($1, $2, $3, $4, $5,"
+                   " to_timestamp(NULLIF($6::bigint, 0) / 1000.0),"
+                   " to_timestamp(NULLIF($7::bigint, 0) / 1000.0), $8, $9)"
+                   " ON CONFLICT (platform, order_id) DO UPDATE SET shop_id = EXCLUDED.shop_id,"
+                   " buyer_id = EXCLUDED.buyer_id, region = EXCLUDED.region,"
+                   " paid_at = EXCLUDED.paid_at,"
+                   " delivered_at = COALESCE(EXCLUDED.delivered_at, orders.delivered_at),"
+                   " payment_method = EXCLUDED.payment_method,"
+                   " shipping_fee_fen = EXCLUDED.shipping_fee_fen, updated_at = now()",
+                   9, p) != 0)
+        return -1;
+    for (size_t i = 0; i < o->n_lines; i++) {
+        const intake_order_line_t *l = &o->lines[i];
+        rf_num_t qty = rf_i64(l->quantity), price = rf_i64(l->unit_price_fen);
+        const char *q[] = {o->platform, o->order_id,  l->line_id, l->sku_id, l->title,
+                           l->category, qty.s,        price.s,    l->supplier_id};
+        if (rf_db_exec(db,
+                       "INSERT INTO order_lines (platform, order_id, line_id, sku_id, title,"
+                       " category, quantity, unit_price_fen, supplier_id)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                       " ON CONFLICT (platform, order_id, line_id) DO UPDATE SET"
+                       " sku_id = EXCLUDED.sku_id, title = EXCLUDED.title,"
+                       " category = EXCLUDED.category, quantity = EXCLUDED.quantity,"
+                       " unit_price_fen = EXCLUDED.unit_price_fen,"
+                       " supplier_id = EXCLUDED.supplier_id",
+                       9, q) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int intake_db_find_line(rf_db_t *db, const char *platform, const char *order_id,
+                        const char *line_id, intake_line_info_t *out) {
+    const char *p[] = {platform, order_id, line_id};
+    PGresult *res = rf_db_query(
+        db,
+        "SELECT o.shop_id, o.buyer_id, o.region, l.sku_id, l.category, l.supplier_id,"
+        " l.quantity, l.unit_price_fen,"
+        " COALESCE((extract(epoch FROM o.delivered_at) * 1000)::bigint, 0),"
+        " COALESCE((SELECT sum(r.quantity) FROM returns r WHERE r.platform = l.platform"
+        "   AND r.order_id = l.order_id AND r.line_id = l.line_id"
+        "   AND r.status NOT IN ('rejected', 'cancelled')), 0)"
+        " FROM order_lines l JOIN orders o USING (platform, order_id)"
+        " WHERE l.platform = $1 AND l.order_id = $2 AND l.line_id = $3",
+        3, p);
+    if (!res) return -1;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        snprintf(out->shop_id, sizeof out->shop_id, "%s", rf_get_str(res, 0, 0));
+        snprintf(out->buyer_id, sizeof out->buyer_id, "%s", rf_get_str(res, 0, 1));
+        snprintf(out->region, sizeof out->region, "%s", rf_get_str(res, 0, 2));
+        snprintf(out->sku_id, sizeof out->sku_id, "%s", rf_get_str(res, 0, 3));
+        snprintf(out->category, sizeof out->category, "%s", rf_get_str(res, 0, 4));
+        snprintf(out->supplier_id, sizeof out->supplier_id, "%s", rf_get_str(res, 0, 5));
+        out->quantity = rf_get_i64(res, 0, 6);
+        out->unit_price_fen = rf_get_i64(res, 0, 7);
+        out->delivered_at = rf_get_i64(res, 0, 8);
+        out->returned_qty = rf_get_i64(res, 0, 9);
+    }
+    PQclear(res);
+    return found;
+}
+
+int intake_db_find_return(rf_db_t *db, const char *platform, const char *platform_return_id,
+                          char *return_id, size_t cap) {
+    const char *p[] = {platform, platform_return_id};
+    PGresult *res = rf_db_query(
+        db, "SELECT return_id FROM returns WHERE platform = $1 AND platform_return_id = $2", 2, p);
+    if (!res) return -1;
+    int found = PQntuples(res) > 0;
+    if (found) snprintf(return_id, cap, "%s", rf_get_str(res, 0, 0));
+    PQclear(res);
+    return found;
+}
+
+int intake_db_insert_return(rf_db_t *db, const char *return_id, const intake_return_req_t *r,
+                            const char *shop_id, int64_t paid_amount_fen) {
+    rf_num_t qty = rf_i64(r->quantity), amount = rf_i64(r->requested_amount_fen),
+             paid = rf_i64(paid_amount_fen), at = rf_i64(r->requested_at),
+             deadline = rf_i64(r->platform_deadline_at);
+    const char *p[] = {return_id,     r->platform,    r->platform_return_id, shop_id,
+                       r->order_id,   r->line_id,     r->kind,               qty.s,
+                       r->reason_code, r->reason_text, amount.s,             paid.s,
+                       at.s,          deadline.s};
+    return (int)rf_db_exec_count(
+        db,
+        "INSERT INTO returns (return_id, platform, platform_return_id, shop_id, order_id,"
+        " line_id, kind, quantity, reason_code, reason_text, requested_amount_fen,"
+        " paid_amount_fen, requested_at, platform_deadline_at) VALUES ($1, $2, $3, $4, $5, $6,"
+        " $7, $8, $9, $10, $11, $12, to_timestamp($13::bigint / 1000.0),"
+        " to_timestamp(NULLIF($14::bigint, 0) / 1000.0))"
+        " ON CONFLICT (platform, platform_return_id) DO NOTHING",
+        14, p);
+}
+
+int intake_db_timeline_add(rf_db_t *db, const rf_event_t *ev) {
+    json_t *body = rf_event_body_json(ev);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) return -1;
+    rf_num_t at = rf_i64(ev->occurred_at);
+    const char *p[] = {ev->return_id, ev->event_id, rf_event_type_name(ev->type), ev->producer,
+                       at.s, text};
+    int64_t n = rf_db_exec_count(
+        db,
+        "INSERT INTO timeline (return_id, event_id, type, producer, occurred_at, body)"
+        " SELECT $1, $2, $3, $4, to_timestamp($5::bigint / 1000.0), $6::jsonb"
+        " WHERE EXISTS (SELECT 1 FROM returns WHERE return_id = $1)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        6, p);
+    free(text);
+    return n < 0 ? -1 : (int)n;
+}
+
+int intake_db_set_status(rf_db_t *db, const char *return_id, const char *status, int rank,
+                         const char *reject_reason) {
+    rf_num_t r = rf_i64(rank);
+    const char *p[] = {return_id, status, r.s, reject_reason};
+    return rf_db_exec(db,
+                      "UPDATE returns SET status = $2, status_rank = $3::int,"
+                      " reject_reason = COALESCE($4, reject_reason), updated_at = now()"
+                      " WHERE return_id = $1 AND status_rank < $3::int",
+                      4, p);
+}
+
+json_t *intake_db_return_json(rf_db_t *db, const char *return_id, bool *dberr) {
+    *dberr = false;
+    const char *p[] = {return_id};
+    PGresult *res = rf_db_query(
+        db,
+        "SELECT json_build_object('return_id', r.return_id, 'status', r.status,"
+        " 'reject_reason', r.reject_reason, 'platform', r.platform,"
+        " 'platform_return_id', r.platform_return_id, 'shop_id', r.shop_id,"
+        " 'order_id', r.order_id, 'line_id', r.line_id, 'type', r.kind,"
+        " 'quantity', r.quantity, 'reason_code', r.reason_code, 'reason_text', r.reason_text,"
+        " 'requested_amount_fen', r.requested_amount_fen,"
+        " 'paid_amount_fen', r.paid_amount_fen,"
+        " 'requested_at', (extract(epoch FROM r.requested_at) * 1000)::bigint,"
+        " 'platform_deadline_at', (extract(epoch FROM r.platform_deadline_at) * 1000)::bigint,"
+        " 'updated_at', (extract(epoch FROM r.updated_at) * 1000)::bigint,"
+        " 'timeline', COALESCE((SELECT json_agg(json_build_object('event_id', t.event_id,"
+        "   'type', t.type, 'producer', t.producer,"
+        "   'occurred_at', (extract(epoch FROM t.occurred_at) * 1000)::bigint,"
+        "   'body', t.body) ORDER BY t.occurred_at, t.id)"
+        "   FROM timeline t WHERE t.return_id = r.return_id), '[]'::json))"
+        " FROM returns r WHERE r.return_id = $1",
+        1, p);
+    if (!res) {
+        *dberr = true;
+        return NULL;
+    }
+    json_t *doc = NULL;
+    if (PQntuples(res) > 0) doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
+    PQclear(res);
+    return doc;
+}

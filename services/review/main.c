@@ -1,0 +1,30 @@
+/*
+ * main.c: the review worker process: its settings, migrations, event handler
+ * and HTTP routes, wired into the common worker skeleton.
+ */
+#include "review.h"
+
+extern const rf_migration_t rf_review_migrations[];
+extern const size_t rf_review_migrations_count;
+
+int main(int argc, char **argv) {
+    static const rf_config_entry_t config[] = {
+        {"RF_REVIEW_AUTO_APPROVE_MAX_FEN", RF_CFG_INT, &review_auto_approve_max_fen, "5000", 0,
+         INT64_MAX / 2, "refund-only requests up to this many fen are approved automatically"},
+        {"RF_REVIEW_CS_LIMIT_FEN", RF_CFG_INT, &review_cs_limit_fen, "50000", 0, INT64_MAX / 2,
+         "customer service decides up to this many fen; above it a CS supervisor"},
+    };
+    rf_worker_spec_t spec = {
+        .name = "review",
+        .bit = RF_W_REVIEW,
+        .default_http = "127.0.0.1:8081",
+        .migrations = rf_review_migrations,
+        .n_migrations = rf_review_migrations_count,
+        .config = config,
+        .n_config = sizeof config / sizeof config[0],
+        .apply = review_apply,
+        .route = review_route,
+        .start = review_start,
+    };
+    return rf_worker_main(&spec, argc, argv);
+}

@@ -1,0 +1,21 @@
+/*
+ * main.c: the warehouse worker process, wired into the common skeleton.
+ */
+#include "warehouse.h"
+
+extern const rf_migration_t rf_warehouse_migrations[];
+extern const size_t rf_warehouse_migrations_count;
+
+int main(int argc, char **argv) {
+    rf_worker_spec_t spec = {
+        .name = "warehouse",
+        .bit = RF_W_WAREHOUSE,
+        .default_http = "127.0.0.1:8082",
+        .migrations = rf_warehouse_migrations,
+        .n_migrations = rf_warehouse_migrations_count,
+        .apply = warehouse_apply,
+        .route = warehouse_route,
+        .start = warehouse_start,
+    };
+    return rf_worker_main(&spec, argc, argv);
+}

@@ -1,0 +1,46 @@
+/*
+ * warehouse.h: the warehouse worker's parts, shared by main.c, warehouse.c
+ * (goods handling and HTTP API) and warehouse_db.c (its SQL).
+ */
+#ifndef WAREHOUSE_H
+#define WAREHOUSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rf/bus.h"
+#include "rf/db.h"
+#include "rf/http.h"
+#include "rf/proto.h"
+#include "rf/worker.h"
+
+/* An expected parcel as stored. */
+typedef struct warehouse_parcel {
+    char return_id[64], sku_id[128], supplier_id[128], status[16];
+    int64_t quantity;
+} warehouse_parcel_t;
+
+/* warehouse.c: goods handling */
+bool warehouse_grade_known(const char *grade);
+/* warehouse_disposition: where goods of that grade go: restock, quarantine,
+ * return_to_supplier or scrap. */
+const char *warehouse_disposition(const char *grade);
+/* warehouse_location: the stock ledger location for a disposition. */
+const char *warehouse_location(const char *disposition);
+rf_apply_result_t warehouse_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen);
+bool warehouse_route(void *arg, rf_http_exchange_t *x);
+int warehouse_start(void *arg, rf_worker_t *w);
+
+/* warehouse_db.c */
+int warehouse_db_expect(rf_db_t *db, const rf_event_t *approved);
+int warehouse_db_cancel(rf_db_t *db, const char *return_id);
+/* Find the parcel by return id, else by tracking number; 1 found, 0 not. */
+int warehouse_db_find_parcel(rf_db_t *db, const char *return_id, const char *tracking_no,
+                             warehouse_parcel_t *out);
+int warehouse_db_receive(rf_db_t *db, const char *receipt_id, const warehouse_parcel_t *p,
+                         const char *tracking_no, const char *grade, const char *disposition,
+                         const char *received_by);
+int warehouse_db_unmatched(rf_db_t *db, const char *receipt_id, const char *tracking_no,
+                           const char *grade, const char *received_by);
+
+#endif
