@@ -107,11 +107,19 @@ run: deps
 check: build-tests
 	@sh tests/run-tests.sh $(BUILD)
 
-# The whole suite, as CI runs it: plain build, then the sanitizer build.
+# The whole suite, as CI runs it: plain build, then the sanitizer build, then
+# one summary line for both. With SANITIZE=... given, just that build's pass.
+ifeq ($(SANITIZE),)
+test: deps
+	@status=0; \
+	$(MAKE) --no-print-directory check || status=1; \
+	$(MAKE) --no-print-directory SANITIZE=address,undefined check || status=1; \
+	sh tests/summary.sh build/release build/san || status=1; \
+	exit $$status
+else
 test: deps
 	@$(MAKE) --no-print-directory check
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined check
-	@sh tests/summary.sh build/release build/san
+endif
 
 clean:
 	rm -rf build

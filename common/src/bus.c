@@ -204,8 +204,9 @@ static void dispatch(peer_t *peer, const char *event_id, const char *return_id,
                      const uint8_t *payload, size_t len) {
     inflight_t *f = NULL;
     HASH_FIND_STR(peer->inflight, return_id, f);
+    if (f && strcmp(f->event_id, event_id) == 0) return; /* this very event is in flight */
     if (f || peer->n_inflight >= peer->bus->cfg.window) {
-        peer->needs_poll = true;
+        peer->needs_poll = true; /* held: sent by a poll once the way is clear */
         return;
     }
     const void *data[] = {"EV", event_id, return_id, payload};

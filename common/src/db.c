@@ -27,7 +27,17 @@ static void set_error(rf_db_t *db, const char *what, const char *detail) {
 rf_db_t *rf_db_new(const char *conninfo, const char *schema) {
     rf_db_t *db = calloc(1, sizeof *db);
     if (!db) return NULL;
-    db->conninfo = strdup(conninfo);
+    /* Never let a dead network block the loop for long on connect. */
+    if (!strstr(conninfo, "connect_timeout")) {
+        size_t len = strlen(conninfo) + 32;
+        db->conninfo = malloc(len);
+        bool uri = strstr(conninfo, "://") != NULL;
+        if (db->conninfo)
+            snprintf(db->conninfo, len, "%s%sconnect_timeout=5", conninfo,
+                     !uri ? " " : strchr(conninfo, '?') ? "&" : "?");
+    } else {
+        db->conninfo = strdup(conninfo);
+    }
     db->schema = strdup(schema);
     if (!db->conninfo || !db->schema) rf_db_destroy(&db);
     return db;
