@@ -10,6 +10,7 @@
 # every worker links. Objects go out of tree under $(BUILD); -MMD -MP tracks headers.
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 .DEFAULT_GOAL := all
 
@@ -87,7 +88,7 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-.PHONY: all deps build-tests run test check unit integration clean bench
+.PHONY: all deps build-tests run test check valgrind clean bench
 all: $(BINS) $(TOOL_BINS)
 build-tests: all $(UNIT_BINS)
 
@@ -101,20 +102,26 @@ proto/WIRE.md: $(BUILD)/bin/rf-protodoc
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@sh deploy/run.sh $(BUILD)
+	@bash deploy/run.sh $(BUILD)
 
 # One pass: unit tests then integration tests, against this build's binaries.
 check: build-tests
 	@sh tests/run-tests.sh $(BUILD)
 
+# The unit tests under valgrind's memcheck (the plain build).
+valgrind: build-tests
+	@RF_VALGRIND=1 sh tests/run-tests.sh $(BUILD)
+
 # The whole suite, as CI runs it: plain build, then the sanitizer build, then
 # one summary line for both. With SANITIZE=... given, just that build's pass.
 ifeq ($(SANITIZE),)
 test: deps
+	@rm -f build/release/test-results.txt build/release/valgrind-results.txt build/san/test-results.txt
 	@status=0; \
 	$(MAKE) --no-print-directory check || status=1; \
+	$(MAKE) --no-print-directory valgrind || status=1; \
 	$(MAKE) --no-print-directory SANITIZE=address,undefined check || status=1; \
-	sh tests/summary.sh build/release build/san || status=1; \
+	sh tests/summary.sh build/release build/release/valgrind-results.txt build/san || status=1; \
 	exit $$status
 else
 test: deps

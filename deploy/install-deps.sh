@@ -21,6 +21,7 @@ uthash-dev            # uthash: header-only hash tables
 libpq-dev             # libpq: each worker's PostgreSQL client
 postgresql            # PostgreSQL server: the private cluster of make run and the tests
 python3               # integration test scenarios (tests/integration/*.py)
+valgrind              # make test runs the unit tests under valgrind's memcheck
 curl                  # talking to the workers' HTTP APIs by hand and in scripts
 procps                # ps/pkill used when supervising and testing worker processes
 "

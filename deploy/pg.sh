@@ -178,7 +178,8 @@ do_start() {
             die "PostgreSQL in '$PGDATA_DIR' is already running, on port $running_port, not $PORT; stop it first: sh deploy/pg.sh stop $DIR"
         return 0
     fi
-    log_size=$(wc -c <"$LOGFILE" 2>/dev/null || echo 0)
+    log_size=0
+    if [ -f "$LOGFILE" ]; then log_size=$(wc -c <"$LOGFILE"); fi
     if ! as_owner "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$LOGFILE" -w -t 120 \
         -o "-p $PORT" start >/dev/null 2>&1; then
         # What the server logged during this attempt.

@@ -30,6 +30,18 @@ command -v timeout >/dev/null 2>&1 || die "'timeout' (coreutils) not found"
 
 LOGS=$BUILD/test-logs
 RESULTS=$BUILD/test-results.txt
+# RF_VALGRIND=1: the unit tests only, each under valgrind's memcheck (any error
+# or definite leak fails the test); results kept apart from the plain pass.
+WRAP=""
+if [ -n "${RF_VALGRIND:-}" ]; then
+    command -v valgrind >/dev/null 2>&1 || die "RF_VALGRIND is set but valgrind is not installed"
+    LOGS=$BUILD/valgrind-logs
+    RESULTS=$BUILD/valgrind-results.txt
+    WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+    # The random-input rounds of the codec test are sized for native speed.
+    RF_PROTO_FUZZ_ITER=${RF_PROTO_FUZZ_ITER:-20000}
+    export RF_PROTO_FUZZ_ITER
+fi
 rm -f "$RESULTS"
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
@@ -38,7 +50,9 @@ RF_BUILD=$BUILD
 RF_REPO_ROOT=$ROOT
 PYTHONUNBUFFERED=1
 PYTHONDONTWRITEBYTECODE=1
-export RF_BUILD RF_REPO_ROOT PYTHONUNBUFFERED PYTHONDONTWRITEBYTECODE
+# The proto test compares proto/WIRE.md with what this build's rf-protodoc writes.
+RF_PROTODOC=$BUILD/bin/rf-protodoc
+export RF_BUILD RF_REPO_ROOT RF_PROTODOC PYTHONUNBUFFERED PYTHONDONTWRITEBYTECODE
 
 # RF_TESTS: space- or comma-separated substrings/globs; a test runs if its name
 # matches any of them.
@@ -103,11 +117,13 @@ for t in "$BUILD"/tests/test_*; do
     if [ ! -f "$t" ] || [ ! -x "$t" ]; then continue; fi
     name=${t##*/}
     selected "$name" || continue
-    run_one "$name" "$UNIT_TIMEOUT" "$t"
+    # shellcheck disable=SC2086 # $WRAP is empty or a command prefix
+    run_one "$name" "$UNIT_TIMEOUT" $WRAP "$t"
 done
 
 for t in "$ROOT"/tests/integration/[0-9][0-9]-*.py; do
     [ -f "$t" ] || continue
+    [ -z "$WRAP" ] || break
     name=${t##*/}
     name=${name%.py}
     selected "$name" || continue

@@ -2,7 +2,7 @@
 # returnflow: add up the results of several test runs (`make test`: release and
 # sanitizer builds).
 #
-#   sh tests/summary.sh build/release build/san
+#   sh tests/summary.sh build/release build/san [build/release/valgrind-results.txt]
 #
 # Reads DIR/test-results.txt (written by tests/run-tests.sh) for each DIR, prints
 # one line per DIR, then the totals as the last line: `N passed, N failed`.
@@ -16,7 +16,9 @@ total_passed=0
 total_failed=0
 missing=0
 for dir in "$@"; do
-    f=$dir/test-results.txt
+    # A DIR names a build's results; a file names one results file directly
+    # (the valgrind pass writes build/release/valgrind-results.txt).
+    if [ -f "$dir" ]; then f=$dir; else f=$dir/test-results.txt; fi
     if [ ! -r "$f" ]; then
         echo "summary: $dir: no $f (that test run did not finish); counted as 1 failure" >&2
         missing=$((missing + 1))
