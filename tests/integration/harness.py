@@ -10,10 +10,14 @@ A scenario is a script tests/integration/NN-what-it-proves.py that does
         ...
     harness.main(scenario)           # exits 0 on success, 1 on failure
 
-harness.main() builds a Cluster: free ports (bind to port 0), a temporary
-directory, a private PostgreSQL (deploy/pg.sh init), the five worker binaries
-as subprocesses (logs in the temporary directory), and waits for every
-/healthz to answer 200. Whatever happens (success, failed check, exception,
+harness.main() builds a Cluster: free ports (checked by binding them; taken
+outside the kernel's ephemeral range so that a killed worker can always bind
+its ports again, see free_ports), a temporary directory, a private PostgreSQL
+(deploy/pg.sh init), the five worker binaries as subprocesses (logs in the
+temporary directory; RF_ACK_TIMEOUT_MS=500, RF_OUTBOX_POLL_MS=100 unless the
+scenario overrides them), and waits for every /healthz to answer 200. A
+worker that exits on its own during the scenario (one the scenario did not
+stop or kill) fails it. Whatever happens (success, failed check, exception,
 SIGTERM, SIGINT) everything is torn down: workers stopped (SIGTERM, then
 SIGKILL), PostgreSQL stopped, the temporary directory removed (kept, with its
 path printed, when the scenario failed or RF_KEEP_TMP=1). On failure the tail
@@ -27,7 +31,8 @@ Environment:
                     scaled by 3, ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
                     is set, and the scenario fails if any worker log contains
                     an AddressSanitizer / LeakSanitizer report or a UBSan
-                    "runtime error:".
+                    "runtime error:" (workers are stopped with SIGTERM at the
+                    end so that LeakSanitizer runs).
   RF_TIMEOUT_SCALE  override the timeout scale factor
   RF_KEEP_TMP=1     keep the temporary directory even on success
   RF_TEST_LOG_LEVEL worker log level (default info)
@@ -51,7 +56,8 @@ WORKERS = ("intake", "review", "warehouse", "refund", "notification")
 SCHEMAS = WORKERS
 
 # Log lines that mean a sanitizer found something.
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "Sanitizer has encountered a fatal error")
 
 
 class Failure(Exception):
@@ -88,11 +94,47 @@ def log(msg):
     sys.stdout.flush()
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return None
+
+
 def free_ports(n):
-    """n distinct free TCP ports on 127.0.0.1 (all bound at once, then released)."""
+    """n distinct free TCP ports on 127.0.0.1, each checked by binding it (all
+    bound at once, then released).
+
+    Ports are taken outside the kernel's ephemeral range when there is room:
+    a port handed out by bind(port 0) is an ephemeral one, and while a killed
+    worker is down, any outgoing connection (the test's HTTP requests, psql,
+    the workers' own) may take it as its local port, making the restart fail
+    with EADDRINUSE. Falls back to bind(port 0)."""
+    rng = _ephemeral_range()
+    candidates = []
+    if rng:
+        lo, hi = rng
+        if lo - 1 >= 12000:
+            candidates = list(range(max(10000, lo - 20000), lo))
+        elif hi + 1 <= 60000:
+            candidates = list(range(hi + 1, 65536))
+    random.shuffle(candidates)
     socks, ports = [], []
     try:
-        for _ in range(n):
+        for port in candidates:
+            if len(ports) == n:
+                break
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
+            socks.append(s)
+            ports.append(port)
+        while len(ports) < n:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)
@@ -145,6 +187,7 @@ class Cluster:
         self.failed = False
         self._torn_down = False
         self._lock = threading.Lock()
+        self.http_retries = {}  # worker -> requests retried after a connection error
         for w in WORKERS:
             path = os.path.join(self.build, "bin", "rf-" + w)
             if not os.access(path, os.X_OK):
@@ -312,22 +355,18 @@ class Cluster:
         wk = self.workers[worker]
 
         def healthy():
-            rc = wk.proc.poll()
-            if rc is not None:
-                raise Failure("%s exited with status %d while starting; its log ends:\n%s"
-                              % (worker, rc, self.log_tail(worker, 30)))
+            if wk.proc.poll() is not None:
+                return "exited"
             try:
                 r = self.http("GET", worker, "/healthz", retry_for=0, timeout=2)
             except (OSError, http.client.HTTPException):
                 return False
             return r.status == 200
 
-        try:
-            self.wait_until(healthy, timeout, "%s /healthz to answer 200" % worker, interval=0.05)
-        except Failure as e:
-            if "exited with status" in str(e):
-                raise Failure(str(e).split("timed out", 1)[-1]) from None
-            raise
+        if self.wait_until(healthy, timeout, "%s /healthz to answer 200" % worker,
+                           interval=0.05) == "exited":
+            raise Failure("%s exited with status %d while starting; its log ends:\n%s"
+                          % (worker, wk.proc.returncode, self.log_tail(worker, 30)))
 
     def start_all(self, workers=WORKERS):
         for w in workers:
@@ -415,6 +454,8 @@ class Cluster:
             except (OSError, http.client.HTTPException):
                 if time.monotonic() >= deadline:
                     raise
+                with self._lock:
+                    self.http_retries[worker] = self.http_retries.get(worker, 0) + 1
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
             finally:
@@ -678,3 +719,58 @@ def main(scenario, **cluster_kw):
 def uid(prefix="x"):
     """A short unique id for platform ids in one run."""
     return "%s-%d-%06x" % (prefix, int(time.time()), random.getrandbits(24))
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid():
+    """A fresh ULID (26 Crockford base32 characters), like the workers' ids."""
+    n = (int(time.time() * 1000) << 80) | random.getrandbits(80)
+    return "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in range(25, -1, -1))
+
+
+# ---- a minimal msgpack encoder, enough to craft events (proto/WIRE.md) ---------------
+
+
+def msgpack(obj):
+    """Encode str / int / bool / dict (str keys) / list as msgpack bytes."""
+    if obj is True:
+        return b"\xc3"
+    if obj is False:
+        return b"\xc2"
+    if obj is None:
+        return b"\xc0"
+    if isinstance(obj, int):
+        if 0 <= obj < 128:
+            return bytes([obj])
+        if -32 <= obj < 0:
+            return (obj & 0xff).to_bytes(1, "big")
+        return b"\xd3" + obj.to_bytes(8, "big", signed=True)
+    if isinstance(obj, str):
+        b = obj.encode("utf-8")
+        if len(b) < 32:
+            return bytes([0xa0 | len(b)]) + b
+        if len(b) < 256:
+            return b"\xd9" + bytes([len(b)]) + b
+        if len(b) < 65536:
+            return b"\xda" + len(b).to_bytes(2, "big") + b
+        return b"\xdb" + len(b).to_bytes(4, "big") + b
+    if isinstance(obj, dict):
+        n = len(obj)
+        head = bytes([0x80 | n]) if n < 16 else b"\xde" + n.to_bytes(2, "big")
+        return head + b"".join(msgpack(k) + msgpack(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        n = len(obj)
+        head = bytes([0x90 | n]) if n < 16 else b"\xdc" + n.to_bytes(2, "big")
+        return head + b"".join(msgpack(v) for v in obj)
+    raise TypeError("cannot encode %r" % (obj,))
+
+
+def event_payload(type_, return_id, producer, body, event_id=None, v=1, causation_id=""):
+    """(event_id, msgpack bytes) of an event as the workers encode it."""
+    event_id = event_id or ulid()
+    env = {"v": v, "event_id": event_id, "type": type_, "return_id": return_id,
+           "causation_id": causation_id, "producer": producer,
+           "occurred_at": int(time.time() * 1000), "body": body}
+    return event_id, msgpack(env)
