@@ -37,6 +37,7 @@ const rf_migration_t rf_bus_migrations[] = {
      "  type text NOT NULL,\n"
      "  payload bytea NOT NULL,\n"
      "  attempts integer NOT NULL DEFAULT 0,\n"
+     "  deferrals integer NOT NULL DEFAULT 0,\n"
      "  next_attempt_at timestamptz NOT NULL DEFAULT now(),\n"
      "  last_error text,\n"
      "  created_at timestamptz NOT NULL DEFAULT now(),\n"
@@ -81,7 +82,9 @@ typedef struct peer {
     inflight_t *inflight;  /* by return id */
     int64_t n_inflight;
     bool needs_poll;       /* something is pending that the fast path did not send */
-    int64_t sent, acked, retried, rejected, timeouts;
+    int64_t timeout_streak; /* ack timeouts since the last answer: the peer may be stalled */
+    int64_t stalled_until;  /* rf_mono_ms(): send nothing before this (backoff) */
+    int64_t sent, acked, retried, deferred, rejected, timeouts;
 } peer_t;
 
 /* An event emitted in the open transaction, sent after COMMIT. */
@@ -108,7 +111,7 @@ typedef struct inmsg {
     uint8_t *body;
     size_t body_len;
     /* outcome */
-    const char *reply;     /* "ACK", "RETRY", "REJECT" or NULL (no answer) */
+    const char *reply;     /* "ACK", "RETRY", "DEFER", "REJECT" or NULL (no answer) */
     char reason[200];
 } inmsg_t;
 
@@ -205,7 +208,7 @@ static void dispatch(peer_t *peer, const char *event_id, const char *return_id,
     inflight_t *f = NULL;
     HASH_FIND_STR(peer->inflight, return_id, f);
     if (f && strcmp(f->event_id, event_id) == 0) return; /* this very event is in flight */
-    if (f || peer->n_inflight >= peer->bus->cfg.window) {
+    if (f || peer->n_inflight >= peer->bus->cfg.window || rf_mono_ms() < peer->stalled_until) {
         peer->needs_poll = true; /* held: sent by a poll once the way is clear */
         return;
     }
@@ -266,6 +269,7 @@ out:
 static void poll_peer(peer_t *peer) {
     rf_bus_t *bus = peer->bus;
     int64_t room = bus->cfg.window - peer->n_inflight;
+    if (rf_mono_ms() < peer->stalled_until) return; /* polled again once the backoff ends */
     peer->needs_poll = false;
     if (room <= 0) {
         peer->needs_poll = true;
@@ -341,7 +345,33 @@ static void record_failure(peer_t *peer, const char *event_id, const char *reaso
             peer->name, event_id, (long long)attempts, secs, reason);
 }
 
-/* Replies from one consumer: ACK, RETRY or REJECT. Returns true if it hit
+/* The consumer cannot apply the event yet (a prerequisite is missing): back
+ * off without counting it as a failure, up to defer_limit_s after it was
+ * written; past that it is dead-lettered, since it will likely never apply. */
+static void record_deferral(peer_t *peer, const char *event_id, const char *reason) {
+    rf_bus_t *bus = peer->bus;
+    if (!rf_db_connected(bus->db)) return;
+    rf_num_t limit = rf_i64(bus->cfg.defer_limit_s);
+    const char *p[] = {event_id, peer->name, reason, limit.s};
+    PGresult *res = rf_db_query(
+        bus->db,
+        "UPDATE outbox SET deferrals = deferrals + 1, last_error = $3,"
+        " next_attempt_at = now() + make_interval(secs => least(30, 0.1 * 2 ^ least(deferrals, 9)))"
+        " WHERE event_id = $1 AND dest = $2"
+        " RETURNING deferrals, now() - created_at > make_interval(secs => $4::bigint)",
+        4, p);
+    if (!res) return;
+    bool expired = PQntuples(res) > 0 && strcmp(rf_get_str(res, 0, 1), "t") == 0;
+    PQclear(res);
+    if (expired) {
+        char why[300];
+        snprintf(why, sizeof why, "deferred for over %llds: %s", (long long)bus->cfg.defer_limit_s,
+                 reason);
+        record_failure(peer, event_id, why, true);
+    }
+}
+
+/* Replies from one consumer: ACK, RETRY, DEFER or REJECT. Returns true if it hit
  * the budget (more may be queued). */
 static bool drain_peer(peer_t *peer) {
     rf_bus_t *bus = peer->bus;
@@ -375,6 +405,8 @@ static bool drain_peer(peer_t *peer) {
             inflight_t *fl = NULL;
             HASH_FIND_STR(peer->inflight, return_id, fl);
             if (fl && strcmp(fl->event_id, event_id) == 0) inflight_remove(peer, fl);
+            peer->timeout_streak = 0; /* it answers: not stalled */
+            peer->stalled_until = 0;
             if (strcmp(kind, "ACK") == 0) {
                 peer->acked++;
                 if (bus->n_acks == bus->cap_acks) {
@@ -392,6 +424,9 @@ static bool drain_peer(peer_t *peer) {
             } else if (strcmp(kind, "RETRY") == 0) {
                 peer->retried++;
                 record_failure(peer, event_id, reason, false);
+            } else if (strcmp(kind, "DEFER") == 0) {
+                peer->deferred++;
+                record_deferral(peer, event_id, reason);
             } else if (strcmp(kind, "REJECT") == 0) {
                 peer->rejected++;
                 record_failure(peer, event_id, reason, true);
@@ -468,7 +503,7 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
         rf_apply_result_t r = apply_one(bus, m);
         switch (r) {
         case RF_APPLY_OK: m->reply = "ACK"; break;
-        case RF_APPLY_DEFER: m->reply = "RETRY"; break;
+        case RF_APPLY_DEFER: m->reply = "DEFER"; break;
         case RF_APPLY_REJECT: m->reply = "REJECT"; break;
         case RF_APPLY_ERROR:
             snprintf(m->reason, sizeof m->reason, "apply failed: %s", rf_db_error(bus->db));
@@ -517,9 +552,7 @@ static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (msgs[i].reply && strcmp(msgs[i].reply, "RETRY") == 0 &&
-            strncmp(msgs[i].reason, "apply failed", 12) != 0)
-            bus->inbox_deferred++;
+        if (msgs[i].reply && strcmp(msgs[i].reply, "DEFER") == 0) bus->inbox_deferred++;
         if (msgs[i].reply && strcmp(msgs[i].reply, "REJECT") == 0) bus->inbox_rejected++;
         reply(bus, &msgs[i]);
     }
@@ -618,14 +651,28 @@ static void on_tick(uv_timer_t *h) {
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
         peer_t *peer = &bus->peers[i];
         inflight_t *f, *tmp;
+        bool timed_out = false;
         HASH_ITER(hh, peer->inflight, f, tmp) {
             if (now - f->sent_at >= bus->cfg.ack_timeout_ms) {
                 peer->timeouts++;
+                timed_out = true;
                 rf_debug("event=ack_timeout dest=%s event_id=%s return_id=%s", peer->name,
                          f->event_id, f->return_id);
                 inflight_remove(peer, f);
                 peer->needs_poll = true;
             }
+        }
+        if (timed_out) {
+            /* No answer at all: the consumer is down or stalled. Resend, but
+             * less and less often (doubling, capped at 30 s) until it answers. */
+            int64_t wait = bus->cfg.ack_timeout_ms;
+            for (int64_t k = 0; k < peer->timeout_streak && wait < 30000; k++) wait *= 2;
+            if (wait > 30000) wait = 30000;
+            peer->timeout_streak++;
+            peer->stalled_until = peer->timeout_streak > 1 ? now + wait : 0;
+            if (peer->timeout_streak > 1)
+                rf_warn("event=consumer_not_answering dest=%s streak=%lld backoff_ms=%lld",
+                        peer->name, (long long)peer->timeout_streak, (long long)wait);
         }
     }
     flush_acks(bus);
@@ -865,6 +912,7 @@ int rf_bus_stats(rf_bus_t *bus, rf_bus_stats_t *out) {
         s->sent = peer->sent;
         s->acked = peer->acked;
         s->retried = peer->retried;
+        s->deferred = peer->deferred;
         s->rejected = peer->rejected;
         s->timeouts = peer->timeouts;
     }

@@ -28,7 +28,7 @@ const char *rf_jsonv_str(json_t *obj, const char *key, bool required, size_t max
     }
     if (!json_is_string(j)) {
         problem(v, key, "%s must be a string%s", key,
-                json_is_integer(j) ? " (platform ids are text: send them quoted)" : "");
+                json_is_integer(j) ? " (ids are text: send them quoted)" : "");
         return "";
     }
     const char *s = json_string_value(j);

@@ -28,7 +28,7 @@ struct rf_worker {
     char http_addr[RF_CFG_STR_MAX];
     char bus_bind[RF_CFG_STR_MAX];
     char bus_endpoints[RF_WORKER_COUNT][RF_CFG_STR_MAX];
-    int64_t ack_timeout_ms, retry_max, batch_max, poll_ms, window, http_max_body;
+    int64_t ack_timeout_ms, retry_max, defer_limit_s, batch_max, poll_ms, window, http_max_body;
     int64_t db_wait_s;
     /* config table names (built from the worker name) */
     char names[8 + RF_WORKER_COUNT][48];
@@ -80,6 +80,10 @@ static size_t build_config(rf_worker_t *w, rf_config_entry_t *t) {
                                  50, 600000, "resend an unacknowledged event after this long"};
     t[n++] = (rf_config_entry_t){"RF_RETRY_MAX", RF_CFG_INT, &w->retry_max, "8", 1, 1000,
                                  "refusals of an event before it goes to the dead-letter table"};
+    t[n++] = (rf_config_entry_t){"RF_DEFER_LIMIT_S", RF_CFG_INT, &w->defer_limit_s, "3600", 1,
+                                 604800,
+                                 "how long an event may wait for a prerequisite before it is "
+                                 "dead-lettered"};
     t[n++] = (rf_config_entry_t){"RF_BATCH_MAX", RF_CFG_INT, &w->batch_max, "256", 1, 10000,
                                  "events applied per consumer transaction"};
     t[n++] = (rf_config_entry_t){"RF_OUTBOX_POLL_MS", RF_CFG_INT, &w->poll_ms, "500", 10, 60000,
@@ -196,8 +200,10 @@ static void serve_metrics(rf_worker_t *w, rf_http_exchange_t *x) {
          offsetof(rf_bus_peer_stats_t, sent)},
         {"rf_events_acked_total", "counter", "Events acknowledged.",
          offsetof(rf_bus_peer_stats_t, acked)},
-        {"rf_events_retried_total", "counter", "Events the consumer asked to retry.",
+        {"rf_events_retried_total", "counter", "Events the consumer failed to apply.",
          offsetof(rf_bus_peer_stats_t, retried)},
+        {"rf_events_deferred_total", "counter", "Events the consumer could not apply yet.",
+         offsetof(rf_bus_peer_stats_t, deferred)},
         {"rf_events_rejected_total", "counter", "Events the consumer refused for good.",
          offsetof(rf_bus_peer_stats_t, rejected)},
         {"rf_ack_timeouts_total", "counter", "Events resent for want of an answer.",
@@ -366,6 +372,7 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         .self_bit = spec->bit,
         .ack_timeout_ms = w->ack_timeout_ms,
         .retry_max = w->retry_max,
+        .defer_limit_s = w->defer_limit_s,
         .batch_max = w->batch_max,
         .poll_ms = w->poll_ms,
         .window = w->window,

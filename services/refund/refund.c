@@ -107,6 +107,11 @@ static rf_apply_result_t on_inspected(rf_bus_t *bus, rf_db_t *db, const rf_event
         return RF_APPLY_DEFER;
     }
     if (strcmp(plan.status, "waiting_goods") != 0) return RF_APPLY_OK;
+    if (strcmp(plan.kind, "exchange") == 0) {
+        /* Settled with a replacement, not money: nothing to refund. */
+        return refund_db_set_plan_status(db, ev->return_id, "exchange") == 0 ? RF_APPLY_OK
+                                                                              : RF_APPLY_ERROR;
+    }
     if (!refund_after_inspection(ev->body.goods_inspected.grade)) {
         rf_warn("event=refund_disputed return_id=%s grade=%s", ev->return_id,
                 ev->body.goods_inspected.grade);

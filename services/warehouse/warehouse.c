@@ -150,13 +150,37 @@ db_err:
     json_decref(doc);
 }
 
+/* POST /v1/parcels/{return_id}/tracking {tracking_no}: the buyer's return
+ * tracking number, so the parcel is matched by it on arrival. */
+static void post_tracking(rf_http_exchange_t *x, const char *return_id) {
+    json_t *doc = rf_worker_json_body(x);
+    if (!doc) return;
+    rf_jsonv_t v = {0};
+    const char *tracking_no = rf_jsonv_str(doc, "tracking_no", true, 64, &v);
+    if (v.failed) {
+        rf_http_reply_error(x, 400, "invalid_field", v.message);
+        json_decref(doc);
+        return;
+    }
+    int set = warehouse_db_set_tracking(rf_worker_db(worker), return_id, tracking_no);
+    if (set < 0) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
+    else if (set == 0)
+        rf_http_reply_error(x, 404, "not_found", "no parcel of that return is expected");
+    else
+        rf_http_reply_json(x, 200, json_pack("{s:s, s:s}", "return_id", return_id,
+                                             "tracking_no", tracking_no));
+    json_decref(doc);
+}
+
 bool warehouse_route(void *arg, rf_http_exchange_t *x) {
     (void)arg;
-    if (strcmp(rf_http_method(x), "POST") == 0 && strcmp(rf_http_path(x), "/v1/receipts") == 0) {
-        post_receipt(x);
-        return true;
-    }
-    return false;
+    char id[RF_ID_MAX];
+    if (strcmp(rf_http_method(x), "POST") != 0) return false;
+    if (strcmp(rf_http_path(x), "/v1/receipts") == 0) post_receipt(x);
+    else if (rf_path_match(rf_http_path(x), "/v1/parcels/{}/tracking", id, sizeof id))
+        post_tracking(x, id);
+    else return false;
+    return true;
 }
 
 int warehouse_start(void *arg, rf_worker_t *w) {

@@ -40,6 +40,9 @@ int warehouse_db_find_parcel(rf_db_t *db, const char *return_id, const char *tra
 int warehouse_db_receive(rf_db_t *db, const char *receipt_id, const warehouse_parcel_t *p,
                          const char *tracking_no, const char *grade, const char *disposition,
                          const char *received_by);
+/* Record the return tracking number of an expected parcel: 1 set, 0 no such
+ * parcel still expected. */
+int warehouse_db_set_tracking(rf_db_t *db, const char *return_id, const char *tracking_no);
 int warehouse_db_unmatched(rf_db_t *db, const char *receipt_id, const char *tracking_no,
                            const char *grade, const char *received_by);
 

@@ -82,3 +82,11 @@ int warehouse_db_unmatched(rf_db_t *db, const char *receipt_id, const char *trac
                       " 'quarantine', $4, false)",
                       4, p);
 }
+
+int warehouse_db_set_tracking(rf_db_t *db, const char *return_id, const char *tracking_no) {
+    const char *p[] = {return_id, tracking_no};
+    return (int)rf_db_exec_count(db,
+                                 "UPDATE expected_parcels SET tracking_no = $2"
+                                 " WHERE return_id = $1 AND status = 'expected'",
+                                 2, p);
+}

@@ -64,10 +64,17 @@ def scenario(h):
     h.wait_until(lambda: h.count("FROM warehouse.expected_parcels WHERE return_id = '%s'"
                                  " AND status = 'expected'" % b) == 1,
                  20, "warehouse to expect the parcel of %s" % b)
+    # The buyer's return tracking number arrives; the parcel is matched by it.
+    tracking_b = harness.uid("SF")
+    r = h.http("POST", "warehouse", "/v1/parcels/%s/tracking" % b, {"tracking_no": tracking_b})
+    h.check(r.status == 200, "tracking number: expected 200, got %r" % r)
+    r = h.http("POST", "warehouse", "/v1/parcels/%s/tracking" % harness.uid("nosuch"),
+               {"tracking_no": "X"})
+    h.check(r.status == 404, "tracking number of an unknown parcel: expected 404, got %r" % r)
     r = h.http("POST", "warehouse", "/v1/receipts",
-               {"return_id": b, "condition": "resellable", "received_by": "dock-1"})
-    h.check(r.status == 200 and r.get("matched") is True,
-            "receipt: expected 200 matched, got %r" % r)
+               {"tracking_no": tracking_b, "condition": "resellable", "received_by": "dock-1"})
+    h.check(r.status == 200 and r.get("matched") is True and r.get("return_id") == b,
+            "receipt by tracking number: expected 200 matched to %s, got %r" % (b, r))
     r = h.http("POST", "warehouse", "/v1/receipts",
                {"return_id": b, "condition": "resellable", "received_by": "dock-1"})
     h.check(r.status == 409, "second receipt: expected 409, got %r" % r)
@@ -123,6 +130,23 @@ def scenario(h):
     h.wait_until(lambda: h.psql_val("SELECT status FROM refund.plans WHERE return_id = '%s'" % d)
                  == "disputed", 20, "refund's plan of %s to be disputed" % d)
 
+    h.step("exchange: settled with goods, never refunded in money")
+    e = h.post_return(harness.uid("re"), order, "L3", kind="exchange", amount=15000,
+                      reason="size_fit")
+    h.wait_status(e, "under_review")
+    r = h.http("POST", "review", "/v1/reviews/%s/approve" % e, {"by": "erin"})
+    h.check(r.status == 200, "approve exchange: expected 200, got %r" % r)
+    h.wait_until(lambda: h.count("FROM warehouse.expected_parcels WHERE return_id = '%s'"
+                                 " AND status = 'expected'" % e) == 1,
+                 20, "warehouse to expect the parcel of %s" % e)
+    r = h.http("POST", "warehouse", "/v1/receipts",
+               {"return_id": e, "condition": "resellable", "received_by": "dock-4"})
+    h.check(r.status == 200, "receipt of the exchange: expected 200, got %r" % r)
+    h.wait_until(lambda: h.psql_val("SELECT status FROM refund.plans WHERE return_id = '%s'" % e)
+                 == "exchange", 20, "refund's plan of %s to be settled as an exchange" % e)
+    h.check(h.count("FROM refund.refunds WHERE return_id = '%s'" % e) == 0,
+            "the exchange %s was refunded in money" % e)
+
     h.step("a parcel nobody expects: 202, kept as unmatched, no event")
     h.wait_outboxes_empty(30)
     tn = harness.uid("SF")
@@ -142,8 +166,9 @@ def scenario(h):
         "SELECT return_id, count(*) FROM refund.refunds GROUP BY return_id"))
     h.check(rows.get(a) == 1 and rows.get(b) == 1,
             "refund.refunds per return: %s (expected one for %s and %s)" % (rows, a, b))
-    h.check(c not in rows and d not in rows,
-            "a refund exists for the rejected (%s) or disputed (%s) return: %s" % (c, d, rows))
+    h.check(c not in rows and d not in rows and e not in rows,
+            "a refund exists for the rejected (%s), disputed (%s) or exchanged (%s) return: %s"
+            % (c, d, e, rows))
     h.check(len(rows) == 2, "unexpected refunds: %s" % rows)
     amounts = dict(h.psql("SELECT return_id, amount_fen FROM refund.refunds"))
     h.check(amounts.get(a) == "2500" and amounts.get(b) == "20000",

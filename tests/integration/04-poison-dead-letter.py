@@ -18,13 +18,17 @@ Proves:
   C. decodable poison from warehouse to refund: an event refund does not consume and
      an event whose envelope disagrees with its frames are REJECTed at once; an event
      of a newer schema version is undecodable; a goods.inspected for a return refund
-     never heard of is deferred (RETRY) with backoff until warehouse's RF_RETRY_MAX (4
-     here) answered refusals, then dead-lettered with attempts = 4;
-  D. a healthy event dead-lettered by bad timing is replayed successfully: with refund
-     and review down, a real goods.inspected reaches refund before the approval it
-     needs; refund defers it and warehouse (restarted with RF_RETRY_MAX=1) dead-letters
-     it; once review delivers the approval, replaying the dead letter refunds the
-     return, exactly once;
+     never heard of is deferred (DEFER) with backoff, without counting as a failure,
+     until it has waited longer than warehouse's RF_DEFER_LIMIT_S (3 s here), then
+     dead-lettered;
+  D0. a healthy event that arrives before its prerequisite waits for it: with review
+     down, a real goods.inspected reaches refund before the approval it needs; refund
+     defers it; once review is back and delivers the approval, the deferred event
+     applies by itself and the return is refunded once, with no dead letter;
+  D. a healthy event dead-lettered by bad timing is replayed successfully: the same,
+     but warehouse (restarted with RF_DEFER_LIMIT_S=1) gives up on it first; once
+     review delivers the approval, replaying the dead letter refunds the return,
+     exactly once;
   and at the end every outbox and dead-letter table is empty.
 """
 import os
@@ -66,7 +70,7 @@ def metric(h, worker, name, label=None):
 
 def scenario(h):
     order = harness.uid("order")
-    h.post_order(order, [("L%d" % i, 10, 9000) for i in range(1, 21)])
+    h.post_order(order, [("L%d" % i, 1000, 9000) for i in range(1, 21)])
 
     # A stream of healthy returns through all the phases.
     stream, errors, stop = [], [], threading.Event()
@@ -172,14 +176,18 @@ def scenario(h):
         h.check(want in rows[0][2], "%s: dead letter reason %r, expected %r" % (what, rows[0][2],
                                                                                want))
         harness.log("%-28s -> dead letter after %.2fs: %s" % (what, secs, rows[0][2]))
-    # The deferred one climbs through its retries (backoff) first.
-    seen = h.wait_until(lambda: h.psql("SELECT attempts, last_error FROM warehouse.outbox"
-                                       " WHERE event_id = '%s' AND attempts >= 1" % deferred),
-                        10, "refund to answer RETRY to the goods.inspected of an unknown return")
-    harness.log("deferred event in warehouse.outbox: attempts=%s last_error=%r" % tuple(seen[0]))
+    # The deferred one is retried with backoff (deferrals, not failures) first.
+    seen = h.wait_until(lambda: h.psql("SELECT deferrals, attempts, last_error FROM"
+                                       " warehouse.outbox WHERE event_id = '%s'"
+                                       " AND deferrals >= 1" % deferred),
+                        10, "refund to answer DEFER to the goods.inspected of an unknown return")
+    harness.log("deferred event in warehouse.outbox: deferrals=%s attempts=%s last_error=%r"
+                % tuple(seen[0]))
+    h.check(seen[0][1] == "0", "a deferral was counted as a failure: %s" % (seen[0],))
     rows, secs = wait_dead(h, "warehouse", deferred, 30, "the always-deferred")
-    h.check(rows[0][1] == "4" and "no refund plan" in rows[0][2],
-            "deferred poison: dead letter %s, expected attempts 4 and 'no refund plan'" % rows)
+    h.check("deferred for over 3s" in rows[0][2] and "no refund plan" in rows[0][2],
+            "deferred poison: dead letter %s, expected 'deferred for over 3s' and"
+            " 'no refund plan'" % rows)
     harness.log("%-28s -> dead letter after %.2fs: attempts=%s %s"
                 % ("an always-deferred event", secs, rows[0][1], rows[0][2]))
     h.check(h.count("FROM refund.plans WHERE return_id = '%s'" % unknown) == 0,
@@ -190,8 +198,35 @@ def scenario(h):
     h.check((metric(h, "refund", "rf_inbox_deferred_total") or 0) >= 4,
             "refund rf_inbox_deferred_total < 4")
 
+    h.step("D0. an event that arrives before its prerequisite waits for it")
+    h.restart("warehouse", signal.SIGTERM, env={"RF_DEFER_LIMIT_S": "3600"})
+    z = h.post_return(harness.uid("z"), order, "L2", kind="return_refund", amount=9000,
+                      reason="size_fit")
+    h.wait_status(z, "under_review")
+    h.kill("refund", signal.SIGKILL)
+    r = h.http("POST", "review", "/v1/reviews/%s/approve" % z, {"by": "bob"})
+    h.check(r.status == 200, "approve %s: %r" % (z, r))
+    h.wait_until(lambda: h.count("FROM warehouse.expected_parcels WHERE return_id = '%s'" % z), 15,
+                 "warehouse to expect the parcel of %s" % z)
+    r = h.http("POST", "warehouse", "/v1/receipts", {"return_id": z, "condition": "resellable",
+                                                     "received_by": "dock-9"})
+    h.check(r.status == 200, "receipt of %s: %r" % (z, r))
+    h.kill("review", signal.SIGKILL)
+    h.start("refund")  # gets goods.inspected, not the approval it needs: defers it
+    h.wait_until(lambda: h.psql("SELECT 1 FROM warehouse.outbox WHERE return_id = '%s'"
+                                " AND type = 'goods.inspected' AND dest = 'refund'"
+                                " AND deferrals >= 2" % z),
+                 15, "refund to defer the early goods.inspected of %s" % z)
+    h.start("review")
+    h.wait_status(z, "refunded", 45)
+    h.check(h.count("FROM refund.refunds WHERE return_id = '%s'" % z) == 1,
+            "%s: not exactly one refund" % z)
+    h.check(h.count("FROM warehouse.dead_letter WHERE return_id = '%s'" % z) == 0,
+            "the deferred goods.inspected of %s was dead-lettered" % z)
+    harness.log("early goods.inspected of %s waited for its approval: refunded once" % z)
+
     h.step("D. a healthy event dead-lettered by bad timing, replayed successfully")
-    h.restart("warehouse", signal.SIGTERM, env={"RF_RETRY_MAX": "1"})
+    h.restart("warehouse", signal.SIGTERM, env={"RF_DEFER_LIMIT_S": "1"})
     y = h.post_return(harness.uid("y"), order, "L2", kind="return_refund", amount=9000,
                       reason="size_fit")
     h.wait_status(y, "under_review")
@@ -248,11 +283,11 @@ def scenario(h):
     dup = h.psql("SELECT return_id FROM refund.refunds GROUP BY 1 HAVING count(*) > 1")
     h.check(not dup, "returns refunded twice: %s" % dup)
     n_ref = h.count("FROM refund.refunds")
-    h.check(n_ref == len(rids) + 2, "refund.refunds has %d rows, expected %d"
-            % (n_ref, len(rids) + 2))
+    h.check(n_ref == len(rids) + 3, "refund.refunds has %d rows, expected %d"
+            % (n_ref, len(rids) + 3))
     harness.log("poison ok: %d healthy returns streamed through all phases, all refunded once"
                 % len(rids))
 
 
 if __name__ == "__main__":
-    harness.main(scenario, worker_env={"warehouse": {"RF_RETRY_MAX": "4"}})
+    harness.main(scenario, worker_env={"warehouse": {"RF_DEFER_LIMIT_S": "3"}})

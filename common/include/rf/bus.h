@@ -13,11 +13,13 @@
  *    in that same transaction, and answers ACK only after COMMIT. An event
  *    already in the inbox is acknowledged again and has no second effect.
  *  - Resend with backoff. The producer keeps every unacknowledged event in its
- *    outbox and resends it after an ack timeout (while the consumer is
- *    unreachable) or after a backoff (when the consumer answered RETRY).
- *    After `retry_max` answered failures, or one REJECT (undecodable body, a
- *    permanent refusal), the event moves to the `dead_letter` table, from
- *    where an operator can replay or discard it.
+ *    outbox and resends it after an ack timeout (a consumer that keeps not
+ *    answering is tried less and less often, up to every 30 s), after a
+ *    backoff when the consumer answered RETRY (its apply failed), or DEFER
+ *    (a prerequisite, such as the approval of that return, has not reached it
+ *    yet). After `retry_max` RETRYs, one REJECT (undecodable body, a permanent
+ *    refusal), or deferrals for longer than `defer_limit_s`, the event moves
+ *    to the `dead_letter` table, from where an operator replays or discards it.
  *  - Per-return order. Toward each consumer at most one event per return is
  *    in flight; the next one for that return is sent after the ACK. Different
  *    returns proceed in parallel (up to `window` in flight per consumer).
@@ -31,7 +33,7 @@
  *
  * Wire frames (all but the body are text):
  *   producer -> consumer: "EV" | event_id | return_id | msgpack body
- *   consumer -> producer: "ACK" | "RETRY" | "REJECT"  | event_id | return_id | reason
+ *   consumer -> producer: "ACK" | "RETRY" | "DEFER" | "REJECT" | event_id | return_id | reason
  */
 #ifndef RF_BUS_H
 #define RF_BUS_H
@@ -68,6 +70,7 @@ typedef struct rf_bus_config {
     const char *peer_endpoints[RF_WORKER_COUNT]; /* by bit index: where each worker listens */
     int64_t ack_timeout_ms;                    /* resend an unanswered event after this */
     int64_t retry_max;                         /* answered failures before dead-lettering */
+    int64_t defer_limit_s;                     /* how long an event may be deferred */
     int64_t batch_max;                         /* events applied per consumer transaction */
     int64_t poll_ms;                           /* outbox poll interval when idle */
     int64_t window;                            /* events in flight per consumer */
@@ -117,7 +120,7 @@ typedef struct rf_bus_peer_stats {
     int64_t pending;           /* outbox rows toward it (unacknowledged) */
     int64_t in_flight;         /* sent, awaiting an answer */
     int64_t oldest_age_ms;     /* age of the oldest pending row, 0 if none */
-    int64_t sent, acked, retried, rejected, timeouts; /* since start */
+    int64_t sent, acked, retried, deferred, rejected, timeouts; /* since start */
 } rf_bus_peer_stats_t;
 
 typedef struct rf_bus_stats {
