@@ -127,6 +127,7 @@ struct rf_http_exchange {
     size_t header_bytes; /* counted against max_header_bytes */
     bool keep_alive;
     bool is_head;
+    const void *user; /* the application's per-request data (rf_http_set_user) */
 };
 
 typedef enum conn_state {
@@ -962,3 +963,7 @@ void rf_http_reply_error(rf_http_exchange_t *x, int status, const char *code,
     else json_decref(jm);
     rf_http_reply_json(x, status, o);
 }
+
+void rf_http_set_user(rf_http_exchange_t *x, const void *user) { x->user = user; }
+
+const void *rf_http_user(const rf_http_exchange_t *x) { return x->user; }

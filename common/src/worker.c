@@ -21,11 +21,13 @@ struct rf_worker {
     rf_db_t *db;
     rf_bus_t *bus;
     rf_http_server_t *http;
+    rf_auth_t *auth; /* NULL: open mode */
     uv_signal_t sigint, sigterm;
     /* settings */
     int log_level;
     char db_conninfo[RF_CFG_STR_MAX];
     char http_addr[RF_CFG_STR_MAX];
+    char tokens_file[RF_CFG_STR_MAX];
     char bus_bind[RF_CFG_STR_MAX];
     char bus_endpoints[RF_WORKER_COUNT][RF_CFG_STR_MAX];
     int64_t ack_timeout_ms, retry_max, defer_limit_s, batch_max, poll_ms, window, http_max_body;
@@ -92,6 +94,9 @@ static size_t build_config(rf_worker_t *w, rf_config_entry_t *t) {
                                  "events in flight per consumer"};
     t[n++] = (rf_config_entry_t){"RF_HTTP_MAX_BODY", RF_CFG_INT, &w->http_max_body, "1048576",
                                  1024, 67108864, "largest HTTP request body accepted, bytes"};
+    t[n++] = (rf_config_entry_t){"RF_AUTH_TOKENS_FILE", RF_CFG_STRING, w->tokens_file, "", 0, 0,
+                                 "file of `<token> <user> <role>` lines; empty: no "
+                                 "authentication (development only)"};
     t[n++] = (rf_config_entry_t){"RF_DB_WAIT_S", RF_CFG_INT, &w->db_wait_s, "30", 0, 3600,
                                  "how long start-up waits for the database"};
     for (size_t i = 0; i < spec->n_config && n < MAX_CONFIG; i++) t[n++] = spec->config[i];
@@ -280,8 +285,9 @@ static void serve_dead_letter_action(rf_worker_t *w, rf_http_exchange_t *x, cons
         rf_http_reply_error(x, 400, "bad_id", "dead letter id must be a positive integer");
         return;
     }
+    const rf_principal_t *who = rf_worker_principal(x);
     int rc = replay ? rf_bus_dead_letter_replay(w->bus, id)
-                    : rf_bus_dead_letter_discard(w->bus, id, "http");
+                    : rf_bus_dead_letter_discard(w->bus, id, who ? who->user : "-");
     if (rc < 0) rf_http_reply_error(x, 503, "db_unavailable", rf_db_error(w->db));
     else if (rc == 0) rf_http_reply_error(x, 404, "not_found", "no such dead letter");
     else
@@ -290,12 +296,67 @@ static void serve_dead_letter_action(rf_worker_t *w, rf_http_exchange_t *x, cons
                                      replay ? "replayed" : "discarded"));
 }
 
+const rf_principal_t *rf_worker_principal(rf_http_exchange_t *x) { return rf_http_user(x); }
+
+/* The rule covering this request, if any. */
+static const rf_route_rule_t *rule_for(const rf_worker_t *w, const char *method,
+                                       const char *path) {
+    static const rf_route_rule_t admin_rules[] = {
+        {"POST", "/v1/deadletters/{}/replay", RF_ROLE_ADMIN},
+        {"POST", "/v1/deadletters/{}/discard", RF_ROLE_ADMIN},
+    };
+    char id[64];
+    for (size_t i = 0; i < sizeof admin_rules / sizeof admin_rules[0]; i++)
+        if (strcmp(method, admin_rules[i].method) == 0 &&
+            rf_path_match(path, admin_rules[i].pattern, id, sizeof id))
+            return &admin_rules[i];
+    for (size_t i = 0; i < w->spec->n_rules; i++) {
+        const rf_route_rule_t *r = &w->spec->rules[i];
+        if (strcmp(method, r->method) == 0 && rf_path_match(path, r->pattern, id, sizeof id))
+            return r;
+    }
+    return NULL;
+}
+
+/* Check the caller against the route's rule; answers 401/403 and returns
+ * false when refused. Sets the exchange's principal either way. */
+static bool authorize(rf_worker_t *w, rf_http_exchange_t *x, const char *method,
+                      const char *path) {
+    const rf_principal_t *who = w->auth ? rf_auth_lookup(w->auth, rf_http_header(x, "authorization"))
+                                        : rf_auth_open_principal();
+    rf_http_set_user(x, who);
+    const rf_route_rule_t *rule = rule_for(w, method, path);
+    if (!rule) return true;
+    if (!who) {
+        rf_warn("event=unauthorized method=%s path=%s", method, path);
+        rf_http_reply_error(x, 401, "unauthorized",
+                            "this action needs a token: send Authorization: Bearer <token>");
+        return false;
+    }
+    if (!(who->role & (rule->roles | RF_ROLE_ADMIN))) {
+        char msg[200];
+        size_t used = (size_t)snprintf(msg, sizeof msg, "role %s may not do this; it needs",
+                                       rf_role_name(who->role));
+        for (unsigned bit = 1; bit <= RF_ROLE_ADMIN && used < sizeof msg; bit <<= 1)
+            if ((rule->roles | RF_ROLE_ADMIN) & bit)
+                used += (size_t)snprintf(msg + used, sizeof msg - used, " %s", rf_role_name(bit));
+        rf_warn("event=forbidden method=%s path=%s user=%s role=%s", method, path, who->user,
+                rf_role_name(who->role));
+        rf_http_reply_error(x, 403, "forbidden", msg);
+        return false;
+    }
+    rf_info("event=action method=%s path=%s user=%s role=%s", method, path, who->user,
+            rf_role_name(who->role));
+    return true;
+}
+
 static void on_request(rf_http_exchange_t *x, void *arg) {
     rf_worker_t *w = arg;
     const char *method = rf_http_method(x);
     const char *path = rf_http_path(x);
     char id[64];
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    if (!authorize(w, x, method, path)) return;
     if (get && strcmp(path, "/healthz") == 0) serve_health(w, x);
     else if (get && strcmp(path, "/metrics") == 0) serve_metrics(w, x);
     else if (get && strcmp(path, "/v1/deadletters") == 0) serve_dead_letters(w, x);
@@ -359,6 +420,17 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         free(w);
         return 2;
     }
+    if (w->tokens_file[0]) {
+        w->auth = rf_auth_load(w->tokens_file, err, sizeof err);
+        if (!w->auth) {
+            fprintf(stderr, "rf-%s: RF_AUTH_TOKENS_FILE: %s; not starting\n", spec->name, err);
+            free(w);
+            return 2;
+        }
+    } else {
+        rf_warn("event=auth_disabled reason=\"RF_AUTH_TOKENS_FILE is not set: every request acts"
+                " as admin; set it outside development\"");
+    }
     signal(SIGPIPE, SIG_IGN);
     int rc = 1;
     uv_loop_init(&w->loop);
@@ -413,6 +485,7 @@ out:
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     rf_db_destroy(&w->db);
+    rf_auth_destroy(&w->auth);
     rf_info("event=stopped rc=%d", rc);
     free(w);
     return rc;

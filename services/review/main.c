@@ -14,6 +14,10 @@ int main(int argc, char **argv) {
         {"RF_REVIEW_CS_LIMIT_FEN", RF_CFG_INT, &review_cs_limit_fen, "50000", 0, INT64_MAX / 2,
          "customer service decides up to this many fen; above it a CS supervisor"},
     };
+    static const rf_route_rule_t rules[] = {
+        {"POST", "/v1/reviews/{}/approve", RF_ROLE_CS | RF_ROLE_CS_SUPERVISOR},
+        {"POST", "/v1/reviews/{}/reject", RF_ROLE_CS | RF_ROLE_CS_SUPERVISOR},
+    };
     rf_worker_spec_t spec = {
         .name = "review",
         .bit = RF_W_REVIEW,
@@ -22,6 +26,8 @@ int main(int argc, char **argv) {
         .n_migrations = rf_review_migrations_count,
         .config = config,
         .n_config = sizeof config / sizeof config[0],
+        .rules = rules,
+        .n_rules = sizeof rules / sizeof rules[0],
         .apply = review_apply,
         .route = review_route,
         .start = review_start,

@@ -139,7 +139,12 @@ static void decide(rf_http_exchange_t *x, const char *return_id, bool approve) {
     json_t *doc = rf_worker_json_body(x);
     if (!doc) return;
     rf_jsonv_t v = {0};
-    const char *by = rf_jsonv_str(doc, "by", true, 128, &v);
+    /* The decider is the token's user; without authentication (development)
+     * the body must say who decides. */
+    const rf_principal_t *who = rf_worker_principal(x);
+    bool authenticated = who && who->authenticated;
+    const char *by = rf_jsonv_str(doc, "by", !authenticated, 128, &v);
+    if (authenticated) by = who->user;
     const char *note = rf_jsonv_str(doc, "note", false, 2000, &v);
     const char *reason = approve ? NULL : rf_jsonv_str(doc, "reason_code", false, 64, &v);
     int64_t amount = rf_jsonv_i64(doc, "refund_amount_fen", false, -1, 0, INT64_MAX / 2, &v);
@@ -167,6 +172,16 @@ static void decide(rf_http_exchange_t *x, const char *return_id, bool approve) {
             snprintf(msg, sizeof msg, "the return is already %s", t.status);
             rf_http_reply_error(x, 409, "already_decided", msg);
         }
+        json_decref(doc);
+        return;
+    }
+    if (authenticated && who->role == RF_ROLE_CS && t.requested_amount_fen > review_cs_limit_fen) {
+        rf_bus_tx_rollback(bus);
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "%lld fen is above customer service's limit of %lld fen: a cs_supervisor decides",
+                 (long long)t.requested_amount_fen, (long long)review_cs_limit_fen);
+        rf_http_reply_error(x, 403, "above_cs_limit", msg);
         json_decref(doc);
         return;
     }

@@ -61,6 +61,11 @@ const char *rf_http_header(const rf_http_exchange_t *x, const char *name);
 int rf_http_query_param(const rf_http_exchange_t *x, const char *name, char *out,
                         size_t outlen);
 
+/* The application's own per-request pointer (e.g. who is asking), NULL until
+ * set; borrowed, never freed by the server. */
+void rf_http_set_user(rf_http_exchange_t *x, const void *user);
+const void *rf_http_user(const rf_http_exchange_t *x);
+
 /* rf_http_reply: answer with status, content type and body (copied). */
 void rf_http_reply(rf_http_exchange_t *x, int status, const char *content_type,
                    const char *body, size_t len);

@@ -9,8 +9,10 @@
  * SIGINT/SIGTERM.
  *
  * Common HTTP routes: GET /healthz, GET /metrics, GET /v1/deadletters,
- * POST /v1/deadletters/{id}/replay, POST /v1/deadletters/{id}/discard.
- * Anything else goes to the service's route function.
+ * POST /v1/deadletters/{id}/replay, POST /v1/deadletters/{id}/discard (admin).
+ * Anything else goes to the service's route function, after the bearer token
+ * is checked against the service's route rules (401 without a valid token,
+ * 403 with a token of the wrong role).
  */
 #ifndef RF_WORKER_H
 #define RF_WORKER_H
@@ -20,12 +22,22 @@
 
 #include <uv.h>
 
+#include "rf/auth.h"
 #include "rf/bus.h"
 #include "rf/config.h"
 #include "rf/db.h"
 #include "rf/http.h"
 
 typedef struct rf_worker rf_worker_t;
+
+/* Who may call a route: requests matching method and pattern (one "{}"
+ * placeholder allowed, see rf_path_match) need a token of one of `roles`
+ * (admin may always). Routes without a rule need no token. */
+typedef struct rf_route_rule {
+    const char *method;  /* "POST" */
+    const char *pattern; /* "/v1/reviews/{}/approve" */
+    unsigned roles;      /* RF_ROLE_* bits */
+} rf_route_rule_t;
 
 typedef struct rf_worker_spec {
     const char *name;                 /* "intake": also the schema and the role suffix */
@@ -35,6 +47,8 @@ typedef struct rf_worker_spec {
     size_t n_migrations;
     const rf_config_entry_t *config;  /* service-specific settings (may be NULL) */
     size_t n_config;
+    const rf_route_rule_t *rules;     /* who may call the service's routes */
+    size_t n_rules;
     rf_bus_apply_fn apply;            /* consumes events (may be NULL) */
     /* route: answer x if it is one of the service's routes and return true;
      * return false to let the worker answer 404. */
@@ -52,6 +66,10 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv);
 rf_bus_t *rf_worker_bus(rf_worker_t *w);
 rf_db_t *rf_worker_db(rf_worker_t *w);
 uv_loop_t *rf_worker_loop(rf_worker_t *w);
+
+/* rf_worker_principal: who is asking (the open principal when the worker
+ * runs without tokens; NULL for a request without a valid token). */
+const rf_principal_t *rf_worker_principal(rf_http_exchange_t *x);
 
 /* rf_worker_json_body: parse the request body as a JSON object. On failure
  * answers 400 (or 415) with a message saying what is wrong and returns NULL. */
