@@ -3,6 +3,7 @@
 #   make            build the five workers, rfctl and the tests' helpers
 #   make run        set up (packages, private PostgreSQL under var/) and run everything
 #   make test       unit + integration tests, then again under address/undefined sanitizers
+#   make bench      end-to-end throughput/latency/memory figures (var/bench/latest.json)
 #   make SANITIZE=address,undefined check   one sanitizer pass only
 #   make clean
 #
@@ -15,6 +16,8 @@
 .DEFAULT_GOAL := all
 
 SANITIZE ?=
+# Quiet build lines ("CC file"); `make V=1` shows the full commands.
+Q := $(if $(V),,@)
 BUILD ?= build$(if $(SANITIZE),/san,/release)
 
 CC ?= cc
@@ -44,10 +47,11 @@ $(1)_SQL := $$(sort $$(wildcard services/$(1)/sql/*.sql))
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/$(1)_migrations.o
 $(BUILD)/gen/$(1)_migrations.c: $$($(1)_SQL) deploy/embed-sql.sh
 	@mkdir -p $$(@D)
-	sh deploy/embed-sql.sh $(1) $$($(1)_SQL) > $$@
+	$(Q)sh deploy/embed-sql.sh $(1) $$($(1)_SQL) > $$@
 $(BUILD)/bin/rf-$(1): $$($(1)_OBJ) $(LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJ) $(LIB) $$(PKG_LIBS)
+	@$(if $(Q),echo "  LINK    $$@")
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJ) $(LIB) $$(PKG_LIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 
@@ -59,7 +63,8 @@ define tool_rules
 $(1)_TOBJ := $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/$(1)/*.c))
 $(BUILD)/bin/$(1): $$($(1)_TOBJ) $(LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_TOBJ) $(LIB) $$(PKG_LIBS)
+	@$(if $(Q),echo "  LINK    $$@")
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_TOBJ) $(LIB) $$(PKG_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
 TOOL_BINS := $(TOOLS:%=$(BUILD)/bin/%)
@@ -71,22 +76,26 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 svc_objs_for = $(foreach s,$(SERVICES),$(if $(findstring test_$(s),$(1)),$(filter-out %/main.o,$($(s)_OBJ))))
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(call svc_objs_for,$*) $(LIB) $(PKG_LIBS) -lcmocka -lpthread
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(call svc_objs_for,$*) $(LIB) $(PKG_LIBS) -lcmocka -lpthread
 .SECONDEXPANSION:
 $(UNIT_BINS): $$(call svc_objs_for,$$(notdir $$@))
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@
-	ar rcs $@ $^
+	@rm -f $@
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 .PHONY: all deps build-tests run test check valgrind clean bench
 all: $(BINS) $(TOOL_BINS)
@@ -107,6 +116,12 @@ run: deps
 # One pass: unit tests then integration tests, against this build's binaries.
 check: build-tests
 	@sh tests/run-tests.sh $(BUILD)
+
+# End-to-end throughput, latency and memory against the real pipeline
+# (RF_BENCH_RATE, RF_BENCH_SECONDS; see tests/bench/bench.py). Not part of `make test`.
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@python3 tests/bench/bench.py
 
 # The unit tests under valgrind's memcheck (the plain build).
 valgrind: build-tests
