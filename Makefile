@@ -3,6 +3,7 @@
 #   make            build the five workers, rfctl and the tests' helpers
 #   make run        set up (packages, private PostgreSQL under var/) and run everything
 #   make test       unit + integration tests, then again under address/undefined sanitizers
+#   make fuzz       every libFuzzer target for RF_FUZZ_SECONDS (default 60) each
 #   make bench      end-to-end throughput/latency/memory figures (var/bench/latest.json)
 #   make SANITIZE=address,undefined check   one sanitizer pass only
 #   make clean
@@ -27,8 +28,11 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
-        -Wno-missing-field-initializers -Wno-format-truncation
+        -Wno-missing-field-initializers -Wno-format-truncation \
+        $(if $(findstring clang,$(CC)),-Wno-unknown-warning-option)
 OPT := $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all,-O2)
+# FUZZ=1 (with CC=clang): coverage instrumentation for libFuzzer targets.
+OPT += $(if $(FUZZ),-fsanitize=fuzzer-no-link)
 CFLAGS ?=
 CFLAGS += -std=c11 -g $(OPT) $(WARN)
 CPPFLAGS += -D_GNU_SOURCE -Icommon/include -Iproto -I$(BUILD)/gen
@@ -81,6 +85,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 .SECONDEXPANSION:
 $(UNIT_BINS): $$(call svc_objs_for,$$(notdir $$@))
 
+# libFuzzer targets: tests/fuzz/fuzz_<what>.c -> $(BUILD)/fuzz/fuzz_<what> (make fuzz).
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(PKG_LIBS)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
@@ -97,7 +108,7 @@ $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)ar rcs $@ $^
 
-.PHONY: all deps build-tests run test check valgrind clean bench
+.PHONY: all deps build-tests run test check valgrind clean bench fuzz fuzz-build
 all: $(BINS) $(TOOL_BINS)
 build-tests: all $(UNIT_BINS)
 
@@ -122,6 +133,14 @@ check: build-tests
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@python3 tests/bench/bench.py
+
+# Each libFuzzer target for RF_FUZZ_SECONDS (default 60) from its seed corpus
+# in tests/fuzz/corpus/<target>/, built with clang and address/undefined
+# sanitizers; a crash's input is kept under build/fuzz/crashes/.
+fuzz-build: $(FUZZ_BINS)
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang SANITIZE=address,undefined FUZZ=1 fuzz-build
+	@sh tests/fuzz/run.sh build/fuzz $${RF_FUZZ_SECONDS:-60}
 
 # The unit tests under valgrind's memcheck (the plain build).
 valgrind: build-tests
