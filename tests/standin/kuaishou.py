@@ -1,0 +1,295 @@
+"""A stand-in for the Kuaishou open platform (快手电商开放平台), for tests.
+
+It speaks the protocol PLATFORMS.md documents, and refuses what the real
+platform would refuse; it is never a stub that says yes to everything:
+
+  - API calls: POST (form-urlencoded) or GET to the method's path
+    (open.seller.order.refund.detail -> /open/seller/order/refund/detail) with
+    the common parameters appkey, method, version, param (JSON), access_token,
+    timestamp (ms), signMethod (MD5 | HMAC_SHA256) and sign. The sign is
+    checked (sorted k=v joined by '&', then '&signSecret=SECRET'; MD5 lowercase
+    hex, or HMAC-SHA256 keyed with the secret in Base64); a wrong sign, app
+    key, token, method/path mismatch or a stale timestamp is refused.
+  - Answers {"result": 1, "data": ...} on success, {"result": <code>,
+    "error_msg": ...} otherwise. Rate limiting on demand: the next N calls
+    answer RATE_LIMITED.
+  - open.seller.order.refund.pcursor.list pages by pcursor ("" first, then
+    the echoed cursor until "nomore"), checks the window (<= 1 day, within 90
+    days) and pageSize (<= 100), by create (queryType 1) or update time (2).
+  - detail, approve, returngoods.approve, confirm.receipt (only in status 22,
+    30 or 40), open.refund.reject (refundVersion must equal the record's
+    updateTime: an optimistic lock), submit.returnInfo; each changes the
+    record as the platform would and bumps updateTime.
+  - Every call is recorded (method, params, answer) for the test to inspect.
+  - Pushes: push(url, topic, record) encrypts the message with the app's
+    message key (AES-CBC, zero IV, PKCS#5, Base64; via the openssl command)
+    and POSTs it as text/plain, returning the HTTP status and answer.
+
+Python standard library plus the openssl command line only.
+"""
+import base64
+import hashlib
+import hmac
+import http.client
+import http.server
+import json
+import subprocess
+import threading
+import time
+import urllib.parse
+
+RATE_LIMITED = 803  # the stand-in's rate-limit code (the real one is not documented)
+SIGN_ERROR = 402
+VERSION_CONFLICT = 410
+BAD_STATE = 420
+NOT_FOUND = 404
+BAD_PARAM = 400
+
+
+def sign(params, secret, method="MD5"):
+    """The signature of the common parameters (without 'sign')."""
+    text = "&".join("%s=%s" % (k, params[k]) for k in sorted(params) if k != "sign")
+    text += "&signSecret=" + secret
+    if method == "MD5":
+        return hashlib.md5(text.encode()).hexdigest()
+    mac = hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()
+    return base64.b64encode(mac).decode()
+
+
+def encrypt_push(plain, message_key_b64):
+    key = base64.b64decode(message_key_b64)
+    cipher = {16: "-aes-128-cbc", 24: "-aes-192-cbc", 32: "-aes-256-cbc"}[len(key)]
+    p = subprocess.run(["openssl", "enc", cipher, "-K", key.hex(), "-iv", "0" * 32, "-base64", "-A"],
+                       input=plain.encode(), capture_output=True, check=True)
+    return p.stdout.decode()
+
+
+class Standin:
+    def __init__(self, app_key="ks-app", sign_secret="ks-sign-secret", access_token="ks-token",
+                 message_key_b64="AAECAwQFBgcICQoLDA0ODw==", port=0):
+        self.app_key, self.sign_secret, self.access_token = app_key, sign_secret, access_token
+        self.message_key = message_key_b64
+        self.refunds = {}  # refundId (text) -> record (dict, ids as numbers like the platform)
+        self.orders = {}   # oid (text) -> order detail
+        self.calls = []    # (method, params dict, answer dict)
+        self.rate_limit_next = 0
+        self.lock = threading.Lock()
+        standin = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                self._serve(urllib.parse.urlparse(self.path).query)
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self._serve(self.rfile.read(n).decode("utf-8", "replace"))
+
+            def _serve(self, form):
+                params = {k: v[0] for k, v in urllib.parse.parse_qs(form, keep_blank_values=True).items()}
+                path = urllib.parse.urlparse(self.path).path
+                answer = standin._call(path, params)
+                body = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ---- records ------------------------------------------------------------
+
+    def add_refund(self, refund_id, oid, handling_way=10, status=10, refund_fee=1000,
+                   reason=1, sku_id=1, item_id=1, buyer_id=1, create_time=None, expire_in_ms=86400000):
+        now = int(time.time() * 1000)
+        rec = {"refundId": int(refund_id), "oid": int(oid), "skuId": int(sku_id),
+               "itemId": int(item_id), "buyerId": int(buyer_id), "refundFee": refund_fee,
+               "refundReason": reason, "refundReasonDesc": "", "refundDesc": "", "pictures": [],
+               "handlingWay": handling_way, "status": status, "negotiateStatus": 1,
+               "receiptStatus": 2, "productNum": 1,
+               "logisticsInfo": {"expressNo": "", "expressCode": 0},
+               "returnFreightInfo": {"returnFreightAmount": 0},
+               "createTime": create_time or now, "updateTime": create_time or now,
+               "expireTime": (create_time or now) + expire_in_ms, "endTime": 0}
+        with self.lock:
+            self.refunds[str(refund_id)] = rec
+        return rec
+
+    def update_refund(self, refund_id, **changes):
+        with self.lock:
+            rec = self.refunds[str(refund_id)]
+            rec.update(changes)
+            rec["updateTime"] = max(int(time.time() * 1000), rec["updateTime"] + 1)
+            return dict(rec)
+
+    def calls_of(self, method):
+        with self.lock:
+            return [c for c in self.calls if c[0] == method]
+
+    # ---- API ---------------------------------------------------------------------
+
+    def _fail(self, code, msg):
+        return {"result": code, "error_msg": msg}
+
+    def _call(self, path, p):
+        method = p.get("method", "")
+        with self.lock:
+            answer = self._check(path, p)
+            if answer is None:
+                try:
+                    param = json.loads(p.get("param") or "{}")
+                    answer = self._dispatch(method, param)
+                except (ValueError, KeyError, TypeError) as e:
+                    answer = self._fail(BAD_PARAM, "bad param: %s" % e)
+            self.calls.append((method, dict(p), answer))
+        return answer
+
+    def _check(self, path, p):
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            return self._fail(RATE_LIMITED, "request too frequent")
+        for k in ("appkey", "method", "version", "param", "access_token", "timestamp",
+                  "signMethod", "sign"):
+            if k not in p:
+                return self._fail(BAD_PARAM, "missing common parameter %s" % k)
+        if p["appkey"] != self.app_key:
+            return self._fail(BAD_PARAM, "unknown appkey")
+        if p["access_token"] != self.access_token:
+            return self._fail(BAD_PARAM, "invalid access_token")
+        if "/" + p["method"].replace(".", "/") != path:
+            return self._fail(BAD_PARAM, "method does not match the path")
+        if p["signMethod"] not in ("MD5", "HMAC_SHA256"):
+            return self._fail(BAD_PARAM, "unknown signMethod")
+        if not hmac.compare_digest(sign(p, self.sign_secret, p["signMethod"]), p["sign"]):
+            return self._fail(SIGN_ERROR, "sign error")
+        try:
+            if abs(int(p["timestamp"]) - time.time() * 1000) > 10 * 60 * 1000:
+                return self._fail(BAD_PARAM, "timestamp too far from now")
+        except ValueError:
+            return self._fail(BAD_PARAM, "timestamp is not a number")
+        return None
+
+    def _record(self, param):
+        rec = self.refunds.get(str(param["refundId"]))
+        if rec is None:
+            raise KeyError("no refund %s" % param["refundId"])
+        return rec
+
+    def _touch(self, rec, **changes):
+        rec.update(changes)
+        rec["updateTime"] = max(int(time.time() * 1000), rec["updateTime"] + 1)
+
+    def _dispatch(self, method, param):
+        if method == "open.seller.order.refund.pcursor.list":
+            return self._list(param)
+        if method == "open.seller.order.refund.detail":
+            return {"result": 1, "data": dict(self._record(param))}
+        if method == "open.seller.order.detail":
+            order = self.orders.get(str(param["oid"]))
+            return {"result": 1, "data": order} if order else self._fail(NOT_FOUND, "no order")
+        if method in ("open.seller.order.refund.approve", "open.seller.order.refund.returngoods.approve"):
+            rec = self._record(param)
+            if rec["status"] not in (10, 11) or rec["negotiateStatus"] != 1:
+                return self._fail(BAD_STATE, "refund %s is not waiting for the seller" % rec["refundId"])
+            if int(param["refundAmount"]) > rec["refundFee"]:
+                return self._fail(BAD_PARAM, "refundAmount above refundFee")
+            if method.endswith("returngoods.approve"):
+                if not param.get("addressId"):
+                    return self._fail(BAD_PARAM, "addressId is required")
+                self._touch(rec, status=30, negotiateStatus=2)
+            else:
+                self._touch(rec, status=50, negotiateStatus=2)
+            return {"result": 1, "data": {}}
+        if method == "open.seller.order.refund.confirm.receipt":
+            rec = self._record(param)
+            if rec["status"] not in (22, 30, 40):
+                return self._fail(BAD_STATE, "confirm.receipt only in status 22, 30 or 40")
+            self._touch(rec, status=50)
+            return {"result": 1, "data": {}}
+        if method == "open.refund.reject":
+            rec = self._record(param)
+            if int(param.get("refundVersion", -1)) != rec["updateTime"]:
+                return self._fail(VERSION_CONFLICT, "refundVersion is stale: the record changed")
+            self._touch(rec, negotiateStatus=3)
+            return {"result": 1, "data": {}}
+        if method == "open.refund.submit.returnInfo":
+            rec = self._record(param)
+            self._touch(rec, status=40, logisticsInfo={"expressNo": str(param["expressNo"]),
+                                                       "expressCode": param.get("expressCode", 0)})
+            return {"result": 1, "data": {}}
+        return self._fail(BAD_PARAM, "unknown method %s" % method)
+
+    def _list(self, param):
+        begin, end = int(param["beginTime"]), int(param["endTime"])
+        now = int(time.time() * 1000)
+        if end < begin or end - begin > 86400000:
+            return self._fail(BAD_PARAM, "the window must be at most one day")
+        if begin < now - 90 * 86400000:
+            return self._fail(BAD_PARAM, "the window must be within 90 days")
+        size = int(param.get("pageSize", 20))
+        if not 1 <= size <= 100:
+            return self._fail(BAD_PARAM, "pageSize must be 1..100")
+        field = "updateTime" if int(param.get("queryType", 1)) == 2 else "createTime"
+        cursor = param.get("pcursor", "")
+        if cursor == "nomore":
+            return self._fail(BAD_PARAM, "pcursor nomore: the listing is finished")
+        offset = int(cursor) if cursor else 0
+        hits = sorted((r for r in self.refunds.values() if begin <= r[field] < end),
+                      key=lambda r: (r[field], r["refundId"]))
+        page = hits[offset:offset + size]
+        nxt = offset + size
+        return {"result": 1, "data": {"refundOrderInfoList": [dict(r) for r in page],
+                                      "pcursor": str(nxt) if nxt < len(hits) else "nomore"}}
+
+    # ---- pushes -------------------------------------------------------------------
+
+    def push_message(self, topic, rec, event_id, test=False):
+        """The decrypted envelope of a push about rec."""
+        if test:
+            return json.dumps({"test": True})
+        info = {"orderId": rec["oid"], "refundId": rec["refundId"],
+                "handlingWay": rec["handlingWay"], "specialRefundType": 0,
+                "status": rec["status"], "createTime": rec["createTime"]}
+        if topic.endswith("updateRefund"):
+            info["updateTime"] = rec["updateTime"]
+        return json.dumps({"eventId": event_id, "bizId": rec["refundId"], "userId": 1,
+                           "openId": "open-1", "appKey": self.app_key, "event": topic,
+                           "info": json.dumps(info), "createTime": int(time.time() * 1000)})
+
+    def push(self, host, port, path, plain, key_b64=None):
+        """POST an encrypted push; returns (status, answer text)."""
+        body = encrypt_push(plain, key_b64 or self.message_key)
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        try:
+            conn.request("POST", path, body=body, headers={"Content-Type": "text/plain"})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode()
+        finally:
+            conn.close()
+
+
+def douyin_push(host, port, path, app_key, app_secret, messages, sign_override=None):
+    """POST a Douyin push (a JSON array of {tag, msg_id, data}) with its
+    event-sign header; returns (status, answer text)."""
+    body = json.dumps(messages)
+    signature = sign_override or hashlib.md5((app_key + body + app_secret).encode()).hexdigest()
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("POST", path, body=body.encode(),
+                     headers={"Content-Type": "application/json", "event-sign": signature,
+                              "app-id": app_key})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
