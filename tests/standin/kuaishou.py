@@ -90,7 +90,10 @@ class Standin:
             def _serve(self, form):
                 params = {k: v[0] for k, v in urllib.parse.parse_qs(form, keep_blank_values=True).items()}
                 path = urllib.parse.urlparse(self.path).path
-                answer = standin._call(path, params)
+                if path.startswith("/_control/"):
+                    answer = standin._control(path, params)
+                else:
+                    answer = standin._call(path, params)
                 body = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -136,6 +139,17 @@ class Standin:
     def calls_of(self, method):
         with self.lock:
             return [c for c in self.calls if c[0] == method]
+
+    def _control(self, path, p):
+        """Test controls (not part of the platform): /_control/ratelimit?n=K makes
+        the next K calls answer RATE_LIMITED; /_control/calls lists the calls."""
+        with self.lock:
+            if path == "/_control/ratelimit":
+                self.rate_limit_next = int(p.get("n", "1"))
+                return {"ok": True}
+            if path == "/_control/calls":
+                return {"calls": [{"method": m, "answer": a} for m, _, a in self.calls]}
+        return {"error": "unknown control"}
 
     # ---- API ---------------------------------------------------------------------
 
@@ -293,3 +307,22 @@ def douyin_push(host, port, path, app_key, app_secret, messages, sign_override=N
         return resp.status, resp.read().decode()
     finally:
         conn.close()
+
+
+def main():
+    """Serve a stand-in until stdin closes: `python3 kuaishou.py N` preloads N
+    refunds (ids 2401234567890100000 + i) and prints the port on one line."""
+    import sys
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    s = Standin()
+    now = int(time.time() * 1000)
+    for i in range(n):
+        s.add_refund(2401234567890100000 + i, 2301234567890100000 + i,
+                     create_time=now - 3600000 + i)
+    print(s.port, flush=True)
+    sys.stdin.read()
+    s.close()
+
+
+if __name__ == "__main__":
+    main()

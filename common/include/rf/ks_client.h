@@ -1,0 +1,54 @@
+/*
+ * rf/ks_client.h: signed calls to the Kuaishou open platform's API over the
+ * asynchronous HTTP client (rf/httpc.h).
+ *
+ * A call is the method's path on the API host, form-urlencoded with the
+ * common parameters (appkey, method, version=1, param as a JSON string,
+ * access_token, timestamp in ms, signMethod, sign; see rf/kuaishou.h for the
+ * signature). The answer {"result": 1, "data": ...} is success; any other
+ * result is the platform's refusal, and the configured rate-limit codes are
+ * told apart so the caller backs off instead of giving up.
+ */
+#ifndef RF_KS_CLIENT_H
+#define RF_KS_CLIENT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "rf/httpc.h"
+#include "rf/kuaishou.h"
+
+typedef struct rf_ks_config {
+    char api_url[256];      /* "https://openapi.kwaixiaodian.com" (no trailing slash) */
+    char app_key[128];
+    char sign_secret[128];  /* the sign secret, not the OAuth app secret */
+    char access_token[512];
+    rf_ks_sign_method_t sign_method;
+    int rate_limit_codes[4]; /* result codes meaning "too many requests"; 0 ends the list */
+} rf_ks_config_t;
+
+typedef enum rf_ks_outcome {
+    RF_KS_OK = 0,          /* result == 1: data holds the answer's data */
+    RF_KS_RATE_LIMITED,    /* a rate-limit code: retry later */
+    RF_KS_REFUSED,         /* another result code: the platform said no (see error) */
+    RF_KS_TRANSPORT,       /* no answer, an HTTP error status, or not the platform's JSON */
+} rf_ks_outcome_t;
+
+/* result_code: the answer's `result` (0 when there was none); data: the
+ * answer's `data` (borrowed for the call; NULL unless RF_KS_OK); raw: the
+ * whole answer text (for the record of what the platform said). */
+typedef void (*rf_ks_done_fn)(void *arg, rf_ks_outcome_t outcome, int result_code, json_t *data,
+                              const char *raw, const char *error);
+
+/* rf_ks_call: send method with param (a JSON object; borrowed) at time
+ * now_ms. Returns 0 (cb will be called once) or -1 (nothing sent, no call). */
+int rf_ks_call(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
+               int64_t now_ms, long timeout_ms, rf_ks_done_fn cb, void *arg);
+
+/* rf_ks_form: the signed form body of a call (malloc'd; for tests and the
+ * record of outgoing calls). NULL on allocation failure. */
+char *rf_ks_form(const rf_ks_config_t *cfg, const char *method, const char *param_json,
+                 int64_t now_ms);
+
+#endif

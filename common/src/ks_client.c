@@ -1,0 +1,118 @@
+/*
+ * ks_client.c: signed Kuaishou API calls (rf/ks_client.h).
+ */
+#include "rf/ks_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Percent-encode text (RFC 3986 unreserved characters kept) onto out. */
+static size_t form_escape(const char *text, char *out) {
+    static const char hexd[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hexd[*p >> 4];
+            out[n++] = hexd[*p & 15];
+        }
+    }
+    return n;
+}
+
+char *rf_ks_form(const rf_ks_config_t *cfg, const char *method, const char *param_json,
+                 int64_t now_ms) {
+    char ts[24];
+    snprintf(ts, sizeof ts, "%lld", (long long)now_ms);
+    const char *sign_method = cfg->sign_method == RF_KS_SIGN_MD5 ? "MD5" : "HMAC_SHA256";
+    rf_ks_param_t p[8] = {
+        {"appkey", cfg->app_key},     {"method", method},        {"version", "1"},
+        {"param", param_json},        {"access_token", cfg->access_token},
+        {"timestamp", ts},            {"signMethod", sign_method},
+    };
+    char sign[65];
+    if (rf_ks_sign(p, 7, cfg->sign_secret, cfg->sign_method, sign, sizeof sign) != 0) return NULL;
+    p[7] = (rf_ks_param_t){"sign", sign};
+    size_t cap = 1;
+    for (int i = 0; i < 8; i++) cap += strlen(p[i].key) + 3 * strlen(p[i].value) + 2;
+    char *form = malloc(cap);
+    if (!form) return NULL;
+    size_t n = 0;
+    for (int i = 0; i < 8; i++) {
+        if (i) form[n++] = '&';
+        n += form_escape(p[i].key, form + n);
+        form[n++] = '=';
+        n += form_escape(p[i].value, form + n);
+    }
+    form[n] = '\0';
+    return form;
+}
+
+typedef struct call {
+    rf_ks_done_fn cb;
+    void *arg;
+    int rate_limit_codes[4];
+} call_t;
+
+static void on_answer(void *arg, long status, const char *body, size_t len, const char *error) {
+    call_t *call = arg;
+    char why[300];
+    json_t *doc = NULL;
+    if (status == 0 || status >= 300) {
+        if (status) snprintf(why, sizeof why, "HTTP status %ld", status);
+        else snprintf(why, sizeof why, "no answer: %s", error ? error : "?");
+        call->cb(call->arg, RF_KS_TRANSPORT, 0, NULL, body, why);
+        goto done;
+    }
+    json_error_t jerr;
+    doc = json_loadb(body, len, 0, &jerr);
+    json_t *result = json_object_get(doc, "result");
+    if (!json_is_integer(result)) {
+        snprintf(why, sizeof why, "the answer is not the platform's JSON (no integer result)");
+        call->cb(call->arg, RF_KS_TRANSPORT, 0, NULL, body, why);
+        goto done;
+    }
+    int code = (int)json_integer_value(result);
+    if (code == 1) {
+        call->cb(call->arg, RF_KS_OK, 1, json_object_get(doc, "data"), body, NULL);
+        goto done;
+    }
+    const char *msg = json_string_value(json_object_get(doc, "error_msg"));
+    snprintf(why, sizeof why, "result %d: %s", code, msg ? msg : "(no error_msg)");
+    rf_ks_outcome_t outcome = RF_KS_REFUSED;
+    for (int i = 0; i < 4 && call->rate_limit_codes[i]; i++)
+        if (call->rate_limit_codes[i] == code) outcome = RF_KS_RATE_LIMITED;
+    call->cb(call->arg, outcome, code, NULL, body, why);
+done:
+    json_decref(doc);
+    free(call);
+}
+
+int rf_ks_call(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
+               int64_t now_ms, long timeout_ms, rf_ks_done_fn cb, void *arg) {
+    char *param_json = json_dumps(param, JSON_COMPACT | JSON_SORT_KEYS);
+    char path[256], url[600];
+    if (!param_json || rf_ks_method_path(method, path, sizeof path) != 0) {
+        free(param_json);
+        return -1;
+    }
+    snprintf(url, sizeof url, "%s%s", cfg->api_url, path);
+    char *form = rf_ks_form(cfg, method, param_json, now_ms);
+    free(param_json);
+    call_t *call = calloc(1, sizeof *call);
+    int rc = -1;
+    if (form && call) {
+        call->cb = cb;
+        call->arg = arg;
+        memcpy(call->rate_limit_codes, cfg->rate_limit_codes, sizeof call->rate_limit_codes);
+        rc = rf_httpc_post(c, url, "application/x-www-form-urlencoded;charset=UTF-8", form,
+                           strlen(form), timeout_ms, on_answer, call);
+    }
+    if (rc != 0) free(call);
+    free(form);
+    return rc;
+}
