@@ -108,7 +108,7 @@ $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)ar rcs $@ $^
 
-.PHONY: all deps build-tests run test check valgrind clean bench fuzz fuzz-build
+.PHONY: all deps build-tests run test check valgrind clean bench fuzz fuzz-build fuzz-smoke
 all: $(BINS) $(TOOL_BINS)
 build-tests: all $(UNIT_BINS)
 
@@ -141,21 +141,28 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: deps
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang SANITIZE=address,undefined FUZZ=1 fuzz-build
 	@sh tests/fuzz/run.sh build/fuzz $${RF_FUZZ_SECONDS:-60}
+# The short pass `make test` runs: 30 s per target.
+fuzz-smoke:
+	@RF_FUZZ_SECONDS=30 $(MAKE) --no-print-directory fuzz
 
 # The unit tests under valgrind's memcheck (the plain build).
 valgrind: build-tests
 	@RF_VALGRIND=1 sh tests/run-tests.sh $(BUILD)
 
-# The whole suite, as CI runs it: plain build, then the sanitizer build, then
-# one summary line for both. With SANITIZE=... given, just that build's pass.
+# The whole suite, as CI runs it: the plain build's tests, its unit tests under
+# valgrind, the sanitizer build's tests, a short pass of every fuzzer, then one
+# summary line for all of them. With SANITIZE=... given, just that build's pass.
 ifeq ($(SANITIZE),)
 test: deps
-	@rm -f build/release/test-results.txt build/release/valgrind-results.txt build/san/test-results.txt
+	@rm -f build/release/test-results.txt build/release/valgrind-results.txt build/san/test-results.txt \
+	    build/fuzz/fuzz/results.txt
 	@status=0; \
 	$(MAKE) --no-print-directory check || status=1; \
 	$(MAKE) --no-print-directory valgrind || status=1; \
 	$(MAKE) --no-print-directory SANITIZE=address,undefined check || status=1; \
-	sh tests/summary.sh build/release build/release/valgrind-results.txt build/san || status=1; \
+	$(MAKE) --no-print-directory fuzz-smoke || status=1; \
+	sh tests/summary.sh build/release build/release/valgrind-results.txt build/san \
+	    build/fuzz/fuzz/results.txt || status=1; \
 	exit $$status
 else
 test: deps

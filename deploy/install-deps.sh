@@ -22,8 +22,14 @@ libpq-dev             # libpq: each worker's PostgreSQL client
 postgresql            # PostgreSQL server: the private cluster of make run and the tests
 python3               # integration test scenarios (tests/integration/*.py)
 valgrind              # make test runs the unit tests under valgrind's memcheck
+clang                 # libFuzzer targets (make fuzz; a short pass in make test)
+libclang-rt-14-dev    # clang's sanitizer and libFuzzer runtimes
 curl                  # talking to the workers' HTTP APIs by hand and in scripts
 procps                # ps/pkill used when supervising and testing worker processes
+docker-compose        # CI validates docker-compose.yml with docker-compose config (no engine needed)
+prometheus            # promtool: the tests check every worker's /metrics with it
+chromium              # headless browser: the ops page's end-to-end test
+chromium-driver       # chromedriver: drives chromium over WebDriver in that test
 "
 
 # Strip the comments to get the bare names.

@@ -7,7 +7,8 @@
 # corpus tests/fuzz/corpus/fuzz_<what>/ (so the committed corpus only changes
 # when someone adds a regression input on purpose). A crash, leak or timeout
 # fails the target; its input is kept in BUILD_DIR/fuzz/crashes/. Prints each
-# target's executed runs and ends with `N passed, N failed`.
+# target's executed runs and ends with `N passed, N failed` (also written to
+# BUILD_DIR/fuzz/results.txt for tests/summary.sh).
 set -eu
 
 [ $# -eq 2 ] || { echo "usage: run.sh BUILD_DIR SECONDS" >&2; exit 2; }
@@ -39,5 +40,6 @@ for bin in "$BUILD"/fuzz/fuzz_*; do
         tail -n 30 "$log"
     fi
 done
+printf 'passed %d\nfailed %d\n' "$passed" "$failed" >"$BUILD/fuzz/results.txt"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
