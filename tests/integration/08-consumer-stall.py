@@ -66,9 +66,14 @@ def scenario(h):
     h.check(accepted_meanwhile > STALL_S * 10, "intake accepted only %d returns in %.0f s"
             % (accepted_meanwhile, STALL_S))
     h.check(backlog > accepted_meanwhile, "no backlog built up toward the stopped consumer")
-    for w in producers:
-        h.check(peak[w] < before[w] + 40 * 1024, "%s grew from %d kB to %d kB while its consumer"
-                " was stopped" % (w, before[w], peak[w]))
+    if h.sanitized:
+        # AddressSanitizer keeps freed memory in a quarantine (up to 256 MB),
+        # so resident size says nothing about the program's own use there.
+        harness.log("memory bound not checked under the sanitizers (ASan quarantine)")
+    else:
+        for w in producers:
+            h.check(peak[w] < before[w] + 40 * 1024, "%s grew from %d kB to %d kB while its"
+                    " consumer was stopped" % (w, before[w], peak[w]))
 
     h.step("notification continued: it catches up")
     t0 = time.monotonic()
@@ -93,4 +98,5 @@ def scenario(h):
 
 
 if __name__ == "__main__":
-    harness.main(scenario)
+    # many returns of one buyer over 50 lines: see harness.stream_policy_env
+    harness.main(scenario, env=harness.stream_policy_env())
