@@ -8,6 +8,11 @@
 #   sh deploy/pg.sh stop   DIR        fast shutdown (no-op if not running)
 #   sh deploy/pg.sh status DIR        exit 0 if running, 3 if not
 #   sh deploy/pg.sh dsn    PORT WORKER   print the libpq conninfo of worker WORKER
+#   sh deploy/pg.sh bare   DIR PORT   initdb if needed and start, creating no database and
+#                                     no role (like the official image before its init
+#                                     scripts run); here only the superuser is trusted:
+#                                     every other role needs its password (scram-sha-256)
+#                                     (tests run deploy/compose/initdb/ against such a cluster)
 #
 # Layout under DIR: data/ (PGDATA), run/ (unix socket), log/postgres.log.
 # The server listens on 127.0.0.1:PORT only, authentication is `trust`, the
@@ -26,7 +31,7 @@ SUPERUSER=postgres
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 usage() {
-    die "usage: pg.sh init DIR PORT | start DIR PORT | stop DIR | status DIR | dsn PORT WORKER"
+    die "usage: pg.sh init DIR PORT | bare DIR PORT | start DIR PORT | stop DIR | status DIR | dsn PORT WORKER"
 }
 
 check_port() {
@@ -167,6 +172,18 @@ synchronous_commit = on
 logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF_CONF
+    if [ "${BARE:-}" = 1 ]; then
+        # Passwords for everyone but the superuser (who stays trusted locally).
+        cat >"$PGDATA_DIR/pg_hba.conf" <<EOF_HBA
+# returnflow (deploy/pg.sh bare): the superuser is trusted, every other role
+# must give its password.
+local all $SUPERUSER trust
+host  all $SUPERUSER 127.0.0.1/32 trust
+local all all scram-sha-256
+host  all all 127.0.0.1/32 scram-sha-256
+EOF_HBA
+        echo "password_encryption = 'scram-sha-256'" >>"$PGDATA_DIR/postgresql.conf"
+    fi
     echo "pg.sh: initialised PostgreSQL cluster in $PGDATA_DIR"
 }
 
@@ -221,6 +238,17 @@ case "$cmd" in
         do_initdb
         do_start
         do_setup_db
+        ;;
+    bare)
+        [ $# -eq 2 ] || usage
+        check_port "$2"
+        PORT=$2
+        BARE=1
+        find_bindir
+        pick_os_user
+        setup_dir "$1"
+        do_initdb
+        do_start
         ;;
     start)
         [ $# -eq 2 ] || usage

@@ -3,12 +3,16 @@
  *
  * Shape of the module:
  *   - one ROUTER socket bound for events this worker consumes (consumer side);
- *   - one DEALER per other worker for events it produces (producer side);
+ *   - one DEALER per replica of each other worker for events it produces
+ *     (producer side; a "link"), each return routed to one live replica;
+ *   - with CURVE keys, a ZAP handler (REP on inproc://zeromq.zap.01) that
+ *     admits only listed client keys to the ROUTER;
  *   - a uv_poll per socket on ZMQ_FD, plus a uv_prepare that drains every
  *     socket before the loop blocks (ZMQ_FD is edge-triggered) and a uv_idle
  *     that keeps the loop spinning while a drain stopped at its budget;
  *   - a uv_timer tick: ack timeouts, deleting acknowledged outbox rows in
- *     batches, and polling the outbox for what is due.
+ *     batches, polling the outbox for what is due, and (replicated) renewing
+ *     this replica's lease and taking over the rows of dead replicas.
  */
 #include "rf/bus.h"
 
@@ -16,16 +20,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uthash.h>
 #include <zmq.h>
 
+#include "rf/curve.h"
 #include "rf/ids.h"
 #include "rf/log.h"
 
 #define TICK_MS 20
 #define MAX_FRAME_ID 128
 #define RECV_BUDGET 4096 /* replies drained per socket per pass */
+#define LINK_DOWN_MS 1000 /* a replica that refused a send is skipped this long */
+#define HEARTBEAT_MS 1000 /* replica lease renewal and takeover check */
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN "returnflow"
 
 const rf_migration_t rf_bus_migrations[] = {
     {"000_bus",
@@ -60,6 +70,13 @@ const rf_migration_t rf_bus_migrations[] = {
      "  reason text NOT NULL,\n"
      "  created_at timestamptz NOT NULL,\n"
      "  failed_at timestamptz NOT NULL DEFAULT now());\n"},
+    /* Replicas: who sends each row, and who is alive (rf/bus.h). */
+    {"000_bus_replicas",
+     "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS owner integer NOT NULL DEFAULT 0;\n"
+     "CREATE TABLE IF NOT EXISTS replica_lease (\n"
+     "  replica_id integer PRIMARY KEY,\n"
+     "  pid integer NOT NULL,\n"
+     "  heartbeat_at timestamptz NOT NULL DEFAULT now());\n"},
 };
 const size_t rf_bus_migrations_count = sizeof rf_bus_migrations / sizeof rf_bus_migrations[0];
 
@@ -68,28 +85,42 @@ typedef struct inflight {
     char return_id[MAX_FRAME_ID]; /* hash key */
     char event_id[MAX_FRAME_ID];  /* the event in flight for that return */
     int64_t sent_at;              /* rf_mono_ms() */
+    int link;                     /* the replica it went to */
     UT_hash_handle hh;
 } inflight_t;
 
-/* The producer side toward one consuming worker. */
+/* The link to one replica of a consuming worker. */
+typedef struct link {
+    struct peer *peer;
+    char endpoint[256];     /* where that replica's ROUTER listens */
+    void *sock;             /* DEALER connected to it */
+    uv_poll_t poll;         /* readable notices on ZMQ_FD */
+    bool poll_started;
+    int64_t timeout_streak; /* ack timeouts since the last answer: it may be stalled */
+    int64_t stalled_until;  /* rf_mono_ms(): send nothing before this (backoff) */
+    int64_t down_until;     /* rf_mono_ms(): it refused a send (no connection); skip it */
+    bool reported_down;     /* its unreachability was logged (once until it answers) */
+} link_t;
+
+/* The producer side toward one consuming worker (one link per replica). */
 typedef struct peer {
     rf_bus_t *bus;
     unsigned bit;          /* RF_W_* of the consumer */
     const char *name;      /* its worker name */
-    void *sock;            /* DEALER connected to its ROUTER */
-    uv_poll_t poll;        /* readable notices on ZMQ_FD */
-    bool poll_started;
-    inflight_t *inflight;  /* by return id */
+    void *sock;            /* links[0].sock: non-NULL when this worker is a consumer */
+    link_t links[RF_BUS_MAX_REPLICAS];
+    int n_links;
+    inflight_t *inflight;  /* by return id, whatever the link */
     int64_t n_inflight;
     bool needs_poll;       /* something is pending that the fast path did not send */
-    int64_t timeout_streak; /* ack timeouts since the last answer: the peer may be stalled */
-    int64_t stalled_until;  /* rf_mono_ms(): send nothing before this (backoff) */
     int64_t sent, acked, retried, deferred, rejected, timeouts;
 } peer_t;
 
 /* An event emitted in the open transaction, sent after COMMIT. */
 typedef struct emitted {
     unsigned bit;
+    bool held;             /* an older row of that return toward that consumer exists:
+                              only the poll (which sends heads) may send this one */
     char event_id[MAX_FRAME_ID];
     char return_id[MAX_FRAME_ID];
     uint8_t *payload;
@@ -125,6 +156,16 @@ struct rf_bus {
     uv_poll_t router_poll;
     bool router_poll_started;
     peer_t peers[RF_WORKER_COUNT];
+    /* CURVE (curve_on): our keys, who may connect, and the ZAP handler */
+    bool curve_on;
+    char curve_secret[RF_CURVE_KEY_Z85 + 1], curve_public[RF_CURVE_KEY_Z85 + 1];
+    rf_curve_keyring_t *keyring;
+    void *zap;
+    uv_poll_t zap_poll;
+    bool zap_poll_started;
+    int64_t curve_refused;
+    /* replicas */
+    int64_t last_heartbeat_ms;
     rf_bus_apply_fn apply;
     void *apply_arg;
     uv_prepare_t prepare;
@@ -200,31 +241,92 @@ static int array_append(char **buf, size_t *len, size_t *cap, const char *text) 
 
 /* ---- producer: dispatch ------------------------------------------------------ */
 
+/* Rendezvous weight of (return, replica): FNV-1a of the return id mixed with
+ * the replica index, then a splitmix64 finaliser. The highest weight among
+ * the usable replicas wins, so a replica leaving moves only its own returns. */
+static uint64_t link_weight(const char *return_id, int link) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = return_id; *c; c++) {
+        h ^= (unsigned char)*c;
+        h *= 1099511628211ull;
+    }
+    h ^= (uint64_t)(link + 1) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
+
+static bool link_usable(const link_t *l, int64_t now) {
+    return now >= l->stalled_until && now >= l->down_until;
+}
+
+/* The replica a return goes to now, or -1 when none may be sent to. */
+static int pick_link(const peer_t *peer, const char *return_id, int64_t now) {
+    if (peer->n_links == 1) return link_usable(&peer->links[0], now) ? 0 : -1;
+    int best = -1;
+    uint64_t best_w = 0;
+    for (int i = 0; i < peer->n_links; i++) {
+        if (!link_usable(&peer->links[i], now)) continue;
+        uint64_t w = link_weight(return_id, i);
+        if (best < 0 || w > best_w) {
+            best = i;
+            best_w = w;
+        }
+    }
+    return best;
+}
+
+static bool any_link_usable(const peer_t *peer, int64_t now) {
+    for (int i = 0; i < peer->n_links; i++)
+        if (link_usable(&peer->links[i], now)) return true;
+    return false;
+}
+
 /* Try to send one outbox row now. Holds it (for the next poll) when an event
- * of the same return is in flight, the window is full or the peer is not
- * reachable. */
+ * of the same return is in flight, the window is full or no replica of the
+ * peer is reachable. */
 static void dispatch(peer_t *peer, const char *event_id, const char *return_id,
                      const uint8_t *payload, size_t len) {
     inflight_t *f = NULL;
     HASH_FIND_STR(peer->inflight, return_id, f);
     if (f && strcmp(f->event_id, event_id) == 0) return; /* this very event is in flight */
-    if (f || peer->n_inflight >= peer->bus->cfg.window || rf_mono_ms() < peer->stalled_until) {
+    if (f || peer->n_inflight >= peer->bus->cfg.window) {
         peer->needs_poll = true; /* held: sent by a poll once the way is clear */
         return;
     }
-    const void *data[] = {"EV", event_id, return_id, payload};
-    size_t lens[] = {2, strlen(event_id), strlen(return_id), len};
-    if (send_frames(peer->sock, data, lens, 4) != 0) {
+    int64_t now = rf_mono_ms();
+    int li;
+    for (;;) {
+        li = pick_link(peer, return_id, now);
+        if (li < 0) {
+            peer->needs_poll = true; /* held until a replica may be tried again */
+            return;
+        }
+        link_t *l = &peer->links[li];
+        const void *data[] = {"EV", event_id, return_id, payload};
+        size_t lens[] = {2, strlen(event_id), strlen(return_id), len};
+        if (send_frames(l->sock, data, lens, 4) == 0) break;
         if (errno != EAGAIN)
             rf_warn("event=bus_send_failed dest=%s event_id=%s return_id=%s error=\"%s\"",
                     peer->name, event_id, return_id, zmq_strerror(errno));
-        return; /* stays pending; the periodic poll retries */
+        if (peer->n_links == 1) return; /* stays pending; the periodic poll retries */
+        /* No connection to that replica (ZMQ_IMMEDIATE): take it out of the
+         * rotation for a while and give the return to another one. */
+        if (!l->reported_down)
+            rf_warn("event=replica_unreachable dest=%s replica=%d endpoint=%s", peer->name, li,
+                    l->endpoint);
+        l->reported_down = true;
+        l->down_until = now + LINK_DOWN_MS;
     }
     f = calloc(1, sizeof *f);
     if (!f) return; /* an ack will simply find nothing; the row is still deleted */
     snprintf(f->return_id, sizeof f->return_id, "%s", return_id);
     snprintf(f->event_id, sizeof f->event_id, "%s", event_id);
-    f->sent_at = rf_mono_ms();
+    f->sent_at = now;
+    f->link = li;
     HASH_ADD_STR(peer->inflight, return_id, f);
     peer->n_inflight++;
     peer->sent++;
@@ -269,21 +371,29 @@ out:
 static void poll_peer(peer_t *peer) {
     rf_bus_t *bus = peer->bus;
     int64_t room = bus->cfg.window - peer->n_inflight;
-    if (rf_mono_ms() < peer->stalled_until) return; /* polled again once the backoff ends */
+    if (!any_link_usable(peer, rf_mono_ms())) return; /* polled again once the backoff ends */
     peer->needs_poll = false;
     if (room <= 0) {
         peer->needs_poll = true;
         return;
     }
     rf_num_t limit = rf_i64(room + peer->n_inflight);
-    const char *p[] = {peer->name, limit.s};
+    rf_num_t owner = rf_i64(bus->cfg.replica_id);
+    const char *p[] = {peer->name, limit.s, owner.s};
+    /* Replicated: the head of each return is chosen among every replica's
+     * rows, and sent only by the replica that owns it. */
     PGresult *res = rf_db_query_bin(
         bus->db,
-        "SELECT event_id, return_id, payload FROM ("
-        " SELECT DISTINCT ON (return_id) event_id, return_id, payload, next_attempt_at, seq"
-        " FROM outbox WHERE dest = $1 ORDER BY return_id, seq) head"
-        " WHERE next_attempt_at <= now() ORDER BY seq LIMIT $2",
-        2, p, NULL, NULL, 1);
+        bus->cfg.replicated
+            ? "SELECT event_id, return_id, payload FROM ("
+              " SELECT DISTINCT ON (return_id) event_id, return_id, payload, next_attempt_at,"
+              " seq, owner FROM outbox WHERE dest = $1 ORDER BY return_id, seq) head"
+              " WHERE next_attempt_at <= now() AND owner = $3::integer ORDER BY seq LIMIT $2"
+            : "SELECT event_id, return_id, payload FROM ("
+              " SELECT DISTINCT ON (return_id) event_id, return_id, payload, next_attempt_at, seq"
+              " FROM outbox WHERE dest = $1 ORDER BY return_id, seq) head"
+              " WHERE next_attempt_at <= now() ORDER BY seq LIMIT $2",
+        bus->cfg.replicated ? 3 : 2, p, NULL, NULL, 1);
     if (!res) return;
     int rows = PQntuples(res);
     for (int r = 0; r < rows && peer->n_inflight < bus->cfg.window; r++) {
@@ -371,9 +481,10 @@ static void record_deferral(peer_t *peer, const char *event_id, const char *reas
     }
 }
 
-/* Replies from one consumer: ACK, RETRY, DEFER or REJECT. Returns true if it hit
- * the budget (more may be queued). */
-static bool drain_peer(peer_t *peer) {
+/* Replies from one consumer replica: ACK, RETRY, DEFER or REJECT. Returns true
+ * if it hit the budget (more may be queued). */
+static bool drain_link(link_t *link) {
+    peer_t *peer = link->peer;
     rf_bus_t *bus = peer->bus;
     for (int n = 0; n < RECV_BUDGET; n++) {
         zmq_msg_t f[4];
@@ -382,7 +493,7 @@ static bool drain_peer(peer_t *peer) {
         for (;;) {
             zmq_msg_t m;
             zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, peer->sock, ZMQ_DONTWAIT) < 0) {
+            if (zmq_msg_recv(&m, link->sock, ZMQ_DONTWAIT) < 0) {
                 zmq_msg_close(&m);
                 if (nf == 0) return false; /* EAGAIN: drained */
                 bad = true;
@@ -405,8 +516,12 @@ static bool drain_peer(peer_t *peer) {
             inflight_t *fl = NULL;
             HASH_FIND_STR(peer->inflight, return_id, fl);
             if (fl && strcmp(fl->event_id, event_id) == 0) inflight_remove(peer, fl);
-            peer->timeout_streak = 0; /* it answers: not stalled */
-            peer->stalled_until = 0;
+            link->timeout_streak = 0; /* it answers: not stalled */
+            link->stalled_until = 0;
+            if (link->reported_down && peer->n_links > 1)
+                rf_info("event=replica_back dest=%s endpoint=%s", peer->name, link->endpoint);
+            link->down_until = 0;
+            link->reported_down = false;
             if (strcmp(kind, "ACK") == 0) {
                 peer->acked++;
                 if (bus->n_acks == bus->cap_acks) {
@@ -609,6 +724,93 @@ static bool drain_router(rf_bus_t *bus) {
     return n == (size_t)bus->cfg.batch_max;
 }
 
+/* ---- CURVE: the ZAP handler ------------------------------------------------ */
+
+/* Answer ZAP requests (RFC 27) from libzmq's CURVE handshakes on our ROUTER:
+ * 200 for a client whose public key is listed, 400 (logged with the key) for
+ * anyone else. Returns true if it hit its budget. */
+static bool drain_zap(rf_bus_t *bus) {
+    for (int n = 0; n < 256; n++) {
+        zmq_msg_t f[8];
+        int nf = 0;
+        for (;;) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, bus->zap, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            int more = zmq_msg_more(&m);
+            if (nf < 8) f[nf++] = m;
+            else zmq_msg_close(&m);
+            if (!more) break;
+        }
+        if (nf == 0) return false;
+        /* version, request id, domain, address, routing id, mechanism, credentials */
+        char mech[32] = "", address[64] = "";
+        if (nf >= 6) copy_frame_text(mech, sizeof mech, &f[5]);
+        if (nf >= 4) copy_frame_text(address, sizeof address, &f[3]);
+        const char *who = NULL;
+        bool curve = nf == 7 && strcmp(mech, "CURVE") == 0 &&
+                     zmq_msg_size(&f[6]) == RF_CURVE_KEY_BIN;
+        if (curve) who = rf_curve_keyring_lookup(bus->keyring, zmq_msg_data(&f[6]));
+        if (!who) {
+            char key[RF_CURVE_KEY_Z85 + 1] = "-";
+            if (curve) zmq_z85_encode(key, zmq_msg_data(&f[6]), RF_CURVE_KEY_BIN);
+            bus->curve_refused++;
+            rf_warn("event=bus_peer_refused reason=\"%s\" mechanism=%s key=%s address=%s",
+                    curve ? "public key not listed" : "not a CURVE client", mech[0] ? mech : "-",
+                    key, address[0] ? address : "-");
+        } else {
+            rf_debug("event=bus_peer_admitted name=%s address=%s", who, address);
+        }
+        const char *status = who ? "200" : "400";
+        const char *text = who ? "OK" : "unknown key";
+        const void *data[] = {"1.0", nf >= 2 ? zmq_msg_data(&f[1]) : "", status, text,
+                              who ? who : "", ""};
+        size_t lens[] = {3, nf >= 2 ? zmq_msg_size(&f[1]) : 0, 3, strlen(text),
+                         who ? strlen(who) : 0, 0};
+        if (send_frames(bus->zap, data, lens, 6) != 0)
+            rf_warn("event=zap_reply_failed error=\"%s\"", zmq_strerror(errno));
+        for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
+    }
+    return true;
+}
+
+/* ---- replicas: leases and takeover ------------------------------------------ */
+
+/* Renew this replica's lease, and take over the outbox rows of replicas whose
+ * lease ran out (they died). The UPDATE moves each row once: a second live
+ * replica doing the same finds nothing left to take. */
+static void replica_heartbeat(rf_bus_t *bus) {
+    rf_num_t me = rf_i64(bus->cfg.replica_id), pid = rf_i64((int64_t)getpid()),
+             lease = rf_i64(bus->cfg.replica_lease_s);
+    const char *p[] = {me.s, pid.s};
+    if (rf_db_exec(bus->db,
+                   "INSERT INTO replica_lease (replica_id, pid, heartbeat_at)"
+                   " VALUES ($1::integer, $2::integer, now()) ON CONFLICT (replica_id)"
+                   " DO UPDATE SET pid = EXCLUDED.pid, heartbeat_at = now()",
+                   2, p) != 0)
+        return;
+    const char *q[] = {me.s, lease.s};
+    PGresult *res = rf_db_query(
+        bus->db,
+        "WITH dead AS (SELECT replica_id FROM replica_lease WHERE replica_id <> $1::integer"
+        " AND heartbeat_at < now() - make_interval(secs => $2::bigint)),"
+        " moved AS (UPDATE outbox SET owner = $1::integer WHERE owner IN (SELECT replica_id FROM"
+        " dead) RETURNING owner AS new_owner, dest)"
+        " SELECT (SELECT string_agg(replica_id::text, ',') FROM dead), count(*) FROM moved",
+        2, q);
+    if (!res) return;
+    int64_t moved = rf_get_i64(res, 0, 1);
+    if (moved > 0) {
+        rf_warn("event=replica_takeover replica=%u from_replicas=%s rows=%lld",
+                bus->cfg.replica_id, rf_get_str(res, 0, 0), (long long)moved);
+        for (unsigned i = 0; i < RF_WORKER_COUNT; i++) bus->peers[i].needs_poll = true;
+    }
+    PQclear(res);
+}
+
 /* ---- loop integration ------------------------------------------------------ */
 
 /* Drain every socket until EAGAIN or its budget. Returns true if a budget
@@ -617,9 +819,11 @@ static bool drain_all(rf_bus_t *bus) {
     bool more = false;
     for (int round = 0; round < 4; round++) {
         bool again = false;
+        if (bus->zap) again |= drain_zap(bus);
         if (bus->router) again |= drain_router(bus);
         for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
-            if (bus->peers[i].sock) again |= drain_peer(&bus->peers[i]);
+            for (int l = 0; l < bus->peers[i].n_links; l++)
+                again |= drain_link(&bus->peers[i].links[l]);
         more = again;
         if (!again) break;
     }
@@ -651,29 +855,43 @@ static void on_tick(uv_timer_t *h) {
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
         peer_t *peer = &bus->peers[i];
         inflight_t *f, *tmp;
-        bool timed_out = false;
+        bool timed_out[RF_BUS_MAX_REPLICAS] = {false};
         HASH_ITER(hh, peer->inflight, f, tmp) {
             if (now - f->sent_at >= bus->cfg.ack_timeout_ms) {
                 peer->timeouts++;
-                timed_out = true;
+                timed_out[f->link] = true;
                 rf_debug("event=ack_timeout dest=%s event_id=%s return_id=%s", peer->name,
                          f->event_id, f->return_id);
                 inflight_remove(peer, f);
                 peer->needs_poll = true;
             }
         }
-        if (timed_out) {
+        for (int li = 0; li < peer->n_links; li++) {
+            if (!timed_out[li]) continue;
+            link_t *link = &peer->links[li];
             /* No answer at all: the consumer is down or stalled. Resend, but
-             * less and less often (doubling, capped at 30 s) until it answers. */
+             * less and less often (doubling, capped at 30 s) until it answers;
+             * with replicas, the others take its returns meanwhile. */
             int64_t wait = bus->cfg.ack_timeout_ms;
-            for (int64_t k = 0; k < peer->timeout_streak && wait < 30000; k++) wait *= 2;
+            for (int64_t k = 0; k < link->timeout_streak && wait < 30000; k++) wait *= 2;
             if (wait > 30000) wait = 30000;
-            peer->timeout_streak++;
-            peer->stalled_until = peer->timeout_streak > 1 ? now + wait : 0;
-            if (peer->timeout_streak > 1)
-                rf_warn("event=consumer_not_answering dest=%s streak=%lld backoff_ms=%lld",
-                        peer->name, (long long)peer->timeout_streak, (long long)wait);
+            link->timeout_streak++;
+            link->stalled_until = link->timeout_streak > 1 ? now + wait : 0;
+            if (link->timeout_streak > 1) {
+                if (peer->n_links > 1)
+                    rf_warn("event=consumer_not_answering dest=%s replica=%d endpoint=%s"
+                            " streak=%lld backoff_ms=%lld",
+                            peer->name, li, link->endpoint, (long long)link->timeout_streak,
+                            (long long)wait);
+                else
+                    rf_warn("event=consumer_not_answering dest=%s streak=%lld backoff_ms=%lld",
+                            peer->name, (long long)link->timeout_streak, (long long)wait);
+            }
         }
+    }
+    if (bus->cfg.replicated && now - bus->last_heartbeat_ms >= HEARTBEAT_MS) {
+        bus->last_heartbeat_ms = now;
+        replica_heartbeat(bus);
     }
     flush_acks(bus);
     bool periodic = now - bus->last_poll_ms >= bus->cfg.poll_ms;
@@ -695,6 +913,123 @@ static int start_poll(rf_bus_t *bus, void *sock, uv_poll_t *poll) {
     return uv_poll_start(poll, UV_READABLE, on_readable);
 }
 
+int rf_bus_endpoint_at(const char *list, unsigned idx, char *out, size_t cap) {
+    int count = 0;
+    bool found = false;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if ((unsigned)count == idx) {
+            if (len >= cap) return -1;
+            memcpy(out, p, len);
+            out[len] = '\0';
+            found = true;
+        }
+        count++;
+        if (!end) break;
+        p = end + 1;
+    }
+    return found ? count : -1;
+}
+
+/* Load the keys and start the ZAP handler (before the ROUTER binds). 0 or -1. */
+static int curve_setup(rf_bus_t *bus, const rf_bus_config_t *cfg, char *err, size_t errlen) {
+    bool has_secret = cfg->curve_secret_key_file && cfg->curve_secret_key_file[0];
+    bool has_public = cfg->curve_public_keys_file && cfg->curve_public_keys_file[0];
+    if (!has_secret && !has_public) return 0;
+    if (!has_secret || !has_public) {
+        snprintf(err, errlen, "CURVE needs both a secret key file and a public key list");
+        return -1;
+    }
+    if (!rf_curve_available()) {
+        snprintf(err, errlen, "CURVE keys are configured but this libzmq has no CURVE support");
+        return -1;
+    }
+    char why[600];
+    if (rf_curve_read_secret(cfg->curve_secret_key_file, bus->curve_secret, why, sizeof why) != 0 ||
+        rf_curve_public_of(bus->curve_secret, bus->curve_public) != 0) {
+        snprintf(err, errlen, "CURVE secret key: %s", why);
+        return -1;
+    }
+    bus->keyring = rf_curve_keyring_load(cfg->curve_public_keys_file, why, sizeof why);
+    if (!bus->keyring) {
+        snprintf(err, errlen, "CURVE public keys: %s", why);
+        return -1;
+    }
+    const char *mine = rf_curve_keyring_find(bus->keyring, cfg->self_name);
+    if (!mine || strcmp(mine, bus->curve_public) != 0) {
+        snprintf(err, errlen,
+                 "CURVE: %s lists no key for %s matching its secret key (public key %s)",
+                 cfg->curve_public_keys_file, cfg->self_name, bus->curve_public);
+        return -1;
+    }
+    bus->zap = zmq_socket(bus->zctx, ZMQ_REP);
+    int zero = 0;
+    if (!bus->zap || zmq_setsockopt(bus->zap, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_bind(bus->zap, ZAP_ENDPOINT) != 0) {
+        snprintf(err, errlen, "cannot start the CURVE authentication handler: %s",
+                 zmq_strerror(errno));
+        return -1;
+    }
+    bus->curve_on = true;
+    return 0;
+}
+
+/* Connect one DEALER per replica of a consuming worker. 0 or -1. */
+static int peer_connect(rf_bus_t *bus, peer_t *peer, const char *endpoints, char *err,
+                        size_t errlen) {
+    int zero = 0, one = 1, hwm = 10000, ivl = 100, ivl_max = 2000;
+    const char *server_key = NULL;
+    if (bus->curve_on) {
+        server_key = rf_curve_keyring_find(bus->keyring, peer->name);
+        if (!server_key) {
+            snprintf(err, errlen, "CURVE: %s lists no public key for %s",
+                     bus->cfg.curve_public_keys_file, peer->name);
+            return -1;
+        }
+    }
+    for (unsigned r = 0;; r++) {
+        link_t *link = &peer->links[r];
+        int count = rf_bus_endpoint_at(endpoints, r, link->endpoint, sizeof link->endpoint);
+        if (count < 0 || count > RF_BUS_MAX_REPLICAS) {
+            snprintf(err, errlen, "bad endpoint list for %s: '%s' (at most %d, comma-separated)",
+                     peer->name, endpoints, RF_BUS_MAX_REPLICAS);
+            return -1;
+        }
+        link->peer = peer;
+        link->sock = zmq_socket(bus->zctx, ZMQ_DEALER);
+        if (!link->sock) {
+            snprintf(err, errlen, "cannot make a socket: %s", zmq_strerror(errno));
+            return -1;
+        }
+        peer->n_links++;
+        zmq_setsockopt(link->sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(link->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+        zmq_setsockopt(link->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(link->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+        zmq_setsockopt(link->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+        if (bus->curve_on &&
+            (zmq_setsockopt(link->sock, ZMQ_CURVE_SERVERKEY, server_key, RF_CURVE_KEY_Z85 + 1) != 0 ||
+             zmq_setsockopt(link->sock, ZMQ_CURVE_PUBLICKEY, bus->curve_public,
+                            RF_CURVE_KEY_Z85 + 1) != 0 ||
+             zmq_setsockopt(link->sock, ZMQ_CURVE_SECRETKEY, bus->curve_secret,
+                            RF_CURVE_KEY_Z85 + 1) != 0)) {
+            snprintf(err, errlen, "cannot set CURVE keys toward %s: %s", peer->name,
+                     zmq_strerror(errno));
+            return -1;
+        }
+        if (zmq_connect(link->sock, link->endpoint) != 0) {
+            snprintf(err, errlen, "cannot connect the bus to %s at %s: %s", peer->name,
+                     link->endpoint, zmq_strerror(errno));
+            return -1;
+        }
+        if ((int)r + 1 == count) break;
+    }
+    peer->sock = peer->links[0].sock;
+    return 0;
+}
+
 rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
                      rf_bus_apply_fn apply, void *apply_arg, char *err, size_t errlen) {
     rf_bus_t *bus = calloc(1, sizeof *bus);
@@ -705,6 +1040,7 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->loop = loop;
     bus->db = db;
     bus->cfg = *cfg;
+    if (bus->cfg.replica_lease_s <= 0) bus->cfg.replica_lease_s = 10;
     snprintf(bus->self_name, sizeof bus->self_name, "%s", cfg->self_name);
     bus->apply = apply;
     bus->apply_arg = apply_arg;
@@ -714,12 +1050,22 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
         snprintf(err, errlen, "out of memory");
         goto err;
     }
-    int zero = 0, one = 1, hwm = 10000, ivl = 100, ivl_max = 2000;
+    if (curve_setup(bus, cfg, err, errlen) != 0) goto err;
+    int zero = 0, one = 1, hwm = 10000;
     bus->router = zmq_socket(bus->zctx, ZMQ_ROUTER);
     zmq_setsockopt(bus->router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(bus->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(bus->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(bus->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (bus->curve_on &&
+        (zmq_setsockopt(bus->router, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+         zmq_setsockopt(bus->router, ZMQ_CURVE_SECRETKEY, bus->curve_secret,
+                        RF_CURVE_KEY_Z85 + 1) != 0 ||
+         zmq_setsockopt(bus->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0)) {
+        snprintf(err, errlen, "cannot make the bus socket a CURVE server: %s",
+                 zmq_strerror(errno));
+        goto err;
+    }
     if (zmq_bind(bus->router, cfg->bind_endpoint) != 0) {
         snprintf(err, errlen, "cannot bind the bus at %s: %s", cfg->bind_endpoint,
                  zmq_strerror(errno));
@@ -731,31 +1077,29 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
         peer->bit = 1u << i;
         peer->name = rf_worker_name(i);
         if (peer->bit == cfg->self_bit) continue;
-        peer->sock = zmq_socket(bus->zctx, ZMQ_DEALER);
-        zmq_setsockopt(peer->sock, ZMQ_LINGER, &zero, sizeof zero);
-        zmq_setsockopt(peer->sock, ZMQ_IMMEDIATE, &one, sizeof one);
-        zmq_setsockopt(peer->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-        zmq_setsockopt(peer->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt(peer->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-        if (zmq_connect(peer->sock, cfg->peer_endpoints[i]) != 0) {
-            snprintf(err, errlen, "cannot connect the bus to %s at %s: %s", peer->name,
-                     cfg->peer_endpoints[i], zmq_strerror(errno));
-            goto err;
-        }
+        if (peer_connect(bus, peer, cfg->peer_endpoints[i], err, errlen) != 0) goto err;
     }
     if (start_poll(bus, bus->router, &bus->router_poll) != 0) {
         snprintf(err, errlen, "cannot watch the bus socket");
         goto err;
     }
     bus->router_poll_started = true;
-    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
-        peer_t *peer = &bus->peers[i];
-        if (!peer->sock) continue;
-        if (start_poll(bus, peer->sock, &peer->poll) != 0) {
-            snprintf(err, errlen, "cannot watch the bus socket to %s", peer->name);
+    if (bus->zap) {
+        if (start_poll(bus, bus->zap, &bus->zap_poll) != 0) {
+            snprintf(err, errlen, "cannot watch the CURVE authentication socket");
             goto err;
         }
-        peer->poll_started = true;
+        bus->zap_poll_started = true;
+    }
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+        peer_t *peer = &bus->peers[i];
+        for (int l = 0; l < peer->n_links; l++) {
+            if (start_poll(bus, peer->links[l].sock, &peer->links[l].poll) != 0) {
+                snprintf(err, errlen, "cannot watch the bus socket to %s", peer->name);
+                goto err;
+            }
+            peer->links[l].poll_started = true;
+        }
     }
     uv_prepare_init(loop, &bus->prepare);
     bus->prepare.data = bus;
@@ -766,7 +1110,13 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->timer.data = bus;
     uv_timer_start(&bus->timer, on_tick, TICK_MS, TICK_MS);
     bus->last_poll_ms = 0; /* first tick polls everything: catch-up after a restart */
-    rf_info("event=bus_started bind=%s", cfg->bind_endpoint);
+    if (bus->curve_on || cfg->replicated)
+        rf_info("event=bus_started bind=%s curve=%s allowed_keys=%zu replica=%u replicated=%s",
+                cfg->bind_endpoint, bus->curve_on ? "on" : "off",
+                rf_curve_keyring_count(bus->keyring), cfg->replica_id,
+                cfg->replicated ? "yes" : "no");
+    else
+        rf_info("event=bus_started bind=%s", cfg->bind_endpoint);
     return bus;
 err:
     rf_bus_destroy(&bus);
@@ -786,24 +1136,29 @@ void rf_bus_destroy(rf_bus_t **bus_p) {
     free(bus->emitted);
     free(bus->acks);
     free(bus->batch);
-    uv_handle_t *handles[3 + 1 + RF_WORKER_COUNT];
+    uv_handle_t *handles[3 + 2 + RF_WORKER_COUNT * RF_BUS_MAX_REPLICAS];
     int nh = 0;
     if (bus->prepare.loop) handles[nh++] = (uv_handle_t *)&bus->prepare;
     if (bus->idle.loop) handles[nh++] = (uv_handle_t *)&bus->idle;
     if (bus->timer.loop) handles[nh++] = (uv_handle_t *)&bus->timer;
     if (bus->router_poll_started) handles[nh++] = (uv_handle_t *)&bus->router_poll;
+    if (bus->zap_poll_started) handles[nh++] = (uv_handle_t *)&bus->zap_poll;
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
         peer_t *peer = &bus->peers[i];
         inflight_t *f, *tmp;
         HASH_ITER(hh, peer->inflight, f, tmp) inflight_remove(peer, f);
-        if (peer->poll_started) handles[nh++] = (uv_handle_t *)&peer->poll;
+        for (int l = 0; l < peer->n_links; l++)
+            if (peer->links[l].poll_started) handles[nh++] = (uv_handle_t *)&peer->links[l].poll;
     }
     /* libuv must stop watching the fds before ZeroMQ closes them. */
     bus->closing_handles = nh + 1;
     for (int i = 0; i < nh; i++) uv_close(handles[i], on_handle_closed);
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
-        if (bus->peers[i].sock) zmq_close(bus->peers[i].sock);
+        for (int l = 0; l < bus->peers[i].n_links; l++)
+            if (bus->peers[i].links[l].sock) zmq_close(bus->peers[i].links[l].sock);
     if (bus->router) zmq_close(bus->router);
+    if (bus->zap) zmq_close(bus->zap);
+    rf_curve_keyring_destroy(&bus->keyring);
     if (bus->zctx) zmq_ctx_term(bus->zctx);
     if (--bus->closing_handles == 0) free(bus);
 }
@@ -823,7 +1178,11 @@ int rf_bus_tx_commit(rf_bus_t *bus) {
     }
     for (size_t i = 0; i < bus->n_emitted; i++) {
         emitted_t *e = &bus->emitted[i];
-        dispatch(&bus->peers[bit_index(e->bit)], e->event_id, e->return_id, e->payload, e->len);
+        peer_t *peer = &bus->peers[bit_index(e->bit)];
+        /* Replicated, another replica may own an older row of the same
+         * return: only the poll (which sees every replica's rows) may send. */
+        if (bus->cfg.replicated || e->held) peer->needs_poll = true;
+        else dispatch(peer, e->event_id, e->return_id, e->payload, e->len);
     }
     discard_emitted(bus);
     return 0;
@@ -863,17 +1222,30 @@ int rf_bus_emit(rf_bus_t *bus, const rf_event_t *ev) {
             dl += (size_t)snprintf(dests + dl, sizeof dests - dl, "%s%s", dl > 1 ? "," : "",
                                    rf_worker_name(i));
     snprintf(dests + dl, sizeof dests - dl, "}");
+    rf_num_t owner = rf_i64(bus->cfg.replica_id);
     const char *p[] = {ev->event_id, dests, ev->return_id, rf_event_type_name(ev->type),
-                       (const char *)buf};
-    int lens[] = {0, 0, 0, 0, (int)len};
-    int fmts[] = {0, 0, 0, 0, 1};
-    PGresult *res = rf_db_query_bin(bus->db,
-                                    "INSERT INTO outbox (event_id, dest, return_id, type, payload)"
-                                    " SELECT $1, d, $3, $4, $5 FROM unnest($2::text[]) AS d",
-                                    5, p, lens, fmts, 0);
+                       (const char *)buf, owner.s};
+    int lens[] = {0, 0, 0, 0, (int)len, 0};
+    int fmts[] = {0, 0, 0, 0, 1, 0};
+    PGresult *res = rf_db_query_bin(
+        bus->db,
+        "INSERT INTO outbox (event_id, dest, return_id, type, payload, owner)"
+        " SELECT $1, d, $3, $4, $5, $6::integer FROM unnest($2::text[]) AS d"
+        " RETURNING dest, EXISTS (SELECT 1 FROM outbox o WHERE o.dest = outbox.dest"
+        " AND o.return_id = outbox.return_id AND o.event_id <> outbox.event_id)",
+        6, p, lens, fmts, 0);
     if (!res) {
         free(buf);
         return -1;
+    }
+    /* Which consumers already have an older row of this return (unsent,
+     * backing off, in flight or acknowledged but not yet deleted): sending
+     * this one straight after COMMIT could overtake it. */
+    unsigned older = 0;
+    for (int r = 0; r < PQntuples(res); r++) {
+        if (strcmp(rf_get_str(res, r, 1), "t") != 0) continue;
+        for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
+            if (strcmp(rf_get_str(res, r, 0), rf_worker_name(i)) == 0) older |= 1u << i;
     }
     PQclear(res);
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
@@ -891,6 +1263,7 @@ int rf_bus_emit(rf_bus_t *bus, const rf_event_t *ev) {
         memcpy(e->payload, buf, len);
         e->len = len;
         e->bit = 1u << i;
+        e->held = (older & (1u << i)) != 0;
         snprintf(e->event_id, sizeof e->event_id, "%s", ev->event_id);
         snprintf(e->return_id, sizeof e->return_id, "%s", ev->return_id);
         bus->n_emitted++;
@@ -921,6 +1294,7 @@ int rf_bus_stats(rf_bus_t *bus, rf_bus_stats_t *out) {
     out->inbox_deferred = bus->inbox_deferred;
     out->inbox_rejected = bus->inbox_rejected;
     out->inbox_failed = bus->inbox_failed;
+    out->peers_refused = bus->curve_refused;
     if (rf_db_connect(bus->db) != 0) return -1;
     PGresult *res = rf_db_query(
         bus->db,
@@ -946,16 +1320,16 @@ int rf_bus_stats(rf_bus_t *bus, rf_bus_stats_t *out) {
 }
 
 int rf_bus_dead_letter_replay(rf_bus_t *bus, int64_t id) {
-    rf_num_t n = rf_i64(id);
-    const char *p[] = {n.s};
+    rf_num_t n = rf_i64(id), owner = rf_i64(bus->cfg.replica_id);
+    const char *p[] = {n.s, owner.s};
     if (rf_db_connect(bus->db) != 0) return -1;
     int64_t moved = rf_db_exec_count(
         bus->db,
         "WITH moved AS (DELETE FROM dead_letter WHERE id = $1::bigint RETURNING *)"
-        " INSERT INTO outbox (event_id, dest, return_id, type, payload, created_at)"
-        " SELECT event_id, dest, return_id, type, payload, created_at FROM moved"
+        " INSERT INTO outbox (event_id, dest, return_id, type, payload, created_at, owner)"
+        " SELECT event_id, dest, return_id, type, payload, created_at, $2::integer FROM moved"
         " ON CONFLICT (event_id, dest) DO NOTHING",
-        1, p);
+        2, p);
     if (moved < 0) return -1;
     if (moved > 0) {
         rf_info("event=dead_letter_replayed id=%lld", (long long)id);

@@ -39,10 +39,25 @@ static bool valid_hostport(const char *text) {
     return parse_int(colon + 1, &port) && port >= 0 && port <= 65535;
 }
 
-static bool valid_endpoint(const char *text) {
+static bool valid_one_endpoint(const char *text) {
     if (strncmp(text, "tcp://", 6) == 0) return valid_hostport(text + 6);
     if (strncmp(text, "ipc://", 6) == 0) return text[6] != '\0';
     return false;
+}
+
+/* One endpoint, or several separated by commas (one per replica of a worker). */
+static bool valid_endpoint(const char *text) {
+    char one[RF_CFG_STR_MAX];
+    for (;;) {
+        const char *comma = strchr(text, ',');
+        size_t len = comma ? (size_t)(comma - text) : strlen(text);
+        if (len >= sizeof one) return false;
+        memcpy(one, text, len);
+        one[len] = '\0';
+        if (!valid_one_endpoint(one)) return false;
+        if (!comma) return true;
+        text = comma + 1;
+    }
 }
 
 int rf_config_load(const rf_config_entry_t *table, size_t n, char *err, size_t errlen) {

@@ -321,13 +321,19 @@ static const char *reason_phrase(int status) {
  * (nor its length for 204). */
 static int conn_send_response(conn_t *c, int status, const char *content_type,
                               const char *body, size_t len, bool keep_alive, bool is_head) {
-    char head[512]; /* content_type is at most 200 bytes (rf_http_reply checks) */
+    char head[768]; /* content_type is at most 200 bytes (rf_http_reply checks) */
     bool no_body = is_head || status == 204 || status == 304;
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
     if (content_type && content_type[0])
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n", content_type);
     if (status != 204)
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", len);
+    /* CORS: the operations page of one worker calls the others. Bearer tokens
+     * are not ambient credentials, so any origin may call. */
+    n += snprintf(head + n, sizeof head - (size_t)n,
+                  "Access-Control-Allow-Origin: *\r\n"
+                  "Access-Control-Allow-Headers: authorization, content-type\r\n"
+                  "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n");
     n += snprintf(head + n, sizeof head - (size_t)n, "Connection: %s\r\n\r\n",
                   keep_alive ? "keep-alive" : "close");
     assert(n > 0 && (size_t)n < sizeof head);

@@ -5,6 +5,8 @@
 
 #include <ctype.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #include "rf/log.h"
 
 #define MAX_CONFIG 64
+
+extern const char rf_ops_page[]; /* ops_page.c, derived from common/ops/ops.html */
 
 struct rf_worker {
     const rf_worker_spec_t *spec;
@@ -32,6 +36,11 @@ struct rf_worker {
     char bus_endpoints[RF_WORKER_COUNT][RF_CFG_STR_MAX];
     int64_t ack_timeout_ms, retry_max, defer_limit_s, batch_max, poll_ms, window, http_max_body;
     int64_t db_wait_s;
+    /* bus encryption and replicas (rf/bus.h) */
+    char curve_secret_file[RF_CFG_STR_MAX];
+    char curve_public_file[RF_CFG_STR_MAX];
+    char own_bus[RF_CFG_STR_MAX]; /* this replica's endpoint, from its RF_<W>_BUS list */
+    int64_t replica_id, replica_lease_s;
     /* config table names (built from the worker name) */
     char names[8 + RF_WORKER_COUNT][48];
     char defaults[8 + RF_WORKER_COUNT][96];
@@ -99,6 +108,22 @@ static size_t build_config(rf_worker_t *w, rf_config_entry_t *t) {
                                  "authentication (development only)"};
     t[n++] = (rf_config_entry_t){"RF_DB_WAIT_S", RF_CFG_INT, &w->db_wait_s, "30", 0, 3600,
                                  "how long start-up waits for the database"};
+    t[n++] = (rf_config_entry_t){"RF_CURVE_SECRET_KEY_FILE", RF_CFG_STRING, w->curve_secret_file,
+                                 "", 0, 0,
+                                 "this worker's CURVE secret key (rf-keygen); with "
+                                 "RF_CURVE_PUBLIC_KEYS_FILE every bus link is encrypted"};
+    t[n++] = (rf_config_entry_t){"RF_CURVE_PUBLIC_KEYS_FILE", RF_CFG_STRING, w->curve_public_file,
+                                 "", 0, 0,
+                                 "`<name> <public key>` lines: the only keys allowed on the bus, "
+                                 "and each worker's server key"};
+    t[n++] = (rf_config_entry_t){"RF_REPLICA_ID", RF_CFG_INT, &w->replica_id, "0", 0,
+                                 RF_BUS_MAX_REPLICAS - 1,
+                                 "which replica of its worker this process is: it binds that "
+                                 "entry of its RF_<W>_BUS list"};
+    t[n++] = (rf_config_entry_t){"RF_REPLICA_LEASE_S", RF_CFG_INT, &w->replica_lease_s, "10", 1,
+                                 3600,
+                                 "a replica silent this long has its unsent events taken over by "
+                                 "another"};
     for (size_t i = 0; i < spec->n_config && n < MAX_CONFIG; i++) t[n++] = spec->config[i];
     return n;
 }
@@ -147,6 +172,22 @@ json_t *rf_worker_json_body(rf_http_exchange_t *x) {
     return doc;
 }
 
+json_t *rf_worker_query_json(rf_worker_t *w, const char *sql, int n, const char *const *params) {
+    if (rf_db_connect(w->db) != 0) return NULL;
+    PGresult *res = rf_db_query(w->db, sql, n, params);
+    if (!res) return NULL;
+    json_t *doc = PQntuples(res) == 1 ? json_loads(rf_get_str(res, 0, 0), 0, NULL) : NULL;
+    PQclear(res);
+    return doc;
+}
+
+void rf_worker_reply_query(rf_worker_t *w, rf_http_exchange_t *x, const char *sql, int n,
+                           const char *const *params) {
+    json_t *doc = rf_worker_query_json(w, sql, n, params);
+    if (doc) rf_http_reply_json(x, 200, doc);
+    else rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
+}
+
 static void serve_health(rf_worker_t *w, rf_http_exchange_t *x) {
     bool db_ok = rf_db_connect(w->db) == 0 && rf_db_exec(w->db, "SELECT 1", 0, NULL) == 0;
     json_t *doc = json_pack("{s:s, s:s, s:b, s:b}", "status", db_ok ? "ok" : "degraded", "worker",
@@ -174,6 +215,165 @@ static void metric(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
     }
 }
 
+/* ---- latency histograms (one worker per process: plain statics) ------------------ */
+
+/* Bucket bounds, seconds. */
+static const double hist_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                     0.05,   0.1,   0.25,   0.5,   1,    2.5};
+#define HIST_N (sizeof hist_bounds / sizeof hist_bounds[0])
+#define MAX_ROUTE_LABELS 48
+
+typedef struct hist {
+    uint64_t buckets[HIST_N]; /* non-cumulative counts per bucket */
+    uint64_t count;
+    double sum; /* seconds */
+} hist_t;
+
+static hist_t apply_hist[RF_EV__COUNT];
+static struct {
+    char method[8];
+    char route[64];
+    hist_t h;
+} route_hist[MAX_ROUTE_LABELS];
+static size_t n_route_hist;
+
+static void hist_observe(hist_t *h, double seconds) {
+    size_t i = 0;
+    while (i < HIST_N && seconds > hist_bounds[i]) i++;
+    if (i < HIST_N) h->buckets[i]++;
+    h->count++;
+    h->sum += seconds;
+}
+
+static void hist_write(rf_metrics_out_t *out, const char *name, const char *labels,
+                       const hist_t *h) {
+    uint64_t cum = 0;
+    for (size_t i = 0; i < HIST_N; i++) {
+        cum += h->buckets[i];
+        rf_metrics_printf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels, hist_bounds[i],
+                          (unsigned long long)cum);
+    }
+    rf_metrics_printf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n%s_sum{%s} %.6f\n%s_count{%s} %llu\n",
+                      name, labels, (unsigned long long)h->count, name, labels, h->sum, name,
+                      labels, (unsigned long long)h->count);
+}
+
+/* The route label of a path: segments that are not plain lower-case words
+ * (ids: ULIDs, numbers) become "{}", so labels stay few; unknown routes
+ * (404) count as "other", and past MAX_ROUTE_LABELS labels too. */
+static void route_label(const char *path, bool known, char *out, size_t cap) {
+    if (!known) {
+        snprintf(out, cap, "other");
+        return;
+    }
+    size_t o = 0;
+    for (const char *p = path; *p && o + 3 < cap;) {
+        if (*p == '/') {
+            out[o++] = *p++;
+            continue;
+        }
+        const char *end = strchr(p, '/');
+        if (!end) end = p + strlen(p);
+        /* a word: starts with a lower-case letter, then [a-z0-9_.-], at most 3 digits */
+        bool word = *p >= 'a' && *p <= 'z' && end - p <= 32;
+        int digits = 0;
+        for (const char *q = p; q < end; q++) {
+            if (*q >= '0' && *q <= '9') digits++;
+            else if (!((*q >= 'a' && *q <= 'z') || *q == '_' || *q == '-' || *q == '.'))
+                word = false;
+        }
+        if (digits > 3) word = false;
+        size_t n = word ? (size_t)(end - p) : 2;
+        if (o + n + 1 >= cap) break;
+        memcpy(out + o, word ? p : "{}", n);
+        o += n;
+        p = end;
+    }
+    out[o] = '\0';
+}
+
+/* The histogram of (method, route), made on first use; once all but the
+ * last slot are taken, new labels share the last one, ("other", "other"). */
+static hist_t *route_hist_for(const char *method, const char *route) {
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n_route_hist; i++)
+            if (strcmp(route_hist[i].route, route) == 0 &&
+                strcmp(route_hist[i].method, method) == 0)
+                return &route_hist[i].h;
+        if (n_route_hist < MAX_ROUTE_LABELS - 1 ||
+            (pass == 1 && n_route_hist < MAX_ROUTE_LABELS)) {
+            size_t i = n_route_hist++;
+            snprintf(route_hist[i].method, sizeof route_hist[i].method, "%s", method);
+            snprintf(route_hist[i].route, sizeof route_hist[i].route, "%s", route);
+            return &route_hist[i].h;
+        }
+        method = route = "other";
+    }
+    return &route_hist[MAX_ROUTE_LABELS - 1].h; /* not reached */
+}
+
+static void observe_route(const char *method, const char *route, double seconds) {
+    hist_observe(route_hist_for(method, route), seconds);
+}
+
+/* The bus calls this instead of the service's apply, to time it per event type. */
+static rf_apply_result_t timed_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen) {
+    rf_worker_t *w = arg;
+    uint64_t t0 = uv_hrtime();
+    rf_apply_result_t r = w->spec->apply(w->spec->state, ev, why, whylen);
+    if (ev->type > RF_EV_NONE && ev->type < RF_EV__COUNT)
+        hist_observe(&apply_hist[ev->type], (double)(uv_hrtime() - t0) / 1e9);
+    return r;
+}
+
+struct rf_metrics_out {
+    char *buf;
+    size_t len, cap;
+};
+
+void rf_metrics_printf(rf_metrics_out_t *out, const char *fmt, ...) {
+    if (!out->buf) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(out->buf + out->len, out->cap - out->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if ((size_t)n < out->cap - out->len) {
+            out->len += (size_t)n;
+            return;
+        }
+        size_t ncap = out->cap * 2 > out->len + (size_t)n + 1 ? out->cap * 2
+                                                                : out->len + (size_t)n + 1;
+        char *nb = realloc(out->buf, ncap);
+        if (!nb) return;
+        out->buf = nb;
+        out->cap = ncap;
+    }
+}
+
+/* Histograms and the service's own series, after the common ones. */
+static void metrics_extra(rf_worker_t *w, rf_metrics_out_t *out) {
+    const char *me = w->spec->name;
+    char labels[160];
+    rf_metrics_printf(out, "# HELP rf_apply_seconds Time to apply one consumed event, by type.\n"
+                           "# TYPE rf_apply_seconds histogram\n");
+    for (int t = RF_EV_NONE + 1; t < RF_EV__COUNT; t++) {
+        if (!apply_hist[t].count) continue;
+        snprintf(labels, sizeof labels, "worker=\"%s\",type=\"%s\"", me,
+                 rf_event_type_name((rf_event_type_t)t));
+        hist_write(out, "rf_apply_seconds", labels, &apply_hist[t]);
+    }
+    rf_metrics_printf(out, "# HELP rf_http_request_seconds Time to answer an HTTP request, by "
+                           "method and route.\n# TYPE rf_http_request_seconds histogram\n");
+    for (size_t i = 0; i < n_route_hist; i++) {
+        snprintf(labels, sizeof labels, "worker=\"%s\",method=\"%s\",route=\"%s\"", me,
+                 route_hist[i].method, route_hist[i].route);
+        hist_write(out, "rf_http_request_seconds", labels, &route_hist[i].h);
+    }
+    if (w->spec->metrics) w->spec->metrics(w, out);
+}
+
 static void serve_metrics(rf_worker_t *w, rf_http_exchange_t *x) {
     rf_bus_stats_t s;
     bool db_ok = rf_bus_stats(w->bus, &s) == 0;
@@ -199,7 +399,7 @@ static void serve_metrics(rf_worker_t *w, rf_http_exchange_t *x) {
          offsetof(rf_bus_peer_stats_t, pending)},
         {"rf_outbox_in_flight", "gauge", "Events sent and awaiting an answer.",
          offsetof(rf_bus_peer_stats_t, in_flight)},
-        {"rf_outbox_oldest_age_ms", "gauge", "Age of the oldest unacknowledged row, ms.",
+        {"rf_outbox_oldest_age_seconds", "gauge", "Age of the oldest unacknowledged row, seconds.",
          offsetof(rf_bus_peer_stats_t, oldest_age_ms)},
         {"rf_events_sent_total", "counter", "Events sent (including resends).",
          offsetof(rf_bus_peer_stats_t, sent)},
@@ -220,8 +420,12 @@ static void serve_metrics(rf_worker_t *w, rf_http_exchange_t *x) {
         for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
             if (!s.peers[i].name) continue;
             int64_t v = *(const int64_t *)((const char *)&s.peers[i] + peer_metrics[m].off);
-            metric(&buf, &len, &cap, "%s{worker=\"%s\",dest=\"%s\"} %lld\n", peer_metrics[m].name,
-                   me, s.peers[i].name, (long long)v);
+            if (peer_metrics[m].off == offsetof(rf_bus_peer_stats_t, oldest_age_ms))
+                metric(&buf, &len, &cap, "%s{worker=\"%s\",dest=\"%s\"} %.3f\n",
+                       peer_metrics[m].name, me, s.peers[i].name, (double)v / 1000.0);
+            else
+                metric(&buf, &len, &cap, "%s{worker=\"%s\",dest=\"%s\"} %lld\n",
+                       peer_metrics[m].name, me, s.peers[i].name, (long long)v);
         }
     }
     static const struct {
@@ -238,6 +442,9 @@ static void serve_metrics(rf_worker_t *w, rf_http_exchange_t *x) {
          offsetof(rf_bus_stats_t, inbox_rejected)},
         {"rf_inbox_failed_total", "counter", "Events whose apply failed in the database.",
          offsetof(rf_bus_stats_t, inbox_failed)},
+        {"rf_bus_peers_refused_total", "counter",
+         "Bus connections refused: their CURVE key is not listed.",
+         offsetof(rf_bus_stats_t, peers_refused)},
         {"rf_dead_letters", "gauge", "Rows in the dead-letter table.",
          offsetof(rf_bus_stats_t, dead_letters)},
     };
@@ -247,6 +454,10 @@ static void serve_metrics(rf_worker_t *w, rf_http_exchange_t *x) {
                own_metrics[m].name, own_metrics[m].help, own_metrics[m].name, own_metrics[m].type,
                own_metrics[m].name, me, (long long)v);
     }
+    rf_metrics_out_t out = {buf, len, cap};
+    metrics_extra(w, &out);
+    buf = out.buf;
+    len = out.len;
     rf_http_reply(x, 200, "text/plain; version=0.0.4", buf, len);
     free(buf);
 }
@@ -350,13 +561,38 @@ static bool authorize(rf_worker_t *w, rf_http_exchange_t *x, const char *method,
     return true;
 }
 
+static bool on_request_dispatch(rf_worker_t *w, rf_http_exchange_t *x, const char *method,
+                                const char *path);
+
 static void on_request(rf_http_exchange_t *x, void *arg) {
     rf_worker_t *w = arg;
     const char *method = rf_http_method(x);
     const char *path = rf_http_path(x);
+    uint64_t t0 = uv_hrtime();
+    char mcopy[8], pcopy[128], label[64];
+    snprintf(mcopy, sizeof mcopy, "%s", method); /* borrowed only until the answer */
+    snprintf(pcopy, sizeof pcopy, "%s", path);
+    bool known = on_request_dispatch(w, x, method, path);
+    route_label(pcopy, known, label, sizeof label);
+    observe_route(mcopy, label, (double)(uv_hrtime() - t0) / 1e9);
+}
+
+/* Answers x; false when no route matched (answered 404). method and path are
+ * not used after the answer. */
+static bool on_request_dispatch(rf_worker_t *w, rf_http_exchange_t *x, const char *method,
+                                const char *path) {
     char id[64];
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-    if (!authorize(w, x, method, path)) return;
+    if (strcmp(method, "OPTIONS") == 0) { /* CORS preflight from the ops page */
+        rf_http_reply(x, 204, NULL, "", 0);
+        return true;
+    }
+    if (get && (strcmp(path, "/ops") == 0 || strcmp(path, "/ops/") == 0)) {
+        rf_http_reply(x, 200, "text/html; charset=utf-8", rf_ops_page, strlen(rf_ops_page));
+        return true;
+    }
+    if (!authorize(w, x, method, path)) return true;
+    if (w->spec->ops_route && w->spec->ops_route(w, x)) return true;
     if (get && strcmp(path, "/healthz") == 0) serve_health(w, x);
     else if (get && strcmp(path, "/metrics") == 0) serve_metrics(w, x);
     else if (get && strcmp(path, "/v1/deadletters") == 0) serve_dead_letters(w, x);
@@ -364,8 +600,11 @@ static void on_request(rf_http_exchange_t *x, void *arg) {
         serve_dead_letter_action(w, x, id, true);
     else if (post && rf_path_match(path, "/v1/deadletters/{}/discard", id, sizeof id))
         serve_dead_letter_action(w, x, id, false);
-    else if (!w->spec->route || !w->spec->route(w->spec->state, x))
+    else if (!w->spec->route || !w->spec->route(w->spec->state, x)) {
         rf_http_reply_error(x, 404, "not_found", "no such route");
+        return false;
+    }
+    return true;
 }
 
 /* ---- life cycle ---------------------------------------------------------------------- */
@@ -448,12 +687,25 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         .batch_max = w->batch_max,
         .poll_ms = w->poll_ms,
         .window = w->window,
+        .curve_secret_key_file = w->curve_secret_file,
+        .curve_public_keys_file = w->curve_public_file,
+        .replica_id = (unsigned)w->replica_id,
+        .replica_lease_s = w->replica_lease_s,
     };
     unsigned self = 0;
     while ((1u << self) != spec->bit) self++;
-    bc.bind_endpoint = w->bus_bind[0] ? w->bus_bind : w->bus_endpoints[self];
+    int replicas = rf_bus_endpoint_at(w->bus_endpoints[self], (unsigned)w->replica_id, w->own_bus,
+                                      sizeof w->own_bus);
+    if (replicas < 0) {
+        rf_error("event=bus_failed error=\"RF_REPLICA_ID=%lld but the bus endpoint list of %s has"
+                 " no such entry\"", (long long)w->replica_id, spec->name);
+        goto out;
+    }
+    bc.replicated = replicas > 1 || w->replica_id > 0;
+    bc.bind_endpoint = w->bus_bind[0] ? w->bus_bind : w->own_bus;
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) bc.peer_endpoints[i] = w->bus_endpoints[i];
-    w->bus = rf_bus_new(&w->loop, w->db, &bc, spec->apply, spec->state, err, sizeof err);
+    w->bus = rf_bus_new(&w->loop, w->db, &bc, spec->apply ? timed_apply : NULL, w, err,
+                        sizeof err);
     if (!w->bus) {
         rf_error("event=bus_failed error=\"%s\"", err);
         goto out;

@@ -2,12 +2,15 @@
  * intake.c: the intake worker's logic.
  *
  * Intake is where returns enter: the neutral HTTP API (orders and return
- * requests from the platform feeds), the check that a request is about a
- * known order line, and the return.requested event. It also follows every
- * event of every return, so it can answer "where is return X" with a status
- * and a timeline.
+ * requests from the platform feeds), the shop's acceptability policy
+ * (policy.c: known line, quantity, one open return per line, return window,
+ * category exclusions), answered at once with a reason code and still
+ * recorded when refused, the return.requested event, and the buyer's
+ * cancellation (return.cancelled). It also follows every event of every
+ * return, so it can answer "where is return X" with a status and a timeline.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "intake.h"
@@ -45,6 +48,13 @@ intake_status_t intake_status_after(const rf_event_t *ev) {
         bool contradicts = strcmp(g, "empty_box") == 0 || strcmp(g, "wrong_item") == 0;
         return contradicts ? (intake_status_t){"disputed", 5} : (intake_status_t){"received", 4};
     }
+    case RF_EV_REFUND_AWAITING_APPROVAL: return (intake_status_t){"refund_pending_approval", 5};
+    case RF_EV_RESHIP_UPDATED: {
+        const char *st = ev->body.reship_updated.state;
+        if (strcmp(st, "shipped") == 0) return (intake_status_t){"exchange_shipped", 6};
+        if (strcmp(st, "delivered") == 0) return (intake_status_t){"exchanged", 8};
+        return (intake_status_t){NULL, -1};
+    }
     case RF_EV_REFUND_APPROVED: return (intake_status_t){"refunding", 6};
     case RF_EV_REFUND_FAILED: return (intake_status_t){"refund_failed", 7};
     case RF_EV_REFUND_ISSUED: return (intake_status_t){"refunded", 8};
@@ -78,6 +88,23 @@ rf_apply_result_t intake_apply(void *arg, const rf_event_t *ev, char *why, size_
 
 /* ---- POST /v1/orders ------------------------------------------------------------ */
 
+/* Share the order's discount and shipping fee among its lines in proportion
+ * to their totals (intake_allocate), giving each line its paid_fen and
+ * shipping_fen. -1 when the discount is more than the goods cost. */
+static int allocate_order(intake_order_t *o) {
+    int64_t gross[MAX_LINES], share[MAX_LINES], total = 0;
+    for (size_t i = 0; i < o->n_lines; i++) {
+        gross[i] = o->lines[i].unit_price_fen * o->lines[i].quantity;
+        total += gross[i];
+    }
+    if (o->discount_fen > total) return -1;
+    if (intake_allocate(o->discount_fen, gross, o->n_lines, share) != 0) return -1;
+    for (size_t i = 0; i < o->n_lines; i++) o->lines[i].paid_fen = gross[i] - share[i];
+    if (intake_allocate(o->shipping_fee_fen, gross, o->n_lines, share) != 0) return -1;
+    for (size_t i = 0; i < o->n_lines; i++) o->lines[i].shipping_fen = share[i];
+    return 0;
+}
+
 static void post_order(rf_http_exchange_t *x) {
     json_t *doc = rf_worker_json_body(x);
     if (!doc) return;
@@ -93,6 +120,13 @@ static void post_order(rf_http_exchange_t *x) {
     o.paid_at = rf_jsonv_i64(doc, "paid_at", false, 0, 0, INT64_MAX / 2, &v);
     o.delivered_at = rf_jsonv_i64(doc, "delivered_at", false, 0, 0, INT64_MAX / 2, &v);
     o.shipping_fee_fen = rf_jsonv_i64(doc, "shipping_fee_fen", false, 0, 0, 100000000000LL, &v);
+    o.discount_fen = rf_jsonv_i64(doc, "discount_fen", false, 0, 0, 100000000000LL, &v);
+    json_t *ins = json_object_get(doc, "freight_insured");
+    if (ins && !json_is_boolean(ins) && !v.failed) {
+        v.failed = true;
+        snprintf(v.message, sizeof v.message, "freight_insured must be true or false");
+    }
+    o.freight_insured = json_is_true(ins);
     json_t *jl = json_object_get(doc, "lines");
     if (!v.failed && (!json_is_array(jl) || json_array_size(jl) == 0 ||
                       json_array_size(jl) > MAX_LINES)) {
@@ -115,10 +149,15 @@ static void post_order(rf_http_exchange_t *x) {
             .supplier_id = rf_jsonv_str(l, "supplier_id", false, MAX_ID, &v),
             .quantity = rf_jsonv_i64(l, "quantity", true, 0, 1, 100000, &v),
             .unit_price_fen = rf_jsonv_i64(l, "unit_price_fen", true, 0, 0, 10000000000LL, &v),
+            .exclusion_confirmed = json_is_true(json_object_get(l, "exclusion_confirmed")),
         };
         o.n_lines = i + 1;
     }
     o.lines = lines;
+    if (!v.failed && allocate_order(&o) != 0) {
+        v.failed = true;
+        snprintf(v.message, sizeof v.message, "discount_fen is more than the order's lines cost");
+    }
     if (v.failed) {
         rf_http_reply_error(x, 400, "invalid_field", v.message);
         json_decref(doc);
@@ -183,6 +222,13 @@ static int emit_requested(rf_bus_t *bus, const char *return_id, const intake_ret
     b->requested_at = r->requested_at;
     b->platform_deadline_at = r->platform_deadline_at;
     b->delivered_at = line->delivered_at;
+    b->line_paid_fen = line->paid_fen;
+    b->line_quantity = line->quantity;
+    b->shipping_fen = line->shipping_fen;
+    b->freight_insured = line->freight_insured;
+    char key[3 * MAX_ID + 3];
+    snprintf(key, sizeof key, "%s/%s/%s", r->platform, r->order_id, r->line_id);
+    rc |= rf_event_set_str(&b->line_key, key);
     if (rc == 0) rc = rf_bus_emit(bus, &ev);
     if (rc == 0) rc = intake_db_timeline_add(rf_bus_db(bus), &ev) == 1 ? 0 : -1;
     rf_event_clear(&ev);
@@ -193,6 +239,25 @@ static void reply_return_id(rf_http_exchange_t *x, int status, const char *retur
                             bool duplicate) {
     rf_http_reply_json(x, status,
                        json_pack("{s:s, s:b}", "return_id", return_id, "duplicate", duplicate));
+}
+
+static void reply_refused(rf_http_exchange_t *x, const char *return_id, const char *code,
+                          const char *msg) {
+    rf_http_reply_json(x, 422,
+                       json_pack("{s:s, s:s, s:s, s:s}", "error", code, "message", msg,
+                                 "return_id", return_id, "status", "rejected"));
+}
+
+/* What the buyer paid for `quantity` units of the line: the line's paid
+ * total shared over its units, floor per unit with the remainder on the last
+ * units (the same rule refund uses), here for the first `quantity` units. */
+static int64_t line_paid_for(const intake_line_info_t *l, int64_t quantity) {
+    if (l->quantity <= 0) return 0;
+    int64_t done = l->returned_qty;
+    if (done + quantity > l->quantity) done = l->quantity - quantity;
+    if (done < 0) done = 0;
+    return (int64_t)(((__int128)l->paid_fen * (done + quantity)) / l->quantity) -
+           (int64_t)(((__int128)l->paid_fen * done) / l->quantity);
 }
 
 /* Answers the request; returns after the transaction is closed either way. */
@@ -206,37 +271,68 @@ static void create_return(rf_http_exchange_t *x, const intake_return_req_t *r) {
                                       sizeof return_id);
     if (found < 0) goto db_err;
     if (found) {
-        rf_bus_tx_rollback(bus);
-        reply_return_id(x, 200, return_id, true);
-        return;
+        char refused[64];
+        if (intake_db_refused_reason(db, return_id, refused, sizeof refused) < 0) goto db_err;
+        if (*refused) {
+            /* Refused before: the platform may have sent it again with changes
+             * (or its order has arrived since): look again; the new outcome
+             * replaces the old record. */
+            if (intake_db_delete_refused(db, return_id) != 0) goto db_err;
+        } else {
+            rf_bus_tx_rollback(bus);
+            reply_return_id(x, 200, return_id, true);
+            return;
+        }
     }
     int has_line = intake_db_find_line(db, r->platform, r->order_id, r->line_id, &line);
     if (has_line < 0) goto db_err;
-    const char *code = NULL;
-    char msg[256];
-    int64_t paid = line.unit_price_fen * r->quantity;
-    if (!has_line) {
-        code = "order_unknown";
+    intake_policy_t policy;
+    if (intake_db_load_policy(db, has_line ? line.shop_id : "", &policy) != 0) goto db_err;
+    char msg[300];
+    intake_check_in_t in = {
+        .line_found = has_line == 1,
+        .reason_code = r->reason_code,
+        .category = line.category,
+        .exclusion_confirmed = line.exclusion_confirmed,
+        .delivered_at = line.delivered_at,
+        .requested_at = r->requested_at,
+        .quantity = r->quantity,
+        .ordered = line.quantity,
+        .returned = line.returned_qty,
+        .open_returns = line.open_returns,
+        .open_return_id = line.open_return_id,
+    };
+    if (!has_line) memset(&line, 0, sizeof line);
+    const char *code = intake_check(&policy, &in, msg, sizeof msg);
+    if (code && !has_line)
         snprintf(msg, sizeof msg, "order %s line %s on %s is not known; send the order first",
                  r->order_id, r->line_id, r->platform);
-    } else if (r->quantity > line.quantity - line.returned_qty) {
-        code = "quantity_exceeded";
-        snprintf(msg, sizeof msg, "quantity %lld exceeds the %lld units ordered and not returned",
-                 (long long)r->quantity, (long long)(line.quantity - line.returned_qty));
-    } else if (r->requested_amount_fen > paid) {
-        code = "amount_exceeds_paid";
+    int64_t paid = has_line ? line_paid_for(&line, r->quantity) : 0;
+    /* Shipping may be asked back only by the return that completes the line. */
+    int64_t ceiling =
+        paid + (line.returned_qty + r->quantity == line.quantity ? line.shipping_fen : 0);
+    if (!code && r->requested_amount_fen > ceiling) {
+        rf_bus_tx_rollback(bus);
         snprintf(msg, sizeof msg, "requested_amount_fen %lld exceeds the %lld fen paid",
-                 (long long)r->requested_amount_fen, (long long)paid);
+                 (long long)r->requested_amount_fen, (long long)ceiling);
+        rf_http_reply_error(x, 422, "amount_exceeds_paid", msg);
+        return;
     }
     if (code) {
-        rf_bus_tx_rollback(bus);
-        rf_http_reply_error(x, 422, code, msg);
+        /* Refused at once, and still recorded: the data matters for analysis. */
+        rf_ulid_new(return_id);
+        if (intake_db_insert_refused(db, return_id, r, has_line ? line.shop_id : "", code) != 1 ||
+            rf_bus_tx_commit(bus) != 0)
+            goto db_err;
+        rf_info("event=return_refused return_id=%s platform=%s platform_return_id=%s reason=%s",
+                return_id, r->platform, r->platform_return_id, code);
+        reply_refused(x, return_id, code, msg);
         return;
     }
     rf_ulid_new(return_id);
-    int inserted = intake_db_insert_return(db, return_id, r, line.shop_id, paid);
+    int inserted = intake_db_insert_return(db, return_id, r, line.shop_id, ceiling);
     if (inserted != 1) goto db_err;
-    if (emit_requested(bus, return_id, r, &line, paid) != 0) goto db_err;
+    if (emit_requested(bus, return_id, r, &line, ceiling) != 0) goto db_err;
     if (rf_bus_tx_commit(bus) != 0) goto db_err;
     rf_info("event=return_requested return_id=%s platform=%s platform_return_id=%s kind=%s",
             return_id, r->platform, r->platform_return_id, r->kind);
@@ -282,6 +378,117 @@ static void find_return(rf_http_exchange_t *x) {
     else reply_return(x, return_id);
 }
 
+/* ---- POST /v1/returns/{id}/cancel ------------------------------------------------ */
+
+/* The buyer withdrew the request. Allowed until the goods are received (and
+ * not for a refund-only return already approved: its refund is under way). */
+static void cancel_return(rf_http_exchange_t *x, const char *return_id) {
+    json_t *doc = rf_worker_json_body(x);
+    if (!doc) return;
+    rf_jsonv_t v = {0};
+    const char *reason = rf_jsonv_str(doc, "reason", false, 500, &v);
+    if (v.failed) {
+        rf_http_reply_error(x, 400, "invalid_field", v.message);
+        json_decref(doc);
+        return;
+    }
+    rf_bus_t *bus = rf_worker_bus(worker);
+    rf_db_t *db = rf_worker_db(worker);
+    char status[40];
+    int rank = 0, found;
+    if (rf_bus_tx_begin(bus) != 0 ||
+        (found = intake_db_get_status(db, return_id, status, sizeof status, &rank)) < 0)
+        goto db_err;
+    bool cancellable = strcmp(status, "requested") == 0 || strcmp(status, "under_review") == 0 ||
+                       strcmp(status, "awaiting_return") == 0;
+    if (!found || !cancellable) {
+        rf_bus_tx_rollback(bus);
+        if (!found) rf_http_reply_error(x, 404, "not_found", "no such return");
+        else {
+            char msg[160];
+            snprintf(msg, sizeof msg, "the return is %s: it can no longer be cancelled", status);
+            rf_http_reply_error(x, 409, "not_cancellable", msg);
+        }
+        json_decref(doc);
+        return;
+    }
+    rf_event_t ev;
+    if (rf_bus_event_init(bus, &ev, RF_EV_RETURN_CANCELLED, return_id, NULL) != 0) goto db_err;
+    int rc = rf_event_set_str(&ev.body.return_cancelled.reason, reason);
+    if (rc == 0) rc = rf_bus_emit(bus, &ev);
+    if (rc == 0) rc = intake_db_timeline_add(db, &ev) == 1 ? 0 : -1;
+    if (rc == 0) rc = intake_db_set_status(db, return_id, "cancelled", 9, NULL);
+    rf_event_clear(&ev);
+    if (rc != 0 || rf_bus_tx_commit(bus) != 0) goto db_err;
+    rf_info("event=return_cancelled return_id=%s was=%s", return_id, status);
+    rf_http_reply_json(x, 200, json_pack("{s:s, s:s}", "return_id", return_id, "status",
+                                         "cancelled"));
+    json_decref(doc);
+    return;
+db_err:
+    rf_bus_tx_rollback(bus);
+    rf_http_reply_error(x, 503, "db_unavailable", "could not cancel the return; retry");
+    json_decref(doc);
+}
+
+/* ---- policy ----------------------------------------------------------------------- */
+
+char intake_policy_file[RF_CFG_STR_MAX];
+
+/* Load RF_INTAKE_POLICY_FILE (when set) into the policies table:
+ * {"default": {...}, "shops": {"shop-1": {...}}}; every policy is checked
+ * first, and a bad file stops start-up. */
+static int load_policy_file(rf_db_t *db) {
+    if (!*intake_policy_file) return 0;
+    json_error_t jerr;
+    json_t *doc = json_load_file(intake_policy_file, 0, &jerr);
+    if (!doc) {
+        rf_error("event=policy_file_invalid file=%s line=%d error=\"%s\"", intake_policy_file,
+                 jerr.line, jerr.text);
+        return -1;
+    }
+    int rc = 0;
+    json_t *def = json_object_get(doc, "default"), *shops = json_object_get(doc, "shops");
+    const char *shop;
+    json_t *pol;
+    char err[200];
+    intake_policy_t scratch;
+    intake_policy_default(&scratch);
+    if (def && intake_policy_from_json(def, &scratch, err, sizeof err) != 0) rc = -1;
+    if (rc == 0 && shops)
+        json_object_foreach(shops, shop, pol) {
+            intake_policy_default(&scratch);
+            if (intake_policy_from_json(pol, &scratch, err, sizeof err) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+    if (rc != 0) {
+        rf_error("event=policy_file_invalid file=%s error=\"%s\"", intake_policy_file, err);
+        json_decref(doc);
+        return -1;
+    }
+    if (rf_db_begin(db) != 0) rc = -1;
+    if (rc == 0 && def) {
+        char *text = json_dumps(def, JSON_COMPACT);
+        rc = text ? intake_db_store_policy(db, "*", text) : -1;
+        free(text);
+    }
+    if (rc == 0 && shops)
+        json_object_foreach(shops, shop, pol) {
+            char *text = json_dumps(pol, JSON_COMPACT);
+            rc = text ? intake_db_store_policy(db, shop, text) : -1;
+            free(text);
+            if (rc != 0) break;
+        }
+    if (rc == 0) rc = rf_db_commit(db);
+    else rf_db_rollback(db);
+    json_decref(doc);
+    intake_db_policy_cache_clear();
+    if (rc == 0) rf_info("event=policy_loaded file=%s", intake_policy_file);
+    return rc;
+}
+
 bool intake_route(void *arg, rf_http_exchange_t *x) {
     (void)arg;
     const char *method = rf_http_method(x), *path = rf_http_path(x);
@@ -291,6 +498,8 @@ bool intake_route(void *arg, rf_http_exchange_t *x) {
     else if (post && strcmp(path, "/v1/returns") == 0) post_return(x);
     else if (get && strcmp(path, "/v1/returns") == 0) find_return(x);
     else if (get && rf_path_match(path, "/v1/returns/{}", id, sizeof id)) reply_return(x, id);
+    else if (post && rf_path_match(path, "/v1/returns/{}/cancel", id, sizeof id))
+        cancel_return(x, id);
     else return false;
     return true;
 }
@@ -298,5 +507,5 @@ bool intake_route(void *arg, rf_http_exchange_t *x) {
 int intake_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
-    return 0;
+    return load_policy_file(rf_worker_db(w));
 }

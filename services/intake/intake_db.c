@@ -6,41 +6,53 @@
 #include <string.h>
 
 #include "intake.h"
+#include "rf/ids.h"
+#include "rf/log.h"
+#include "rf/shop_cache.h"
 
 
 int intake_db_upsert_order(rf_db_t *db, const intake_order_t *o) {
     rf_num_t paid = rf_i64(o->paid_at), delivered = rf_i64(o->delivered_at),
-             fee = rf_i64(o->shipping_fee_fen);
-    const char *p[] = {o->platform, o->order_id, o->shop_id, o->buyer_id, o->region,
-                       paid.s, delivered.s, o->payment_method, fee.s};
+             fee = rf_i64(o->shipping_fee_fen), discount = rf_i64(o->discount_fen);
+    const char *p[] = {o->platform,       o->order_id, o->shop_id, o->buyer_id,
+                       o->region,         paid.s,      delivered.s, o->payment_method,
+                       fee.s,             discount.s,  o->freight_insured ? "t" : "f"};
     if (rf_db_exec(db,
                    "INSERT INTO orders (platform, order_id, shop_id, buyer_id, region, paid_at,"
-                   " delivered_at, payment_method, shipping_fee_fen) VALUES ($1, $2, $3, $4, $5,"
+                   " delivered_at, payment_method, shipping_fee_fen, discount_fen,"
+                   " freight_insured) VALUES ($1, $2, $3, $4, $5,"
                    " to_timestamp(NULLIF($6::bigint, 0) / 1000.0),"
-                   " to_timestamp(NULLIF($7::bigint, 0) / 1000.0), $8, $9)"
+                   " to_timestamp(NULLIF($7::bigint, 0) / 1000.0), $8, $9, $10, $11)"
                    " ON CONFLICT (platform, order_id) DO UPDATE SET shop_id = EXCLUDED.shop_id,"
                    " buyer_id = EXCLUDED.buyer_id, region = EXCLUDED.region,"
                    " paid_at = EXCLUDED.paid_at,"
                    " delivered_at = COALESCE(EXCLUDED.delivered_at, orders.delivered_at),"
                    " payment_method = EXCLUDED.payment_method,"
-                   " shipping_fee_fen = EXCLUDED.shipping_fee_fen, updated_at = now()",
-                   9, p) != 0)
+                   " shipping_fee_fen = EXCLUDED.shipping_fee_fen,"
+                   " discount_fen = EXCLUDED.discount_fen,"
+                   " freight_insured = EXCLUDED.freight_insured, updated_at = now()",
+                   11, p) != 0)
         return -1;
     for (size_t i = 0; i < o->n_lines; i++) {
         const intake_order_line_t *l = &o->lines[i];
-        rf_num_t qty = rf_i64(l->quantity), price = rf_i64(l->unit_price_fen);
+        rf_num_t qty = rf_i64(l->quantity), price = rf_i64(l->unit_price_fen),
+                 lpaid = rf_i64(l->paid_fen), ship = rf_i64(l->shipping_fen);
         const char *q[] = {o->platform, o->order_id,  l->line_id, l->sku_id, l->title,
-                           l->category, qty.s,        price.s,    l->supplier_id};
+                           l->category, qty.s,        price.s,    l->supplier_id,
+                           l->exclusion_confirmed ? "t" : "f", lpaid.s, ship.s};
         if (rf_db_exec(db,
                        "INSERT INTO order_lines (platform, order_id, line_id, sku_id, title,"
-                       " category, quantity, unit_price_fen, supplier_id)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                       " category, quantity, unit_price_fen, supplier_id, exclusion_confirmed,"
+                       " paid_fen, shipping_fen)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                        " ON CONFLICT (platform, order_id, line_id) DO UPDATE SET"
                        " sku_id = EXCLUDED.sku_id, title = EXCLUDED.title,"
                        " category = EXCLUDED.category, quantity = EXCLUDED.quantity,"
                        " unit_price_fen = EXCLUDED.unit_price_fen,"
-                       " supplier_id = EXCLUDED.supplier_id",
-                       9, q) != 0)
+                       " supplier_id = EXCLUDED.supplier_id,"
+                       " exclusion_confirmed = EXCLUDED.exclusion_confirmed,"
+                       " paid_fen = EXCLUDED.paid_fen, shipping_fen = EXCLUDED.shipping_fen",
+                       12, q) != 0)
             return -1;
     }
     return 0;
@@ -56,7 +68,16 @@ int intake_db_find_line(rf_db_t *db, const char *platform, const char *order_id,
         " COALESCE((extract(epoch FROM o.delivered_at) * 1000)::bigint, 0),"
         " COALESCE((SELECT sum(r.quantity) FROM returns r WHERE r.platform = l.platform"
         "   AND r.order_id = l.order_id AND r.line_id = l.line_id"
-        "   AND r.status NOT IN ('rejected', 'cancelled')), 0)"
+        "   AND r.status NOT IN ('rejected', 'cancelled')), 0),"
+        " COALESCE(l.paid_fen, l.unit_price_fen * l.quantity), l.shipping_fen,"
+        " l.exclusion_confirmed, o.freight_insured,"
+        " (SELECT count(*) FROM returns r WHERE r.platform = l.platform"
+        "   AND r.order_id = l.order_id AND r.line_id = l.line_id"
+        "   AND r.status NOT IN ('rejected', 'cancelled', 'refunded', 'exchanged', 'closed')),"
+        " COALESCE((SELECT min(r.return_id) FROM returns r WHERE r.platform = l.platform"
+        "   AND r.order_id = l.order_id AND r.line_id = l.line_id"
+        "   AND r.status NOT IN ('rejected', 'cancelled', 'refunded', 'exchanged', 'closed')),"
+        "   '')"
         " FROM order_lines l JOIN orders o USING (platform, order_id)"
         " WHERE l.platform = $1 AND l.order_id = $2 AND l.line_id = $3",
         3, p);
@@ -73,6 +94,12 @@ int intake_db_find_line(rf_db_t *db, const char *platform, const char *order_id,
         out->unit_price_fen = rf_get_i64(res, 0, 7);
         out->delivered_at = rf_get_i64(res, 0, 8);
         out->returned_qty = rf_get_i64(res, 0, 9);
+        out->paid_fen = rf_get_i64(res, 0, 10);
+        out->shipping_fen = rf_get_i64(res, 0, 11);
+        out->exclusion_confirmed = strcmp(rf_get_str(res, 0, 12), "t") == 0;
+        out->freight_insured = strcmp(rf_get_str(res, 0, 13), "t") == 0;
+        out->open_returns = rf_get_i64(res, 0, 14);
+        snprintf(out->open_return_id, sizeof out->open_return_id, "%s", rf_get_str(res, 0, 15));
     }
     PQclear(res);
     return found;
@@ -108,6 +135,109 @@ int intake_db_insert_return(rf_db_t *db, const char *return_id, const intake_ret
         " to_timestamp(NULLIF($14::bigint, 0) / 1000.0))"
         " ON CONFLICT (platform, platform_return_id) DO NOTHING",
         14, p);
+}
+
+int intake_db_insert_refused(rf_db_t *db, const char *return_id, const intake_return_req_t *r,
+                             const char *shop_id, const char *reason) {
+    rf_num_t qty = rf_i64(r->quantity), amount = rf_i64(r->requested_amount_fen),
+             at = rf_i64(r->requested_at), deadline = rf_i64(r->platform_deadline_at);
+    const char *p[] = {return_id,      r->platform,    r->platform_return_id, shop_id,
+                       r->order_id,    r->line_id,     r->kind,               qty.s,
+                       r->reason_code, r->reason_text, amount.s,              at.s,
+                       deadline.s,     reason};
+    return (int)rf_db_exec_count(
+        db,
+        "INSERT INTO returns (return_id, platform, platform_return_id, shop_id, order_id,"
+        " line_id, kind, quantity, reason_code, reason_text, requested_amount_fen,"
+        " paid_amount_fen, requested_at, platform_deadline_at, status, status_rank,"
+        " reject_reason, refused) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0,"
+        " to_timestamp($12::bigint / 1000.0), to_timestamp(NULLIF($13::bigint, 0) / 1000.0),"
+        " 'rejected', 9, $14, true)"
+        " ON CONFLICT (platform, platform_return_id) DO NOTHING",
+        14, p);
+}
+
+int intake_db_refused_reason(rf_db_t *db, const char *return_id, char *reason, size_t cap) {
+    const char *p[] = {return_id};
+    PGresult *res = rf_db_query(db,
+                                "SELECT CASE WHEN refused THEN reject_reason ELSE '' END"
+                                " FROM returns WHERE return_id = $1",
+                                1, p);
+    if (!res) return -1;
+    int found = PQntuples(res) > 0;
+    snprintf(reason, cap, "%s", found ? rf_get_str(res, 0, 0) : "");
+    PQclear(res);
+    return found;
+}
+
+int intake_db_delete_refused(rf_db_t *db, const char *return_id) {
+    const char *p[] = {return_id};
+    return rf_db_exec(db, "DELETE FROM returns WHERE return_id = $1 AND refused", 1, p);
+}
+
+/* Policies change only when a policy file is loaded at start-up, so a few
+ * seconds of caching per shop saves a query and a JSON parse per request. */
+#define POLICY_CACHE 32
+#define POLICY_TTL_MS 5000
+/* Policies change rarely: each shop's is read at most every POLICY_TTL_MS. */
+static rf_shop_cache_t *policy_cache;
+
+static int load_policy_uncached(rf_db_t *db, const char *shop_id, intake_policy_t *pol);
+
+int intake_db_load_policy(rf_db_t *db, const char *shop_id, intake_policy_t *pol) {
+    if (!policy_cache) policy_cache = rf_shop_cache_new(POLICY_CACHE, sizeof *pol, POLICY_TTL_MS);
+    if (policy_cache && rf_shop_cache_get(policy_cache, shop_id, pol)) return 0;
+    if (load_policy_uncached(db, shop_id, pol) != 0) return -1;
+    if (policy_cache) rf_shop_cache_put(policy_cache, shop_id, pol);
+    return 0;
+}
+
+void intake_db_policy_cache_clear(void) {
+    if (policy_cache) rf_shop_cache_clear(policy_cache);
+}
+
+static int load_policy_uncached(rf_db_t *db, const char *shop_id, intake_policy_t *pol) {
+    intake_policy_default(pol);
+    const char *p[] = {shop_id};
+    PGresult *res = rf_db_query(db,
+                                "SELECT doc::text FROM policies WHERE shop_id IN ('*', $1)"
+                                " ORDER BY shop_id = $1",
+                                1, p);
+    if (!res) return -1;
+    /* the default ('*') first, then the shop's own on top of it */
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *doc = json_loads(rf_get_str(res, i, 0), 0, NULL);
+        char err[200];
+        if (doc && intake_policy_from_json(doc, pol, err, sizeof err) != 0)
+            rf_warn("event=policy_invalid shop_id=%s error=\"%s\"", shop_id, err);
+        json_decref(doc);
+    }
+    PQclear(res);
+    return 0;
+}
+
+int intake_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_json) {
+    const char *p[] = {shop_id, doc_json};
+    return rf_db_exec(db,
+                      "INSERT INTO policies (shop_id, doc) VALUES ($1, $2::jsonb)"
+                      " ON CONFLICT (shop_id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()",
+                      2, p);
+}
+
+int intake_db_get_status(rf_db_t *db, const char *return_id, char *status, size_t cap,
+                         int *rank) {
+    const char *p[] = {return_id};
+    PGresult *res =
+        rf_db_query(db, "SELECT status, status_rank FROM returns WHERE return_id = $1 FOR UPDATE",
+                    1, p);
+    if (!res) return -1;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        snprintf(status, cap, "%s", rf_get_str(res, 0, 0));
+        *rank = (int)rf_get_i64(res, 0, 1);
+    }
+    PQclear(res);
+    return found;
 }
 
 int intake_db_timeline_add(rf_db_t *db, const rf_event_t *ev) {
@@ -146,7 +276,7 @@ json_t *intake_db_return_json(rf_db_t *db, const char *return_id, bool *dberr) {
     PGresult *res = rf_db_query(
         db,
         "SELECT json_build_object('return_id', r.return_id, 'status', r.status,"
-        " 'reject_reason', r.reject_reason, 'platform', r.platform,"
+        " 'reject_reason', r.reject_reason, 'refused', r.refused, 'platform', r.platform,"
         " 'platform_return_id', r.platform_return_id, 'shop_id', r.shop_id,"
         " 'order_id', r.order_id, 'line_id', r.line_id, 'type', r.kind,"
         " 'quantity', r.quantity, 'reason_code', r.reason_code, 'reason_text', r.reason_text,"

@@ -1,17 +1,29 @@
 /*
  * notification.c: the notification worker's logic: who is told what about
  * each event, sent at most once per event and audience (the idempotency key),
- * each message announced with notice.sent. Sending here means recording the
- * message for its channel; the channel gateways are separate.
+ * each message announced with notice.sent. Messages are zh-CN, amounts in
+ * yuan. Recording queues a message; channels.c delivers it (log, webhook)
+ * and sends the satisfaction survey after a return completes. The buyer's
+ * answer comes in through POST /v1/feedback (feedback.received).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "notification.h"
+#include "rf/jsonv.h"
 #include "rf/ids.h"
 #include "rf/log.h"
 
 static rf_worker_t *worker;
+
+char notification_webhook_url[RF_CFG_STR_MAX];
+int64_t notification_webhook_timeout_ms = 2000;
+int64_t notification_retry_max = 8;
+int64_t notification_retry_base_ms = 1000;
+int64_t notification_delivery_ms = 200;
+int64_t notification_survey_delay_ms = 0;
 
 /* Append a message to out and return its body buffer for the caller to fill. */
 static char *add(notification_msg_t *out, size_t *n, const char *audience, const char *channel,
@@ -32,59 +44,107 @@ size_t notification_plan(const rf_event_t *ev, notification_msg_t out[NOTIFICATI
     switch (ev->type) {
     case RF_EV_RETURN_REQUESTED:
         snprintf(add(out, &n, "buyer", "platform_im", "request_received"), BODY,
-                 "We have your return request %s (%lld fen) and will review it shortly.", r,
-                 (long long)ev->body.return_requested.requested_amount_fen);
+                 "您的退货申请 %s 已收到（申请金额 %s 元），我们会尽快审核。", r,
+                 notification_yuan(ev->body.return_requested.requested_amount_fen).s);
         break;
     case RF_EV_REVIEW_OPENED:
         snprintf(add(out, &n, "ops", "ops", "review_needed"), BODY,
-                 "Return %s waits for review by %s.", r, ev->body.review_opened.required_role);
+                 "退货 %s 待人工审核（需 %s 处理）。", r, ev->body.review_opened.required_role);
+        break;
+    case RF_EV_REVIEW_DEADLINE_NEAR:
+        snprintf(add(out, &n, "ops", "ops", "deadline_near"), BODY,
+                 "【告警】退货 %s 即将超过平台处理时限，请 %s 立即处理，否则平台将自动同意。", r,
+                 ev->body.review_deadline_near.required_role);
         break;
     case RF_EV_RETURN_APPROVED: {
         const rf_body_return_approved_t *b = &ev->body.return_approved;
-        snprintf(add(out, &n, "buyer", "platform_im",
-                     b->goods_expected ? "approved_send_back" : "approved"),
-                 BODY, "Your return %s is approved; refund of %lld fen.", r,
-                 (long long)b->refund_amount_fen);
+        if (b->returnless)
+            snprintf(add(out, &n, "buyer", "platform_im", "approved_returnless"), BODY,
+                     "您的退货 %s 已同意，无需寄回商品，将退款 %s 元。", r,
+                     notification_yuan(b->refund_amount_fen).s);
+        else
+            snprintf(add(out, &n, "buyer", "platform_im",
+                         b->goods_expected ? "approved_send_back" : "approved"),
+                     BODY, b->goods_expected ? "您的退货 %s 已同意，请寄回商品；退款金额 %s 元。"
+                                             : "您的退货 %s 已同意，将退款 %s 元。",
+                     r, notification_yuan(b->refund_amount_fen).s);
         if (strcmp(b->liability, "supplier") == 0)
             snprintf(add(out, &n, "supplier", "email", "supplier_return_notice"), BODY,
-                     "A return (%s) was approved for a fault on your goods; %lld fen at stake.",
-                     r, (long long)b->refund_amount_fen);
+                     "退货 %s 因商品问题已获同意，涉及金额 %s 元，请知悉。", r,
+                     notification_yuan(b->refund_amount_fen).s);
         break;
     }
     case RF_EV_RETURN_REJECTED:
         snprintf(add(out, &n, "buyer", "platform_im", "rejected"), BODY,
-                 "Your return %s was not accepted (%s).", r, ev->body.return_rejected.reason_code);
+                 "很抱歉，您的退货 %s 未通过审核（原因：%s）。", r,
+                 ev->body.return_rejected.reason_code);
         break;
     case RF_EV_RETURN_CANCELLED:
-        snprintf(add(out, &n, "buyer", "platform_im", "cancelled"), BODY,
-                 "Your return %s is cancelled.", r);
+        snprintf(add(out, &n, "buyer", "platform_im", "cancelled"), BODY, "您的退货 %s 已取消。",
+                 r);
         break;
     case RF_EV_GOODS_RECEIVED:
         snprintf(add(out, &n, "buyer", "platform_im", "goods_received"), BODY,
-                 "We received the goods for return %s.", r);
+                 "我们已收到退货 %s 的商品，正在验收。", r);
         break;
     case RF_EV_GOODS_INSPECTED:
         if (strcmp(ev->body.goods_inspected.grade, "resellable") != 0)
             snprintf(add(out, &n, "supplier", "email", "inspection_result"), BODY,
-                     "Returned goods for %s were graded %s.", r, ev->body.goods_inspected.grade);
+                     "退货 %s 的商品验收结果：%s（处理：%s）。", r, ev->body.goods_inspected.grade,
+                     ev->body.goods_inspected.disposition);
+        break;
+    case RF_EV_REFUND_AWAITING_APPROVAL:
+        snprintf(add(out, &n, "ops", "ops", "finance_approval_needed"), BODY,
+                 "退货 %s 的退款 %s 元超过审批额度，待财务审批。", r,
+                 notification_yuan(ev->body.refund_awaiting_approval.amount_fen).s);
         break;
     case RF_EV_REFUND_ISSUED:
         snprintf(add(out, &n, "buyer", "platform_im", "refunded"), BODY,
-                 "Your refund for return %s (%lld fen) is on its way.", r,
-                 (long long)ev->body.refund_issued.amount_fen);
+                 "退货 %s 的退款 %s 元已原路退回，请注意查收。", r,
+                 notification_yuan(ev->body.refund_issued.amount_fen).s);
         break;
     case RF_EV_REFUND_FAILED:
         snprintf(add(out, &n, "ops", "ops", "refund_failed"), BODY,
-                 "Refund for return %s failed: %s.", r, ev->body.refund_failed.error);
+                 "【告警】退货 %s 的退款 %s 元执行失败：%s。", r,
+                 notification_yuan(ev->body.refund_failed.amount_fen).s,
+                 ev->body.refund_failed.error);
         break;
     case RF_EV_CLAIM_OPENED:
         snprintf(add(out, &n, "supplier", "email", "claim_opened"), BODY,
-                 "A claim was opened for return %s: %lld fen.", r,
-                 (long long)ev->body.claim_opened.amount_fen);
+                 "退货 %s 已生成索赔单 %s，金额 %s 元。", r, ev->body.claim_opened.claim_id,
+                 notification_yuan(ev->body.claim_opened.amount_fen).s);
         break;
+    case RF_EV_RESHIP_UPDATED: {
+        const char *st = ev->body.reship_updated.state;
+        if (strcmp(st, "requested") == 0)
+            snprintf(add(out, &n, "supplier", "email", "reship_request"), BODY,
+                     "换货 %s：买家退回的商品已验收，请补发一件新商品。", r);
+        else if (strcmp(st, "shipped") == 0)
+            snprintf(add(out, &n, "buyer", "platform_im", "exchange_shipped"), BODY,
+                     "换货 %s 的新商品已发出，运单号 %s。", r, ev->body.reship_updated.tracking_no);
+        else if (strcmp(st, "delivered") == 0)
+            snprintf(add(out, &n, "buyer", "platform_im", "exchanged"), BODY,
+                     "换货 %s 已完成，感谢您的耐心。", r);
+        break;
+    }
     default: break;
     }
     return n;
+}
+
+notification_yuan_t notification_yuan(int64_t fen) {
+    notification_yuan_t y;
+    const char *sign = fen < 0 ? "-" : "";
+    uint64_t a = fen < 0 ? (uint64_t)0 - (uint64_t)fen : (uint64_t)fen;
+    snprintf(y.s, sizeof y.s, "%s%llu.%02llu", sign, (unsigned long long)(a / 100),
+             (unsigned long long)(a % 100));
+    return y;
+}
+
+bool notification_completes(const rf_event_t *ev) {
+    return ev->type == RF_EV_REFUND_ISSUED ||
+           (ev->type == RF_EV_RESHIP_UPDATED &&
+            strcmp(ev->body.reship_updated.state, "delivered") == 0);
 }
 
 static int emit_sent(rf_bus_t *bus, const rf_event_t *src, const char *notice_id,
@@ -118,12 +178,66 @@ rf_apply_result_t notification_apply(void *arg, const rf_event_t *ev, char *why,
         if (recorded == 0) continue; /* this event already told this audience */
         if (emit_sent(bus, ev, notice_id, &msgs[i]) != 0) return RF_APPLY_ERROR;
     }
+    /* A completed return gets a satisfaction survey (sent by the delivery
+     * timer once it is due). */
+    if (notification_completes(ev) &&
+        notification_db_survey_schedule(db, ev->return_id, notification_survey_delay_ms) < 0)
+        return RF_APPLY_ERROR;
     return RF_APPLY_OK;
 }
 
-/* GET /v1/messages?return_id=X */
+/* POST /v1/feedback {return_id, score 1..5, comment}: the buyer's answer to
+ * the survey; recorded once, announced with feedback.received. */
+static void post_feedback(rf_http_exchange_t *x) {
+    json_t *doc = rf_worker_json_body(x);
+    if (!doc) return;
+    rf_jsonv_t v = {0};
+    const char *return_id = rf_jsonv_str(doc, "return_id", true, RF_ID_MAX - 1, &v);
+    int64_t score = rf_jsonv_i64(doc, "score", true, 0, 1, 5, &v);
+    const char *comment = rf_jsonv_str(doc, "comment", false, 2000, &v);
+    if (v.failed) {
+        rf_http_reply_error(x, 400, "invalid_field", v.message);
+        json_decref(doc);
+        return;
+    }
+    rf_bus_t *bus = rf_worker_bus(worker);
+    rf_db_t *db = rf_worker_db(worker);
+    int n;
+    if (rf_bus_tx_begin(bus) != 0 ||
+        (n = notification_db_feedback(db, return_id, score, comment)) == -1)
+        goto db_err;
+    if (n == -2 || n == 0) {
+        rf_bus_tx_rollback(bus);
+        if (n == -2) rf_http_reply_error(x, 404, "no_survey", "no survey was sent for that return");
+        else rf_http_reply_error(x, 409, "already_answered", "the survey was already answered");
+        json_decref(doc);
+        return;
+    }
+    rf_event_t ev;
+    if (rf_bus_event_init(bus, &ev, RF_EV_FEEDBACK_RECEIVED, return_id, NULL) != 0) goto db_err;
+    ev.body.feedback_received.score = score;
+    int rc = rf_event_set_str(&ev.body.feedback_received.comment, comment);
+    if (rc == 0) rc = rf_bus_emit(bus, &ev);
+    rf_event_clear(&ev);
+    if (rc != 0 || rf_bus_tx_commit(bus) != 0) goto db_err;
+    rf_info("event=feedback_received return_id=%s score=%lld", return_id, (long long)score);
+    rf_http_reply_json(x, 200, json_pack("{s:s, s:I}", "return_id", return_id, "score",
+                                         (json_int_t)score));
+    json_decref(doc);
+    return;
+db_err:
+    rf_bus_tx_rollback(bus);
+    rf_http_reply_error(x, 503, "db_unavailable", "could not record the feedback; retry");
+    json_decref(doc);
+}
+
+/* GET /v1/messages?return_id=X, POST /v1/feedback */
 bool notification_route(void *arg, rf_http_exchange_t *x) {
     (void)arg;
+    if (strcmp(rf_http_method(x), "POST") == 0 && strcmp(rf_http_path(x), "/v1/feedback") == 0) {
+        post_feedback(x);
+        return true;
+    }
     if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/messages") != 0)
         return false;
     char return_id[RF_ID_MAX];
@@ -137,8 +251,21 @@ bool notification_route(void *arg, rf_http_exchange_t *x) {
     return true;
 }
 
+static uv_timer_t delivery_timer;
+
+static void deliver_tick(uv_timer_t *t) {
+    (void)t;
+    notification_deliver_due(worker);
+}
+
 int notification_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return -1;
+    rf_info("event=notification_channels log=1 webhook=%s", *notification_webhook_url ? "1" : "0");
+    uv_timer_init(rf_worker_loop(w), &delivery_timer);
+    uv_unref((uv_handle_t *)&delivery_timer);
+    uv_timer_start(&delivery_timer, deliver_tick, (uint64_t)notification_delivery_ms,
+                   (uint64_t)notification_delivery_ms);
     return 0;
 }

@@ -1,21 +1,35 @@
 /*
  * refund.c: the refund worker's logic.
  *
- * An approved return gets a refund plan. A refund-only return is refunded at
- * once; a return with goods is refunded when the inspected goods justify it,
- * and held as disputed when the inspection contradicts the request. At most
- * one refund is ever recorded per return (a unique key, and the idempotency
- * key sent with the platform call). When a supplier or carrier is liable, a
- * claim is opened against them.
+ * An approved return gets a refund plan. A refund-only (or returnless) return
+ * is refunded at once; a return with goods when the inspected goods justify
+ * it, and held as disputed when the inspection contradicts the request; an
+ * exchange is settled with goods, never money. The amount follows the money
+ * rules (money.c) and the line's ledger (never more than was paid for the
+ * line across all its refunds). Above the finance threshold a refund waits
+ * for a finance approval (POST /v1/refunds/{return_id}/approve). Execution
+ * goes through a platform adapter with an idempotency key derived from the
+ * return; a failed call is retried with backoff from a timer, then ends in
+ * refund.failed (an alert to operations). When a supplier or carrier is
+ * liable, a claim records what they owe, later settled or written off.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "refund.h"
 #include "rf/ids.h"
+#include "rf/jsonv.h"
 #include "rf/log.h"
 
+int64_t refund_finance_threshold_fen = 100000;
+int64_t refund_return_shipping_fen = 0;
+int64_t refund_retry_max = 5;
+int64_t refund_retry_base_ms = 500;
+int64_t refund_sandbox_fail_amount_fen = 0;
+
 static rf_worker_t *worker;
+static const refund_adapter_t *adapter = &refund_sandbox_adapter;
 
 bool refund_after_inspection(const char *grade) {
     return strcmp(grade, "empty_box") != 0 && strcmp(grade, "wrong_item") != 0;
@@ -32,15 +46,14 @@ void refund_idempotency_key(const char *return_id, char *out, size_t cap) {
 }
 
 /* Open a claim against the liable party, if any, and announce it. */
-static int open_claim(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
+static int open_claim(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan, int64_t amount,
                       const char *causation) {
     const char *party = refund_claim_party(plan->liability);
     if (!party) return 0;
     char claim_id[RF_ULID_LEN + 1];
     rf_ulid_new(claim_id);
     const char *party_id = strcmp(party, "supplier") == 0 ? plan->supplier_id : "";
-    int opened = refund_db_open_claim(db, claim_id, plan->return_id, party, party_id,
-                                      plan->amount_fen);
+    int opened = refund_db_open_claim(db, claim_id, plan->return_id, party, party_id, amount);
     if (opened <= 0) return opened;
     rf_event_t ev;
     if (rf_bus_event_init(bus, &ev, RF_EV_CLAIM_OPENED, plan->return_id, causation) != 0)
@@ -48,52 +61,152 @@ static int open_claim(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
     int rc = rf_event_set_str(&ev.body.claim_opened.claim_id, claim_id) |
              rf_event_set_str(&ev.body.claim_opened.party, party) |
              rf_event_set_str(&ev.body.claim_opened.party_id, party_id);
-    ev.body.claim_opened.amount_fen = plan->amount_fen;
+    ev.body.claim_opened.amount_fen = amount;
     if (rc == 0) rc = rf_bus_emit(bus, &ev);
     rf_event_clear(&ev);
     return rc;
 }
 
-/* Execute the refund of a plan (inside the consumer's transaction). The
- * platform call itself belongs to the platform adapters; here the refund is
- * recorded with its idempotency key, once. */
-static rf_apply_result_t issue(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
-                               const char *causation) {
-    char refund_id[RF_ULID_LEN + 1], key[128], ref[64];
-    rf_ulid_new(refund_id);
-    refund_idempotency_key(plan->return_id, key, sizeof key);
-    snprintf(ref, sizeof ref, "local-%s", refund_id);
-    int recorded = refund_db_record_refund(db, refund_id, plan->return_id, plan->amount_fen, key,
-                                           ref);
-    if (recorded < 0) return RF_APPLY_ERROR;
-    if (recorded == 0) {
-        rf_warn("event=refund_already_issued return_id=%s", plan->return_id);
-        return RF_APPLY_OK;
-    }
-    if (refund_db_set_plan_status(db, plan->return_id, "refunded") != 0) return RF_APPLY_ERROR;
+static int emit_refund_event(rf_bus_t *bus, rf_event_type_t type, const refund_row_t *r,
+                             const char *text, const char *causation) {
     rf_event_t ev;
-    if (rf_bus_event_init(bus, &ev, RF_EV_REFUND_ISSUED, plan->return_id, causation) != 0)
-        return RF_APPLY_ERROR;
-    rf_body_refund_issued_t *b = &ev.body.refund_issued;
-    int rc = rf_event_set_str(&b->refund_id, refund_id) |
-             rf_event_set_str(&b->idempotency_key, key) | rf_event_set_str(&b->platform_ref, ref);
-    b->amount_fen = plan->amount_fen;
+    if (rf_bus_event_init(bus, &ev, type, r->return_id, causation) != 0) return -1;
+    int rc = 0;
+    switch (type) {
+    case RF_EV_REFUND_ISSUED:
+        rc = rf_event_set_str(&ev.body.refund_issued.refund_id, r->refund_id) |
+             rf_event_set_str(&ev.body.refund_issued.idempotency_key, r->idempotency_key) |
+             rf_event_set_str(&ev.body.refund_issued.platform_ref, text);
+        ev.body.refund_issued.amount_fen = r->amount_fen;
+        break;
+    case RF_EV_REFUND_FAILED:
+        rc = rf_event_set_str(&ev.body.refund_failed.refund_id, r->refund_id) |
+             rf_event_set_str(&ev.body.refund_failed.error, text);
+        ev.body.refund_failed.amount_fen = r->amount_fen;
+        break;
+    case RF_EV_REFUND_APPROVED:
+        rc = rf_event_set_str(&ev.body.refund_approved.refund_id, r->refund_id) |
+             rf_event_set_str(&ev.body.refund_approved.approved_by, text);
+        ev.body.refund_approved.amount_fen = r->amount_fen;
+        break;
+    case RF_EV_REFUND_AWAITING_APPROVAL:
+        rc = rf_event_set_str(&ev.body.refund_awaiting_approval.refund_id, r->refund_id);
+        ev.body.refund_awaiting_approval.amount_fen = r->amount_fen;
+        ev.body.refund_awaiting_approval.threshold_fen = refund_finance_threshold_fen;
+        break;
+    default: rc = -1;
+    }
     if (rc == 0) rc = rf_bus_emit(bus, &ev);
     rf_event_clear(&ev);
-    if (rc == 0) rc = open_claim(bus, db, plan, causation);
-    if (rc != 0) return RF_APPLY_ERROR;
-    rf_info("event=refund_issued return_id=%s refund_id=%s amount_fen=%lld", plan->return_id,
-            refund_id, (long long)plan->amount_fen);
-    return RF_APPLY_OK;
+    return rc;
+}
+
+/* One attempt at the platform call for the return's pending refund (inside
+ * the caller's transaction). 0 (done, failed or rescheduled) or -1 (db). */
+static int attempt(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *causation) {
+    refund_row_t r;
+    refund_plan_t plan;
+    int found = refund_db_get_refund(db, return_id, &r);
+    if (found <= 0) return found;
+    if (strcmp(r.status, "pending") != 0) return 0;
+    if (refund_db_get_plan(db, return_id, &plan) != 1) return -1;
+    char ref[128], err[256] = "";
+    refund_call_t call = {r.return_id, r.refund_id, r.idempotency_key, r.amount_fen};
+    int ok = adapter->execute(db, &call, ref, sizeof ref, err, sizeof err);
+    if (ok < -1) return -1; /* the adapter's own database write failed */
+    if (ok == 0) {
+        if (refund_db_refund_issued(db, r.refund_id, ref) != 0 ||
+            refund_db_set_plan_status(db, return_id, "refunded") != 0 ||
+            emit_refund_event(bus, RF_EV_REFUND_ISSUED, &r, ref, causation) != 0 ||
+            open_claim(bus, db, &plan, r.amount_fen, causation) != 0)
+            return -1;
+        rf_info("event=refund_issued return_id=%s refund_id=%s amount_fen=%lld adapter=%s"
+                " platform_ref=%s",
+                return_id, r.refund_id, (long long)r.amount_fen, adapter->name, ref);
+        return 0;
+    }
+    bool final = r.attempts + 1 >= refund_retry_max;
+    int64_t delay = refund_retry_delay_ms(refund_retry_base_ms, (int)r.attempts + 1);
+    if (refund_db_refund_attempt_failed(db, r.refund_id, err, delay, final) != 0) return -1;
+    if (!final) {
+        rf_warn("event=refund_attempt_failed return_id=%s refund_id=%s attempt=%lld"
+                " retry_in_ms=%lld error=\"%s\"",
+                return_id, r.refund_id, (long long)r.attempts + 1, (long long)delay, err);
+        return 0;
+    }
+    rf_error("event=refund_failed return_id=%s refund_id=%s attempts=%lld error=\"%s\"",
+             return_id, r.refund_id, (long long)r.attempts + 1, err);
+    if (refund_db_set_plan_status(db, return_id, "failed") != 0 ||
+        emit_refund_event(bus, RF_EV_REFUND_FAILED, &r, err, causation) != 0)
+        return -1;
+    return 0;
+}
+
+/* Compute the refund of a plan, record it, and run it now, or hold it for
+ * finance. Inside the caller's transaction. */
+static rf_apply_result_t start_refund(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
+                                      const char *causation) {
+    int64_t units_before, fen_before;
+    if (refund_db_line_used(db, plan->line_key, plan->return_id, &units_before, &fen_before) != 0)
+        return RF_APPLY_ERROR;
+    refund_money_in_t in = {
+        .requested_fen = plan->amount_fen,
+        .line_paid_fen = plan->line_paid_fen,
+        .line_quantity = plan->line_quantity,
+        .shipping_fen = plan->shipping_fen,
+        .units = plan->quantity,
+        .units_before = units_before,
+        .refunded_before_fen = fen_before,
+        .seller_at_fault = refund_seller_at_fault(plan->liability),
+        .buyer_pays_return = strcmp(plan->cost_bearer, "buyer") == 0 && plan->goods_expected,
+        .return_shipping_fen = refund_return_shipping_fen,
+        .exchange = strcmp(plan->kind, "exchange") == 0,
+    };
+    refund_money_t m;
+    if (refund_compute(&in, &m) != 0) return RF_APPLY_ERROR;
+    char refund_id[RF_ULID_LEN + 1], key[128];
+    rf_ulid_new(refund_id);
+    refund_idempotency_key(plan->return_id, key, sizeof key);
+    bool finance = refund_needs_finance(m.amount_fen, refund_finance_threshold_fen);
+    int inserted = refund_db_insert_refund(db, refund_id, plan->return_id, &m, key,
+                                           finance ? "awaiting_approval" : "pending");
+    if (inserted < 0) return RF_APPLY_ERROR;
+    if (inserted == 0) {
+        rf_warn("event=refund_already_recorded return_id=%s", plan->return_id);
+        return RF_APPLY_OK;
+    }
+    rf_info("event=refund_computed return_id=%s amount_fen=%lld goods_fen=%lld shipping_fen=%lld"
+            " deduction_fen=%lld cap_fen=%lld requested_fen=%lld finance=%d",
+            plan->return_id, (long long)m.amount_fen, (long long)m.goods_fen,
+            (long long)m.shipping_fen, (long long)m.deduction_fen, (long long)m.cap_fen,
+            (long long)plan->amount_fen, finance);
+    if (finance) {
+        refund_row_t r;
+        if (refund_db_get_refund(db, plan->return_id, &r) != 1 ||
+            refund_db_set_plan_status(db, plan->return_id, "awaiting_approval") != 0 ||
+            emit_refund_event(bus, RF_EV_REFUND_AWAITING_APPROVAL, &r, "", causation) != 0)
+            return RF_APPLY_ERROR;
+        return RF_APPLY_OK;
+    }
+    if (refund_db_set_plan_status(db, plan->return_id, "refunding") != 0) return RF_APPLY_ERROR;
+    return attempt(bus, db, plan->return_id, causation) == 0 ? RF_APPLY_OK : RF_APPLY_ERROR;
 }
 
 static rf_apply_result_t on_approved(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev) {
     int inserted = refund_db_insert_plan(db, ev);
     if (inserted < 0) return RF_APPLY_ERROR;
-    if (inserted == 0 || ev->body.return_approved.goods_expected) return RF_APPLY_OK;
     refund_plan_t plan;
     if (refund_db_get_plan(db, ev->return_id, &plan) != 1) return RF_APPLY_ERROR;
-    return issue(bus, db, &plan, ev->event_id);
+    if (inserted == 0) {
+        /* A second approval settles a dispute in the buyer's favour. */
+        if (strcmp(plan.status, "disputed") != 0 || ev->body.return_approved.goods_expected)
+            return RF_APPLY_OK;
+        plan.amount_fen = ev->body.return_approved.refund_amount_fen;
+        plan.goods_expected = false;
+        return start_refund(bus, db, &plan, ev->event_id);
+    }
+    if (ev->body.return_approved.goods_expected) return RF_APPLY_OK;
+    return start_refund(bus, db, &plan, ev->event_id);
 }
 
 static rf_apply_result_t on_inspected(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev,
@@ -118,7 +231,21 @@ static rf_apply_result_t on_inspected(rf_bus_t *bus, rf_db_t *db, const rf_event
         return refund_db_set_plan_status(db, ev->return_id, "disputed") == 0 ? RF_APPLY_OK
                                                                               : RF_APPLY_ERROR;
     }
-    return issue(bus, db, &plan, ev->event_id);
+    return start_refund(bus, db, &plan, ev->event_id);
+}
+
+static rf_apply_result_t on_cancelled(rf_db_t *db, const rf_event_t *ev) {
+    refund_plan_t plan;
+    int found = refund_db_get_plan(db, ev->return_id, &plan);
+    if (found < 0) return RF_APPLY_ERROR;
+    if (!found) return RF_APPLY_OK;
+    if (strcmp(plan.status, "waiting_goods") != 0 && strcmp(plan.status, "awaiting_approval") != 0)
+        return RF_APPLY_OK; /* already refunded or settled: nothing to stop */
+    if (refund_db_refund_cancel(db, ev->return_id) != 0 ||
+        refund_db_set_plan_status(db, ev->return_id, "cancelled") != 0)
+        return RF_APPLY_ERROR;
+    rf_info("event=refund_cancelled return_id=%s was=%s", ev->return_id, plan.status);
+    return RF_APPLY_OK;
 }
 
 rf_apply_result_t refund_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen) {
@@ -128,35 +255,154 @@ rf_apply_result_t refund_apply(void *arg, const rf_event_t *ev, char *why, size_
     switch (ev->type) {
     case RF_EV_RETURN_APPROVED: return on_approved(bus, db, ev);
     case RF_EV_GOODS_INSPECTED: return on_inspected(bus, db, ev, why, whylen);
-    case RF_EV_RETURN_CANCELLED: {
-        refund_plan_t plan;
-        int found = refund_db_get_plan(db, ev->return_id, &plan);
-        if (found < 0) return RF_APPLY_ERROR;
-        if (!found || strcmp(plan.status, "waiting_goods") != 0) return RF_APPLY_OK;
-        return refund_db_set_plan_status(db, ev->return_id, "cancelled") == 0 ? RF_APPLY_OK
-                                                                               : RF_APPLY_ERROR;
-    }
+    case RF_EV_RETURN_CANCELLED: return on_cancelled(db, ev);
     default:
         snprintf(why, whylen, "refund does not consume %s", rf_event_type_name(ev->type));
         return RF_APPLY_REJECT;
     }
 }
 
-/* GET /v1/refunds[?return_id=X] */
+/* ---- retries ------------------------------------------------------------------------ */
+
+static uv_timer_t retry_timer;
+
+static void retry_due(uv_timer_t *timer) {
+    (void)timer;
+    rf_bus_t *bus = rf_worker_bus(worker);
+    rf_db_t *db = rf_worker_db(worker);
+    if (!rf_db_connected(db)) return;
+    json_t *due = refund_db_due_retries(db);
+    size_t i;
+    json_t *rid;
+    json_array_foreach(due, i, rid) {
+        if (rf_bus_tx_begin(bus) != 0) break;
+        if (attempt(bus, db, json_string_value(rid), NULL) != 0 || rf_bus_tx_commit(bus) != 0)
+            rf_bus_tx_rollback(bus);
+    }
+    json_decref(due);
+}
+
+/* ---- HTTP ----------------------------------------------------------------------------- */
+
+/* POST /v1/refunds/{return_id}/approve (finance) */
+static void approve_refund(rf_http_exchange_t *x, const char *return_id) {
+    json_t *doc = rf_worker_json_body(x);
+    if (!doc) return;
+    rf_jsonv_t v = {0};
+    const rf_principal_t *who = rf_worker_principal(x);
+    bool authenticated = who && who->authenticated;
+    const char *by = rf_jsonv_str(doc, "by", !authenticated, 128, &v);
+    if (authenticated) by = who->user;
+    if (v.failed) {
+        rf_http_reply_error(x, 400, "invalid_field", v.message);
+        json_decref(doc);
+        return;
+    }
+    rf_bus_t *bus = rf_worker_bus(worker);
+    rf_db_t *db = rf_worker_db(worker);
+    refund_row_t r;
+    int found;
+    if (rf_bus_tx_begin(bus) != 0 || (found = refund_db_get_refund(db, return_id, &r)) < 0)
+        goto db_err;
+    if (!found || strcmp(r.status, "awaiting_approval") != 0) {
+        rf_bus_tx_rollback(bus);
+        if (!found) rf_http_reply_error(x, 404, "not_found", "no refund for that return");
+        else {
+            char msg[128];
+            snprintf(msg, sizeof msg, "the refund is %s, not awaiting approval", r.status);
+            rf_http_reply_error(x, 409, "not_awaiting_approval", msg);
+        }
+        json_decref(doc);
+        return;
+    }
+    if (refund_db_refund_approve(db, r.refund_id, by) != 0 ||
+        refund_db_set_plan_status(db, return_id, "refunding") != 0 ||
+        emit_refund_event(bus, RF_EV_REFUND_APPROVED, &r, by, NULL) != 0 ||
+        attempt(bus, db, return_id, NULL) != 0 || rf_bus_tx_commit(bus) != 0)
+        goto db_err;
+    rf_info("event=refund_approved return_id=%s refund_id=%s by=%s amount_fen=%lld", return_id,
+            r.refund_id, by, (long long)r.amount_fen);
+    refund_row_t now;
+    const char *status = "refunding";
+    if (refund_db_get_refund(db, return_id, &now) == 1) status = now.status;
+    rf_http_reply_json(x, 200,
+                       json_pack("{s:s, s:s, s:I, s:s}", "return_id", return_id, "refund_id",
+                                 r.refund_id, "amount_fen", (json_int_t)r.amount_fen, "status",
+                                 status));
+    json_decref(doc);
+    return;
+db_err:
+    rf_bus_tx_rollback(bus);
+    rf_http_reply_error(x, 503, "db_unavailable", "could not approve the refund; retry");
+    json_decref(doc);
+}
+
+/* POST /v1/claims/{claim_id}/settle | /write-off (finance) */
+static void close_claim(rf_http_exchange_t *x, const char *claim_id, const char *status) {
+    json_t *doc = rf_worker_json_body(x);
+    if (!doc) return;
+    rf_jsonv_t v = {0};
+    const rf_principal_t *who = rf_worker_principal(x);
+    bool authenticated = who && who->authenticated;
+    const char *by = rf_jsonv_str(doc, "by", !authenticated, 128, &v);
+    if (authenticated) by = who->user;
+    const char *note = rf_jsonv_str(doc, "note", false, 2000, &v);
+    if (v.failed) {
+        rf_http_reply_error(x, 400, "invalid_field", v.message);
+        json_decref(doc);
+        return;
+    }
+    int n = refund_db_claim_close(rf_worker_db(worker), claim_id, status, by, note);
+    if (n < 0) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
+    else if (n == 0)
+        rf_http_reply_error(x, 409, "not_open", "no open claim with that id");
+    else {
+        rf_info("event=claim_closed claim_id=%s status=%s by=%s", claim_id, status, by);
+        rf_http_reply_json(x, 200, json_pack("{s:s, s:s}", "claim_id", claim_id, "status", status));
+    }
+    json_decref(doc);
+}
+
+static void reply_list(rf_http_exchange_t *x, const char *key, json_t *list) {
+    if (!list) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
+    else rf_http_reply_json(x, 200, json_pack("{s:o}", key, list));
+}
+
 bool refund_route(void *arg, rf_http_exchange_t *x) {
     (void)arg;
-    if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/refunds") != 0)
+    const char *method = rf_http_method(x), *path = rf_http_path(x);
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    char id[RF_ID_MAX];
+    rf_db_t *db = rf_worker_db(worker);
+    if (get && strcmp(path, "/v1/refunds") == 0) {
+        if (rf_http_query_param(x, "return_id", id, sizeof id) < 0) id[0] = '\0';
+        reply_list(x, "refunds", refund_db_list(db, id));
+    } else if (get && strcmp(path, "/v1/claims") == 0) {
+        if (rf_http_query_param(x, "party_id", id, sizeof id) < 0) id[0] = '\0';
+        reply_list(x, "claims", refund_db_claims(db, id));
+    } else if (get && rf_path_match(path, "/v1/suppliers/{}/balance", id, sizeof id)) {
+        json_t *doc = refund_db_supplier_balance(db, id);
+        if (!doc) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
+        else rf_http_reply_json(x, 200, doc);
+    } else if (post && rf_path_match(path, "/v1/refunds/{}/approve", id, sizeof id)) {
+        approve_refund(x, id);
+    } else if (post && rf_path_match(path, "/v1/claims/{}/settle", id, sizeof id)) {
+        close_claim(x, id, "settled");
+    } else if (post && rf_path_match(path, "/v1/claims/{}/write-off", id, sizeof id)) {
+        close_claim(x, id, "written_off");
+    } else {
         return false;
-    char return_id[RF_ID_MAX];
-    if (rf_http_query_param(x, "return_id", return_id, sizeof return_id) < 0) return_id[0] = '\0';
-    json_t *list = refund_db_list(rf_worker_db(worker), return_id);
-    if (!list) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
-    else rf_http_reply_json(x, 200, json_pack("{s:o}", "refunds", list));
+    }
     return true;
 }
 
 int refund_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
+    rf_info("event=refund_adapter name=%s sandbox=%d", adapter->name, adapter->sandbox);
+    uv_timer_init(rf_worker_loop(w), &retry_timer);
+    uv_unref((uv_handle_t *)&retry_timer);
+    uint64_t every = (uint64_t)(refund_retry_base_ms < 200 ? refund_retry_base_ms : 200);
+    uv_timer_start(&retry_timer, retry_due, every, every);
     return 0;
 }

@@ -8,22 +8,30 @@
 
 int refund_db_insert_plan(rf_db_t *db, const rf_event_t *ev) {
     const rf_body_return_approved_t *b = &ev->body.return_approved;
-    rf_num_t amount = rf_i64(b->refund_amount_fen);
-    const char *p[] = {ev->return_id, b->kind,       amount.s, b->goods_expected ? "t" : "f",
-                       b->liability,  b->supplier_id};
+    rf_num_t amount = rf_i64(b->refund_amount_fen), qty = rf_i64(b->quantity > 0 ? b->quantity : 1),
+             lp = rf_i64(b->line_paid_fen), lq = rf_i64(b->line_quantity),
+             sh = rf_i64(b->shipping_fen);
+    const char *p[] = {ev->return_id,  b->kind,        amount.s, b->goods_expected ? "t" : "f",
+                       b->liability,   b->supplier_id, b->reason_code, b->cost_bearer,
+                       b->line_key,    qty.s,          lp.s,     lq.s,
+                       sh.s,           b->freight_insured ? "t" : "f"};
     return (int)rf_db_exec_count(
         db,
         "INSERT INTO plans (return_id, kind, amount_fen, goods_expected, liability, supplier_id,"
-        " status) VALUES ($1, $2, $3, $4, $5, $6, 'waiting_goods')"
+        " status, reason_code, cost_bearer, line_key, quantity, line_paid_fen, line_quantity,"
+        " shipping_fen, freight_insured) VALUES ($1, $2, $3, $4, $5, $6, 'waiting_goods', $7,"
+        " $8, $9, $10, $11, $12, $13, $14)"
         " ON CONFLICT (return_id) DO NOTHING",
-        6, p);
+        14, p);
 }
 
 int refund_db_get_plan(rf_db_t *db, const char *return_id, refund_plan_t *out) {
     const char *p[] = {return_id};
     PGresult *res = rf_db_query(db,
                                 "SELECT return_id, kind, liability, supplier_id, status,"
-                                " amount_fen, goods_expected FROM plans WHERE return_id = $1"
+                                " amount_fen, goods_expected, reason_code, cost_bearer, line_key,"
+                                " quantity, line_paid_fen, line_quantity, shipping_fen,"
+                                " freight_insured FROM plans WHERE return_id = $1"
                                 " FOR UPDATE",
                                 1, p);
     if (!res) return -1;
@@ -36,6 +44,14 @@ int refund_db_get_plan(rf_db_t *db, const char *return_id, refund_plan_t *out) {
         snprintf(out->status, sizeof out->status, "%s", rf_get_str(res, 0, 4));
         out->amount_fen = rf_get_i64(res, 0, 5);
         out->goods_expected = strcmp(rf_get_str(res, 0, 6), "t") == 0;
+        snprintf(out->reason_code, sizeof out->reason_code, "%s", rf_get_str(res, 0, 7));
+        snprintf(out->cost_bearer, sizeof out->cost_bearer, "%s", rf_get_str(res, 0, 8));
+        snprintf(out->line_key, sizeof out->line_key, "%s", rf_get_str(res, 0, 9));
+        out->quantity = rf_get_i64(res, 0, 10);
+        out->line_paid_fen = rf_get_i64(res, 0, 11);
+        out->line_quantity = rf_get_i64(res, 0, 12);
+        out->shipping_fen = rf_get_i64(res, 0, 13);
+        out->freight_insured = strcmp(rf_get_str(res, 0, 14), "t") == 0;
     }
     PQclear(res);
     return found;
@@ -45,18 +61,6 @@ int refund_db_set_plan_status(rf_db_t *db, const char *return_id, const char *st
     const char *p[] = {return_id, status};
     return rf_db_exec(db, "UPDATE plans SET status = $2, updated_at = now() WHERE return_id = $1",
                       2, p);
-}
-
-int refund_db_record_refund(rf_db_t *db, const char *refund_id, const char *return_id,
-                            int64_t amount_fen, const char *key, const char *platform_ref) {
-    rf_num_t amount = rf_i64(amount_fen);
-    const char *p[] = {refund_id, return_id, amount.s, key, platform_ref};
-    return (int)rf_db_exec_count(db,
-                                 "INSERT INTO refunds (refund_id, return_id, amount_fen,"
-                                 " idempotency_key, status, platform_ref)"
-                                 " VALUES ($1, $2, $3, $4, 'issued', $5)"
-                                 " ON CONFLICT DO NOTHING",
-                                 5, p);
 }
 
 int refund_db_open_claim(rf_db_t *db, const char *claim_id, const char *return_id,
@@ -76,9 +80,171 @@ json_t *refund_db_list(rf_db_t *db, const char *return_id) {
         db,
         "SELECT COALESCE(json_agg(json_build_object('refund_id', refund_id, 'return_id',"
         " return_id, 'amount_fen', amount_fen, 'status', status, 'idempotency_key',"
-        " idempotency_key, 'platform_ref', platform_ref) ORDER BY created_at DESC), '[]'::json)"
+        " idempotency_key, 'platform_ref', platform_ref, 'goods_fen', goods_fen,"
+        " 'shipping_fen', shipping_fen, 'deduction_fen', deduction_fen, 'attempts', attempts,"
+        " 'error', error, 'approved_by', approved_by) ORDER BY created_at DESC), '[]'::json)"
         " FROM (SELECT * FROM refunds WHERE $1 = '' OR return_id = $1"
         " ORDER BY created_at DESC LIMIT 1000) r",
+        1, p);
+    if (!res) return NULL;
+    json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
+    PQclear(res);
+    return doc;
+}
+
+int refund_db_line_used(rf_db_t *db, const char *line_key, const char *return_id,
+                        int64_t *units, int64_t *fen) {
+    *units = *fen = 0;
+    if (!*line_key) return 0;
+    const char *p[] = {line_key, return_id};
+    /* Lock the line's plans so two refunds of one line never both take the
+     * same remainder. */
+    PGresult *res = rf_db_query(db,
+                                "SELECT COALESCE(sum(p.quantity), 0), COALESCE(sum(r.amount_fen), 0)"
+                                " FROM plans p JOIN refunds r USING (return_id)"
+                                " WHERE p.line_key = $1 AND p.return_id <> $2"
+                                " AND r.status IN ('awaiting_approval', 'pending', 'issued')",
+                                2, p);
+    if (!res) return -1;
+    *units = rf_get_i64(res, 0, 0);
+    *fen = rf_get_i64(res, 0, 1);
+    PQclear(res);
+    return 0;
+}
+
+int refund_db_insert_refund(rf_db_t *db, const char *refund_id, const char *return_id,
+                            const refund_money_t *m, const char *key, const char *status) {
+    rf_num_t amount = rf_i64(m->amount_fen), goods = rf_i64(m->goods_fen),
+             ship = rf_i64(m->shipping_fen), ded = rf_i64(m->deduction_fen);
+    const char *p[] = {refund_id, return_id, amount.s, key, status, goods.s, ship.s, ded.s};
+    return (int)rf_db_exec_count(db,
+                                 "INSERT INTO refunds (refund_id, return_id, amount_fen,"
+                                 " idempotency_key, status, goods_fen, shipping_fen,"
+                                 " deduction_fen, next_attempt_at)"
+                                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())"
+                                 " ON CONFLICT DO NOTHING",
+                                 8, p);
+}
+
+int refund_db_get_refund(rf_db_t *db, const char *return_id, refund_row_t *out) {
+    const char *p[] = {return_id};
+    PGresult *res = rf_db_query(db,
+                                "SELECT refund_id, return_id, status, idempotency_key, amount_fen,"
+                                " attempts FROM refunds WHERE return_id = $1 FOR UPDATE",
+                                1, p);
+    if (!res) return -1;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        snprintf(out->refund_id, sizeof out->refund_id, "%s", rf_get_str(res, 0, 0));
+        snprintf(out->return_id, sizeof out->return_id, "%s", rf_get_str(res, 0, 1));
+        snprintf(out->status, sizeof out->status, "%s", rf_get_str(res, 0, 2));
+        snprintf(out->idempotency_key, sizeof out->idempotency_key, "%s", rf_get_str(res, 0, 3));
+        out->amount_fen = rf_get_i64(res, 0, 4);
+        out->attempts = rf_get_i64(res, 0, 5);
+    }
+    PQclear(res);
+    return found;
+}
+
+int refund_db_refund_issued(rf_db_t *db, const char *refund_id, const char *platform_ref) {
+    const char *p[] = {refund_id, platform_ref};
+    return rf_db_exec(db,
+                      "UPDATE refunds SET status = 'issued', platform_ref = $2, error = NULL,"
+                      " attempts = attempts + 1, next_attempt_at = NULL, updated_at = now()"
+                      " WHERE refund_id = $1",
+                      2, p);
+}
+
+int refund_db_refund_attempt_failed(rf_db_t *db, const char *refund_id, const char *error,
+                                    int64_t delay_ms, bool final) {
+    rf_num_t d = rf_i64(delay_ms);
+    const char *p[] = {refund_id, error, d.s, final ? "failed" : "pending"};
+    return rf_db_exec(db,
+                      "UPDATE refunds SET status = $4, error = $2, attempts = attempts + 1,"
+                      " next_attempt_at = CASE WHEN $4 = 'pending'"
+                      "   THEN now() + $3::bigint * interval '1 millisecond' END,"
+                      " updated_at = now() WHERE refund_id = $1",
+                      4, p);
+}
+
+int refund_db_refund_approve(rf_db_t *db, const char *refund_id, const char *by) {
+    const char *p[] = {refund_id, by};
+    return rf_db_exec(db,
+                      "UPDATE refunds SET status = 'pending', approved_by = $2,"
+                      " approved_at = now(), next_attempt_at = now(), updated_at = now()"
+                      " WHERE refund_id = $1 AND status = 'awaiting_approval'",
+                      2, p);
+}
+
+int refund_db_refund_cancel(rf_db_t *db, const char *return_id) {
+    const char *p[] = {return_id};
+    return rf_db_exec(db,
+                      "UPDATE refunds SET status = 'cancelled', next_attempt_at = NULL,"
+                      " updated_at = now() WHERE return_id = $1 AND status = 'awaiting_approval'",
+                      1, p);
+}
+
+json_t *refund_db_due_retries(rf_db_t *db) {
+    PGresult *res = rf_db_query(db,
+                                "SELECT return_id FROM refunds WHERE status = 'pending'"
+                                " AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 100",
+                                0, NULL);
+    if (!res) return NULL;
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(list, json_string(rf_get_str(res, i, 0)));
+    PQclear(res);
+    return list;
+}
+
+int refund_db_sandbox_call(rf_db_t *db, const refund_call_t *call, const char *ref) {
+    rf_num_t amount = rf_i64(call->amount_fen);
+    const char *p[] = {call->idempotency_key, call->return_id, call->refund_id, amount.s, ref};
+    return rf_db_exec(db,
+                      "INSERT INTO sandbox_calls (idempotency_key, return_id, refund_id,"
+                      " amount_fen, platform_ref) VALUES ($1, $2, $3, $4, $5)"
+                      " ON CONFLICT (idempotency_key) DO UPDATE SET"
+                      " calls = sandbox_calls.calls + 1, last_at = now()",
+                      5, p);
+}
+
+int refund_db_claim_close(rf_db_t *db, const char *claim_id, const char *status, const char *by,
+                          const char *note) {
+    const char *p[] = {claim_id, status, by, note};
+    return (int)rf_db_exec_count(db,
+                                 "UPDATE claims SET status = $2, closed_by = $3,"
+                                 " closed_at = now(), note = $4"
+                                 " WHERE claim_id = $1 AND status = 'open'",
+                                 4, p);
+}
+
+json_t *refund_db_supplier_balance(rf_db_t *db, const char *supplier_id) {
+    const char *p[] = {supplier_id};
+    PGresult *res = rf_db_query(
+        db,
+        "SELECT json_build_object('supplier_id', $1::text,"
+        " 'owed_fen', COALESCE(sum(amount_fen) FILTER (WHERE status = 'open'), 0),"
+        " 'settled_fen', COALESCE(sum(amount_fen) FILTER (WHERE status = 'settled'), 0),"
+        " 'written_off_fen', COALESCE(sum(amount_fen) FILTER (WHERE status = 'written_off'), 0),"
+        " 'open_claims', count(*) FILTER (WHERE status = 'open'),"
+        " 'claims', count(*))"
+        " FROM claims WHERE party = 'supplier' AND party_id = $1",
+        1, p);
+    if (!res) return NULL;
+    json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
+    PQclear(res);
+    return doc;
+}
+
+json_t *refund_db_claims(rf_db_t *db, const char *party_id) {
+    const char *p[] = {party_id};
+    PGresult *res = rf_db_query(
+        db,
+        "SELECT COALESCE(json_agg(json_build_object('claim_id', claim_id, 'return_id', return_id,"
+        " 'party', party, 'party_id', party_id, 'amount_fen', amount_fen, 'status', status,"
+        " 'closed_by', closed_by, 'note', note) ORDER BY created_at), '[]'::json)"
+        " FROM (SELECT * FROM claims WHERE $1 = '' OR party_id = $1"
+        " ORDER BY created_at DESC LIMIT 1000) c",
         1, p);
     if (!res) return NULL;
     json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);

@@ -1,34 +1,36 @@
 /*
  * review.c: the review worker's logic.
  *
- * Every return request gets a task. A small refund-only request is approved
- * at once; everything else waits for a person (customer service up to a
- * limit, a CS supervisor above it), who approves or rejects it through the
- * HTTP API. Liability (who bears the cost) follows from the reason.
+ * Every return request gets a task. The shop's ordered rules (rules.c)
+ * approve or reject it at once, or send it to a person (customer service up
+ * to a limit, a CS supervisor above it), who approves or rejects it through
+ * the HTTP API. Liability and the cost bearer follow from the reason; the
+ * destination of the goods from the supplier; a return_refund worth less
+ * than its return shipping is approved without the goods. A timer raises
+ * review.deadline_near, once per task, before a platform deadline passes. A
+ * contradicting inspection brings the task back as disputed.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "review.h"
+#include "review_ops.h"
 #include "rf/ids.h"
 #include "rf/jsonv.h"
 #include "rf/log.h"
 
 int64_t review_auto_approve_max_fen = 5000;
 int64_t review_cs_limit_fen = 50000;
+int64_t review_return_shipping_cost_fen = 1000;
+int64_t review_deadline_scan_ms = 1000;
+char review_policy_file[RF_CFG_STR_MAX];
 
 static rf_worker_t *worker;
 
 static const char *const reject_reasons[] = {
     "window_expired",   "category_excluded", "quantity_exceeded", "duplicate_request",
     "order_unknown",    "condition_failed",  "reviewer_rejected", NULL};
-
-review_verdict_t review_first_look(const char *kind, int64_t requested_amount_fen) {
-    if (strcmp(kind, "refund_only") == 0 && requested_amount_fen <= review_auto_approve_max_fen)
-        return (review_verdict_t){true, "auto"};
-    return (review_verdict_t){false,
-                              requested_amount_fen > review_cs_limit_fen ? "cs_supervisor" : "cs"};
-}
 
 const char *review_liability(const char *reason_code) {
     if (strcmp(reason_code, "quality") == 0 || strcmp(reason_code, "wrong_item") == 0 ||
@@ -56,12 +58,23 @@ static int emit_approved(rf_bus_t *bus, const review_task_t *t, int64_t amount,
     rf_body_return_approved_t *b = &ev.body.return_approved;
     int rc = rf_event_set_str(&b->kind, t->kind) | rf_event_set_str(&b->decided_by, decided_by) |
              rf_event_set_str(&b->liability, t->liability) |
-             rf_event_set_str(&b->destination, "merchant") |
+             rf_event_set_str(&b->destination, *t->destination ? t->destination : "merchant") |
              rf_event_set_str(&b->sku_id, t->sku_id) |
-             rf_event_set_str(&b->supplier_id, t->supplier_id);
+             rf_event_set_str(&b->supplier_id, t->supplier_id) |
+             rf_event_set_str(&b->reason_code, t->reason_code) |
+             rf_event_set_str(&b->cost_bearer, t->cost_bearer) |
+             rf_event_set_str(&b->line_key, t->line_key);
     b->refund_amount_fen = amount;
-    b->goods_expected = strcmp(t->kind, "refund_only") != 0;
+    /* a disputed return settled in the buyer's favour is refunded without
+     * further goods; a returnless refund never expects them */
+    b->goods_expected = strcmp(t->kind, "refund_only") != 0 && !t->returnless &&
+                        strcmp(t->status, "disputed") != 0;
+    b->returnless = t->returnless;
     b->quantity = t->quantity;
+    b->line_paid_fen = t->line_paid_fen;
+    b->line_quantity = t->line_quantity;
+    b->shipping_fen = t->shipping_fen;
+    b->freight_insured = t->freight_insured;
     if (rc == 0) rc = rf_bus_emit(bus, &ev);
     rf_event_clear(&ev);
     return rc;
@@ -95,23 +108,61 @@ static int emit_opened(rf_bus_t *bus, const rf_event_t *req, const char *role) {
 
 static rf_apply_result_t on_requested(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev) {
     const rf_body_return_requested_t *b = &ev->body.return_requested;
-    review_verdict_t v = review_first_look(b->kind, b->requested_amount_fen);
+    /* one loop thread: a static policy saves a large allocation per event */
+    static review_policy_t policy;
+    review_policy_t *pol = &policy;
+    rf_apply_result_t result = RF_APPLY_ERROR;
+    int64_t history = review_db_buyer_returns(db, b->shop_id, b->buyer_id, ev->return_id);
+    char destination[16];
+    if (history < 0 || review_db_load_policy(db, b->shop_id, pol) != 0 ||
+        review_db_destination(db, b->supplier_id, destination, sizeof destination) != 0)
+        goto out;
+    review_facts_t facts = {b->kind, b->reason_code, b->category, b->supplier_id,
+                            b->requested_amount_fen, history};
+    const review_rule_t *rule = review_evaluate(pol, &facts);
+    review_outcome_t outcome = rule ? rule->outcome : REVIEW_MANUAL;
+    review_verdict_t v = {outcome != REVIEW_MANUAL,
+                          outcome != REVIEW_MANUAL
+                              ? "auto"
+                              : review_required_role(pol, b->requested_amount_fen)};
     const char *liability = review_liability(b->reason_code);
+    const char *bearer = review_cost_bearer(liability, b->freight_insured);
+    bool returnless = review_returnless(pol, b->kind, b->paid_amount_fen);
     int inserted = review_db_insert_task(db, ev, &v, liability);
-    if (inserted < 0) return RF_APPLY_ERROR;
-    if (inserted == 0) return RF_APPLY_OK; /* already reviewed */
-    if (!v.auto_approve) return emit_opened(bus, ev, v.required_role) == 0 ? RF_APPLY_OK
-                                                                           : RF_APPLY_ERROR;
+    if (inserted < 0) goto out;
+    result = RF_APPLY_OK;
+    if (inserted == 0) goto out; /* already reviewed */
+    result = RF_APPLY_ERROR;
+    if (review_db_task_details(db, ev, bearer, destination, returnless,
+                               rule ? rule->name : "") != 0)
+        goto out;
+    rf_info("event=review_rule return_id=%s rule=%s outcome=%s buyer_returns_90d=%lld"
+            " liability=%s cost_bearer=%s returnless=%d",
+            ev->return_id, rule ? rule->name : "-", v.required_role, (long long)history,
+            liability, bearer, returnless);
+    if (outcome == REVIEW_MANUAL) {
+        result = emit_opened(bus, ev, v.required_role) == 0 ? RF_APPLY_OK : RF_APPLY_ERROR;
+        goto out;
+    }
+    if (outcome == REVIEW_AUTO_REJECT) {
+        if (review_db_decide(db, ev->return_id, "rejected", "auto", rule->reject_reason,
+                             rule->name) == 0 &&
+            emit_rejected(bus, ev->return_id, rule->reject_reason, "auto", rule->name) == 0)
+            result = RF_APPLY_OK;
+        goto out;
+    }
     review_task_t t;
-    if (review_db_get_task(db, ev->return_id, &t) != 1) return RF_APPLY_ERROR;
+    if (review_db_get_task(db, ev->return_id, &t) != 1) goto out;
     int64_t amount = b->requested_amount_fen < b->paid_amount_fen ? b->requested_amount_fen
                                                                    : b->paid_amount_fen;
-    if (review_db_decide(db, ev->return_id, "approved", "auto", NULL, "automatic rule") != 0 ||
+    if (review_db_decide(db, ev->return_id, "approved", "auto", NULL, rule->name) != 0 ||
         emit_approved(bus, &t, amount, "auto", ev->event_id) != 0)
-        return RF_APPLY_ERROR;
+        goto out;
     rf_info("event=auto_approved return_id=%s amount_fen=%lld", ev->return_id,
             (long long)amount);
-    return RF_APPLY_OK;
+    result = RF_APPLY_OK;
+out:
+    return result;
 }
 
 rf_apply_result_t review_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen) {
@@ -164,7 +215,8 @@ static void decide(rf_http_exchange_t *x, const char *return_id, bool approve) {
     int found;
     if (rf_bus_tx_begin(bus) != 0 || (found = review_db_get_task(db, return_id, &t)) < 0)
         goto db_err;
-    if (!found || strcmp(t.status, "pending") != 0) {
+    bool disputed = found && strcmp(t.status, "disputed") == 0;
+    if (!found || (strcmp(t.status, "pending") != 0 && !disputed)) {
         rf_bus_tx_rollback(bus);
         if (!found) rf_http_reply_error(x, 404, "not_found", "no review task for that return");
         else {
@@ -175,12 +227,22 @@ static void decide(rf_http_exchange_t *x, const char *return_id, bool approve) {
         json_decref(doc);
         return;
     }
-    if (authenticated && who->role == RF_ROLE_CS && t.requested_amount_fen > review_cs_limit_fen) {
+    static review_policy_t pol; /* one loop thread */
+    if (review_db_load_policy(db, t.shop_id, &pol) != 0) goto db_err;
+    int64_t cs_limit = pol.cs_limit_fen;
+    if (authenticated && who->role == RF_ROLE_CS && disputed) {
+        rf_bus_tx_rollback(bus);
+        rf_http_reply_error(x, 403, "supervisor_only",
+                            "a disputed return is decided by a cs_supervisor");
+        json_decref(doc);
+        return;
+    }
+    if (authenticated && who->role == RF_ROLE_CS && t.requested_amount_fen > cs_limit) {
         rf_bus_tx_rollback(bus);
         char msg[160];
         snprintf(msg, sizeof msg,
                  "%lld fen is above customer service's limit of %lld fen: a cs_supervisor decides",
-                 (long long)t.requested_amount_fen, (long long)review_cs_limit_fen);
+                 (long long)t.requested_amount_fen, (long long)cs_limit);
         rf_http_reply_error(x, 403, "above_cs_limit", msg);
         json_decref(doc);
         return;
@@ -232,8 +294,116 @@ bool review_route(void *arg, rf_http_exchange_t *x) {
     return true;
 }
 
+/* ---- deadline alerts --------------------------------------------------------------- */
+
+static uv_timer_t deadline_timer;
+
+/* Raise review.deadline_near, once per task, for every undecided task whose
+ * platform deadline is within RF_REVIEW_DEADLINE_WARN_S. */
+static void scan_deadlines(uv_timer_t *timer) {
+    (void)timer;
+    rf_bus_t *bus = rf_worker_bus(worker);
+    rf_db_t *db = rf_worker_db(worker);
+    if (!rf_db_connected(db) || rf_bus_tx_begin(bus) != 0) return;
+    json_t *due = review_db_take_deadline_alerts(db, review_deadline_warn_s * 1000);
+    int rc = due ? 0 : -1;
+    size_t i;
+    json_t *d;
+    json_array_foreach(due, i, d) {
+        const char *rid = json_string_value(json_object_get(d, "return_id"));
+        rf_event_t ev;
+        if (!rid || rf_bus_event_init(bus, &ev, RF_EV_REVIEW_DEADLINE_NEAR, rid, NULL) != 0) {
+            rc = -1;
+            break;
+        }
+        rf_body_review_deadline_near_t *b = &ev.body.review_deadline_near;
+        const char *role = json_string_value(json_object_get(d, "required_role"));
+        rc = rf_event_set_str(&b->task_id, rid) | rf_event_set_str(&b->required_role, role);
+        b->deadline_at = json_integer_value(json_object_get(d, "deadline_at"));
+        if (rc == 0) rc = rf_bus_emit(bus, &ev);
+        rf_event_clear(&ev);
+        if (rc != 0) break;
+        rf_warn("event=deadline_near return_id=%s deadline_at=%lld required_role=%s", rid,
+                (long long)b->deadline_at, role ? role : "");
+    }
+    json_decref(due);
+    if (rc != 0 || rf_bus_tx_commit(bus) != 0) rf_bus_tx_rollback(bus);
+}
+
+/* ---- policy file ---------------------------------------------------------------------- */
+
+/* RF_REVIEW_POLICY_FILE: {"default": {...}, "shops": {id: {...}},
+ * "suppliers": {id: {"destination": "supplier"}}}; checked whole first. */
+static int load_policy_file(rf_db_t *db) {
+    if (!*review_policy_file) return 0;
+    json_error_t jerr;
+    json_t *doc = json_load_file(review_policy_file, 0, &jerr);
+    if (!doc) {
+        rf_error("event=policy_file_invalid file=%s line=%d error=\"%s\"", review_policy_file,
+                 jerr.line, jerr.text);
+        return -1;
+    }
+    review_policy_t *scratch = malloc(sizeof *scratch);
+    char err[200] = "";
+    int rc = scratch ? 0 : -1;
+    json_t *def = json_object_get(doc, "default"), *shops = json_object_get(doc, "shops"),
+           *sups = json_object_get(doc, "suppliers"), *pol;
+    const char *key;
+    if (rc == 0 && def) {
+        review_policy_default(scratch);
+        rc = review_policy_from_json(def, scratch, err, sizeof err);
+    }
+    if (rc == 0 && shops) json_object_foreach(shops, key, pol) {
+            review_policy_default(scratch);
+            if ((rc = review_policy_from_json(pol, scratch, err, sizeof err)) != 0) break;
+        }
+    if (rc == 0 && sups) json_object_foreach(sups, key, pol) {
+            const char *dest = json_string_value(json_object_get(pol, "destination"));
+            if (!dest || (strcmp(dest, "merchant") != 0 && strcmp(dest, "supplier") != 0)) {
+                snprintf(err, sizeof err, "suppliers.%s.destination must be merchant or supplier",
+                         key);
+                rc = -1;
+                break;
+            }
+        }
+    free(scratch);
+    if (rc != 0) {
+        rf_error("event=policy_file_invalid file=%s error=\"%s\"", review_policy_file, err);
+        json_decref(doc);
+        return -1;
+    }
+    rc = rf_db_begin(db);
+    if (rc == 0 && def) {
+        char *text = json_dumps(def, JSON_COMPACT);
+        rc = text ? review_db_store_policy(db, "*", text) : -1;
+        free(text);
+    }
+    if (rc == 0 && shops) json_object_foreach(shops, key, pol) {
+            char *text = json_dumps(pol, JSON_COMPACT);
+            rc = text ? review_db_store_policy(db, key, text) : -1;
+            free(text);
+            if (rc != 0) break;
+        }
+    if (rc == 0 && sups) json_object_foreach(sups, key, pol) {
+            rc = review_db_store_supplier(db, key,
+                                          json_string_value(json_object_get(pol, "destination")));
+            if (rc != 0) break;
+        }
+    if (rc == 0) rc = rf_db_commit(db);
+    else rf_db_rollback(db);
+    json_decref(doc);
+    review_db_policy_cache_clear();
+    if (rc == 0) rf_info("event=policy_loaded file=%s", review_policy_file);
+    return rc;
+}
+
 int review_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
+    if (load_policy_file(rf_worker_db(w)) != 0) return -1;
+    uv_timer_init(rf_worker_loop(w), &deadline_timer);
+    uv_unref((uv_handle_t *)&deadline_timer);
+    uv_timer_start(&deadline_timer, scan_deadlines, (uint64_t)review_deadline_scan_ms,
+                   (uint64_t)review_deadline_scan_ms);
     return 0;
 }

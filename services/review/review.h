@@ -17,21 +17,89 @@
 /* Settings (filled by the worker's configuration table). */
 extern int64_t review_auto_approve_max_fen; /* refund-only at or under this: automatic */
 extern int64_t review_cs_limit_fen;         /* above this a CS supervisor must decide */
+extern int64_t review_return_shipping_cost_fen; /* returnless refund when goods are worth less */
+extern int64_t review_deadline_scan_ms;     /* how often tasks are scanned for deadlines */
+extern char review_policy_file[RF_CFG_STR_MAX]; /* RF_REVIEW_POLICY_FILE, "" for none */
+
+/* ---- rules.c: the shop's review policy ---------------------------------------- */
+
+#define REVIEW_WORD_MAX 64
+#define REVIEW_LIST_MAX 8
+#define REVIEW_RULES_MAX 32
+
+typedef enum review_outcome {
+    REVIEW_MANUAL = 0,
+    REVIEW_AUTO_APPROVE = 1,
+    REVIEW_AUTO_REJECT = 2,
+} review_outcome_t;
+
+/* One rule: every condition given must hold (an empty list or a -1 bound is
+ * no condition). */
+typedef struct review_rule {
+    char name[REVIEW_WORD_MAX];
+    char kinds[REVIEW_LIST_MAX][REVIEW_WORD_MAX];
+    size_t n_kinds;
+    char reasons[REVIEW_LIST_MAX][REVIEW_WORD_MAX];
+    size_t n_reasons;
+    char categories[REVIEW_LIST_MAX][REVIEW_WORD_MAX];
+    size_t n_categories;
+    char suppliers[REVIEW_LIST_MAX][REVIEW_WORD_MAX];
+    size_t n_suppliers;
+    int64_t min_amount_fen, max_amount_fen;               /* requested amount */
+    int64_t min_buyer_returns_90d, max_buyer_returns_90d; /* the buyer's other returns */
+    review_outcome_t outcome;
+    char reject_reason[REVIEW_WORD_MAX]; /* for auto_reject */
+} review_rule_t;
+
+typedef struct review_policy {
+    review_rule_t rules[REVIEW_RULES_MAX]; /* in order; the first match decides */
+    size_t n_rules;
+    int64_t cs_limit_fen;             /* above it a cs_supervisor decides */
+    int64_t return_shipping_cost_fen; /* returnless when goods are worth less */
+    bool returnless;                  /* allow returnless refunds at all */
+} review_policy_t;
+
+/* What the rules look at. */
+typedef struct review_facts {
+    const char *kind, *reason, *category, *supplier_id;
+    int64_t amount_fen;        /* requested */
+    int64_t buyer_returns_90d; /* the buyer's other requests in the last 90 days */
+} review_facts_t;
+
+/* review_policy_default: the defaults from the worker's settings. */
+void review_policy_default(review_policy_t *p);
+/* review_policy_from_json: override p with doc's fields ("rules" replaces
+ * the rules). 0, or -1 with a message. */
+int review_policy_from_json(json_t *doc, review_policy_t *p, char *err, size_t errlen);
+int review_rule_from_json(json_t *r, review_rule_t *out, char *err, size_t errlen);
+bool review_rule_matches(const review_rule_t *r, const review_facts_t *f);
+/* review_evaluate: the first matching rule, NULL when none (manual). */
+const review_rule_t *review_evaluate(const review_policy_t *p, const review_facts_t *f);
+const char *review_required_role(const review_policy_t *p, int64_t amount_fen);
+/* review_cost_bearer: who pays the return shipping: the liable party, or
+ * for the buyer's own reasons the freight insurer when the buyer is insured. */
+const char *review_cost_bearer(const char *liability, bool freight_insured);
+/* review_returnless: approve a return_refund without the goods when getting
+ * them back costs more than they are worth. */
+bool review_returnless(const review_policy_t *p, const char *kind, int64_t goods_value_fen);
 
 /* A review task as stored. */
 typedef struct review_task {
     char return_id[64], kind[32], status[16], sku_id[128], supplier_id[128], liability[16];
     int64_t quantity, requested_amount_fen, paid_amount_fen;
+    char shop_id[128], reason_code[32], cost_bearer[16], destination[16], line_key[400],
+        required_role[16];
+    int64_t line_paid_fen, line_quantity, shipping_fen;
+    bool freight_insured, returnless;
 } review_task_t;
 
-/* The automatic first look at a request. */
+/* How a new task is handled: decided by a rule, or by a person of a role. */
 typedef struct review_verdict {
     bool auto_approve;         /* approve now without a person */
     const char *required_role; /* "auto", "cs" or "cs_supervisor" */
 } review_verdict_t;
 
 /* review.c: policy */
-review_verdict_t review_first_look(const char *kind, int64_t requested_amount_fen);
 const char *review_liability(const char *reason_code);
 bool review_reject_reason_known(const char *code);
 rf_apply_result_t review_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen);
@@ -41,11 +109,27 @@ int review_start(void *arg, rf_worker_t *w);
 /* review_db.c */
 int review_db_insert_task(rf_db_t *db, const rf_event_t *requested, const review_verdict_t *v,
                           const char *liability); /* 1 new, 0 existed */
+/* Extra facts of a new task (cost bearer, destination, returnless, line). */
+int review_db_task_details(rf_db_t *db, const rf_event_t *requested, const char *cost_bearer,
+                           const char *destination, bool returnless, const char *rule);
+/* The buyer's other requests in this shop in the last 90 days. */
+int64_t review_db_buyer_returns(rf_db_t *db, const char *shop_id, const char *buyer_id,
+                                const char *return_id);
+/* The shop's review policy (defaults when none); 0 or -1. */
+int review_db_load_policy(rf_db_t *db, const char *shop_id, review_policy_t *p);
+int review_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_json);
+void review_db_policy_cache_clear(void); /* after storing policies */
+int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *destination);
+/* Where goods of this supplier go back: "merchant" or "supplier" into out. */
+int review_db_destination(rf_db_t *db, const char *supplier_id, char *out, size_t cap);
 int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out); /* 1/0 */
 int review_db_decide(rf_db_t *db, const char *return_id, const char *status,
                      const char *decided_by, const char *reason_code, const char *note);
 int review_db_cancel(rf_db_t *db, const char *return_id);
 int review_db_mark_disputed(rf_db_t *db, const char *return_id, const char *grade);
+/* Tasks near their deadline, not yet alerted: marks them alerted and returns
+ * a JSON array [{return_id, deadline_at, required_role}] (NULL on error). */
+json_t *review_db_take_deadline_alerts(rf_db_t *db, int64_t within_ms);
 json_t *review_db_list(rf_db_t *db, const char *status); /* NULL on db error */
 
 #endif

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "review.h"
+#include "rf/ids.h"
+#include "rf/log.h"
+#include "rf/shop_cache.h"
 
 int review_db_insert_task(rf_db_t *db, const rf_event_t *ev, const review_verdict_t *v,
                           const char *liability) {
@@ -29,7 +32,10 @@ int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out) {
     const char *p[] = {return_id};
     PGresult *res = rf_db_query(db,
                                 "SELECT return_id, kind, status, sku_id, supplier_id, liability,"
-                                " quantity, requested_amount_fen, paid_amount_fen"
+                                " quantity, requested_amount_fen, paid_amount_fen, shop_id,"
+                                " reason_code, cost_bearer, destination, line_key,"
+                                " required_role, line_paid_fen, line_quantity, shipping_fen,"
+                                " freight_insured, returnless"
                                 " FROM tasks WHERE return_id = $1 FOR UPDATE",
                                 1, p);
     if (!res) return -1;
@@ -44,6 +50,17 @@ int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out) {
         out->quantity = rf_get_i64(res, 0, 6);
         out->requested_amount_fen = rf_get_i64(res, 0, 7);
         out->paid_amount_fen = rf_get_i64(res, 0, 8);
+        snprintf(out->shop_id, sizeof out->shop_id, "%s", rf_get_str(res, 0, 9));
+        snprintf(out->reason_code, sizeof out->reason_code, "%s", rf_get_str(res, 0, 10));
+        snprintf(out->cost_bearer, sizeof out->cost_bearer, "%s", rf_get_str(res, 0, 11));
+        snprintf(out->destination, sizeof out->destination, "%s", rf_get_str(res, 0, 12));
+        snprintf(out->line_key, sizeof out->line_key, "%s", rf_get_str(res, 0, 13));
+        snprintf(out->required_role, sizeof out->required_role, "%s", rf_get_str(res, 0, 14));
+        out->line_paid_fen = rf_get_i64(res, 0, 15);
+        out->line_quantity = rf_get_i64(res, 0, 16);
+        out->shipping_fen = rf_get_i64(res, 0, 17);
+        out->freight_insured = strcmp(rf_get_str(res, 0, 18), "t") == 0;
+        out->returnless = strcmp(rf_get_str(res, 0, 19), "t") == 0;
     }
     PQclear(res);
     return found;
@@ -78,8 +95,12 @@ int review_db_cancel(rf_db_t *db, const char *return_id) {
 
 int review_db_mark_disputed(rf_db_t *db, const char *return_id, const char *grade) {
     const char *p[] = {return_id, grade};
-    int64_t n = rf_db_exec_count(db, "UPDATE tasks SET disputed = true WHERE return_id = $1", 1,
-                                 p);
+    /* Back to review as a dispute: a supervisor decides it again. */
+    int64_t n = rf_db_exec_count(db,
+                                 "UPDATE tasks SET disputed = true, status = 'disputed',"
+                                 " required_role = 'cs_supervisor' WHERE return_id = $1"
+                                 " AND status IN ('approved', 'pending')",
+                                 1, p);
     if (n <= 0) return (int)n;
     return rf_db_exec(db,
                       "INSERT INTO decisions (return_id, decision, decided_by, reason_code)"
@@ -102,4 +123,122 @@ json_t *review_db_list(rf_db_t *db, const char *status) {
     json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
     PQclear(res);
     return doc;
+}
+
+int review_db_task_details(rf_db_t *db, const rf_event_t *ev, const char *cost_bearer,
+                           const char *destination, bool returnless, const char *rule) {
+    const rf_body_return_requested_t *b = &ev->body.return_requested;
+    rf_num_t lp = rf_i64(b->line_paid_fen), lq = rf_i64(b->line_quantity),
+             sh = rf_i64(b->shipping_fen);
+    const char *p[] = {ev->return_id, cost_bearer, destination, returnless ? "t" : "f",
+                       b->freight_insured ? "t" : "f", b->line_key, lp.s, lq.s, sh.s, rule};
+    return rf_db_exec(db,
+                      "UPDATE tasks SET cost_bearer = $2, destination = $3, returnless = $4,"
+                      " freight_insured = $5, line_key = $6, line_paid_fen = $7,"
+                      " line_quantity = $8, shipping_fen = $9, rule_name = $10"
+                      " WHERE return_id = $1",
+                      10, p);
+}
+
+int64_t review_db_buyer_returns(rf_db_t *db, const char *shop_id, const char *buyer_id,
+                                const char *return_id) {
+    if (!*buyer_id) return 0;
+    const char *p[] = {shop_id, buyer_id, return_id};
+    PGresult *res = rf_db_query(db,
+                                "SELECT count(*) FROM tasks WHERE shop_id = $1 AND buyer_id = $2"
+                                " AND return_id <> $3 AND status <> 'cancelled'"
+                                " AND created_at > now() - interval '90 days'",
+                                3, p);
+    if (!res) return -1;
+    int64_t n = rf_get_i64(res, 0, 0);
+    PQclear(res);
+    return n;
+}
+
+/* Policies change only when a policy file is loaded at start-up, so a few
+ * seconds of caching per shop saves a query and a JSON parse per event. */
+#define POLICY_CACHE 16
+#define POLICY_TTL_MS 5000
+/* Policies change rarely: each shop's is read at most every POLICY_TTL_MS. */
+static rf_shop_cache_t *policy_cache;
+
+static int load_policy_uncached(rf_db_t *db, const char *shop_id, review_policy_t *pol);
+
+int review_db_load_policy(rf_db_t *db, const char *shop_id, review_policy_t *pol) {
+    if (!policy_cache) policy_cache = rf_shop_cache_new(POLICY_CACHE, sizeof *pol, POLICY_TTL_MS);
+    if (policy_cache && rf_shop_cache_get(policy_cache, shop_id, pol)) return 0;
+    if (load_policy_uncached(db, shop_id, pol) != 0) return -1;
+    if (policy_cache) rf_shop_cache_put(policy_cache, shop_id, pol);
+    return 0;
+}
+
+void review_db_policy_cache_clear(void) {
+    if (policy_cache) rf_shop_cache_clear(policy_cache);
+}
+
+static int load_policy_uncached(rf_db_t *db, const char *shop_id, review_policy_t *pol) {
+    review_policy_default(pol);
+    const char *p[] = {shop_id};
+    PGresult *res = rf_db_query(db,
+                                "SELECT doc::text FROM policies WHERE shop_id IN ('*', $1)"
+                                " ORDER BY shop_id = $1",
+                                1, p);
+    if (!res) return -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *doc = json_loads(rf_get_str(res, i, 0), 0, NULL);
+        char err[200];
+        if (doc && review_policy_from_json(doc, pol, err, sizeof err) != 0)
+            rf_warn("event=policy_invalid shop_id=%s error=\"%s\"", shop_id, err);
+        json_decref(doc);
+    }
+    PQclear(res);
+    return 0;
+}
+
+int review_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_json) {
+    const char *p[] = {shop_id, doc_json};
+    return rf_db_exec(db,
+                      "INSERT INTO policies (shop_id, doc) VALUES ($1, $2::jsonb)"
+                      " ON CONFLICT (shop_id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()",
+                      2, p);
+}
+
+int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *destination) {
+    const char *p[] = {supplier_id, destination};
+    return rf_db_exec(db,
+                      "INSERT INTO suppliers (supplier_id, destination) VALUES ($1, $2)"
+                      " ON CONFLICT (supplier_id) DO UPDATE SET destination = EXCLUDED.destination,"
+                      " updated_at = now()",
+                      2, p);
+}
+
+int review_db_destination(rf_db_t *db, const char *supplier_id, char *out, size_t cap) {
+    const char *p[] = {supplier_id};
+    PGresult *res =
+        rf_db_query(db, "SELECT destination FROM suppliers WHERE supplier_id = $1", 1, p);
+    if (!res) return -1;
+    snprintf(out, cap, "%s", PQntuples(res) > 0 ? rf_get_str(res, 0, 0) : "merchant");
+    PQclear(res);
+    return 0;
+}
+
+json_t *review_db_take_deadline_alerts(rf_db_t *db, int64_t within_ms) {
+    rf_num_t w = rf_i64(within_ms);
+    const char *p[] = {w.s};
+    PGresult *res = rf_db_query(
+        db,
+        "WITH due AS (SELECT return_id FROM tasks WHERE status = 'pending'"
+        "   AND alerted_at IS NULL AND deadline_at IS NOT NULL"
+        "   AND deadline_at <= now() + $1::bigint * interval '1 millisecond'"
+        "   ORDER BY deadline_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
+        " UPDATE tasks t SET alerted_at = now() FROM due WHERE t.return_id = due.return_id"
+        " RETURNING json_build_object('return_id', t.return_id, 'required_role',"
+        "   t.required_role, 'deadline_at', (extract(epoch FROM t.deadline_at) * 1000)::bigint)",
+        1, p);
+    if (!res) return NULL;
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(list, json_loads(rf_get_str(res, i, 0), 0, NULL));
+    PQclear(res);
+    return list;
 }

@@ -16,9 +16,19 @@
 
 /* An expected parcel as stored. */
 typedef struct warehouse_parcel {
-    char return_id[64], sku_id[128], supplier_id[128], status[16];
+    char return_id[64], sku_id[128], supplier_id[128], status[16], kind[32], destination[16];
     int64_t quantity;
 } warehouse_parcel_t;
+
+/* Settings. */
+extern int64_t warehouse_supplier_accept_days; /* the supplier's acceptance window */
+
+/* legs.c: the supplier leg and reship state machines */
+bool warehouse_leg_state_known(const char *state);
+bool warehouse_leg_can_move(const char *from, const char *to);
+bool warehouse_reship_can_move(const char *from, const char *to);
+/* Goods go on to the supplier: its destination, or a return_to_supplier grade. */
+bool warehouse_needs_supplier_leg(const char *destination, const char *disposition);
 
 /* warehouse.c: goods handling */
 bool warehouse_grade_known(const char *grade);
@@ -43,6 +53,20 @@ int warehouse_db_receive(rf_db_t *db, const char *receipt_id, const warehouse_pa
 /* Record the return tracking number of an expected parcel: 1 set, 0 no such
  * parcel still expected. */
 int warehouse_db_set_tracking(rf_db_t *db, const char *return_id, const char *tracking_no);
+/* Open the supplier leg (requested) of a received parcel; 1 new, 0 existed. */
+int warehouse_db_leg_open(rf_db_t *db, const warehouse_parcel_t *p, int64_t accept_days);
+/* The leg's state into state (1 found, 0 not); locks it. */
+int warehouse_db_leg_state(rf_db_t *db, const char *return_id, char *state, size_t cap,
+                           bool *late);
+int warehouse_db_leg_move(rf_db_t *db, const char *return_id, const char *state,
+                          const char *by, const char *tracking_no, const char *note, bool late);
+json_t *warehouse_db_legs(rf_db_t *db, const char *supplier_id, bool overdue_only);
+/* Reship of an exchange: open (1 new, 0 existed), state (1/0), move. */
+int warehouse_db_reship_open(rf_db_t *db, const warehouse_parcel_t *p);
+int warehouse_db_reship_state(rf_db_t *db, const char *return_id, char *state, size_t cap,
+                              char *supplier_id, size_t scap);
+int warehouse_db_reship_move(rf_db_t *db, const char *return_id, const char *state,
+                             const char *tracking_no);
 int warehouse_db_unmatched(rf_db_t *db, const char *receipt_id, const char *tracking_no,
                            const char *grade, const char *received_by);
 

@@ -79,7 +79,9 @@ def scenario(h):
         i = 0
         try:
             while not stop.is_set():
-                rid = h.post_return(harness.uid("s%d" % i), order, "L%d" % (1 + i % 20),
+                # its own order (buyer) each: see harness.fresh_line
+                o, ln = h.fresh_line("s", 1000, 9000)
+                rid = h.post_return(harness.uid("s%d" % i), o, ln,
                                     kind="refund_only", amount=300 + i % 50, reason="late")
                 stream.append((time.monotonic(), rid))
                 i += 1

@@ -43,15 +43,71 @@ static void who_is_told(void **state) {
     assert_int_equal(plan_for(RF_EV_RETURN_APPROVED, supplier_fault, m), 2);
     assert_string_equal(m[0].audience, "buyer");
     assert_string_equal(m[1].audience, "supplier");
-    assert_non_null(strstr(m[1].body, "3990"));
+    assert_non_null(strstr(m[1].body, "39.90 元")); /* zh-CN, amounts in yuan */
     assert_int_equal(plan_for(RF_EV_REFUND_ISSUED, refund_of, m), 1);
     assert_string_equal(m[0].template_name, "refunded");
-    assert_non_null(strstr(m[0].body, "1234 fen"));
+    assert_non_null(strstr(m[0].body, "12.34 元"));
+    assert_non_null(strstr(m[0].body, "退款"));
     assert_non_null(strstr(m[0].body, "01RET"));
     assert_int_equal(plan_for(RF_EV_GOODS_INSPECTED, graded, m), 1);
     assert_non_null(strstr(m[0].body, "empty_box"));
     assert_int_equal(plan_for(RF_EV_GOODS_INSPECTED, resellable, m), 0);
     assert_int_equal(plan_for(RF_EV_NOTICE_SENT, NULL, m), 0);
+}
+
+static void reship_of(rf_event_t *ev, const char *state) {
+    assert_int_equal(rf_event_set_str(&ev->body.reship_updated.state, state), 0);
+}
+static void reship_requested(rf_event_t *ev) { reship_of(ev, "requested"); }
+static void reship_delivered(rf_event_t *ev) { reship_of(ev, "delivered"); }
+
+/* Alerts go to operations; the supplier hears of the reship; the exchange's
+ * end and a refund complete the return (a survey follows). */
+static void alerts_and_completion(void **state) {
+    (void)state;
+    notification_msg_t m[NOTIFICATION_MAX_PER_EVENT];
+    assert_int_equal(plan_for(RF_EV_REVIEW_DEADLINE_NEAR, NULL, m), 1);
+    assert_string_equal(m[0].audience, "ops");
+    assert_string_equal(m[0].template_name, "deadline_near");
+    assert_int_equal(plan_for(RF_EV_REFUND_FAILED, NULL, m), 1);
+    assert_string_equal(m[0].audience, "ops");
+    assert_int_equal(plan_for(RF_EV_REFUND_AWAITING_APPROVAL, NULL, m), 1);
+    assert_string_equal(m[0].template_name, "finance_approval_needed");
+    assert_int_equal(plan_for(RF_EV_RESHIP_UPDATED, reship_requested, m), 1);
+    assert_string_equal(m[0].audience, "supplier");
+    assert_int_equal(plan_for(RF_EV_RESHIP_UPDATED, reship_delivered, m), 1);
+    assert_string_equal(m[0].template_name, "exchanged");
+
+    rf_event_t ev;
+    assert_int_equal(rf_event_init(&ev, RF_EV_REFUND_ISSUED), 0);
+    assert_true(notification_completes(&ev));
+    rf_event_clear(&ev);
+    assert_int_equal(rf_event_init(&ev, RF_EV_RESHIP_UPDATED), 0);
+    reship_requested(&ev);
+    assert_false(notification_completes(&ev));
+    reship_delivered(&ev);
+    assert_true(notification_completes(&ev));
+    rf_event_clear(&ev);
+}
+
+/* Yuan text from integer fen, no floating point. */
+static void yuan_text(void **state) {
+    (void)state;
+    static const struct { int64_t fen; const char *text; } cases[] = {
+        {0, "0.00"}, {1, "0.01"}, {99, "0.99"}, {100, "1.00"}, {123456, "1234.56"},
+        {-250, "-2.50"}, {INT64_MAX, "92233720368547758.07"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_string_equal(notification_yuan(cases[i].fen).s, cases[i].text);
+}
+
+/* The webhook backoff doubles and is bounded. */
+static void retry_backoff(void **state) {
+    (void)state;
+    assert_int_equal(notification_retry_delay_ms(1000, 1), 1000);
+    assert_int_equal(notification_retry_delay_ms(1000, 2), 2000);
+    assert_int_equal(notification_retry_delay_ms(1000, 4), 8000);
+    assert_int_equal(notification_retry_delay_ms(1000, 60), 3600000);
 }
 
 /* Every event type has a plan that fits the array. */
@@ -69,6 +125,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(who_is_told),
         cmocka_unit_test(every_type_fits),
+        cmocka_unit_test(alerts_and_completion),
+        cmocka_unit_test(yuan_text),
+        cmocka_unit_test(retry_backoff),
     };
     return cmocka_run_group_tests_name("notification", tests, NULL, NULL);
 }

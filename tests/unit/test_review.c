@@ -12,28 +12,6 @@
 
 #include "../../services/review/review.h"
 
-static void first_look(void **state) {
-    (void)state;
-    review_auto_approve_max_fen = 5000;
-    review_cs_limit_fen = 50000;
-    review_verdict_t v = review_first_look("refund_only", 5000);
-    assert_true(v.auto_approve);
-    assert_string_equal(v.required_role, "auto");
-    v = review_first_look("refund_only", 5001);
-    assert_false(v.auto_approve);
-    assert_string_equal(v.required_role, "cs");
-    v = review_first_look("return_refund", 100);
-    assert_false(v.auto_approve);
-    assert_string_equal(v.required_role, "cs");
-    v = review_first_look("return_refund", 50000);
-    assert_string_equal(v.required_role, "cs");
-    v = review_first_look("exchange", 50001);
-    assert_string_equal(v.required_role, "cs_supervisor");
-    review_auto_approve_max_fen = 0; /* the limit is a setting */
-    assert_false(review_first_look("refund_only", 1).auto_approve);
-    review_auto_approve_max_fen = 5000;
-}
-
 static void liability(void **state) {
     (void)state;
     assert_string_equal(review_liability("quality"), "supplier");
@@ -53,9 +31,115 @@ static void reject_reasons(void **state) {
     assert_false(review_reject_reason_known("because"));
 }
 
+typedef struct rule_case {
+    const char *what;
+    review_facts_t f;
+    review_outcome_t want;
+    const char *rule; /* the rule that decides, "" for none */
+} rule_case_t;
+
+/* The default rules: refund-only up to 50 yuan for a buyer with fewer than 3
+ * returns in 90 days is automatic; everything else goes to a person. */
+static void default_rules(void **state) {
+    (void)state;
+    review_policy_t p;
+    review_policy_default(&p);
+    const rule_case_t cases[] = {
+        {"small refund-only", {"refund_only", "late", "", "", 5000, 2}, REVIEW_AUTO_APPROVE,
+         "small_refund_only"},
+        {"over 50 yuan", {"refund_only", "late", "", "", 5001, 0}, REVIEW_MANUAL,
+         "default_manual"},
+        {"third return in 90 days", {"refund_only", "late", "", "", 100, 3}, REVIEW_MANUAL,
+         "default_manual"},
+        {"return with goods", {"return_refund", "quality", "", "", 100, 0}, REVIEW_MANUAL,
+         "default_manual"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const review_rule_t *r = review_evaluate(&p, &cases[i].f);
+        assert_non_null(r);
+        if (r->outcome != cases[i].want || strcmp(r->name, cases[i].rule) != 0)
+            fail_msg("%s: got %s (%d)", cases[i].what, r->name, (int)r->outcome);
+    }
+    assert_string_equal(review_required_role(&p, review_cs_limit_fen), "cs");
+    assert_string_equal(review_required_role(&p, review_cs_limit_fen + 1), "cs_supervisor");
+    /* the automatic limit is a setting */
+    int64_t saved = review_auto_approve_max_fen;
+    review_auto_approve_max_fen = 0;
+    review_policy_default(&p);
+    assert_int_equal(review_evaluate(&p, &cases[0].f)->outcome, REVIEW_MANUAL);
+    review_auto_approve_max_fen = saved;
+}
+
+/* A shop's own ordered rules: the first match wins. */
+static void shop_rules(void **state) {
+    (void)state;
+    review_policy_t p;
+    review_policy_default(&p);
+    char err[200];
+    json_t *doc = json_loads(
+        "{\"cs_limit_fen\": 20000, \"rules\": ["
+        " {\"name\": \"fresh_no_reason\", \"category\": \"fresh\","
+        "  \"reason\": [\"changed_mind\", \"size_fit\"], \"outcome\": \"auto_reject\","
+        "  \"reject_reason\": \"category_excluded\"},"
+        " {\"name\": \"serial\", \"min_buyer_returns_90d\": 10, \"outcome\": \"manual\"},"
+        " {\"name\": \"trusted_supplier\", \"supplier\": \"sup-9\","
+        "  \"max_amount_fen\": 20000, \"outcome\": \"auto_approve\"}]}",
+        0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), 0);
+    json_decref(doc);
+    assert_int_equal(p.n_rules, 3);
+    assert_int_equal(p.cs_limit_fen, 20000);
+    const rule_case_t cases[] = {
+        {"fresh, changed mind", {"return_refund", "changed_mind", "fresh", "sup-9", 100, 0},
+         REVIEW_AUTO_REJECT, "fresh_no_reason"},
+        {"fresh, quality", {"return_refund", "quality", "fresh", "sup-1", 100, 0}, REVIEW_MANUAL,
+         ""},
+        {"serial returner of a trusted supplier",
+         {"refund_only", "quality", "", "sup-9", 100, 12}, REVIEW_MANUAL, "serial"},
+        {"trusted supplier", {"return_refund", "quality", "", "sup-9", 20000, 0},
+         REVIEW_AUTO_APPROVE, "trusted_supplier"},
+        {"trusted supplier, too much", {"return_refund", "quality", "", "sup-9", 20001, 0},
+         REVIEW_MANUAL, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const review_rule_t *r = review_evaluate(&p, &cases[i].f);
+        review_outcome_t got = r ? r->outcome : REVIEW_MANUAL;
+        const char *name = r ? r->name : "";
+        if (got != cases[i].want || strcmp(name, cases[i].rule) != 0)
+            fail_msg("%s: got %s (%d)", cases[i].what, name, (int)got);
+    }
+    assert_string_equal(review_evaluate(&p, &cases[0].f)->reject_reason, "category_excluded");
+
+    doc = json_loads("{\"rules\": [{\"outcome\": \"auto_reject\", \"reject_reason\": \"nope\"}]}",
+                     0, NULL);
+    assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "nope"));
+    json_decref(doc);
+}
+
+static void cost_bearer_and_returnless(void **state) {
+    (void)state;
+    assert_string_equal(review_cost_bearer("buyer", false), "buyer");
+    assert_string_equal(review_cost_bearer("buyer", true), "insurer");
+    assert_string_equal(review_cost_bearer("supplier", true), "supplier");
+    assert_string_equal(review_cost_bearer("carrier", false), "carrier");
+    review_policy_t p;
+    review_policy_default(&p);
+    p.return_shipping_cost_fen = 1000;
+    assert_true(review_returnless(&p, "return_refund", 999));
+    assert_false(review_returnless(&p, "return_refund", 1000));
+    assert_false(review_returnless(&p, "exchange", 10));
+    assert_false(review_returnless(&p, "refund_only", 10));
+    p.returnless = false;
+    assert_false(review_returnless(&p, "return_refund", 10));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(first_look),
+        cmocka_unit_test(default_rules),
+        cmocka_unit_test(shop_rules),
+        cmocka_unit_test(cost_bearer_and_returnless),
         cmocka_unit_test(liability),
         cmocka_unit_test(reject_reasons),
     };

@@ -37,8 +37,41 @@ static void grades(void **state) {
     assert_false(warehouse_grade_known("fine"));
 }
 
+static void supplier_leg(void **state) {
+    (void)state;
+    static const struct { const char *from, *to; bool ok; } cases[] = {
+        {"requested", "in_transit", true},
+        {"requested", "supplier_received", true},
+        {"in_transit", "supplier_received", true},
+        {"supplier_received", "supplier_credit_issued", true},
+        {"supplier_received", "supplier_credit_denied", true},
+        {"requested", "supplier_credit_issued", false},
+        {"in_transit", "requested", false},
+        {"supplier_credit_issued", "supplier_credit_denied", false},
+        {"supplier_credit_denied", "supplier_received", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (warehouse_leg_can_move(cases[i].from, cases[i].to) != cases[i].ok)
+            fail_msg("%s -> %s", cases[i].from, cases[i].to);
+    assert_true(warehouse_leg_state_known("in_transit"));
+    assert_false(warehouse_leg_state_known("lost"));
+    assert_true(warehouse_needs_supplier_leg("supplier", "restock"));
+    assert_true(warehouse_needs_supplier_leg("merchant", "return_to_supplier"));
+    assert_false(warehouse_needs_supplier_leg("merchant", "restock"));
+}
+
+static void reship(void **state) {
+    (void)state;
+    assert_true(warehouse_reship_can_move("requested", "shipped"));
+    assert_true(warehouse_reship_can_move("shipped", "delivered"));
+    assert_false(warehouse_reship_can_move("requested", "delivered"));
+    assert_false(warehouse_reship_can_move("delivered", "shipped"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(supplier_leg),
+        cmocka_unit_test(reship),
         cmocka_unit_test(dispositions),
         cmocka_unit_test(locations),
         cmocka_unit_test(grades),

@@ -30,6 +30,21 @@
  *    the high-water mark instead of dropping; we send non-blocking and leave
  *    the row pending). ZMQ_FD is edge-triggered: every socket is drained until
  *    EAGAIN on each readable notice and before each loop iteration blocks.
+ *  - Encrypted links (optional). With CURVE keys configured every link is
+ *    encrypted and both ends authenticated; only listed keys may connect.
+ *  - Replicas (optional). A worker may run as several replicas sharing its
+ *    schema. Consumer side: each replica binds its own endpoint; a producer
+ *    routes each return to one live replica (rendezvous hashing of the
+ *    return id over the replicas that answer), and with one event per return
+ *    in flight a return is never in two replicas at once; a replica that
+ *    stops answering (send refused, or ack timeouts) leaves the rotation and
+ *    its returns move to the others (the shared inbox makes a resend
+ *    harmless). Producer side: each outbox row carries the `owner` replica
+ *    that wrote it and only the owner sends it; a replica renews its lease
+ *    (table replica_lease) every second, and a live replica takes over the
+ *    rows of one whose lease is older than replica_lease_s. Whoever sends,
+ *    only the oldest row of each return (all owners considered) may be sent,
+ *    so per-return order holds across replicas too.
  *
  * Wire frames (all but the body are text):
  *   producer -> consumer: "EV" | event_id | return_id | msgpack body
@@ -74,7 +89,28 @@ typedef struct rf_bus_config {
     int64_t batch_max;                         /* events applied per consumer transaction */
     int64_t poll_ms;                           /* outbox poll interval when idle */
     int64_t window;                            /* events in flight per consumer */
+    /* Encryption (NULL or "" for both: plain links). With both set every link
+     * is CURVE: the ROUTER is a CURVE server admitting only clients whose key
+     * is in the public key list (a ZAP handler on inproc://zeromq.zap.01 in
+     * this bus's loop, logging every refusal with the key), and each DEALER
+     * is a CURVE client that authenticates its server by the key listed under
+     * the consumer's worker name (rf/curve.h). */
+    const char *curve_secret_key_file;         /* this worker's secret key */
+    const char *curve_public_keys_file;        /* `<name> <key>` of everyone allowed */
+    /* Replicas. peer_endpoints[i] may list several comma-separated endpoints,
+     * one per replica of worker i; bind_endpoint is this replica's own. */
+    unsigned replica_id;                       /* this process among its worker's replicas */
+    bool replicated;                           /* this worker may run several replicas */
+    int64_t replica_lease_s;                   /* a replica silent this long is taken over */
 } rf_bus_config_t;
+
+/* Most replicas of one worker (endpoints in one RF_<W>_BUS list). */
+#define RF_BUS_MAX_REPLICAS 16
+
+/* rf_bus_endpoint_at: copy the idx-th (from 0) comma-separated endpoint of
+ * list into out. Returns the number of endpoints in the list, or -1 when idx
+ * is past the end or an endpoint does not fit in cap. */
+int rf_bus_endpoint_at(const char *list, unsigned idx, char *out, size_t cap);
 
 /* rf_bus_new: bind, connect to the consumers of what this worker produces,
  * and start dispatching. The db must be connected and migrated with
@@ -129,6 +165,7 @@ typedef struct rf_bus_stats {
     int64_t inbox_duplicates; /* redelivered events acknowledged again */
     int64_t inbox_deferred, inbox_rejected, inbox_failed;
     int64_t dead_letters;     /* rows in dead_letter now */
+    int64_t peers_refused;    /* CURVE clients refused (key not listed) since start */
 } rf_bus_stats_t;
 
 /* rf_bus_stats: counters, plus outbox and dead-letter figures read from the

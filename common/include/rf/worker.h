@@ -30,6 +30,13 @@
 
 typedef struct rf_worker rf_worker_t;
 
+/* A /metrics page being written (see rf_metrics_printf). */
+typedef struct rf_metrics_out rf_metrics_out_t;
+
+/* rf_metrics_printf: append Prometheus text to a /metrics page. */
+void rf_metrics_printf(rf_metrics_out_t *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Who may call a route: requests matching method and pattern (one "{}"
  * placeholder allowed, see rf_path_match) need a token of one of `roles`
  * (admin may always). Routes without a rule need no token. */
@@ -56,6 +63,11 @@ typedef struct rf_worker_spec {
     /* start: called once the db and bus are up; 0 or -1 (start-up fails). */
     int (*start)(void *state, rf_worker_t *w);
     void *state;                      /* passed to apply, route and start */
+    /* ops_route: the service's operations routes (reports, lists), tried
+     * before route; same contract as route. May be NULL. */
+    bool (*ops_route)(rf_worker_t *w, rf_http_exchange_t *x);
+    /* metrics: append the service's own series to /metrics (may be NULL). */
+    void (*metrics)(rf_worker_t *w, rf_metrics_out_t *out);
 } rf_worker_spec_t;
 
 /* rf_worker_main: run the worker until SIGINT/SIGTERM. `--print-config`
@@ -74,6 +86,15 @@ const rf_principal_t *rf_worker_principal(rf_http_exchange_t *x);
 /* rf_worker_json_body: parse the request body as a JSON object. On failure
  * answers 400 (or 415) with a message saying what is wrong and returns NULL. */
 json_t *rf_worker_json_body(rf_http_exchange_t *x);
+
+/* rf_worker_query_json: run a query whose one row, one column is JSON text
+ * (json_build_object ...) and parse it. NULL on a db or parse error. */
+json_t *rf_worker_query_json(rf_worker_t *w, const char *sql, int n, const char *const *params);
+
+/* rf_worker_reply_query: answer x with rf_worker_query_json's document
+ * (200), or 503 db_unavailable. */
+void rf_worker_reply_query(rf_worker_t *w, rf_http_exchange_t *x, const char *sql, int n,
+                           const char *const *params);
 
 /* rf_path_match: match path against a pattern with one "{}" placeholder,
  * e.g. "/v1/returns/{}/approve"; copies the placeholder text (no '/', at most
