@@ -412,6 +412,50 @@ static void poll_peer(peer_t *peer) {
 
 /* An answered failure (RETRY or REJECT) or a permanent one: count it, back
  * off, and dead-letter the row past retry_max. */
+/* Move the outbox row of event_id toward peer to the dead-letter table and,
+ * in the same transaction, raise an ops.alert so operations hear of it (not
+ * for an alert itself: a broken notification worker must not breed alerts). */
+static void dead_letter(peer_t *peer, const char *event_id, const char *reason,
+                        int64_t attempts) {
+    rf_bus_t *bus = peer->bus;
+    const char *p[] = {event_id, peer->name, reason};
+    if (rf_bus_tx_begin(bus) != 0) return;
+    PGresult *res = rf_db_query(
+        bus->db,
+        "WITH moved AS (DELETE FROM outbox WHERE event_id = $1 AND dest = $2"
+        " RETURNING *) INSERT INTO dead_letter (event_id, dest, return_id, type,"
+        " payload, attempts, reason, created_at) SELECT event_id, dest, return_id,"
+        " type, payload, attempts, $3, created_at FROM moved RETURNING type, return_id",
+        3, p);
+    if (!res) {
+        rf_bus_tx_rollback(bus);
+        return;
+    }
+    int rc = 0;
+    if (PQntuples(res) > 0 && strcmp(rf_get_str(res, 0, 0), "ops.alert") != 0) {
+        rf_event_t ev;
+        char subject[160];
+        snprintf(subject, sizeof subject, "%s to %s", rf_get_str(res, 0, 0), peer->name);
+        rc = rf_bus_event_init(bus, &ev, RF_EV_OPS_ALERT, rf_get_str(res, 0, 1), event_id);
+        if (rc == 0) {
+            rc = rf_event_set_str(&ev.body.ops_alert.kind, "dead_letter") |
+                 rf_event_set_str(&ev.body.ops_alert.subject, subject) |
+                 rf_event_set_str(&ev.body.ops_alert.detail, reason);
+            if (rc == 0) rc = rf_bus_emit(bus, &ev);
+            rf_event_clear(&ev);
+        }
+    }
+    bool moved = PQntuples(res) > 0;
+    PQclear(res);
+    if (rc != 0 || rf_bus_tx_commit(bus) != 0) {
+        rf_bus_tx_rollback(bus);
+        return;
+    }
+    if (moved)
+        rf_error("event=dead_lettered dest=%s event_id=%s attempts=%lld reason=\"%s\"",
+                 peer->name, event_id, (long long)attempts, reason);
+}
+
 static void record_failure(peer_t *peer, const char *event_id, const char *reason,
                            bool permanent) {
     rf_bus_t *bus = peer->bus;
@@ -432,15 +476,7 @@ static void record_failure(peer_t *peer, const char *event_id, const char *reaso
         PQclear(res);
     }
     if (permanent || attempts >= bus->cfg.retry_max) {
-        const char *p[] = {event_id, peer->name, reason};
-        if (rf_db_exec(bus->db,
-                       "WITH moved AS (DELETE FROM outbox WHERE event_id = $1 AND dest = $2"
-                       " RETURNING *) INSERT INTO dead_letter (event_id, dest, return_id, type,"
-                       " payload, attempts, reason, created_at) SELECT event_id, dest, return_id,"
-                       " type, payload, attempts, $3, created_at FROM moved",
-                       3, p) == 0)
-            rf_error("event=dead_lettered dest=%s event_id=%s attempts=%lld reason=\"%s\"",
-                     peer->name, event_id, (long long)attempts, reason);
+        dead_letter(peer, event_id, reason, attempts);
         peer->needs_poll = true; /* the next event of that return may go now */
         return;
     }

@@ -109,6 +109,12 @@ size_t notification_plan(const rf_event_t *ev, notification_msg_t out[NOTIFICATI
                  notification_yuan(ev->body.refund_failed.amount_fen).s,
                  ev->body.refund_failed.error);
         break;
+    case RF_EV_OPS_ALERT:
+        snprintf(add(out, &n, "ops", "ops", "ops_alert"), BODY,
+                 "【告警】%s：%s（退货 %s）%s%s", ev->body.ops_alert.kind,
+                 ev->body.ops_alert.subject, r, *ev->body.ops_alert.detail ? "：" : "",
+                 ev->body.ops_alert.detail);
+        break;
     case RF_EV_CLAIM_OPENED:
         snprintf(add(out, &n, "supplier", "email", "claim_opened"), BODY,
                  "退货 %s 已生成索赔单 %s，金额 %s 元。", r, ev->body.claim_opened.claim_id,
@@ -176,6 +182,9 @@ rf_apply_result_t notification_apply(void *arg, const rf_event_t *ev, char *why,
         int recorded = notification_db_record(db, notice_id, ev, &msgs[i]);
         if (recorded < 0) return RF_APPLY_ERROR;
         if (recorded == 0) continue; /* this event already told this audience */
+        /* An alert is not part of a return's story (and may be about an event
+         * whose return intake never knew): it is not announced to intake. */
+        if (ev->type == RF_EV_OPS_ALERT) continue;
         if (emit_sent(bus, ev, notice_id, &msgs[i]) != 0) return RF_APPLY_ERROR;
     }
     /* A completed return gets a satisfaction survey (sent by the delivery

@@ -120,6 +120,13 @@ def scenario(h):
             "refund rf_inbox_rejected_total did not count the poison")
     h.check(any(poison in ln for ln in h.log_grep("review", "event=dead_lettered")),
             "review's log does not record the dead letter")
+    # Operations are told, once, through notification (an ops.alert event).
+    alert = h.wait_until(lambda: h.psql("SELECT body FROM notification.messages WHERE"
+                                        " template_name = 'ops_alert' AND return_id = '%s'" % x),
+                         15, "an ops alert about the dead letter")
+    h.check(len(alert) == 1 and "return.approved to refund" in alert[0][0],
+            "ops alert for the dead letter: %s" % alert)
+    harness.log("ops alert: %s" % alert[0][0])
     # The return the poison was queued under is free again: approve it, it is refunded.
     r = h.http("POST", "review", "/v1/reviews/%s/approve" % x, {"by": "alice"})
     h.check(r.status == 200, "approve %s: %r" % (x, r))
