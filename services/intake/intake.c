@@ -57,7 +57,9 @@ intake_status_t intake_status_after(const rf_event_t *ev) {
     }
     case RF_EV_REFUND_APPROVED: return (intake_status_t){"refunding", 6};
     case RF_EV_REFUND_FAILED: return (intake_status_t){"refund_failed", 7};
-    case RF_EV_REFUND_ISSUED: return (intake_status_t){"refunded", 8};
+    /* Money that moved outranks every decision: a refund issued in a race
+     * with a cancellation or rejection still shows as refunded. */
+    case RF_EV_REFUND_ISSUED: return (intake_status_t){"refunded", 10};
     case RF_EV_RETURN_REJECTED: return (intake_status_t){"rejected", 9};
     case RF_EV_RETURN_CANCELLED: return (intake_status_t){"cancelled", 9};
     default: return (intake_status_t){NULL, -1};

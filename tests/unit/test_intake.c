@@ -60,6 +60,9 @@ static void ranks_follow_the_lifecycle(void **state) {
     int failed = status_of(RF_EV_REFUND_FAILED, NULL).rank;
     assert_true(requested < review && review < approved && approved < awaiting);
     assert_true(awaiting < received && received < failed && failed < refunded);
+    /* A refund that was issued shows, whatever decision raced with it. */
+    assert_true(refunded > status_of(RF_EV_RETURN_CANCELLED, NULL).rank);
+    assert_true(refunded > status_of(RF_EV_RETURN_REJECTED, NULL).rank);
 }
 
 static void reasons(void **state) {
