@@ -179,7 +179,6 @@ int intake_db_delete_refused(rf_db_t *db, const char *return_id) {
  * seconds of caching per shop saves a query and a JSON parse per request. */
 #define POLICY_CACHE 32
 #define POLICY_TTL_MS 5000
-/* Policies change rarely: each shop's is read at most every POLICY_TTL_MS. */
 static rf_shop_cache_t *policy_cache;
 
 static int load_policy_uncached(rf_db_t *db, const char *shop_id, intake_policy_t *pol);

@@ -159,7 +159,6 @@ int64_t review_db_buyer_returns(rf_db_t *db, const char *shop_id, const char *bu
  * seconds of caching per shop saves a query and a JSON parse per event. */
 #define POLICY_CACHE 16
 #define POLICY_TTL_MS 5000
-/* Policies change rarely: each shop's is read at most every POLICY_TTL_MS. */
 static rf_shop_cache_t *policy_cache;
 
 static int load_policy_uncached(rf_db_t *db, const char *shop_id, review_policy_t *pol);
