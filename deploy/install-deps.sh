@@ -24,6 +24,7 @@ python3               # integration test scenarios (tests/integration/*.py)
 valgrind              # make test runs the unit tests under valgrind's memcheck
 clang                 # libFuzzer targets (make fuzz; a short pass in make test)
 libclang-rt-14-dev    # clang's sanitizer and libFuzzer runtimes
+openssl               # the openssl command: the tests' platform stand-in encrypts pushes with it
 curl                  # talking to the workers' HTTP APIs by hand and in scripts
 procps                # ps/pkill used when supervising and testing worker processes
 docker-compose        # CI validates docker-compose.yml with docker-compose config (no engine needed)
