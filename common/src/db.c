@@ -142,6 +142,29 @@ int64_t rf_db_exec_count(rf_db_t *db, const char *sql, int n, const char *const 
     return count;
 }
 
+json_t *rf_db_query_json(rf_db_t *db, const char *sql, int n, const char *const *params,
+                         bool *dberr) {
+    PGresult *res = rf_db_query(db, sql, n, params);
+    if (dberr) *dberr = res == NULL;
+    if (!res) return NULL;
+    json_t *doc = PQntuples(res) > 0 ? json_loads(rf_get_str(res, 0, 0), 0, NULL) : NULL;
+    PQclear(res);
+    return doc;
+}
+
+json_t *rf_db_query_list(rf_db_t *db, const char *sql, int n, const char *const *params,
+                         bool parse) {
+    PGresult *res = rf_db_query(db, sql, n, params);
+    if (!res) return NULL;
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *v = rf_get_str(res, i, 0);
+        json_array_append_new(list, parse ? json_loads(v, 0, NULL) : json_string(v));
+    }
+    PQclear(res);
+    return list;
+}
+
 int rf_db_begin(rf_db_t *db) {
     if (rf_db_exec(db, "BEGIN", 0, NULL) != 0) return -1;
     db->in_tx = true;

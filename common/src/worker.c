@@ -174,11 +174,7 @@ json_t *rf_worker_json_body(rf_http_exchange_t *x) {
 
 json_t *rf_worker_query_json(rf_worker_t *w, const char *sql, int n, const char *const *params) {
     if (rf_db_connect(w->db) != 0) return NULL;
-    PGresult *res = rf_db_query(w->db, sql, n, params);
-    if (!res) return NULL;
-    json_t *doc = PQntuples(res) == 1 ? json_loads(rf_get_str(res, 0, 0), 0, NULL) : NULL;
-    PQclear(res);
-    return doc;
+    return rf_db_query_json(w->db, sql, n, params, NULL);
 }
 
 void rf_worker_reply_query(rf_worker_t *w, rf_http_exchange_t *x, const char *sql, int n,
@@ -508,6 +504,13 @@ static void serve_dead_letter_action(rf_worker_t *w, rf_http_exchange_t *x, cons
 }
 
 const rf_principal_t *rf_worker_principal(rf_http_exchange_t *x) { return rf_http_user(x); }
+
+const char *rf_worker_actor(rf_http_exchange_t *x, json_t *doc, bool required, rf_jsonv_t *v) {
+    const rf_principal_t *who = rf_worker_principal(x);
+    bool authenticated = who && who->authenticated;
+    const char *by = rf_jsonv_str(doc, "by", required && !authenticated, 128, v);
+    return authenticated ? who->user : by;
+}
 
 /* The rule covering this request, if any. */
 static const rf_route_rule_t *rule_for(const rf_worker_t *w, const char *method,

@@ -270,9 +270,8 @@ int intake_db_set_status(rf_db_t *db, const char *return_id, const char *status,
 }
 
 json_t *intake_db_return_json(rf_db_t *db, const char *return_id, bool *dberr) {
-    *dberr = false;
     const char *p[] = {return_id};
-    PGresult *res = rf_db_query(
+    return rf_db_query_json(
         db,
         "SELECT json_build_object('return_id', r.return_id, 'status', r.status,"
         " 'reject_reason', r.reject_reason, 'refused', r.refused, 'platform', r.platform,"
@@ -290,13 +289,5 @@ json_t *intake_db_return_json(rf_db_t *db, const char *return_id, bool *dberr) {
         "   'body', t.body) ORDER BY t.occurred_at, t.id)"
         "   FROM timeline t WHERE t.return_id = r.return_id), '[]'::json))"
         " FROM returns r WHERE r.return_id = $1",
-        1, p);
-    if (!res) {
-        *dberr = true;
-        return NULL;
-    }
-    json_t *doc = NULL;
-    if (PQntuples(res) > 0) doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
-    PQclear(res);
-    return doc;
+        1, p, dberr);
 }

@@ -22,18 +22,14 @@ int notification_db_record(rf_db_t *db, const char *notice_id, const rf_event_t 
 
 json_t *notification_db_list(rf_db_t *db, const char *return_id) {
     const char *p[] = {return_id};
-    PGresult *res = rf_db_query(
+    return rf_db_query_json(
         db,
         "SELECT COALESCE(json_agg(json_build_object('notice_id', notice_id, 'audience', audience,"
         " 'channel', channel, 'template', template_name, 'body', body,"
         " 'source_event_id', source_event_id, 'status', status, 'attempts', attempts,"
         " 'delivered_via', delivered_via, 'locale', locale) ORDER BY created_at), '[]'::json)"
         " FROM messages WHERE return_id = $1",
-        1, p);
-    if (!res) return NULL;
-    json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
-    PQclear(res);
-    return doc;
+        1, p, NULL);
 }
 
 int notification_db_survey_schedule(rf_db_t *db, const char *return_id, int64_t delay_ms) {
@@ -47,17 +43,11 @@ int notification_db_survey_schedule(rf_db_t *db, const char *return_id, int64_t 
 }
 
 json_t *notification_db_surveys_due(rf_db_t *db) {
-    PGresult *res = rf_db_query(db,
-                                "SELECT return_id FROM surveys WHERE sent_at IS NULL"
-                                " AND due_at <= now() ORDER BY due_at LIMIT 100"
-                                " FOR UPDATE SKIP LOCKED",
-                                0, NULL);
-    if (!res) return NULL;
-    json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(list, json_string(rf_get_str(res, i, 0)));
-    PQclear(res);
-    return list;
+    return rf_db_query_list(db,
+                            "SELECT return_id FROM surveys WHERE sent_at IS NULL"
+                            " AND due_at <= now() ORDER BY due_at LIMIT 100"
+                            " FOR UPDATE SKIP LOCKED",
+                            0, NULL, false);
 }
 
 int notification_db_survey_sent(rf_db_t *db, const char *return_id, const char *notice_id) {
@@ -69,20 +59,14 @@ int notification_db_survey_sent(rf_db_t *db, const char *return_id, const char *
 json_t *notification_db_queue_due(rf_db_t *db, int limit) {
     rf_num_t l = rf_i64(limit);
     const char *p[] = {l.s};
-    PGresult *res = rf_db_query(
+    return rf_db_query_list(
         db,
         "SELECT json_build_object('notice_id', notice_id, 'return_id', return_id, 'audience',"
         " audience, 'channel', channel, 'template', template_name, 'body', body, 'locale', locale,"
         " 'idempotency_key', idempotency_key, 'source_event_id', source_event_id,"
         " 'attempts', attempts) FROM messages WHERE status = 'queued' AND next_attempt_at <= now()"
         " ORDER BY next_attempt_at LIMIT $1::int",
-        1, p);
-    if (!res) return NULL;
-    json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(list, json_loads(rf_get_str(res, i, 0), 0, NULL));
-    PQclear(res);
-    return list;
+        1, p, true);
 }
 
 int notification_db_delivered(rf_db_t *db, const char *notice_id, const char *via) {

@@ -289,10 +289,7 @@ static void approve_refund(rf_http_exchange_t *x, const char *return_id) {
     json_t *doc = rf_worker_json_body(x);
     if (!doc) return;
     rf_jsonv_t v = {0};
-    const rf_principal_t *who = rf_worker_principal(x);
-    bool authenticated = who && who->authenticated;
-    const char *by = rf_jsonv_str(doc, "by", !authenticated, 128, &v);
-    if (authenticated) by = who->user;
+    const char *by = rf_worker_actor(x, doc, true, &v);
     if (v.failed) {
         rf_http_reply_error(x, 400, "invalid_field", v.message);
         json_decref(doc);
@@ -342,10 +339,7 @@ static void close_claim(rf_http_exchange_t *x, const char *claim_id, const char 
     json_t *doc = rf_worker_json_body(x);
     if (!doc) return;
     rf_jsonv_t v = {0};
-    const rf_principal_t *who = rf_worker_principal(x);
-    bool authenticated = who && who->authenticated;
-    const char *by = rf_jsonv_str(doc, "by", !authenticated, 128, &v);
-    if (authenticated) by = who->user;
+    const char *by = rf_worker_actor(x, doc, true, &v);
     const char *note = rf_jsonv_str(doc, "note", false, 2000, &v);
     if (v.failed) {
         rf_http_reply_error(x, 400, "invalid_field", v.message);

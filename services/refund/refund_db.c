@@ -76,7 +76,7 @@ int refund_db_open_claim(rf_db_t *db, const char *claim_id, const char *return_i
 
 json_t *refund_db_list(rf_db_t *db, const char *return_id) {
     const char *p[] = {return_id};
-    PGresult *res = rf_db_query(
+    return rf_db_query_json(
         db,
         "SELECT COALESCE(json_agg(json_build_object('refund_id', refund_id, 'return_id',"
         " return_id, 'amount_fen', amount_fen, 'status', status, 'idempotency_key',"
@@ -85,11 +85,7 @@ json_t *refund_db_list(rf_db_t *db, const char *return_id) {
         " 'error', error, 'approved_by', approved_by) ORDER BY created_at DESC), '[]'::json)"
         " FROM (SELECT * FROM refunds WHERE $1 = '' OR return_id = $1"
         " ORDER BY created_at DESC LIMIT 1000) r",
-        1, p);
-    if (!res) return NULL;
-    json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
-    PQclear(res);
-    return doc;
+        1, p, NULL);
 }
 
 int refund_db_line_used(rf_db_t *db, const char *line_key, const char *return_id,
@@ -185,16 +181,10 @@ int refund_db_refund_cancel(rf_db_t *db, const char *return_id) {
 }
 
 json_t *refund_db_due_retries(rf_db_t *db) {
-    PGresult *res = rf_db_query(db,
-                                "SELECT return_id FROM refunds WHERE status = 'pending'"
-                                " AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 100",
-                                0, NULL);
-    if (!res) return NULL;
-    json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(list, json_string(rf_get_str(res, i, 0)));
-    PQclear(res);
-    return list;
+    return rf_db_query_list(db,
+                            "SELECT return_id FROM refunds WHERE status = 'pending'"
+                            " AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 100",
+                            0, NULL, false);
 }
 
 int refund_db_sandbox_call(rf_db_t *db, const refund_call_t *call, const char *ref) {
@@ -220,7 +210,7 @@ int refund_db_claim_close(rf_db_t *db, const char *claim_id, const char *status,
 
 json_t *refund_db_supplier_balance(rf_db_t *db, const char *supplier_id) {
     const char *p[] = {supplier_id};
-    PGresult *res = rf_db_query(
+    return rf_db_query_json(
         db,
         "SELECT json_build_object('supplier_id', $1::text,"
         " 'owed_fen', COALESCE(sum(amount_fen) FILTER (WHERE status = 'open'), 0),"
@@ -229,25 +219,17 @@ json_t *refund_db_supplier_balance(rf_db_t *db, const char *supplier_id) {
         " 'open_claims', count(*) FILTER (WHERE status = 'open'),"
         " 'claims', count(*))"
         " FROM claims WHERE party = 'supplier' AND party_id = $1",
-        1, p);
-    if (!res) return NULL;
-    json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
-    PQclear(res);
-    return doc;
+        1, p, NULL);
 }
 
 json_t *refund_db_claims(rf_db_t *db, const char *party_id) {
     const char *p[] = {party_id};
-    PGresult *res = rf_db_query(
+    return rf_db_query_json(
         db,
         "SELECT COALESCE(json_agg(json_build_object('claim_id', claim_id, 'return_id', return_id,"
         " 'party', party, 'party_id', party_id, 'amount_fen', amount_fen, 'status', status,"
         " 'closed_by', closed_by, 'note', note) ORDER BY created_at), '[]'::json)"
         " FROM (SELECT * FROM claims WHERE $1 = '' OR party_id = $1"
         " ORDER BY created_at DESC LIMIT 1000) c",
-        1, p);
-    if (!res) return NULL;
-    json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
-    PQclear(res);
-    return doc;
+        1, p, NULL);
 }

@@ -194,8 +194,7 @@ static void decide(rf_http_exchange_t *x, const char *return_id, bool approve) {
      * the body must say who decides. */
     const rf_principal_t *who = rf_worker_principal(x);
     bool authenticated = who && who->authenticated;
-    const char *by = rf_jsonv_str(doc, "by", !authenticated, 128, &v);
-    if (authenticated) by = who->user;
+    const char *by = rf_worker_actor(x, doc, true, &v);
     const char *note = rf_jsonv_str(doc, "note", false, 2000, &v);
     const char *reason = approve ? NULL : rf_jsonv_str(doc, "reason_code", false, 64, &v);
     int64_t amount = rf_jsonv_i64(doc, "refund_amount_fen", false, -1, 0, INT64_MAX / 2, &v);

@@ -110,7 +110,7 @@ int review_db_mark_disputed(rf_db_t *db, const char *return_id, const char *grad
 
 json_t *review_db_list(rf_db_t *db, const char *status) {
     const char *p[] = {status};
-    PGresult *res = rf_db_query(
+    return rf_db_query_json(
         db,
         "SELECT COALESCE(json_agg(json_build_object('return_id', return_id, 'status', status,"
         " 'kind', kind, 'reason_code', reason_code, 'requested_amount_fen', requested_amount_fen,"
@@ -118,11 +118,7 @@ json_t *review_db_list(rf_db_t *db, const char *status) {
         " 'deadline_at', (extract(epoch FROM deadline_at) * 1000)::bigint)"
         " ORDER BY deadline_at NULLS LAST, created_at), '[]'::json)"
         " FROM (SELECT * FROM tasks WHERE status = $1 ORDER BY created_at LIMIT 1000) t",
-        1, p);
-    if (!res) return NULL;
-    json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
-    PQclear(res);
-    return doc;
+        1, p, NULL);
 }
 
 int review_db_task_details(rf_db_t *db, const rf_event_t *ev, const char *cost_bearer,
@@ -224,7 +220,7 @@ int review_db_destination(rf_db_t *db, const char *supplier_id, char *out, size_
 json_t *review_db_take_deadline_alerts(rf_db_t *db, int64_t within_ms) {
     rf_num_t w = rf_i64(within_ms);
     const char *p[] = {w.s};
-    PGresult *res = rf_db_query(
+    return rf_db_query_list(
         db,
         "WITH due AS (SELECT return_id FROM tasks WHERE status = 'pending'"
         "   AND alerted_at IS NULL AND deadline_at IS NOT NULL"
@@ -233,11 +229,5 @@ json_t *review_db_take_deadline_alerts(rf_db_t *db, int64_t within_ms) {
         " UPDATE tasks t SET alerted_at = now() FROM due WHERE t.return_id = due.return_id"
         " RETURNING json_build_object('return_id', t.return_id, 'required_role',"
         "   t.required_role, 'deadline_at', (extract(epoch FROM t.deadline_at) * 1000)::bigint)",
-        1, p);
-    if (!res) return NULL;
-    json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(list, json_loads(rf_get_str(res, i, 0), 0, NULL));
-    PQclear(res);
-    return list;
+        1, p, true);
 }

@@ -212,9 +212,7 @@ static void post_tracking(rf_http_exchange_t *x, const char *return_id) {
 }
 
 static const char *who_acts(rf_http_exchange_t *x, json_t *doc, rf_jsonv_t *v) {
-    const rf_principal_t *who = rf_worker_principal(x);
-    const char *by = rf_jsonv_str(doc, "by", false, 128, v);
-    if (who && who->authenticated) return who->user;
+    const char *by = rf_worker_actor(x, doc, false, v);
     return *by ? by : "warehouse";
 }
 

@@ -148,7 +148,7 @@ int warehouse_db_leg_move(rf_db_t *db, const char *return_id, const char *state,
 
 json_t *warehouse_db_legs(rf_db_t *db, const char *supplier_id, bool overdue_only) {
     const char *p[] = {supplier_id, overdue_only ? "t" : "f"};
-    PGresult *res = rf_db_query(
+    return rf_db_query_json(
         db,
         "SELECT COALESCE(json_agg(json_build_object('return_id', return_id, 'supplier_id',"
         " supplier_id, 'sku_id', sku_id, 'quantity', quantity, 'state', state,"
@@ -158,11 +158,7 @@ json_t *warehouse_db_legs(rf_db_t *db, const char *supplier_id, bool overdue_onl
         " FROM (SELECT * FROM supplier_legs WHERE ($1 = '' OR supplier_id = $1)"
         " AND (NOT $2::boolean OR (state IN ('requested', 'in_transit') AND now() > accept_by))"
         " ORDER BY accept_by LIMIT 1000) l",
-        2, p);
-    if (!res) return NULL;
-    json_t *doc = json_loads(rf_get_str(res, 0, 0), 0, NULL);
-    PQclear(res);
-    return doc;
+        2, p, NULL);
 }
 
 int warehouse_db_reship_open(rf_db_t *db, const warehouse_parcel_t *parcel) {

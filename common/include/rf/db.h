@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 /* One migration: applied once, in order, in its own transaction. */
@@ -60,6 +61,19 @@ int rf_db_exec(rf_db_t *db, const char *sql, int n, const char *const *params);
 
 /* rf_db_exec_count: rf_db_exec returning the number of rows affected, -1 on error. */
 int64_t rf_db_exec_count(rf_db_t *db, const char *sql, int n, const char *const *params);
+
+/* rf_db_query_json: the first column of the first row, parsed as JSON (a new
+ * reference) — for queries that build their answer with json_build_object or
+ * json_agg. NULL on a database error, when there is no row, or when the text
+ * is not JSON; *dberr (if not NULL) is set true only for a database error. */
+json_t *rf_db_query_json(rf_db_t *db, const char *sql, int n, const char *const *params,
+                         bool *dberr);
+
+/* rf_db_query_list: the first column of every row as a JSON array (a new
+ * reference): strings, or each value parsed as JSON when parse is true.
+ * NULL on a database error. */
+json_t *rf_db_query_list(rf_db_t *db, const char *sql, int n, const char *const *params,
+                         bool parse);
 
 /* Transactions. rf_db_rollback is harmless outside a transaction. */
 int rf_db_begin(rf_db_t *db);

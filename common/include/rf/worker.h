@@ -27,6 +27,7 @@
 #include "rf/config.h"
 #include "rf/db.h"
 #include "rf/http.h"
+#include "rf/jsonv.h"
 
 typedef struct rf_worker rf_worker_t;
 
@@ -82,6 +83,11 @@ uv_loop_t *rf_worker_loop(rf_worker_t *w);
 /* rf_worker_principal: who is asking (the open principal when the worker
  * runs without tokens; NULL for a request without a valid token). */
 const rf_principal_t *rf_worker_principal(rf_http_exchange_t *x);
+
+/* rf_worker_actor: who does what a request asks: the token's user; without
+ * authentication (development) the body's "by" (a problem in v when it is
+ * missing and required). Borrowed from the principal or from doc. */
+const char *rf_worker_actor(rf_http_exchange_t *x, json_t *doc, bool required, rf_jsonv_t *v);
 
 /* rf_worker_json_body: parse the request body as a JSON object. On failure
  * answers 400 (or 415) with a message saying what is wrong and returns NULL. */
