@@ -115,6 +115,12 @@ size_t notification_plan(const rf_event_t *ev, notification_msg_t out[NOTIFICATI
                  ev->body.ops_alert.subject, r, *ev->body.ops_alert.detail ? "：" : "",
                  ev->body.ops_alert.detail);
         break;
+    case RF_EV_RETURN_UPDATED:
+        if (strcmp(ev->body.return_updated.platform_status, "arbitration") == 0)
+            snprintf(add(out, &n, "ops", "ops", "platform_arbitration"), BODY,
+                     "【告警】退货 %s 已进入平台介入（%s），请尽快提交凭证。", r,
+                     ev->body.return_updated.platform_code);
+        break;
     case RF_EV_CLAIM_OPENED:
         snprintf(add(out, &n, "supplier", "email", "claim_opened"), BODY,
                  "退货 %s 已生成索赔单 %s，金额 %s 元。", r, ev->body.claim_opened.claim_id,

@@ -173,6 +173,8 @@ rf_apply_result_t review_apply(void *arg, const rf_event_t *ev, char *why, size_
     case RF_EV_RETURN_REQUESTED: return on_requested(bus, db, ev);
     case RF_EV_RETURN_CANCELLED:
         return review_db_cancel(db, ev->return_id) < 0 ? RF_APPLY_ERROR : RF_APPLY_OK;
+    case RF_EV_RETURN_UPDATED:
+        return review_db_platform_updated(db, ev) < 0 ? RF_APPLY_ERROR : RF_APPLY_OK;
     case RF_EV_GOODS_INSPECTED: {
         const char *g = ev->body.goods_inspected.grade;
         if (strcmp(g, "empty_box") != 0 && strcmp(g, "wrong_item") != 0) return RF_APPLY_OK;

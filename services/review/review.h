@@ -126,6 +126,9 @@ int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out); 
 int review_db_decide(rf_db_t *db, const char *return_id, const char *status,
                      const char *decided_by, const char *reason_code, const char *note);
 int review_db_cancel(rf_db_t *db, const char *return_id);
+/* The platform's record changed (return.updated): noted with the decisions;
+ * arbitration hands an open task to a supervisor. */
+int review_db_platform_updated(rf_db_t *db, const rf_event_t *ev);
 int review_db_mark_disputed(rf_db_t *db, const char *return_id, const char *grade);
 /* Tasks near their deadline, not yet alerted: marks them alerted and returns
  * a JSON array [{return_id, deadline_at, required_role}] (NULL on error). */

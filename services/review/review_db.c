@@ -93,6 +93,24 @@ int review_db_cancel(rf_db_t *db, const char *return_id) {
                       1, p);
 }
 
+int review_db_platform_updated(rf_db_t *db, const rf_event_t *ev) {
+    const rf_body_return_updated_t *b = &ev->body.return_updated;
+    const char *p[] = {ev->return_id, b->platform_status, b->platform_code};
+    /* A platform intervention puts an open task in front of a supervisor; every
+     * change is kept with the decisions so a reviewer sees what the platform said. */
+    if (strcmp(b->platform_status, "arbitration") == 0 &&
+        rf_db_exec_count(db,
+                         "UPDATE tasks SET required_role = 'cs_supervisor'"
+                         " WHERE return_id = $1 AND status = 'pending'",
+                         1, p) < 0)
+        return -1;
+    return rf_db_exec(db,
+                      "INSERT INTO decisions (return_id, decision, decided_by, reason_code, note)"
+                      " SELECT $1, 'platform_update', 'platform', $2, $3"
+                      " WHERE EXISTS (SELECT 1 FROM tasks WHERE return_id = $1)",
+                      3, p);
+}
+
 int review_db_mark_disputed(rf_db_t *db, const char *return_id, const char *grade) {
     const char *p[] = {return_id, grade};
     /* Back to review as a dispute: a supervisor decides it again. */
