@@ -1,5 +1,10 @@
 /*
  * db.c: the worker's PostgreSQL connection, schema and migrations (rf/db.h).
+ *
+ * Every statement is prepared once per connection and executed by name
+ * afterwards (a small cache keyed by the statement's text): the server then
+ * parses and plans it once instead of on every call, which is most of the
+ * cost of the short statements the workers run.
  */
 #include "rf/db.h"
 
@@ -9,12 +14,25 @@
 
 #include "rf/log.h"
 
+#define STMT_SLOTS 512 /* prepared statements kept per connection (power of two) */
+#define STMT_MAX 384   /* statements past this many run unprepared */
+
+/* A statement prepared on the current connection. */
+typedef struct stmt {
+    uint64_t hash;      /* of sql; 0: empty slot */
+    char *sql;          /* its text (owned) */
+    char name[24];      /* server-side name, "rf_<n>" */
+} stmt_t;
+
 struct rf_db {
     char *conninfo;     /* libpq connection string */
     char *schema;       /* the worker's own schema */
     PGconn *conn;       /* NULL when disconnected */
     char error[512];    /* last error, one line */
     bool in_tx;         /* inside BEGIN .. COMMIT */
+    stmt_t stmts[STMT_SLOTS]; /* prepared on conn, by hash of the text (open addressing) */
+    size_t n_stmts;
+    uint64_t next_stmt; /* names are never reused, so a forgotten one cannot clash */
 };
 
 static void set_error(rf_db_t *db, const char *what, const char *detail) {
@@ -23,6 +41,8 @@ static void set_error(rf_db_t *db, const char *what, const char *detail) {
     for (char *p = db->error; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
 }
+
+static void disconnect(rf_db_t *db);
 
 rf_db_t *rf_db_new(const char *conninfo, const char *schema) {
     rf_db_t *db = calloc(1, sizeof *db);
@@ -46,17 +66,87 @@ rf_db_t *rf_db_new(const char *conninfo, const char *schema) {
 void rf_db_destroy(rf_db_t **db_p) {
     if (!db_p || !*db_p) return;
     rf_db_t *db = *db_p;
-    if (db->conn) PQfinish(db->conn);
+    disconnect(db);
     free(db->conninfo);
     free(db->schema);
     free(db);
     *db_p = NULL;
 }
 
+static void forget_statements(rf_db_t *db) {
+    for (size_t i = 0; i < STMT_SLOTS; i++) {
+        free(db->stmts[i].sql);
+        db->stmts[i].sql = NULL;
+        db->stmts[i].hash = 0;
+    }
+    db->n_stmts = 0;
+}
+
 static void disconnect(rf_db_t *db) {
     if (db->conn) PQfinish(db->conn);
     db->conn = NULL;
     db->in_tx = false;
+    forget_statements(db); /* prepared statements die with their connection */
+}
+
+static uint64_t sql_hash(const char *sql) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = sql; *c; c++) {
+        h ^= (unsigned char)*c;
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1;
+}
+
+/* The slot of sql: its entry, or the empty slot where it belongs. */
+static stmt_t *stmt_slot(rf_db_t *db, const char *sql, uint64_t h) {
+    for (size_t i = (size_t)h & (STMT_SLOTS - 1);; i = (i + 1) & (STMT_SLOTS - 1)) {
+        stmt_t *s = &db->stmts[i];
+        if (s->hash == 0 || (s->hash == h && strcmp(s->sql, sql) == 0)) return s;
+    }
+}
+
+/* Remove a failed statement from the cache (its plan may be stale, say
+ * "cached plan must not change result type"); it is prepared afresh, under
+ * a new name, next time. Re-inserts the entries after it in its probe run. */
+static void stmt_forget(rf_db_t *db, stmt_t *s) {
+    free(s->sql);
+    s->sql = NULL;
+    s->hash = 0;
+    db->n_stmts--;
+    for (size_t i = ((size_t)(s - db->stmts) + 1) & (STMT_SLOTS - 1); db->stmts[i].hash;
+         i = (i + 1) & (STMT_SLOTS - 1)) {
+        stmt_t moved = db->stmts[i];
+        db->stmts[i].hash = 0;
+        db->stmts[i].sql = NULL;
+        *stmt_slot(db, moved.sql, moved.hash) = moved;
+    }
+}
+
+/* The prepared statement for sql (preparing it now if new), or NULL to run
+ * it unprepared (cache full). When preparing fails, *res is set to the
+ * server's error. */
+static stmt_t *stmt_get(rf_db_t *db, const char *sql, int n, PGresult **res) {
+    uint64_t h = sql_hash(sql);
+    stmt_t *s = stmt_slot(db, sql, h);
+    if (s->hash) return s;
+    if (db->n_stmts >= STMT_MAX) return NULL;
+    char *copy = strdup(sql);
+    if (!copy) return NULL;
+    char name[24];
+    snprintf(name, sizeof name, "rf_%llu", (unsigned long long)db->next_stmt++);
+    PGresult *r = PQprepare(db->conn, name, sql, n, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        free(copy);
+        *res = r;
+        return NULL;
+    }
+    PQclear(r);
+    s->hash = h;
+    s->sql = copy;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    db->n_stmts++;
+    return s;
 }
 
 /* Server notices ("relation already exists, skipping") go to the debug log. */
@@ -109,9 +199,14 @@ PGresult *rf_db_query_bin(rf_db_t *db, const char *sql, int n, const char *const
         set_error(db, "query", "not connected");
         return NULL;
     }
-    PGresult *res = PQexecParams(db->conn, sql, n, NULL, params, lengths, formats, result_format);
+    PGresult *res = NULL;
+    stmt_t *s = stmt_get(db, sql, n, &res);
+    if (!res)
+        res = s ? PQexecPrepared(db->conn, s->name, n, params, lengths, formats, result_format)
+                : PQexecParams(db->conn, sql, n, NULL, params, lengths, formats, result_format);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
+    if (s) stmt_forget(db, s);
     set_error(db, "query", PQresultErrorMessage(res));
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     rf_warn("event=db_error sqlstate=%s error=\"%s\"", state ? state : "-", db->error);
