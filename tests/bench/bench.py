@@ -2,29 +2,42 @@
 """bench.py: end-to-end throughput, latency and memory of the real pipeline.
 
 Starts a private PostgreSQL (durable: synchronous_commit on, default fsync) and
-the five workers through the integration harness, creates the orders, then
-drives an open-loop load of refund-only returns (approved automatically) into
-intake with tools/rf-bench at --rate for --seconds, waits for the pipeline to
-drain, and reports, from the workers' own records:
+the five workers through the integration harness, creates one order line per
+return, then drives an open-loop load into intake with tools/rf-bench at --rate
+for --seconds: a --mix share of return-and-refund returns (approved
+automatically by the bench's review policy; rf-bench plays the warehouse and
+posts each parcel's receipt over the warehouse's HTTP API as soon as the
+warehouse expects it) and refund-only returns under the automatic approval
+limit. It waits for the pipeline to drain and reports, from the workers' own
+records:
 
   - intake's HTTP answers (accepted, refused) and their latency;
-  - returns completed end to end per second (refund.issued events in intake's
-    timeline over the time they span);
-  - latency intake -> refund issued (occurred_at of return.requested to
-    refund.issued, both from the timeline): p50, p99, p99.9, max;
-  - peak resident memory (VmHWM) of each worker;
+  - returns completed end to end per second, sustained (refund.issued in
+    intake's timeline over the load window after a 10 % warm-up), and whether
+    the backlog (requested, not yet refunded) grew;
+  - the highest rate held without the backlog growing: the offered rate when
+    it held, else a search (short steps, halving the gap) below it;
+  - latency intake -> refund issued and per hop, from the events' occurred_at
+    in the timeline: p50, p99, p99.9, max;
+  - peak resident memory (VmHWM) of each worker, and CPU time per return of
+    each worker and of PostgreSQL (robust to a busy machine);
+  - the pgbench ceiling: the SQL writes the pipeline made for a sample of
+    returns (captured with log_statement = mod), replayed by pgbench against
+    the same server, each worker's writes for --batch returns in one
+    transaction, with fresh ids; and the pipeline/ceiling ratio;
   - the exactly-once check: every accepted return refunded exactly once.
 
 Writes the figures to var/bench/latest.json and prints them as a table.
-
-Not yet measured (see the Throughput issue): the return-and-refund mix with
-scripted receipts, per-hop latencies, the pgbench ceiling of the same SQL.
+Options (also as environment variables RF_BENCH_RATE, RF_BENCH_SECONDS,
+RF_BENCH_MIX, RF_BENCH_RETURNS): see --help.
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,84 +47,476 @@ os.environ.setdefault("RF_REPO_ROOT", ROOT)
 os.environ.setdefault("RF_BUILD", os.path.join(ROOT, "build", "release"))
 import harness  # noqa: E402
 
-ORDERS = 2000
+LINES_PER_ORDER = 200
+SHOP = "bench"
+HOPS = [  # (name, from event, to event, which returns)
+    ("intake -> review approved", "return.requested", "return.approved", None),
+    ("approved -> refund issued (refund-only)", "return.approved", "refund.issued",
+     "refund_only"),
+    ("approved -> goods received (warehouse + scripted receipt)", "return.approved",
+     "goods.received", "return_refund"),
+    ("goods received -> inspected", "goods.received", "goods.inspected", "return_refund"),
+    ("inspected -> refund issued", "goods.inspected", "refund.issued", "return_refund"),
+]
+
+
+def env_float(name, default):
+    return float(os.environ.get(name, default))
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--rate", type=float, default=float(os.environ.get("RF_BENCH_RATE", 3000)))
-    p.add_argument("--seconds", type=float, default=float(os.environ.get("RF_BENCH_SECONDS", 60)))
+    p.add_argument("--rate", type=float, default=env_float("RF_BENCH_RATE", 3000),
+                   help="offered returns per second (default 3000)")
+    p.add_argument("--seconds", type=float, default=env_float("RF_BENCH_SECONDS", 60),
+                   help="load duration (default 60)")
+    p.add_argument("--returns", type=int, default=int(env_float("RF_BENCH_RETURNS", 0)),
+                   help="number of returns to send (default rate x seconds; sets the duration)")
+    p.add_argument("--mix", type=float, default=env_float("RF_BENCH_MIX", 0.3),
+                   help="share of return-and-refund returns, 0..1 (default 0.3)")
     p.add_argument("--connections", type=int, default=32)
-    return p.parse_args()
+    p.add_argument("--search", choices=["auto", "on", "off"], default="auto",
+                   help="search the highest rate held (auto: only when --rate was not held)")
+    p.add_argument("--step-seconds", type=float, default=10, help="length of a search step")
+    p.add_argument("--pgbench-seconds", type=float, default=15,
+                   help="pgbench ceiling run length (0: skip the ceiling)")
+    p.add_argument("--batch", type=int, default=32,
+                   help="returns per pgbench transaction (each worker's writes)")
+    a = p.parse_args()
+    if a.returns > 0:
+        a.seconds = a.returns / a.rate
+    if not 0 <= a.mix <= 1 or a.rate <= 0 or a.seconds <= 0:
+        p.error("need 0 <= --mix <= 1, --rate > 0, --seconds > 0")
+    return a
 
 
 ARGS = parse_args()
+POLICY = {"shops": {SHOP: {"returnless": False,
+                          "rules": [{"name": "bench_auto", "outcome": "auto_approve"}]}}}
+
+
+class Bench:
+    def __init__(self, h):
+        self.h = h
+        self.prefix = harness.uid("B")
+        self.runs = 0
+
+    def make_orders(self, prefix, n):
+        """Orders <prefix>-<k>, LINES_PER_ORDER lines each: one line per return."""
+        now_ms = int(time.time() * 1000)
+        for k in range((n + LINES_PER_ORDER - 1) // LINES_PER_ORDER):
+            r = self.h.http("POST", "intake", "/v1/orders", {
+                "platform": "api", "shop_id": SHOP, "order_id": "%s-%d" % (prefix, k),
+                "paid_at": now_ms - 3 * 86400000, "delivered_at": now_ms - 86400000,
+                "lines": [{"line_id": "L%d" % j, "sku_id": "SKU%d" % (j % 50),
+                           "category": "kitchen", "quantity": 1, "unit_price_fen": 100000,
+                           "supplier_id": "SUP%d" % (k % 7)}
+                          for j in range(LINES_PER_ORDER)]})
+            self.h.check(r.status == 200, "order: %r" % r)
+
+    def load(self, rate, seconds, mix):
+        """Run rf-bench on fresh orders; returns its figures plus the load window
+        (t0, t1 in epoch seconds)."""
+        n = int(rate * seconds)
+        self.runs += 1
+        prefix = "%s-%d" % (self.prefix, self.runs)
+        self.make_orders(prefix, n)
+        h = self.h
+        cmd = [os.path.join(h.build, "bin", "rf-bench"),
+               "--port", str(h.workers["intake"].http_port), "--rate", str(rate),
+               "--seconds", str(seconds),
+               "--orders", str((n + LINES_PER_ORDER - 1) // LINES_PER_ORDER),
+               "--lines", str(LINES_PER_ORDER), "--connections", str(ARGS.connections),
+               "--order-prefix", prefix, "--run", harness.uid("R"), "--mix", str(mix)]
+        if mix > 0:
+            cmd += ["--warehouse-port", str(h.workers["warehouse"].http_port),
+                    "--dsn", "host=127.0.0.1 port=%d user=postgres dbname=returnflow"
+                    % h.pg_port]
+        t0 = time.time()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        h.check(p.returncode == 0, "rf-bench failed: %s %s" % (p.stdout, p.stderr))
+        figures = json.loads(p.stdout)
+        figures["t0"], figures["t1"] = t0, t0 + seconds
+        return figures
+
+    def wait_drained(self, accepted_total, timeout=300):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            done = int(self.h.psql_val("SELECT count(*) FROM refund.refunds"))
+            if done >= accepted_total:
+                break
+            time.sleep(0.5)
+        self.h.wait_outboxes_empty(120)
+        return done
+
+    # ---- figures from the workers' records --------------------------------------------
+
+    def window_rates(self, t0, t1):
+        """Requested and issued per second in the load window after a 10 % warm-up,
+        and the backlog at 40 % and at the end of the window."""
+        w0 = t0 + 0.1 * (t1 - t0)
+        sql = ("SELECT count(*) FILTER (WHERE type = 'return.requested' AND occurred_at"
+               " BETWEEN to_timestamp({a}) AND to_timestamp({b})),"
+               " count(*) FILTER (WHERE type = 'refund.issued' AND occurred_at"
+               " BETWEEN to_timestamp({a}) AND to_timestamp({b})),"
+               " count(*) FILTER (WHERE type = 'return.requested' AND occurred_at"
+               " BETWEEN to_timestamp({t0}) AND to_timestamp({m})) -"
+               " count(*) FILTER (WHERE type = 'refund.issued' AND occurred_at"
+               " BETWEEN to_timestamp({t0}) AND to_timestamp({m})),"
+               " count(*) FILTER (WHERE type = 'return.requested' AND occurred_at"
+               " BETWEEN to_timestamp({t0}) AND to_timestamp({b})) -"
+               " count(*) FILTER (WHERE type = 'refund.issued' AND occurred_at"
+               " BETWEEN to_timestamp({t0}) AND to_timestamp({b}))"
+               " FROM intake.timeline WHERE type IN ('return.requested', 'refund.issued')"
+               " AND occurred_at >= to_timestamp({t0})").format(
+                   a=w0, b=t1, t0=t0, m=t0 + 0.4 * (t1 - t0))
+        req, iss, back40, back_end = (int(x) for x in self.h.psql(sql)[0])
+        span = t1 - w0
+        return {"requested_per_s": round(req / span, 1), "completed_per_s": round(iss / span, 1),
+                "backlog_at_40pct": back40, "backlog_at_end": back_end}
+
+    @staticmethod
+    def held(offered, w):
+        """The pipeline held the rate: intake took it and completions kept up
+        (backlog grew by less than half a second of load)."""
+        return (w["requested_per_s"] >= 0.95 * offered and
+                w["completed_per_s"] >= 0.95 * w["requested_per_s"] and
+                w["backlog_at_end"] - w["backlog_at_40pct"] < 0.5 * offered)
+
+    def percentiles(self, t0, from_type, to_type, kind):
+        kind_sql = ("AND r.kind = '%s'" % kind) if kind else ""
+        row = self.h.psql(
+            "SELECT count(*), percentile_cont(ARRAY[0.5, 0.99, 0.999, 1.0]) WITHIN GROUP"
+            " (ORDER BY extract(epoch FROM t.occurred_at - f.occurred_at) * 1000)"
+            " FROM intake.timeline f JOIN intake.timeline t ON t.return_id = f.return_id"
+            " AND t.type = '%s' JOIN intake.returns r ON r.return_id = f.return_id"
+            " WHERE f.type = '%s' AND f.occurred_at >= to_timestamp(%f) %s"
+            % (to_type, from_type, t0, kind_sql))[0]
+        n = int(row[0])
+        if n == 0 or not row[1]:
+            return {"n": 0}
+        p50, p99, p999, pmax = (round(float(x), 1) for x in row[1].strip("{}").split(","))
+        return {"n": n, "p50": p50, "p99": p99, "p999": p999, "max": pmax}
+
+    # ---- CPU and memory -------------------------------------------------------------------
+
+    def postgres_pids(self):
+        with open(os.path.join(self.h.pg_dir, "data", "postmaster.pid")) as f:
+            master = int(f.readline())
+        pids = [master]
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open("/proc/%s/stat" % d) as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
+                            pids.append(int(d))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return pids
+
+    @staticmethod
+    def cpu_seconds(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError):
+            return 0.0
+
+    def cpu_snapshot(self):
+        snap = {w: self.cpu_seconds(self.h.workers[w].proc.pid) for w in harness.WORKERS}
+        snap["postgres"] = {pid: self.cpu_seconds(pid) for pid in self.postgres_pids()}
+        return snap
+
+    def cpu_per_return(self, before, after, n):
+        out = {}
+        for w in harness.WORKERS:
+            out[w] = round((after[w] - before[w]) / max(n, 1) * 1e6, 1)
+        pg = sum(v - before["postgres"].get(pid, 0.0) for pid, v in after["postgres"].items())
+        out["postgres"] = round(pg / max(n, 1) * 1e6, 1)
+        out["total"] = round(sum(out.values()), 1)
+        return out
+
+    def peak_rss_kb(self):
+        memory = {}
+        for w in harness.WORKERS:
+            with open("/proc/%d/status" % self.h.workers[w].proc.pid) as f:
+                memory[w] = int(next(line for line in f if line.startswith("VmHWM")).split()[1])
+        return memory
+
+    def pg_counters(self):
+        row = self.h.psql("SELECT (SELECT sum(xact_commit) FROM pg_stat_database),"
+                          " (SELECT wal_sync FROM pg_stat_wal),"
+                          " (SELECT wal_records FROM pg_stat_wal)")[0]
+        return [int(x or 0) for x in row]
+
+    # ---- the pgbench ceiling ------------------------------------------------------------------
+
+    def capture_writes(self, n, mix):
+        """The write statements each worker makes for n returns, with their
+        parameters, from the server log (log_statement = mod)."""
+        h = self.h
+        log = os.path.join(h.pg_dir, "log", "postgres.log")
+        start = os.path.getsize(log)
+        h.psql("ALTER SYSTEM SET log_statement = 'mod'")
+        h.psql("SELECT pg_reload_conf()")
+        time.sleep(0.5)
+        before = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
+        fig = self.load(max(n / 2.0, 1), 2.0, mix)
+        self.wait_drained(before + fig["accepted"])
+        time.sleep(1.0)  # the last acknowledged rows' deletes
+        h.psql("ALTER SYSTEM RESET log_statement")
+        h.psql("SELECT pg_reload_conf()")
+        with open(log, encoding="utf-8", errors="replace") as f:
+            f.seek(start)
+            text = f.read()
+        return parse_statement_log(text), fig["accepted"]
+
+    def pgbench_ceiling(self, capture, seconds):
+        """Replay the captured writes with pgbench for `seconds`."""
+        per_worker, captured = capture
+        if captured == 0:
+            return {"error": "nothing captured"}
+        scripts = []
+        tmp = tempfile.mkdtemp(prefix="rf-pgbench-")
+        os.chmod(tmp, 0o755)  # pgbench may run as the server's user
+        statements = 0
+        for user, stmts in sorted(per_worker.items()):
+            path = os.path.join(tmp, "%s.sql" % user)
+            with open(path, "w") as f:
+                f.write("\\set u random(1, 999999999999999)\n")
+                f.write("BEGIN;\n")
+                f.write("SET LOCAL search_path TO %s;\n" % user[len("rf_"):])
+                for sql in stmts:
+                    f.write(sql + ";\n")
+                f.write("COMMIT;\n")
+            os.chmod(path, 0o644)
+            statements += len(stmts)
+            scripts.append((user, path))
+        pgbench = find_pgbench()
+        cmd = [pgbench, "-n", "-h", "127.0.0.1", "-p", str(self.h.pg_port), "-U", "postgres",
+               "-c", str(len(scripts)), "-j", "2", "-T", str(int(seconds)), "returnflow"]
+        for _, path in scripts:
+            cmd += ["-f", path]
+        env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
+        p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
+        if p.returncode != 0:
+            return {"error": (p.stderr or p.stdout)[-2000:]}
+        m = re.search(r"tps = ([0-9.]+)", p.stdout)
+        tps = float(m.group(1)) if m else 0.0
+        # Each transaction replays one worker's writes for `captured` returns; a
+        # return needs one of each of the scripts.
+        rate = tps / len(scripts) * captured
+        return {"returns_per_s": round(rate, 1), "tps": tps, "returns_per_transaction": captured,
+                "scripts": len(scripts), "statements_per_return": round(statements / captured, 1),
+                "seconds": seconds}
+
+    # ---- the run ------------------------------------------------------------------------------
+
+    def step(self, rate, seconds, mix):
+        before = int(self.h.psql_val("SELECT count(*) FROM refund.refunds"))
+        fig = self.load(rate, seconds, mix)
+        self.wait_drained(before + fig["accepted"])
+        w = self.window_rates(fig["t0"], fig["t1"])
+        return fig, w, self.held(rate, w)
+
+    def search(self, top):
+        """Highest rate held, between 0 and top (not held): halve the gap, 5 steps."""
+        lo, hi, steps = 0.0, top, []
+        rate = top / 2
+        for _ in range(5):
+            fig, w, ok = self.step(rate, ARGS.step_seconds, ARGS.mix)
+            steps.append({"rate": rate, "held": ok, **w})
+            harness.log("bench: search %.0f/s: %s (%s)" % (rate, "held" if ok else "not held", w))
+            if ok:
+                lo = rate
+            else:
+                hi = rate
+            rate = (lo + hi) / 2
+        return lo, steps
+
+
+def parse_statement_log(text):
+    """{user: [SQL with parameters inlined and ids made fresh per transaction]}."""
+    per_user = {}
+    pending = None  # (user, sql) waiting for its DETAIL line
+    line_re = re.compile(r"^\S+ \S+ \S+ \[\d+\] (rf_\w+)@\S+ (LOG|DETAIL):\s+(.*)$")
+    for line in text.splitlines():
+        m = line_re.match(line)
+        if not m:
+            continue
+        user, kind, rest = m.groups()
+        if kind == "LOG":
+            if pending:
+                per_user.setdefault(pending[0], []).append(pending[1])
+            pending = None
+            s = re.match(r"(?:execute \S+|statement): (.*)$", rest)
+            if s and not s.group(1).startswith(("BEGIN", "COMMIT", "ROLLBACK", "SET", "CREATE")):
+                pending = (user, s.group(1))
+        elif kind == "DETAIL" and pending and rest.startswith(("parameters:", "Parameters:")):
+            params = dict(re.findall(r"\$(\d+) = (NULL|'(?:[^']|'')*')", rest))
+            sql = pending[1]
+            for k in sorted(params, key=int, reverse=True):
+                sql = sql.replace("$" + k, params[k])
+            per_user.setdefault(pending[0], []).append(sql)
+            pending = None
+    if pending:
+        per_user.setdefault(pending[0], []).append(pending[1])
+    return {u: fresh_ids(s) for u, s in per_user.items()}
+
+
+ULID_RE = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
+RUN_RE = re.compile(r"\bR-\d+-[0-9a-f]{6}-\d+\b")
+
+
+def fresh_ids(statements):
+    """Replace every id (ULIDs, the run's platform return ids) inside string
+    literals with one built from the pgbench variable :u, the same id for the
+    same original within the script, so each transaction writes new rows."""
+    mapping = {}
+
+    def fresh(m):
+        k = mapping.setdefault(m.group(0), len(mapping))
+        return "' || 'Z' || :u || '_%d' || '" % k
+
+    out = []
+    for sql in statements:
+        # Only inside literals: split on quotes (doubled quotes stay inside).
+        parts = re.split(r"('(?:[^']|'')*')", sql)
+        for i, part in enumerate(parts):
+            if part.startswith("'") and (ULID_RE.search(part) or RUN_RE.search(part)):
+                new = RUN_RE.sub(fresh, ULID_RE.sub(fresh, part))
+                parts[i] = "(" + new + ")"
+        out.append("".join(parts))
+    return out
+
+
+def find_pgbench():
+    import glob
+    for path in sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True):
+        return path
+    return "pgbench"
+
+
+def prefix_runas(cmd):
+    if os.geteuid() != 0:
+        return cmd
+    try:
+        subprocess.run(["id", "postgres"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        return ["runuser", "-u", "postgres", "--"] + cmd
+    except subprocess.CalledProcessError:
+        return ["runuser", "-u", "returnflow", "--"] + cmd
+
+
+def fmt_lat(d):
+    if not d.get("n"):
+        return "-"
+    return "p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (n %d)" % (
+        d["p50"], d["p99"], d["p999"], d["max"], d["n"])
 
 
 def scenario(h):
-    prefix = harness.uid("B")
-    now_ms = int(time.time() * 1000)
-    for i in range(ORDERS):
-        r = h.http("POST", "intake", "/v1/orders", {
-            "platform": "api", "shop_id": "bench", "order_id": "%s-%d" % (prefix, i),
-            "paid_at": now_ms - 3 * 86400000, "delivered_at": now_ms - 86400000,
-            "lines": [{"line_id": "L1", "sku_id": "SKU%d" % (i % 50), "category": "kitchen",
-                       "quantity": 100000, "unit_price_fen": 100000}]})
-        h.check(r.status == 200, "order: %r" % r)
-    run = harness.uid("R")
-    load = subprocess.run(
-        [os.path.join(h.build, "bin", "rf-bench"), "--port", str(h.workers["intake"].http_port),
-         "--rate", str(ARGS.rate), "--seconds", str(ARGS.seconds), "--orders", str(ORDERS),
-         "--connections", str(ARGS.connections), "--order-prefix", prefix, "--run", run],
-        capture_output=True, text=True)
-    h.check(load.returncode == 0, "rf-bench failed: %s %s" % (load.stdout, load.stderr))
-    http = json.loads(load.stdout)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        done = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
-        if done >= http["accepted"]:
-            break
-        time.sleep(0.5)
-    h.wait_outboxes_empty(120)
-    lat = h.psql("SELECT percentile_cont(ARRAY[0.5, 0.99, 0.999, 1.0]) WITHIN GROUP (ORDER BY"
-                 " extract(epoch FROM f.occurred_at - s.occurred_at) * 1000)"
-                 " FROM intake.timeline s JOIN intake.timeline f ON f.return_id = s.return_id"
-                 " AND f.type = 'refund.issued' WHERE s.type = 'return.requested'")[0][0]
-    p50, p99, p999, pmax = (float(x) for x in lat.strip("{}").split(","))
-    rate = float(h.psql_val("SELECT count(*) / greatest(extract(epoch FROM max(occurred_at)"
-                            " - min(occurred_at)), 0.001) FROM intake.timeline"
-                            " WHERE type = 'refund.issued'"))
+    b = Bench(h)
+    ceiling = None
+    if ARGS.pgbench_seconds > 0:
+        # Captured first, on a quiet pipeline: the writes of --batch returns.
+        harness.log("bench: capturing the writes of %d returns for pgbench" % ARGS.batch)
+        ceiling_capture = b.capture_writes(ARGS.batch, ARGS.mix)
+    cpu0, pg0 = b.cpu_snapshot(), b.pg_counters()
+    load0 = os.getloadavg()
+    harness.log("bench: %.0f returns/s for %.0f s, mix %.2f return-and-refund" %
+                (ARGS.rate, ARGS.seconds, ARGS.mix))
+    before = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
+    http = b.load(ARGS.rate, ARGS.seconds, ARGS.mix)
+    done = b.wait_drained(before + http["accepted"]) - before
+    cpu1, pg1 = b.cpu_snapshot(), b.pg_counters()
+    t0 = http["t0"]
+    w = b.window_rates(t0, http["t1"])
+    held = b.held(ARGS.rate, w)
+    e2e = b.percentiles(t0, "return.requested", "refund.issued", None)
+    hops = {name: b.percentiles(t0, f, t, kind) for name, f, t, kind in HOPS}
     doubled = int(h.psql_val("SELECT count(*) FROM (SELECT return_id FROM refund.refunds"
                              " GROUP BY 1 HAVING count(*) > 1) d"))
-    memory = {}
-    for w in harness.WORKERS:
-        with open("/proc/%d/status" % h.workers[w].proc.pid) as f:
-            memory[w] = int(next(line for line in f if line.startswith("VmHWM")).split()[1])
+    issued_twice = int(h.psql_val("SELECT count(*) FROM (SELECT return_id FROM intake.timeline"
+                                  " WHERE type = 'refund.issued' GROUP BY 1 HAVING count(*) > 1) d"))
+    not_refunded = int(h.psql_val("SELECT count(*) FROM intake.returns WHERE shop_id = '%s'"
+                                  " AND status <> 'refunded'" % SHOP))
+    memory = b.peak_rss_kb()
+    cpu = b.cpu_per_return(cpu0, cpu1, done)
+    commits, wal_syncs = pg1[0] - pg0[0], pg1[1] - pg0[1]
+    wal_records = pg1[2] - pg0[2]
+    search_steps = []
+    highest = ARGS.rate if held else None
+    if ARGS.search == "on" or (ARGS.search == "auto" and not held):
+        highest, search_steps = b.search(ARGS.rate if not held else ARGS.rate * 2)
+        if held:
+            highest = max(highest, ARGS.rate)
+    if ARGS.pgbench_seconds > 0:
+        harness.log("bench: pgbench ceiling, %d s" % ARGS.pgbench_seconds)
+        ceiling = b.pgbench_ceiling(ceiling_capture, ARGS.pgbench_seconds)
     figures = {
-        "machine": {"cpus": os.cpu_count()}, "offered_rate": ARGS.rate, "seconds": ARGS.seconds,
-        "http": http, "completed": done, "completed_per_s": round(rate, 1),
-        "intake_to_refund_ms": {"p50": p50, "p99": p99, "p999": p999, "max": pmax},
-        "peak_rss_kb": memory, "lost": http["accepted"] - done, "doubled": doubled,
+        "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load0],
+                    "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "offered_rate": ARGS.rate, "seconds": ARGS.seconds, "mix_return_refund": ARGS.mix,
+        "http": http, "completed": done, **w, "held_offered_rate": held,
+        "highest_rate_held": highest, "search": search_steps,
+        "intake_to_refund_ms": e2e, "hops_ms": hops,
+        "peak_rss_kb": memory, "cpu_us_per_return": cpu,
+        "postgres": {"commits_per_return": round(commits / max(done, 1), 2),
+                     "wal_syncs_per_return": round(wal_syncs / max(done, 1), 3),
+                     "wal_records_per_return": round(wal_records / max(done, 1), 1)},
+        "ceiling": ceiling,
+        "pipeline_to_ceiling": (round(w["completed_per_s"] / ceiling["returns_per_s"], 3)
+                                if ceiling and ceiling.get("returns_per_s") else None),
+        "lost": http["accepted"] - done, "doubled": doubled + issued_twice,
+        "not_refunded": not_refunded,
     }
     out_dir = os.path.join(ROOT, "var", "bench")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "latest.json"), "w") as f:
         json.dump(figures, f, indent=2)
+    row = "%-44s %s"
     print()
-    print("%-34s %s" % ("offered rate (returns/s)", ARGS.rate))
-    print("%-34s %d sent, %d accepted, %d refused" % ("intake HTTP", http["sent"], http["accepted"],
-                                                     http["refused"]))
-    print("%-34s p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f" % (
-        "intake HTTP latency (ms)", http["http_p50_ms"], http["http_p99_ms"], http["http_p999_ms"],
-        http["http_max_ms"]))
-    print("%-34s %.1f" % ("completed end to end (returns/s)", rate))
-    print("%-34s p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f" % (
-        "intake -> refund issued (ms)", p50, p99, p999, pmax))
-    print("%-34s %s" % ("peak RSS (MB)", "  ".join("%s %.1f" % (w, kb / 1024)
-                                                    for w, kb in memory.items())))
-    print("%-34s lost %d, doubled %d" % ("exactly once", http["accepted"] - done, doubled))
-    h.check(done == http["accepted"] and doubled == 0, "not exactly once")
+    print(row % ("machine", "%d cpus, load average %.2f at start, %.2f at end" % (
+        os.cpu_count(), load0[0], figures["machine"]["loadavg_at_end"][0])))
+    print(row % ("offered rate (returns/s)", "%.0f for %.0f s, %.0f%% return-and-refund" % (
+        ARGS.rate, ARGS.seconds, ARGS.mix * 100)))
+    print(row % ("intake HTTP", "%d sent, %d accepted, %d refused, %d receipts posted" % (
+        http["sent"], http["accepted"], http["refused"], http["receipts"])))
+    print(row % ("intake HTTP latency (ms)", "p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f" % (
+        http["http_p50_ms"], http["http_p99_ms"], http["http_p999_ms"], http["http_max_ms"])))
+    print(row % ("requested / completed per s (sustained)", "%.1f / %.1f" % (
+        w["requested_per_s"], w["completed_per_s"])))
+    print(row % ("backlog at 40% / end of load", "%d / %d (%s)" % (
+        w["backlog_at_40pct"], w["backlog_at_end"], "held" if held else "NOT held")))
+    print(row % ("highest rate held (returns/s)", "%s" % (
+        "%.0f" % highest if highest is not None else "-")))
+    print(row % ("intake -> refund issued (ms)", fmt_lat(e2e)))
+    for name, _, _, _ in HOPS:
+        print(row % ("  " + name, fmt_lat(hops[name])))
+    print(row % ("peak RSS (MB)", "  ".join("%s %.1f" % (k, v / 1024) for k, v in memory.items())))
+    print(row % ("CPU per return (us)", "  ".join("%s %.0f" % (k, v) for k, v in cpu.items())))
+    print(row % ("PostgreSQL per return", "%.2f commits, %.3f WAL syncs, %.1f WAL records" % (
+        commits / max(done, 1), wal_syncs / max(done, 1), wal_records / max(done, 1))))
+    if ceiling and ceiling.get("returns_per_s"):
+        print(row % ("pgbench ceiling (returns/s)", "%.0f (%d returns per transaction, %.1f"
+                     " statements per return); pipeline/ceiling %.2f" % (
+                         ceiling["returns_per_s"], ceiling["returns_per_transaction"],
+                         ceiling["statements_per_return"], figures["pipeline_to_ceiling"])))
+    elif ceiling:
+        print(row % ("pgbench ceiling", "failed: %s" % ceiling.get("error", "")[:300]))
+    print(row % ("exactly once", "lost %d, doubled %d, not refunded %d" % (
+        figures["lost"], figures["doubled"], not_refunded)))
+    h.check(done == http["accepted"] and figures["doubled"] == 0 and not_refunded == 0,
+            "not exactly once")
 
 
 if __name__ == "__main__":
-    harness.main(scenario)
+    policy = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump(POLICY, policy)
+    policy.close()
+    try:
+        harness.main(scenario, env={"RF_REVIEW_POLICY_FILE": policy.name})
+    finally:
+        os.unlink(policy.name)
