@@ -123,11 +123,16 @@ static void send_surveys(rf_worker_t *w) {
     if (rc != 0 || rf_bus_tx_commit(bus) != 0) rf_bus_tx_rollback(bus);
 }
 
-void notification_deliver_due(rf_worker_t *w) {
+size_t notification_deliver_due(rf_worker_t *w, size_t limit, bool surveys) {
     rf_db_t *db = rf_worker_db(w);
-    if (!rf_db_connected(db)) return;
-    send_surveys(w);
-    json_t *due = notification_db_queue_due(db, 100);
+    if (!rf_db_connected(db)) return 0;
+    if (surveys) send_surveys(w);
+    json_t *due = notification_db_queue_due(db, (int)limit);
+    size_t n = json_array_size(due);
+    /* One transaction (one commit) for the whole pass, not one per message;
+     * a message whose mark is lost with it is delivered again (at least once,
+     * the idempotency key tells the receiver). */
+    bool tx = json_array_size(due) > 0 && rf_db_begin(db) == 0;
     size_t i;
     json_t *m;
     json_array_foreach(due, i, m) {
@@ -155,7 +160,8 @@ void notification_deliver_due(rf_worker_t *w) {
                 rf_warn("event=notice_delivery_failed notice_id=%s return_id=%s attempt=%d"
                         " final=%d error=\"%s\"",
                         id, rid, attempts + 1, final, err);
-                break; /* the endpoint is in trouble: try the rest next tick */
+                n = 0; /* the endpoint is in trouble: try the rest next tick */
+                break;
             }
             via = "log+webhook";
         }
@@ -164,5 +170,7 @@ void notification_deliver_due(rf_worker_t *w) {
                 id, rid, aud ? aud : "", tpl ? tpl : "", via);
         notification_db_delivered(db, id, via);
     }
+    if (tx && rf_db_commit(db) != 0) rf_db_rollback(db);
     json_decref(due);
+    return n;
 }

@@ -268,9 +268,15 @@ bool notification_route(void *arg, rf_http_exchange_t *x) {
 
 static uv_timer_t delivery_timer;
 
+#define DELIVERY_BATCH 500 /* messages per transaction */
+#define DELIVERY_BATCHES 40 /* at most per tick, so the loop stays responsive */
+
+/* Deliver what is due, batch after batch while full ones come back, so the
+ * queue keeps up with thousands of messages a second. */
 static void deliver_tick(uv_timer_t *t) {
     (void)t;
-    notification_deliver_due(worker);
+    for (int i = 0; i < DELIVERY_BATCHES; i++)
+        if (notification_deliver_due(worker, DELIVERY_BATCH, i == 0) < DELIVERY_BATCH) break;
 }
 
 int notification_start(void *arg, rf_worker_t *w) {

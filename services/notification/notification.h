@@ -65,10 +65,12 @@ int notification_db_feedback(rf_db_t *db, const char *return_id, int64_t score,
                              const char *comment);
 
 /* channels.c: delivery */
-/* notification_deliver_due: deliver what is due (log channel always, the
- * webhook when configured); stops at the first webhook failure so a dead
- * endpoint costs at most one timeout per tick. */
-void notification_deliver_due(rf_worker_t *w);
+/* notification_deliver_due: deliver up to limit due messages (log channel
+ * always, the webhook when configured) in one transaction, after sending the
+ * due surveys when asked; stops at the first webhook failure so a dead
+ * endpoint costs at most one timeout per tick. Returns how many were due
+ * (0 after a webhook failure). */
+size_t notification_deliver_due(rf_worker_t *w, size_t limit, bool surveys);
 /* notification_webhook_post: POST json to url with the Idempotency-Key
  * header, within timeout_ms. 0 on a 2xx answer, else -1 with err. */
 int notification_webhook_post(const char *url, const char *json, const char *key,
