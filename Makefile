@@ -129,7 +129,8 @@ check: build-tests
 	@sh tests/run-tests.sh $(BUILD)
 
 # End-to-end throughput, latency and memory against the real pipeline
-# (RF_BENCH_RATE, RF_BENCH_SECONDS; see tests/bench/bench.py). Not part of `make test`.
+# (RF_BENCH_RATE, RF_BENCH_SECONDS, RF_BENCH_MIX, RF_BENCH_RETURNS; README "Benchmark",
+# tests/bench/bench.py --help). Not part of `make test`.
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@python3 tests/bench/bench.py

@@ -89,6 +89,23 @@ typedef struct inflight {
     UT_hash_handle hh;
 } inflight_t;
 
+/* Events of one return emitted in one transaction after the one now in
+ * flight toward a consumer: sent one by one as each is acknowledged, without
+ * waiting for a poll. Memory only (the outbox rows stay the truth): dropped
+ * when anything but an ACK happens to the return, and the poll takes over. */
+typedef struct chained {
+    char event_id[MAX_FRAME_ID];
+    uint8_t *payload;
+    size_t len;
+    struct chained *next;
+} chained_t;
+
+typedef struct chain {
+    char return_id[MAX_FRAME_ID]; /* hash key */
+    chained_t *head, *tail;
+    UT_hash_handle hh;
+} chain_t;
+
 /* The link to one replica of a consuming worker. */
 typedef struct link {
     struct peer *peer;
@@ -112,15 +129,20 @@ typedef struct peer {
     int n_links;
     inflight_t *inflight;  /* by return id, whatever the link */
     int64_t n_inflight;
+    chain_t *chains;       /* by return id: what follows its event in flight */
     bool needs_poll;       /* something is pending that the fast path did not send */
     int64_t sent, acked, retried, deferred, rejected, timeouts;
 } peer_t;
 
-/* An event emitted in the open transaction, sent after COMMIT. */
+/* An event emitted in the open transaction toward one consumer: written to
+ * the outbox (all of the transaction's in one INSERT) just before COMMIT,
+ * sent after it. */
 typedef struct emitted {
     unsigned bit;
+    const char *type;      /* static event type name */
     bool held;             /* an older row of that return toward that consumer exists:
                               only the poll (which sends heads) may send this one */
+    bool chainable;        /* held only behind earlier events of this same write */
     char event_id[MAX_FRAME_ID];
     char return_id[MAX_FRAME_ID];
     uint8_t *payload;
@@ -132,6 +154,14 @@ typedef struct acked_row {
     char event_id[MAX_FRAME_ID];
     unsigned bit;
 } acked_row_t;
+
+/* How many acknowledged rows of one (consumer, return) wait for their
+ * DELETE: such rows do not hold back a newer event of that return. */
+typedef struct acked_count {
+    char key[MAX_FRAME_ID + 2]; /* consumer bit index digit, then the return id */
+    int64_t n;
+    UT_hash_handle hh;
+} acked_count_t;
 
 /* One event received on the ROUTER. */
 typedef struct inmsg {
@@ -172,14 +202,18 @@ struct rf_bus {
     uv_idle_t idle;
     uv_timer_t timer;
     int closing_handles;
-    /* open transaction */
+    /* open transaction (or group of them: see rf_db_group_enter) */
     emitted_t *emitted;
     size_t n_emitted, cap_emitted;
+    size_t emit_mark;      /* where the current request's events start */
     /* acknowledged rows to delete */
     acked_row_t *acks;
     size_t n_acks, cap_acks;
+    acked_count_t *acked_by_return; /* the same rows, counted per (consumer, return) */
     int64_t last_poll_ms;
     inmsg_t *batch; /* batch_max slots */
+    rf_event_t *batch_events; /* the batch decoded (batch_max slots) */
+    bool *batch_decoded, *batch_fresh;
     /* counters */
     int64_t inbox_applied, inbox_duplicates, inbox_deferred, inbox_rejected, inbox_failed;
 };
@@ -237,6 +271,28 @@ static int array_append(char **buf, size_t *len, size_t *cap, const char *text) 
     *p++ = '"';
     *len = (size_t)(p - *buf);
     return 0;
+}
+
+/* Start ncol empty array literals ("{"): 0, or -1 (out of memory; the
+ * caller still frees arr[0..ncol), NULL or not). */
+static int arrays_open(char **arr, size_t *len, size_t *cap, int ncol) {
+    for (int c = 0; c < ncol; c++) arr[c] = NULL;
+    for (int c = 0; c < ncol; c++) {
+        cap[c] = 256;
+        len[c] = 1;
+        arr[c] = malloc(cap[c]);
+        if (!arr[c]) return -1;
+        arr[c][0] = '{';
+    }
+    return 0;
+}
+
+/* Close the array literals (array_append always leaves room for "}" NUL). */
+static void arrays_close(char **arr, size_t *len, int ncol) {
+    for (int c = 0; c < ncol; c++) {
+        arr[c][len[c]++] = '}';
+        arr[c][len[c]] = '\0';
+    }
 }
 
 /* ---- producer: dispatch ------------------------------------------------------ */
@@ -338,6 +394,112 @@ static void inflight_remove(peer_t *peer, inflight_t *f) {
     peer->n_inflight--;
 }
 
+static void acked_key(char *key, unsigned bit, const char *return_id) {
+    snprintf(key, MAX_FRAME_ID + 2, "%c%s", '0' + (int)bit_index(bit), return_id);
+}
+
+static void acked_count_add(rf_bus_t *bus, unsigned bit, const char *return_id) {
+    char key[MAX_FRAME_ID + 2];
+    acked_key(key, bit, return_id);
+    acked_count_t *c = NULL;
+    HASH_FIND_STR(bus->acked_by_return, key, c);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c) return; /* only makes a newer event wait for the poll */
+        memcpy(c->key, key, sizeof c->key);
+        HASH_ADD_STR(bus->acked_by_return, key, c);
+    }
+    c->n++;
+}
+
+static int64_t acked_count_of(rf_bus_t *bus, unsigned bit, const char *return_id) {
+    char key[MAX_FRAME_ID + 2];
+    acked_key(key, bit, return_id);
+    acked_count_t *c = NULL;
+    HASH_FIND_STR(bus->acked_by_return, key, c);
+    return c ? c->n : 0;
+}
+
+static void acked_counts_clear(rf_bus_t *bus) {
+    acked_count_t *c, *tmp;
+    HASH_ITER(hh, bus->acked_by_return, c, tmp) {
+        HASH_DEL(bus->acked_by_return, c);
+        free(c);
+    }
+}
+
+static void chain_drop(peer_t *peer, chain_t *c) {
+    HASH_DEL(peer->chains, c);
+    for (chained_t *e = c->head, *next; e; e = next) {
+        next = e->next;
+        free(e->payload);
+        free(e);
+    }
+    free(c);
+}
+
+/* Something other than an ACK happened to the return: the poll sends the
+ * rest, in order, once it is due. */
+static void chain_forget(peer_t *peer, const char *return_id) {
+    chain_t *c = NULL;
+    HASH_FIND_STR(peer->chains, return_id, c);
+    if (c) {
+        chain_drop(peer, c);
+        peer->needs_poll = true;
+    }
+}
+
+/* Queue an event to follow the return's event in flight (or its chain).
+ * false when it cannot (the caller leaves it to the poll). */
+static bool chain_append(peer_t *peer, const char *event_id, const char *return_id,
+                         const uint8_t *payload, size_t len) {
+    chain_t *c = NULL;
+    HASH_FIND_STR(peer->chains, return_id, c);
+    if (!c) {
+        inflight_t *f = NULL;
+        HASH_FIND_STR(peer->inflight, return_id, f);
+        if (!f) return false; /* its predecessor was not sent: the poll sends both */
+        c = calloc(1, sizeof *c);
+        if (!c) return false;
+        snprintf(c->return_id, sizeof c->return_id, "%s", return_id);
+        HASH_ADD_STR(peer->chains, return_id, c);
+    }
+    chained_t *e = calloc(1, sizeof *e);
+    if (!e || !(e->payload = malloc(len ? len : 1))) {
+        free(e);
+        chain_drop(peer, c);
+        return false;
+    }
+    memcpy(e->payload, payload, len);
+    e->len = len;
+    snprintf(e->event_id, sizeof e->event_id, "%s", event_id);
+    if (c->tail) c->tail->next = e;
+    else c->head = e;
+    c->tail = e;
+    return true;
+}
+
+/* The return's event in flight was acknowledged: send the next one of its
+ * chain, if any. */
+static void chain_advance(peer_t *peer, const char *return_id) {
+    chain_t *c = NULL;
+    HASH_FIND_STR(peer->chains, return_id, c);
+    if (!c) return;
+    chained_t *e = c->head;
+    c->head = e->next;
+    if (!c->head) c->tail = NULL;
+    dispatch(peer, e->event_id, return_id, e->payload, e->len);
+    inflight_t *f = NULL;
+    HASH_FIND_STR(peer->inflight, return_id, f);
+    bool sent = f && strcmp(f->event_id, e->event_id) == 0;
+    free(e->payload);
+    free(e);
+    if (!sent || !c->head) {
+        chain_drop(peer, c);
+        if (!sent) peer->needs_poll = true;
+    }
+}
+
 /* Delete acknowledged outbox rows, in one statement. */
 static void flush_acks(rf_bus_t *bus) {
     if (bus->n_acks == 0 || !rf_db_connected(bus->db)) return;
@@ -359,8 +521,10 @@ static void flush_acks(rf_bus_t *bus) {
     if (rf_db_exec(bus->db,
                    "DELETE FROM outbox o USING unnest($1::text[], $2::text[]) AS a(event_id, dest)"
                    " WHERE o.event_id = a.event_id AND o.dest = a.dest",
-                   2, p) == 0)
+                   2, p) == 0) {
         bus->n_acks = 0;
+        acked_counts_clear(bus);
+    }
 out:
     free(ids);
     free(dests);
@@ -551,7 +715,8 @@ static bool drain_link(link_t *link) {
             copy_frame_text(reason, sizeof reason, &f[3]);
             inflight_t *fl = NULL;
             HASH_FIND_STR(peer->inflight, return_id, fl);
-            if (fl && strcmp(fl->event_id, event_id) == 0) inflight_remove(peer, fl);
+            bool was_in_flight = fl && strcmp(fl->event_id, event_id) == 0;
+            if (was_in_flight) inflight_remove(peer, fl);
             link->timeout_streak = 0; /* it answers: not stalled */
             link->stalled_until = 0;
             if (link->reported_down && peer->n_links > 1)
@@ -571,14 +736,21 @@ static bool drain_link(link_t *link) {
                 if (bus->n_acks < bus->cap_acks) {
                     snprintf(bus->acks[bus->n_acks].event_id, MAX_FRAME_ID, "%s", event_id);
                     bus->acks[bus->n_acks++].bit = peer->bit;
+                    /* Counted once per row: a second ACK of a resent event
+                     * must not make a newer row look unblocked. */
+                    if (was_in_flight) acked_count_add(bus, peer->bit, return_id);
                 }
+                if (was_in_flight) chain_advance(peer, return_id);
             } else if (strcmp(kind, "RETRY") == 0) {
+                chain_forget(peer, return_id);
                 peer->retried++;
                 record_failure(peer, event_id, reason, false);
             } else if (strcmp(kind, "DEFER") == 0) {
+                chain_forget(peer, return_id);
                 peer->deferred++;
                 record_deferral(peer, event_id, reason);
             } else if (strcmp(kind, "REJECT") == 0) {
+                chain_forget(peer, return_id);
                 peer->rejected++;
                 record_failure(peer, event_id, reason, true);
             } else {
@@ -594,48 +766,92 @@ static bool drain_link(link_t *link) {
 
 /* ---- consumer: apply a batch ---------------------------------------------- */
 
-/* Decode, dedupe and apply one event inside the open transaction. */
-static rf_apply_result_t apply_one(rf_bus_t *bus, inmsg_t *m) {
-    rf_event_t ev = {0};
-    char err[200];
-    int rc = rf_event_decode(m->body, m->body_len, &ev, err, sizeof err);
-    if (rc != 0) {
-        snprintf(m->reason, sizeof m->reason, "undecodable: %s", err);
-        return RF_APPLY_REJECT;
+/* Decode msgs[0..n) into evs; an undecodable one, or one whose envelope does
+ * not match its frames, is answered REJECT (decoded[i] false). */
+static void decode_batch(inmsg_t *msgs, size_t n, rf_event_t *evs, bool *decoded) {
+    for (size_t i = 0; i < n; i++) {
+        inmsg_t *m = &msgs[i];
+        char err[200];
+        memset(&evs[i], 0, sizeof evs[i]);
+        decoded[i] = false;
+        if (rf_event_decode(m->body, m->body_len, &evs[i], err, sizeof err) != 0) {
+            snprintf(m->reason, sizeof m->reason, "undecodable: %s", err);
+            continue;
+        }
+        if (!evs[i].event_id[0] || strcmp(evs[i].event_id, m->event_id) != 0 ||
+            strcmp(evs[i].return_id, m->return_id) != 0) {
+            snprintf(m->reason, sizeof m->reason, "envelope does not match frames");
+            rf_event_clear(&evs[i]);
+            continue;
+        }
+        decoded[i] = true;
     }
-    if (strcmp(ev.event_id, m->event_id) != 0 || strcmp(ev.return_id, m->return_id) != 0) {
-        snprintf(m->reason, sizeof m->reason, "envelope does not match frames");
-        rf_event_clear(&ev);
-        return RF_APPLY_REJECT;
+}
+
+/* Record the decoded events' ids in the inbox, in one statement; fresh[i]
+ * is set for the ones not there before (the first of two equal ids in one
+ * batch). 0 or -1 (db error). */
+static int inbox_insert(rf_bus_t *bus, const rf_event_t *evs, const bool *decoded, size_t n,
+                        bool *fresh) {
+    enum { EV, PRODUCER, TYPE, RET, NCOL };
+    char *arr[NCOL];
+    size_t len[NCOL], cap[NCOL];
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) fresh[i] = false;
+    if (arrays_open(arr, len, cap, NCOL) != 0) goto out;
+    for (size_t i = 0; i < n; i++) {
+        /* Undecodable ones keep their place (the ordinality) with empty ids. */
+        const char *v[NCOL] = {decoded[i] ? evs[i].event_id : "",
+                               decoded[i] ? evs[i].producer : "",
+                               decoded[i] ? rf_event_type_name(evs[i].type) : "",
+                               decoded[i] ? evs[i].return_id : ""};
+        for (int c = 0; c < NCOL; c++)
+            if (array_append(&arr[c], &len[c], &cap[c], v[c]) != 0) goto out;
     }
-    const char *p[] = {ev.event_id, ev.producer, rf_event_type_name(ev.type), ev.return_id};
-    int64_t fresh = rf_db_exec_count(bus->db,
-                                     "INSERT INTO inbox (event_id, producer, type, return_id)"
-                                     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                     4, p);
-    rf_apply_result_t r;
-    if (fresh < 0) {
-        r = RF_APPLY_ERROR;
-    } else if (fresh == 0) {
+    arrays_close(arr, len, NCOL);
+    const char *p[] = {arr[EV], arr[PRODUCER], arr[TYPE], arr[RET]};
+    PGresult *res = rf_db_query(
+        bus->db,
+        "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+        " WITH ORDINALITY AS u(e, p, t, r, i) WHERE e <> ''),"
+        " ins AS (INSERT INTO inbox (event_id, producer, type, return_id)"
+        " SELECT e, p, t, r FROM u ORDER BY i ON CONFLICT DO NOTHING RETURNING event_id)"
+        " SELECT min(u.i) FROM u JOIN ins ON ins.event_id = u.e GROUP BY u.e",
+        4, p);
+    if (!res) goto out;
+    for (int r = 0; r < PQntuples(res); r++) {
+        int64_t i = rf_get_i64(res, r, 0);
+        if (i >= 1 && (size_t)i <= n) fresh[i - 1] = true;
+    }
+    PQclear(res);
+    rc = 0;
+out:
+    for (int c = 0; c < NCOL; c++) free(arr[c]);
+    return rc;
+}
+
+/* Apply one decoded event inside the open transaction; its id is already in
+ * the inbox when fresh (a DEFER or REJECT takes it out again). */
+static rf_apply_result_t apply_one(rf_bus_t *bus, inmsg_t *m, const rf_event_t *ev,
+                                   bool fresh) {
+    if (!fresh) {
         snprintf(m->reason, sizeof m->reason, "duplicate");
-        r = RF_APPLY_OK;
         bus->inbox_duplicates++;
-        rf_debug("event=duplicate event_id=%s return_id=%s", ev.event_id, ev.return_id);
-    } else {
-        r = bus->apply ? bus->apply(bus->apply_arg, &ev, m->reason, sizeof m->reason)
-                       : RF_APPLY_REJECT;
-        if (r == RF_APPLY_DEFER || r == RF_APPLY_REJECT) {
-            const char *q[] = {ev.event_id};
-            if (rf_db_exec(bus->db, "DELETE FROM inbox WHERE event_id = $1", 1, q) != 0)
-                r = RF_APPLY_ERROR;
-        }
-        if (r == RF_APPLY_OK) {
-            bus->inbox_applied++;
-            rf_debug("event=applied type=%s event_id=%s return_id=%s",
-                     rf_event_type_name(ev.type), ev.event_id, ev.return_id);
-        }
+        rf_debug("event=duplicate event_id=%s return_id=%s", ev->event_id, ev->return_id);
+        return RF_APPLY_OK;
     }
-    rf_event_clear(&ev);
+    rf_apply_result_t r =
+        bus->apply ? bus->apply(bus->apply_arg, ev, m->reason, sizeof m->reason) : RF_APPLY_REJECT;
+    if (r == RF_APPLY_DEFER || r == RF_APPLY_REJECT) {
+        const char *q[] = {ev->event_id};
+        if (rf_db_exec(bus->db, "DELETE FROM inbox WHERE event_id = $1", 1, q) != 0)
+            r = RF_APPLY_ERROR;
+    }
+    if (r == RF_APPLY_OK) {
+        bus->inbox_applied++;
+        rf_debug("event=applied type=%s event_id=%s return_id=%s", rf_event_type_name(ev->type),
+                 ev->event_id, ev->return_id);
+    }
     return r;
 }
 
@@ -647,11 +863,22 @@ static void discard_emitted(rf_bus_t *bus) {
 /* Apply msgs[0..n) in one transaction. 0 when committed (replies set), -1
  * when rolled back. */
 static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
-    if (rf_bus_tx_begin(bus) != 0) return -1;
+    rf_event_t *evs = bus->batch_events;
+    bool *decoded = bus->batch_decoded, *fresh = bus->batch_fresh;
+    for (size_t i = 0; i < n; i++) msgs[i].reason[0] = '\0';
+    decode_batch(msgs, n, evs, decoded);
+    int rc = -1;
+    if (rf_bus_tx_begin(bus) != 0) goto out;
+    if (inbox_insert(bus, evs, decoded, n, fresh) != 0) {
+        for (size_t i = 0; i < n; i++)
+            snprintf(msgs[i].reason, sizeof msgs[i].reason, "apply failed: %s",
+                     rf_db_error(bus->db));
+        rf_bus_tx_rollback(bus);
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         inmsg_t *m = &msgs[i];
-        m->reason[0] = '\0';
-        rf_apply_result_t r = apply_one(bus, m);
+        rf_apply_result_t r = decoded[i] ? apply_one(bus, m, &evs[i], fresh[i]) : RF_APPLY_REJECT;
         switch (r) {
         case RF_APPLY_OK: m->reply = "ACK"; break;
         case RF_APPLY_DEFER: m->reply = "DEFER"; break;
@@ -659,10 +886,14 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
         case RF_APPLY_ERROR:
             snprintf(m->reason, sizeof m->reason, "apply failed: %s", rf_db_error(bus->db));
             rf_bus_tx_rollback(bus);
-            return -1;
+            goto out;
         }
     }
-    return rf_bus_tx_commit(bus);
+    rc = rf_bus_tx_commit(bus);
+out:
+    for (size_t i = 0; i < n; i++)
+        if (decoded[i]) rf_event_clear(&evs[i]);
+    return rc;
 }
 
 static void reply(rf_bus_t *bus, inmsg_t *m) {
@@ -898,6 +1129,7 @@ static void on_tick(uv_timer_t *h) {
                 timed_out[f->link] = true;
                 rf_debug("event=ack_timeout dest=%s event_id=%s return_id=%s", peer->name,
                          f->event_id, f->return_id);
+                chain_forget(peer, f->return_id);
                 inflight_remove(peer, f);
                 peer->needs_poll = true;
             }
@@ -1081,8 +1313,12 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->apply = apply;
     bus->apply_arg = apply_arg;
     bus->batch = calloc((size_t)cfg->batch_max, sizeof *bus->batch);
+    bus->batch_events = calloc((size_t)cfg->batch_max, sizeof *bus->batch_events);
+    bus->batch_decoded = calloc((size_t)cfg->batch_max, sizeof *bus->batch_decoded);
+    bus->batch_fresh = calloc((size_t)cfg->batch_max, sizeof *bus->batch_fresh);
     bus->zctx = zmq_ctx_new();
-    if (!bus->batch || !bus->zctx) {
+    if (!bus->batch || !bus->batch_events || !bus->batch_decoded || !bus->batch_fresh ||
+        !bus->zctx) {
         snprintf(err, errlen, "out of memory");
         goto err;
     }
@@ -1171,7 +1407,11 @@ void rf_bus_destroy(rf_bus_t **bus_p) {
     discard_emitted(bus);
     free(bus->emitted);
     free(bus->acks);
+    acked_counts_clear(bus);
     free(bus->batch);
+    free(bus->batch_events);
+    free(bus->batch_decoded);
+    free(bus->batch_fresh);
     uv_handle_t *handles[3 + 2 + RF_WORKER_COUNT * RF_BUS_MAX_REPLICAS];
     int nh = 0;
     if (bus->prepare.loop) handles[nh++] = (uv_handle_t *)&bus->prepare;
@@ -1183,6 +1423,8 @@ void rf_bus_destroy(rf_bus_t **bus_p) {
         peer_t *peer = &bus->peers[i];
         inflight_t *f, *tmp;
         HASH_ITER(hh, peer->inflight, f, tmp) inflight_remove(peer, f);
+        chain_t *c, *ctmp;
+        HASH_ITER(hh, peer->chains, c, ctmp) chain_drop(peer, c);
         for (int l = 0; l < peer->n_links; l++)
             if (peer->links[l].poll_started) handles[nh++] = (uv_handle_t *)&peer->links[l].poll;
     }
@@ -1201,32 +1443,145 @@ void rf_bus_destroy(rf_bus_t **bus_p) {
 
 /* ---- producing ------------------------------------------------------------------ */
 
-int rf_bus_tx_begin(rf_bus_t *bus) {
-    discard_emitted(bus);
-    if (rf_db_connect(bus->db) != 0) return -1;
-    return rf_db_begin(bus->db);
+/* Append the bytea array element "\\x<hex of data>" to an array literal. */
+static int array_append_bytea(char **buf, size_t *len, size_t *cap, char **scratch,
+                              size_t *scratch_cap, const uint8_t *data, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (*scratch_cap < 2 * n + 3) {
+        char *ns = realloc(*scratch, 2 * n + 3);
+        if (!ns) return -1;
+        *scratch = ns;
+        *scratch_cap = 2 * n + 3;
+    }
+    char *p = *scratch;
+    *p++ = '\\';
+    *p++ = 'x';
+    for (size_t i = 0; i < n; i++) {
+        *p++ = hex[data[i] >> 4];
+        *p++ = hex[data[i] & 15];
+    }
+    *p = '\0';
+    return array_append(buf, len, cap, *scratch);
 }
 
-int rf_bus_tx_commit(rf_bus_t *bus) {
-    if (rf_db_commit(bus->db) != 0) {
-        rf_bus_tx_rollback(bus);
-        return -1;
+/* Write the transaction's emitted events to the outbox in one INSERT, and
+ * mark the ones that must wait behind an older row of the same return toward
+ * the same consumer (held: only the poll, which sends heads, may send them).
+ * Older means: a row already in the outbox and not acknowledged (an
+ * acknowledged row awaiting its DELETE does not count), or an earlier event
+ * of this same transaction. Writes emitted[from..]. 0 or -1 (db error: the
+ * caller rolls back). */
+static int write_emitted(rf_bus_t *bus, size_t from) {
+    size_t n = bus->n_emitted - from;
+    if (n == 0) return 0;
+    emitted_t *emitted = bus->emitted + from;
+    enum { EV, DEST, RET, TYPE, PAYLOAD, NCOL };
+    char *arr[NCOL], *scratch = NULL;
+    size_t len[NCOL], cap[NCOL], scratch_cap = 0;
+    int rc = -1;
+    if (arrays_open(arr, len, cap, NCOL) != 0) goto out;
+    for (size_t i = 0; i < n; i++) {
+        emitted_t *e = &emitted[i];
+        if (array_append(&arr[EV], &len[EV], &cap[EV], e->event_id) != 0 ||
+            array_append(&arr[DEST], &len[DEST], &cap[DEST], rf_worker_name(bit_index(e->bit))) !=
+                0 ||
+            array_append(&arr[RET], &len[RET], &cap[RET], e->return_id) != 0 ||
+            array_append(&arr[TYPE], &len[TYPE], &cap[TYPE], e->type) != 0 ||
+            array_append_bytea(&arr[PAYLOAD], &len[PAYLOAD], &cap[PAYLOAD], &scratch,
+                               &scratch_cap, e->payload, e->len) != 0)
+            goto out;
     }
+    arrays_close(arr, len, NCOL);
+    rf_num_t owner = rf_i64(bus->cfg.replica_id);
+    const char *p[] = {arr[EV], arr[DEST], arr[RET], arr[TYPE], arr[PAYLOAD], owner.s};
+    /* Rows come back in the order of the arrays (one INSERT ... SELECT from
+     * unnest); the count sees only rows older than this statement. */
+    PGresult *res = rf_db_query(
+        bus->db,
+        "INSERT INTO outbox (event_id, dest, return_id, type, payload, owner)"
+        " SELECT e, d, r, t, b, $6::integer"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS u(e, d, r, t, b)"
+        " RETURNING event_id, dest, (SELECT count(*) FROM outbox o WHERE o.dest = outbox.dest"
+        " AND o.return_id = outbox.return_id AND o.event_id <> outbox.event_id)",
+        6, p);
+    if (!res) goto out;
+    bool in_order = PQntuples(res) == (int)n;
+    for (size_t i = 0; i < n; i++) {
+        emitted_t *e = &emitted[i];
+        if (!in_order || strcmp(rf_get_str(res, (int)i, 0), e->event_id) != 0 ||
+            strcmp(rf_get_str(res, (int)i, 1), rf_worker_name(bit_index(e->bit))) != 0) {
+            in_order = false;
+            e->held = true; /* cannot tell: the poll sends it in order */
+            continue;
+        }
+        e->held = rf_get_i64(res, (int)i, 2) > acked_count_of(bus, e->bit, e->return_id);
+        e->chainable = false;
+        for (size_t j = 0; j < i && !e->held; j++)
+            e->chainable = e->held = emitted[j].bit == e->bit &&
+                                     strcmp(emitted[j].return_id, e->return_id) == 0;
+    }
+    PQclear(res);
+    rc = 0;
+out:
+    for (int c = 0; c < NCOL; c++) free(arr[c]);
+    free(scratch);
+    return rc;
+}
+
+int rf_bus_tx_begin(rf_bus_t *bus) {
+    rf_db_group_flush(bus->db); /* outside a request: an open group commits first */
+    if (!rf_db_group_open(bus->db)) discard_emitted(bus);
+    if (rf_db_connect(bus->db) != 0 || rf_db_begin(bus->db) != 0) return -1;
+    bus->emit_mark = bus->n_emitted;
+    return 0;
+}
+
+/* Send what the committed transaction (or group) emitted, then forget it. */
+static void dispatch_emitted(rf_bus_t *bus) {
     for (size_t i = 0; i < bus->n_emitted; i++) {
         emitted_t *e = &bus->emitted[i];
         peer_t *peer = &bus->peers[bit_index(e->bit)];
         /* Replicated, another replica may own an older row of the same
          * return: only the poll (which sees every replica's rows) may send. */
-        if (bus->cfg.replicated || e->held) peer->needs_poll = true;
-        else dispatch(peer, e->event_id, e->return_id, e->payload, e->len);
+        if (bus->cfg.replicated) peer->needs_poll = true;
+        else if (!e->held) dispatch(peer, e->event_id, e->return_id, e->payload, e->len);
+        else if (!e->chainable ||
+                 !chain_append(peer, e->event_id, e->return_id, e->payload, e->len))
+            peer->needs_poll = true;
     }
     discard_emitted(bus);
+}
+
+int rf_bus_tx_commit(rf_bus_t *bus) {
+    if (write_emitted(bus, bus->emit_mark) != 0 || rf_db_commit(bus->db) != 0) {
+        rf_bus_tx_rollback(bus);
+        return -1;
+    }
+    if (rf_db_in_group(bus->db)) { /* sent once the group commits */
+        bus->emit_mark = bus->n_emitted;
+        return 0;
+    }
+    dispatch_emitted(bus);
     return 0;
 }
 
 void rf_bus_tx_rollback(rf_bus_t *bus) {
+    bool group = rf_db_in_group(bus->db);
     rf_db_rollback(bus->db);
-    discard_emitted(bus);
+    if (!group) {
+        discard_emitted(bus);
+        return;
+    }
+    for (size_t i = bus->emit_mark; i < bus->n_emitted; i++) free(bus->emitted[i].payload);
+    bus->n_emitted = bus->emit_mark; /* this request's events only */
+}
+
+int rf_bus_group_commit(rf_bus_t *bus) {
+    int rc = rf_db_group_commit(bus->db);
+    if (rc == 0) dispatch_emitted(bus);
+    else discard_emitted(bus);
+    bus->emit_mark = 0;
+    return rc;
 }
 
 int rf_bus_event_init(rf_bus_t *bus, rf_event_t *ev, rf_event_type_t type,
@@ -1251,61 +1606,36 @@ int rf_bus_emit(rf_bus_t *bus, const rf_event_t *ev) {
     uint8_t *buf = NULL;
     size_t len = 0;
     if (rf_event_encode(ev, &buf, &len) != 0) return -1;
-    char dests[128] = "{";
-    size_t dl = 1;
-    for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
-        if (consumers & (1u << i))
-            dl += (size_t)snprintf(dests + dl, sizeof dests - dl, "%s%s", dl > 1 ? "," : "",
-                                   rf_worker_name(i));
-    snprintf(dests + dl, sizeof dests - dl, "}");
-    rf_num_t owner = rf_i64(bus->cfg.replica_id);
-    const char *p[] = {ev->event_id, dests, ev->return_id, rf_event_type_name(ev->type),
-                       (const char *)buf, owner.s};
-    int lens[] = {0, 0, 0, 0, (int)len, 0};
-    int fmts[] = {0, 0, 0, 0, 1, 0};
-    PGresult *res = rf_db_query_bin(
-        bus->db,
-        "INSERT INTO outbox (event_id, dest, return_id, type, payload, owner)"
-        " SELECT $1, d, $3, $4, $5, $6::integer FROM unnest($2::text[]) AS d"
-        " RETURNING dest, EXISTS (SELECT 1 FROM outbox o WHERE o.dest = outbox.dest"
-        " AND o.return_id = outbox.return_id AND o.event_id <> outbox.event_id)",
-        6, p, lens, fmts, 0);
-    if (!res) {
-        free(buf);
-        return -1;
-    }
-    /* Which consumers already have an older row of this return (unsent,
-     * backing off, in flight or acknowledged but not yet deleted): sending
-     * this one straight after COMMIT could overtake it. */
-    unsigned older = 0;
-    for (int r = 0; r < PQntuples(res); r++) {
-        if (strcmp(rf_get_str(res, r, 1), "t") != 0) continue;
-        for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
-            if (strcmp(rf_get_str(res, r, 0), rf_worker_name(i)) == 0) older |= 1u << i;
-    }
-    PQclear(res);
-    for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
+    int rc = 0;
+    for (unsigned i = 0; i < RF_WORKER_COUNT && rc == 0; i++) {
         if (!(consumers & (1u << i))) continue;
         if (bus->n_emitted == bus->cap_emitted) {
             size_t ncap = bus->cap_emitted ? bus->cap_emitted * 2 : 64;
             emitted_t *ne = realloc(bus->emitted, ncap * sizeof *ne);
-            if (!ne) continue; /* the row is committed anyway; the poll sends it */
+            if (!ne) {
+                rc = -1; /* nothing is written: the caller rolls back */
+                break;
+            }
             bus->emitted = ne;
             bus->cap_emitted = ncap;
         }
         emitted_t *e = &bus->emitted[bus->n_emitted];
         e->payload = malloc(len);
-        if (!e->payload) continue;
+        if (!e->payload) {
+            rc = -1;
+            break;
+        }
         memcpy(e->payload, buf, len);
         e->len = len;
         e->bit = 1u << i;
-        e->held = (older & (1u << i)) != 0;
+        e->type = rf_event_type_name(ev->type);
+        e->held = e->chainable = false;
         snprintf(e->event_id, sizeof e->event_id, "%s", ev->event_id);
         snprintf(e->return_id, sizeof e->return_id, "%s", ev->return_id);
         bus->n_emitted++;
     }
     free(buf);
-    return 0;
+    return rc;
 }
 
 /* ---- operations ------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rf/log.h"
 
@@ -33,6 +34,15 @@ struct rf_db {
     stmt_t stmts[STMT_SLOTS]; /* prepared on conn, by hash of the text (open addressing) */
     size_t n_stmts;
     uint64_t next_stmt; /* names are never reused, so a forgotten one cannot clash */
+    /* Group commit (rf_db_group_enter): one transaction for several requests. */
+    bool in_scope;      /* a request of the group is being served */
+    bool group_open;    /* the group's BEGIN was sent */
+    bool group_failed;  /* a request failed with nothing to roll back to */
+    bool want_savepoint;/* set a savepoint before this request's first write */
+    bool have_savepoint;/* this request's savepoint is set */
+    int group_requests; /* requests in the open group */
+    rf_db_group_hook_fn group_hook;
+    void *group_hook_arg;
 };
 
 static void set_error(rf_db_t *db, const char *what, const char *detail) {
@@ -86,6 +96,7 @@ static void disconnect(rf_db_t *db) {
     if (db->conn) PQfinish(db->conn);
     db->conn = NULL;
     db->in_tx = false;
+    if (db->group_open) db->group_failed = true; /* its transaction is gone */
     forget_statements(db); /* prepared statements die with their connection */
 }
 
@@ -193,8 +204,93 @@ bool rf_db_connected(const rf_db_t *db) { return db->conn != NULL; }
 PGconn *rf_db_conn(rf_db_t *db) { return db->conn; }
 const char *rf_db_error(const rf_db_t *db) { return db->error; }
 
+/* ---- group commit ------------------------------------------------------------- */
+
+#define GROUP_MAX 48 /* requests per group: keeps subtransactions under PostgreSQL's
+                        per-backend cache of 64, past which every snapshot slows */
+
+void rf_db_set_group_hook(rf_db_t *db, rf_db_group_hook_fn hook, void *arg) {
+    db->group_hook = hook;
+    db->group_hook_arg = arg;
+}
+
+bool rf_db_in_group(const rf_db_t *db) { return db->in_scope && db->group_open; }
+bool rf_db_group_open(const rf_db_t *db) { return db->group_open; }
+
+void rf_db_group_enter(rf_db_t *db) {
+    db->in_scope = true;
+    db->want_savepoint = true;
+    db->have_savepoint = false;
+}
+
+void rf_db_group_leave(rf_db_t *db) { db->in_scope = false; }
+
+/* The group must end before db is used outside it (or when it is full):
+ * the hook commits it and answers its requests. */
+static void group_flush(rf_db_t *db) {
+    if (!db->group_open) return;
+    if (db->group_hook) db->group_hook(db->group_hook_arg, RF_DB_GROUP_FLUSH);
+    if (db->group_open) rf_db_group_commit(db); /* no hook, or it did not commit */
+}
+
+void rf_db_group_flush(rf_db_t *db) {
+    if (!db->in_scope) group_flush(db);
+}
+
+int rf_db_group_commit(rf_db_t *db) {
+    if (!db->group_open) return 0;
+    db->group_open = false;
+    db->group_requests = 0;
+    bool failed = db->group_failed;
+    db->group_failed = false;
+    db->want_savepoint = db->in_scope;
+    db->have_savepoint = false;
+    if (!db->conn) return -1;
+    if (failed || PQtransactionStatus(db->conn) != PQTRANS_INTRANS) {
+        rf_db_rollback(db);
+        return -1;
+    }
+    PGresult *res = PQexec(db->conn, "COMMIT");
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    if (!ok) set_error(db, "group commit", PQresultErrorMessage(res));
+    PQclear(res);
+    db->in_tx = false;
+    if (PQstatus(db->conn) != CONNECTION_OK) disconnect(db);
+    return ok ? 0 : -1;
+}
+
+/* A statement that only reads (no savepoint needed before it). */
+static bool sql_reads_only(const char *sql) {
+    while (*sql == ' ' || *sql == '\n' || *sql == '(') sql++;
+    return strncasecmp(sql, "SELECT", 6) == 0;
+}
+
+/* Inside a group, the request's first write is preceded by its savepoint,
+ * so that its rollback undoes it alone. 0 or -1. */
+static int group_before_statement(rf_db_t *db, const char *sql) {
+    if (!db->group_open) return 0;
+    if (!db->in_scope) {
+        group_flush(db);
+        return 0;
+    }
+    if (db->group_failed) {
+        set_error(db, "query", "the group transaction of this request failed");
+        return -1;
+    }
+    if (!db->want_savepoint || sql_reads_only(sql)) return 0;
+    PGresult *res = PQexec(db->conn, "SAVEPOINT rf_request");
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) set_error(db, "savepoint", PQresultErrorMessage(res));
+    PQclear(res);
+    if (!ok) return -1;
+    db->want_savepoint = false;
+    db->have_savepoint = true;
+    return 0;
+}
+
 PGresult *rf_db_query_bin(rf_db_t *db, const char *sql, int n, const char *const *params,
                           const int *lengths, const int *formats, int result_format) {
+    if (db->conn && group_before_statement(db, sql) != 0) return NULL;
     if (!db->conn) {
         set_error(db, "query", "not connected");
         return NULL;
@@ -261,18 +357,52 @@ json_t *rf_db_query_list(rf_db_t *db, const char *sql, int n, const char *const 
 }
 
 int rf_db_begin(rf_db_t *db) {
+    if (db->group_open && (!db->in_scope || db->group_failed || db->group_requests >= GROUP_MAX))
+        group_flush(db);
+    if (db->in_scope && db->group_open) { /* join the group: a savepoint at the first write */
+        db->group_requests++;
+        db->want_savepoint = true;
+        db->have_savepoint = false;
+        return 0;
+    }
     if (rf_db_exec(db, "BEGIN", 0, NULL) != 0) return -1;
     db->in_tx = true;
+    if (db->in_scope) {
+        db->group_open = true;
+        db->group_requests = 1;
+        db->want_savepoint = true;
+        db->have_savepoint = false;
+        if (db->group_hook) db->group_hook(db->group_hook_arg, RF_DB_GROUP_OPENED);
+    }
     return 0;
 }
 
 int rf_db_commit(rf_db_t *db) {
+    if (rf_db_in_group(db)) { /* committed with the group */
+        db->want_savepoint = true;
+        db->have_savepoint = false;
+        return 0;
+    }
     db->in_tx = false;
     return rf_db_exec(db, "COMMIT", 0, NULL);
 }
 
 void rf_db_rollback(rf_db_t *db) {
     if (!db->conn) return;
+    if (rf_db_in_group(db)) { /* undo this request alone */
+        if (db->have_savepoint) {
+            PGresult *res = PQexec(db->conn, "ROLLBACK TO SAVEPOINT rf_request");
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) db->group_failed = true;
+            PQclear(res);
+        } else if (PQtransactionStatus(db->conn) != PQTRANS_INTRANS) {
+            db->group_failed = true; /* a read failed: nothing to roll back to */
+        }
+        db->want_savepoint = true;
+        db->have_savepoint = false;
+        if (PQstatus(db->conn) != CONNECTION_OK) disconnect(db);
+        return;
+    }
+    if (!db->in_scope) group_flush(db);
     PGresult *res = PQexec(db->conn, "ROLLBACK");
     PQclear(res);
     db->in_tx = false;

@@ -128,6 +128,11 @@ struct rf_http_exchange {
     bool keep_alive;
     bool is_head;
     const void *user; /* the application's per-request data (rf_http_set_user) */
+    /* An answer kept while the server holds answers (rf_http_hold). */
+    int held_status;
+    char *held_type, *held_body;
+    size_t held_len;
+    rf_http_exchange_t *held_next;
 };
 
 typedef enum conn_state {
@@ -165,6 +170,8 @@ struct rf_http_server {
     conn_t *conns;
     bool destroying;
     bool listener_closed;
+    bool holding;                  /* answers are kept until rf_http_release */
+    rf_http_exchange_t *held, **held_tail; /* kept answers, in order */
 };
 
 /* One uv_write: the request and the bytes it sends, in one allocation. */
@@ -200,6 +207,8 @@ static void exchange_free(rf_http_exchange_t *x) {
     free(x->headers);
     sbuf_free(&x->url);
     sbuf_free(&x->body);
+    free(x->held_type);
+    free(x->held_body);
     x->magic = 0;
     free(x);
 }
@@ -817,6 +826,7 @@ void rf_http_server_destroy(rf_http_server_t **server_p) {
     if (!uv_is_closing((uv_handle_t *)&s->listener))
         uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     for (conn_t *c = s->conns; c; c = c->next) conn_close(c);
+    rf_http_release(s, false); /* kept answers have nowhere to go now: freed */
 }
 
 /* ---- request accessors ------------------------------------------------- */
@@ -926,6 +936,22 @@ void rf_http_reply(rf_http_exchange_t *x, int status, const char *content_type,
         return;
     }
     assert(c->inflight == x);
+    if (c->server->holding) {
+        /* Kept (copied) until rf_http_release; the connection waits. */
+        x->held_status = status;
+        x->held_type = content_type ? strdup(content_type) : NULL;
+        x->held_body = malloc(len ? len : 1);
+        x->held_len = len;
+        if ((!content_type || x->held_type) && x->held_body) {
+            if (len) memcpy(x->held_body, body, len);
+            *c->server->held_tail = x;
+            c->server->held_tail = &x->held_next;
+            return;
+        }
+        free(x->held_type);
+        free(x->held_body);
+        x->held_type = x->held_body = NULL; /* out of memory: answer now */
+    }
     if (content_type && (strpbrk(content_type, "\r\n") || strlen(content_type) > 200)) {
         rf_warn("event=http_bad_content_type path=%s", x->path);
         content_type = "application/octet-stream";
@@ -941,6 +967,34 @@ void rf_http_reply(rf_http_exchange_t *x, int status, const char *content_type,
     exchange_free(x);
     if (rc == 0 && !keep_alive) conn_linger(c);
     /* otherwise on_write_done resumes the connection */
+}
+
+void rf_http_hold(rf_http_server_t *server) {
+    if (server->holding) return;
+    server->holding = true;
+    server->held = NULL;
+    server->held_tail = &server->held;
+}
+
+void rf_http_release(rf_http_server_t *server, bool ok) {
+    if (!server->holding) return;
+    server->holding = false;
+    rf_http_exchange_t *x = server->held;
+    server->held = NULL;
+    server->held_tail = &server->held;
+    while (x) {
+        rf_http_exchange_t *next = x->held_next;
+        x->held_next = NULL;
+        char *type = x->held_type, *body = x->held_body;
+        x->held_type = x->held_body = NULL;
+        if (ok) rf_http_reply(x, x->held_status, type, body, x->held_len);
+        else
+            rf_http_reply_error(x, 503, "db_unavailable",
+                                "the database did not commit this request; retry");
+        free(type);
+        free(body);
+        x = next;
+    }
 }
 
 void rf_http_reply_json(rf_http_exchange_t *x, int status, json_t *body) {

@@ -27,6 +27,7 @@ struct rf_worker {
     rf_http_server_t *http;
     rf_auth_t *auth; /* NULL: open mode */
     uv_signal_t sigint, sigterm;
+    uv_check_t group_check; /* commits the iteration's group of requests */
     /* settings */
     int log_level;
     char db_conninfo[RF_CFG_STR_MAX];
@@ -575,7 +576,12 @@ static void on_request(rf_http_exchange_t *x, void *arg) {
     char mcopy[8], pcopy[128], label[64];
     snprintf(mcopy, sizeof mcopy, "%s", method); /* borrowed only until the answer */
     snprintf(pcopy, sizeof pcopy, "%s", path);
+    /* Requests that may write share one transaction per loop iteration
+     * (group commit, rf/db.h); reads see only committed data. */
+    bool grouped = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && w->bus;
+    if (grouped) rf_db_group_enter(w->db);
     bool known = on_request_dispatch(w, x, method, path);
+    if (grouped) rf_db_group_leave(w->db);
     route_label(pcopy, known, label, sizeof label);
     observe_route(mcopy, label, (double)(uv_hrtime() - t0) / 1e9);
 }
@@ -608,6 +614,28 @@ static bool on_request_dispatch(rf_worker_t *w, rf_http_exchange_t *x, const cha
         return false;
     }
     return true;
+}
+
+/* ---- group commit ------------------------------------------------------------------- */
+
+/* A group of requests opened (its answers wait for its commit), or must end
+ * now: commit it, send what it emitted and answer its requests. */
+static void on_group(void *arg, rf_db_group_event_t what) {
+    rf_worker_t *w = arg;
+    if (what == RF_DB_GROUP_OPENED) {
+        rf_http_hold(w->http);
+        return;
+    }
+    bool ok = rf_bus_group_commit(w->bus) == 0;
+    if (!ok)
+        rf_warn("event=group_commit_failed error=\"%s\"", rf_db_error(w->db));
+    rf_http_release(w->http, ok);
+}
+
+/* After the loop has read what arrived: the requests served share one commit. */
+static void on_group_check(uv_check_t *h) {
+    rf_worker_t *w = h->data;
+    if (rf_db_group_open(w->db)) on_group(w, RF_DB_GROUP_FLUSH);
 }
 
 /* ---- life cycle ---------------------------------------------------------------------- */
@@ -721,6 +749,10 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         rf_error("event=http_failed error=\"%s\"", err);
         goto out;
     }
+    rf_db_set_group_hook(w->db, on_group, w);
+    uv_check_init(&w->loop, &w->group_check);
+    w->group_check.data = w;
+    uv_check_start(&w->group_check, on_group_check);
     if (spec->start && spec->start(spec->state, w) != 0) {
         rf_error("event=start_failed");
         goto out;
@@ -734,6 +766,7 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
     uv_run(&w->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
+    if (w->db && w->http && rf_db_group_open(w->db)) on_group(w, RF_DB_GROUP_FLUSH);
     rf_http_server_destroy(&w->http);
     rf_bus_destroy(&w->bus);
     uv_walk(&w->loop, close_walk, NULL);

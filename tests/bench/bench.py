@@ -74,7 +74,8 @@ def parse_args():
                    help="number of returns to send (default rate x seconds; sets the duration)")
     p.add_argument("--mix", type=float, default=env_float("RF_BENCH_MIX", 0.3),
                    help="share of return-and-refund returns, 0..1 (default 0.3)")
-    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--connections", type=int, default=128,
+                   help="intake connections (enough for rate x latency; default 128)")
     p.add_argument("--search", choices=["auto", "on", "off"], default="auto",
                    help="search the highest rate held (auto: only when --rate was not held)")
     p.add_argument("--step-seconds", type=float, default=10, help="length of a search step")
@@ -114,13 +115,19 @@ class Bench:
                           for j in range(LINES_PER_ORDER)]})
             self.h.check(r.status == 200, "order: %r" % r)
 
-    def load(self, rate, seconds, mix):
-        """Run rf-bench on fresh orders; returns its figures plus the load window
-        (t0, t1 in epoch seconds)."""
-        n = int(rate * seconds)
+    def new_orders(self, n):
+        """Fresh orders for n returns; their prefix."""
         self.runs += 1
         prefix = "%s-%d" % (self.prefix, self.runs)
         self.make_orders(prefix, n)
+        return prefix
+
+    def load(self, rate, seconds, mix, prefix=None):
+        """Run rf-bench on fresh orders (made now unless given); returns its
+        figures plus the load window (t0, t1 in epoch seconds)."""
+        n = int(rate * seconds)
+        if prefix is None:
+            prefix = self.new_orders(n)
         h = self.h
         cmd = [os.path.join(h.build, "bin", "rf-bench"),
                "--port", str(h.workers["intake"].http_port), "--rate", str(rate),
@@ -257,12 +264,13 @@ class Bench:
         parameters, from the server log (log_statement = mod)."""
         h = self.h
         log = os.path.join(h.pg_dir, "log", "postgres.log")
+        prefix = self.new_orders(n)  # set-up, not captured
         start = os.path.getsize(log)
         h.psql("ALTER SYSTEM SET log_statement = 'mod'")
         h.psql("SELECT pg_reload_conf()")
         time.sleep(0.5)
         before = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
-        fig = self.load(max(n / 2.0, 1), 2.0, mix)
+        fig = self.load(n / 2.0, 2.0, mix, prefix)
         self.wait_drained(before + fig["accepted"])
         time.sleep(1.0)  # the last acknowledged rows' deletes
         h.psql("ALTER SYSTEM RESET log_statement")
@@ -278,8 +286,11 @@ class Bench:
         if captured == 0:
             return {"error": "nothing captured"}
         scripts = []
-        tmp = tempfile.mkdtemp(prefix="rf-pgbench-")
-        os.chmod(tmp, 0o755)  # pgbench may run as the server's user
+        # Kept under var/bench/pgbench/ for a look (pgbench -r shows each
+        # statement's latency); readable by the server's user, who runs pgbench.
+        tmp = os.path.join(ROOT, "var", "bench", "pgbench")
+        os.makedirs(tmp, exist_ok=True)
+        os.chmod(tmp, 0o755)
         statements = 0
         for user, stmts in sorted(per_worker.items()):
             path = os.path.join(tmp, "%s.sql" % user)
@@ -295,11 +306,14 @@ class Bench:
             scripts.append((user, path))
         pgbench = find_pgbench()
         cmd = [pgbench, "-n", "-h", "127.0.0.1", "-p", str(self.h.pg_port), "-U", "postgres",
-               "-c", str(len(scripts)), "-j", "2", "-T", str(int(seconds)), "returnflow"]
+               "-c", str(len(scripts)), "-j", "2", "-T", str(int(seconds)), "-r",
+               "-M", "prepared", "returnflow"]
         for _, path in scripts:
             cmd += ["-f", path]
         env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
         p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
+        with open(os.path.join(tmp, "pgbench.out"), "w") as f:
+            f.write(p.stdout + p.stderr)
         if p.returncode != 0:
             return {"error": (p.stderr or p.stdout)[-2000:]}
         m = re.search(r"tps = ([0-9.]+)", p.stdout)

@@ -137,6 +137,11 @@ int rf_bus_tx_begin(rf_bus_t *bus);
 int rf_bus_tx_commit(rf_bus_t *bus);
 /* rf_bus_tx_rollback: ROLLBACK and forget what was emitted. */
 void rf_bus_tx_rollback(rf_bus_t *bus);
+/* Inside a group of requests sharing one transaction (rf_db_group_enter in
+ * rf/db.h), commit and rollback act on the request alone, and what it
+ * emitted is sent after rf_bus_group_commit: COMMIT the group, then dispatch.
+ * 0, or -1 (nothing of the group committed, nothing sent). */
+int rf_bus_group_commit(rf_bus_t *bus);
 
 /* rf_bus_event_init: start an event of `type` about return_id: fresh event
  * id, producer, version and time filled in. causation_id may be NULL. The

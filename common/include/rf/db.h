@@ -80,6 +80,35 @@ int rf_db_begin(rf_db_t *db);
 int rf_db_commit(rf_db_t *db);
 void rf_db_rollback(rf_db_t *db);
 
+/* Group commit. Several requests served in one loop iteration share one
+ * transaction, so they share one commit (and its fsync):
+ *  - rf_db_group_enter() before serving a request, rf_db_group_leave() after;
+ *  - in between, the first rf_db_begin() opens the group (BEGIN); later ones
+ *    join it. Each request's first write is preceded by its own savepoint,
+ *    so rf_db_rollback() undoes that request alone (a request that failed
+ *    before writing anything rolls back nothing); rf_db_commit() only marks
+ *    the request done;
+ *  - rf_db_group_commit() commits the group. The hook hears when a group
+ *    opens (the server then holds its answers) and when it must end: before
+ *    the db is used outside a request of the group, or when the group is
+ *    full; the hook then commits it (rf_db_group_commit) and answers.
+ * A failed group commit loses every request of the group (they are answered
+ * 503 by the hook): none was acknowledged. */
+typedef enum rf_db_group_event { RF_DB_GROUP_OPENED, RF_DB_GROUP_FLUSH } rf_db_group_event_t;
+typedef void (*rf_db_group_hook_fn)(void *arg, rf_db_group_event_t what);
+void rf_db_set_group_hook(rf_db_t *db, rf_db_group_hook_fn hook, void *arg);
+void rf_db_group_enter(rf_db_t *db);
+void rf_db_group_leave(rf_db_t *db);
+/* rf_db_in_group: inside a request of an open group (its commit is deferred). */
+bool rf_db_in_group(const rf_db_t *db);
+/* rf_db_group_open: a group transaction is open. */
+bool rf_db_group_open(const rf_db_t *db);
+/* rf_db_group_flush: outside a request, end an open group through the hook. */
+void rf_db_group_flush(rf_db_t *db);
+/* rf_db_group_commit: COMMIT the group (ROLLBACK if a request could not be
+ * undone alone). 0, or -1 when nothing of it was committed. */
+int rf_db_group_commit(rf_db_t *db);
+
 /* rf_db_migrate: apply, in order, the migrations not yet recorded in the
  * schema's schema_migrations table; serialised between replicas by an
  * advisory lock. Returns 0 or -1 (naming the failed migration in the log). */

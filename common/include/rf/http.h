@@ -15,6 +15,7 @@
 #ifndef RF_HTTP_H
 #define RF_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 #include <jansson.h>
@@ -69,6 +70,15 @@ const void *rf_http_user(const rf_http_exchange_t *x);
 /* rf_http_reply: answer with status, content type and body (copied). */
 void rf_http_reply(rf_http_exchange_t *x, int status, const char *content_type,
                    const char *body, size_t len);
+/* rf_http_hold: from now on keep every answer (copied) instead of sending it,
+ * until rf_http_release. For group commit: the requests served in one loop
+ * iteration share one transaction, and none is answered before it commits. */
+void rf_http_hold(rf_http_server_t *server);
+/* rf_http_release: send the kept answers, in order; when ok is false (the
+ * transaction did not commit) each becomes 503 db_unavailable instead. Stops
+ * holding. Harmless when not holding. */
+void rf_http_release(rf_http_server_t *server, bool ok);
+
 /* rf_http_reply_json: answer with a JSON body; takes the reference to `body`. */
 void rf_http_reply_json(rf_http_exchange_t *x, int status, json_t *body);
 /* rf_http_reply_error: {"error": code, "message": message} with status. */
