@@ -103,6 +103,7 @@ typedef struct chained {
 typedef struct chain {
     char return_id[MAX_FRAME_ID]; /* hash key */
     chained_t *head, *tail;
+    int64_t n;                    /* events in it */
     UT_hash_handle hh;
 } chain_t;
 
@@ -142,7 +143,9 @@ typedef struct emitted {
     const char *type;      /* static event type name */
     bool held;             /* an older row of that return toward that consumer exists:
                               only the poll (which sends heads) may send this one */
-    bool chainable;        /* held only behind earlier events of this same write */
+    int64_t ahead;         /* unacknowledged rows of that return toward that consumer
+                              before it (-1: unknown); it may follow them in memory
+                              when they are exactly the event in flight and its chain */
     char event_id[MAX_FRAME_ID];
     char return_id[MAX_FRAME_ID];
     uint8_t *payload;
@@ -449,6 +452,18 @@ static void chain_forget(peer_t *peer, const char *return_id) {
     }
 }
 
+/* Whether the `ahead` unacknowledged rows before an event of return_id are
+ * exactly the return's event in flight and its chain: then the event may
+ * follow them in memory (sent when they are acknowledged). */
+static bool chain_follows(peer_t *peer, const char *return_id, int64_t ahead) {
+    inflight_t *f = NULL;
+    HASH_FIND_STR(peer->inflight, return_id, f);
+    if (!f || ahead < 1) return false;
+    chain_t *c = NULL;
+    HASH_FIND_STR(peer->chains, return_id, c);
+    return ahead == 1 + (c ? c->n : 0);
+}
+
 /* Queue an event to follow the return's event in flight (or its chain).
  * false when it cannot (the caller leaves it to the poll). */
 static bool chain_append(peer_t *peer, const char *event_id, const char *return_id,
@@ -476,6 +491,7 @@ static bool chain_append(peer_t *peer, const char *event_id, const char *return_
     if (c->tail) c->tail->next = e;
     else c->head = e;
     c->tail = e;
+    c->n++;
     return true;
 }
 
@@ -487,6 +503,7 @@ static void chain_advance(peer_t *peer, const char *return_id) {
     if (!c) return;
     chained_t *e = c->head;
     c->head = e->next;
+    c->n--;
     if (!c->head) c->tail = NULL;
     dispatch(peer, e->event_id, return_id, e->payload, e->len);
     inflight_t *f = NULL;
@@ -1512,13 +1529,16 @@ static int write_emitted(rf_bus_t *bus, size_t from) {
             strcmp(rf_get_str(res, (int)i, 1), rf_worker_name(bit_index(e->bit))) != 0) {
             in_order = false;
             e->held = true; /* cannot tell: the poll sends it in order */
+            e->ahead = -1;
             continue;
         }
-        e->held = rf_get_i64(res, (int)i, 2) > acked_count_of(bus, e->bit, e->return_id);
-        e->chainable = false;
-        for (size_t j = 0; j < i && !e->held; j++)
-            e->chainable = e->held = emitted[j].bit == e->bit &&
-                                     strcmp(emitted[j].return_id, e->return_id) == 0;
+        /* Rows ahead: older ones not acknowledged, and this write's earlier
+         * ones of the same return (the count does not see them). */
+        e->ahead = rf_get_i64(res, (int)i, 2) - acked_count_of(bus, e->bit, e->return_id);
+        for (size_t j = 0; j < i; j++)
+            if (emitted[j].bit == e->bit && strcmp(emitted[j].return_id, e->return_id) == 0)
+                e->ahead++;
+        e->held = e->ahead != 0;
     }
     PQclear(res);
     rc = 0;
@@ -1545,7 +1565,7 @@ static void dispatch_emitted(rf_bus_t *bus) {
          * return: only the poll (which sees every replica's rows) may send. */
         if (bus->cfg.replicated) peer->needs_poll = true;
         else if (!e->held) dispatch(peer, e->event_id, e->return_id, e->payload, e->len);
-        else if (!e->chainable ||
+        else if (!chain_follows(peer, e->return_id, e->ahead) ||
                  !chain_append(peer, e->event_id, e->return_id, e->payload, e->len))
             peer->needs_poll = true;
     }
@@ -1629,7 +1649,8 @@ int rf_bus_emit(rf_bus_t *bus, const rf_event_t *ev) {
         e->len = len;
         e->bit = 1u << i;
         e->type = rf_event_type_name(ev->type);
-        e->held = e->chainable = false;
+        e->held = false;
+        e->ahead = -1;
         snprintf(e->event_id, sizeof e->event_id, "%s", ev->event_id);
         snprintf(e->return_id, sizeof e->return_id, "%s", ev->return_id);
         bus->n_emitted++;

@@ -23,6 +23,11 @@
  *  - Per-return order. Toward each consumer at most one event per return is
  *    in flight; the next one for that return is sent after the ACK. Different
  *    returns proceed in parallel (up to `window` in flight per consumer).
+ *    A newer event whose only predecessors are the one in flight and events
+ *    already queued behind it is queued in memory and sent on that ACK; any
+ *    other answer (or a timeout) drops the queue and the poll takes over.
+ *  - Batching. A consumer records a batch's ids in the inbox with one INSERT;
+ *    a transaction's events reach the outbox in one INSERT before COMMIT.
  *  - Catch-up. The outbox is polled by state (what is pending and due), never
  *    by "id greater than the last seen", so late commits are never skipped and
  *    a consumer that was down receives everything once it is back.
