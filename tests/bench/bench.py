@@ -134,7 +134,8 @@ class Bench:
                "--seconds", str(seconds),
                "--orders", str((n + LINES_PER_ORDER - 1) // LINES_PER_ORDER),
                "--lines", str(LINES_PER_ORDER), "--connections", str(ARGS.connections),
-               "--order-prefix", prefix, "--run", harness.uid("R"), "--mix", str(mix)]
+               "--order-prefix", prefix, "--run", harness.uid("R"), "--mix", str(mix),
+               "--drain-seconds", "900"]
         if mix > 0:
             cmd += ["--warehouse-port", str(h.workers["warehouse"].http_port),
                     "--dsn", "host=127.0.0.1 port=%d user=postgres dbname=returnflow"
@@ -146,7 +147,7 @@ class Bench:
         figures["t0"], figures["t1"] = t0, t0 + seconds
         return figures
 
-    def wait_drained(self, accepted_total, timeout=300):
+    def wait_drained(self, accepted_total, timeout=900):
         deadline = time.time() + timeout
         while time.time() < deadline:
             done = int(self.h.psql_val("SELECT count(*) FROM refund.refunds"))
@@ -307,7 +308,7 @@ class Bench:
         pgbench = find_pgbench()
         cmd = [pgbench, "-n", "-h", "127.0.0.1", "-p", str(self.h.pg_port), "-U", "postgres",
                "-c", str(len(scripts)), "-j", "2", "-T", str(int(seconds)), "-r",
-               "-M", "prepared", "returnflow"]
+               "returnflow"]
         for _, path in scripts:
             cmd += ["-f", path]
         env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
