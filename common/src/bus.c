@@ -34,6 +34,7 @@
 #define RECV_BUDGET 4096 /* replies drained per socket per pass */
 #define LINK_DOWN_MS 1000 /* a replica that refused a send is skipped this long */
 #define HEARTBEAT_MS 1000 /* replica lease renewal and takeover check */
+#define VACUUM_AFTER_ROWS 5000 /* outbox rows deleted between two VACUUMs */
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "returnflow"
 
@@ -199,6 +200,8 @@ struct rf_bus {
     int64_t curve_refused;
     /* replicas */
     int64_t last_heartbeat_ms;
+    /* the outbox is a queue: rows deleted since its last VACUUM, and when */
+    int64_t outbox_dead, last_vacuum_ms;
     rf_bus_apply_fn apply;
     void *apply_arg;
     uv_prepare_t prepare;
@@ -535,12 +538,15 @@ static void flush_acks(rf_bus_t *bus) {
     dests[dl++] = '}';
     dests[dl] = '\0';
     const char *p[] = {ids, dests};
-    if (rf_db_exec(bus->db,
-                   "DELETE FROM outbox o USING unnest($1::text[], $2::text[]) AS a(event_id, dest)"
-                   " WHERE o.event_id = a.event_id AND o.dest = a.dest",
-                   2, p) == 0) {
+    int64_t deleted = rf_db_exec_count(
+        bus->db,
+        "DELETE FROM outbox o USING unnest($1::text[], $2::text[]) AS a(event_id, dest)"
+        " WHERE o.event_id = a.event_id AND o.dest = a.dest",
+        2, p);
+    if (deleted >= 0) {
         bus->n_acks = 0;
         acked_counts_clear(bus);
+        bus->outbox_dead += deleted;
     }
 out:
     free(ids);
@@ -1095,6 +1101,24 @@ static void replica_heartbeat(rf_bus_t *bus) {
     PQclear(res);
 }
 
+/* The outbox is a queue (every row is inserted, then deleted within
+ * moments): its dead rows and index entries pile up faster than autovacuum
+ * (a pass a minute at most) clears them, and every poll and every emit's
+ * count walks them. VACUUM it (a small table: milliseconds) every few
+ * thousand deletions, at most once a second. */
+static void vacuum_outbox(rf_bus_t *bus, int64_t now) {
+    if (bus->outbox_dead < VACUUM_AFTER_ROWS || now - bus->last_vacuum_ms < 1000) return;
+    PGconn *conn = rf_db_conn(bus->db);
+    if (!conn) return;
+    PGresult *res = PQexec(conn, "VACUUM outbox");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rf_debug("event=outbox_vacuum_failed error=\"%.*s\"",
+                 (int)strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
+    PQclear(res);
+    bus->outbox_dead = 0;
+    bus->last_vacuum_ms = now;
+}
+
 /* ---- loop integration ------------------------------------------------------ */
 
 /* Drain every socket until EAGAIN or its budget. Returns true if a budget
@@ -1179,6 +1203,7 @@ static void on_tick(uv_timer_t *h) {
         replica_heartbeat(bus);
     }
     flush_acks(bus);
+    vacuum_outbox(bus, now);
     bool periodic = now - bus->last_poll_ms >= bus->cfg.poll_ms;
     if (periodic) bus->last_poll_ms = now;
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
