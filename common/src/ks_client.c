@@ -94,6 +94,12 @@ done:
 
 int rf_ks_call(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
                int64_t now_ms, long timeout_ms, rf_ks_done_fn cb, void *arg) {
+    return rf_ks_call_keyed(c, cfg, method, param, NULL, now_ms, timeout_ms, cb, arg);
+}
+
+int rf_ks_call_keyed(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
+                     const char *idempotency_key, int64_t now_ms, long timeout_ms,
+                     rf_ks_done_fn cb, void *arg) {
     char *param_json = json_dumps(param, JSON_COMPACT | JSON_SORT_KEYS);
     char path[256], url[600];
     if (!param_json || rf_ks_method_path(method, path, sizeof path) != 0) {
@@ -109,8 +115,14 @@ int rf_ks_call(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, jso
         call->cb = cb;
         call->arg = arg;
         memcpy(call->rate_limit_codes, cfg->rate_limit_codes, sizeof call->rate_limit_codes);
-        rc = rf_httpc_post(c, url, "application/x-www-form-urlencoded;charset=UTF-8", form,
-                           strlen(form), timeout_ms, on_answer, call);
+        char key_header[300];
+        const char *headers[2] = {NULL, NULL};
+        if (idempotency_key && *idempotency_key) {
+            snprintf(key_header, sizeof key_header, "Idempotency-Key: %s", idempotency_key);
+            headers[0] = key_header;
+        }
+        rc = rf_httpc_post_headers(c, url, "application/x-www-form-urlencoded;charset=UTF-8",
+                                   headers, form, strlen(form), timeout_ms, on_answer, call);
     }
     if (rc != 0) free(call);
     free(form);

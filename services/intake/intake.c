@@ -196,6 +196,7 @@ static bool read_return(json_t *doc, intake_return_req_t *r, rf_jsonv_t *v) {
     r->requested_at = rf_jsonv_i64(doc, "requested_at", false, rf_now_ms(), 1, INT64_MAX / 2, v);
     r->platform_deadline_at =
         rf_jsonv_i64(doc, "platform_deadline_at", false, 0, 0, INT64_MAX / 2, v);
+    r->platform_version = rf_jsonv_i64(doc, "platform_version", false, 0, 0, INT64_MAX / 2, v);
     return !v->failed;
 }
 
@@ -223,6 +224,7 @@ static int emit_requested(rf_bus_t *bus, const char *return_id, const intake_ret
     b->paid_amount_fen = paid;
     b->requested_at = r->requested_at;
     b->platform_deadline_at = r->platform_deadline_at;
+    b->platform_version = r->platform_version;
     b->delivered_at = line->delivered_at;
     b->line_paid_fen = line->paid_fen;
     b->line_quantity = line->quantity;

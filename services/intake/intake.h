@@ -41,6 +41,7 @@ typedef struct intake_return_req {
     const char *platform, *platform_return_id, *order_id, *line_id, *kind, *reason_code,
         *reason_text;
     int64_t quantity, requested_amount_fen, requested_at, platform_deadline_at;
+    int64_t platform_version; /* the platform record's version (updateTime, ms); 0: none */
 } intake_return_req_t;
 
 /* What intake knows of the ordered line a return is about. */

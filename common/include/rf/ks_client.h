@@ -46,6 +46,13 @@ typedef void (*rf_ks_done_fn)(void *arg, rf_ks_outcome_t outcome, int result_cod
 int rf_ks_call(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
                int64_t now_ms, long timeout_ms, rf_ks_done_fn cb, void *arg);
 
+/* rf_ks_call_keyed: rf_ks_call that also sends idempotency_key (when not
+ * NULL or empty) as the Idempotency-Key header, so the platform (or a proxy
+ * in front of it) can tell a retry from a new request. */
+int rf_ks_call_keyed(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
+                     const char *idempotency_key, int64_t now_ms, long timeout_ms,
+                     rf_ks_done_fn cb, void *arg);
+
 /* rf_ks_form: the signed form body of a call (malloc'd; for tests and the
  * record of outgoing calls). NULL on allocation failure. */
 char *rf_ks_form(const rf_ks_config_t *cfg, const char *method, const char *param_json,
