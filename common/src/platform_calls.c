@@ -164,6 +164,52 @@ static int check_settings(rf_ks_config_t *ks) {
 
 /* ---- the record ---------------------------------------------------------------------- */
 
+/* The two tables, in the schema of each worker that calls the platform
+ * (applied by rf_pcalls_new, like the bus's own tables). */
+static const rf_migration_t pcalls_migrations[] = {{"pcalls_001_platform_calls",
+"-- every decision call (one row) and every request sent for it (attempts)\n"
+    "CREATE TABLE platform_calls (\n"
+    "    call_id            bigserial PRIMARY KEY,\n"
+    "    return_id          text NOT NULL,\n"
+    "    platform           text NOT NULL,\n"
+    "    platform_return_id text NOT NULL,\n"
+    "    purpose            text NOT NULL,                  -- the worker's name for it\n"
+    "    method             text NOT NULL,                  -- the platform API method\n"
+    "    param              jsonb NOT NULL,                 -- the business parameters sent\n"
+    "    idempotency_key    text NOT NULL UNIQUE,           -- sent as Idempotency-Key\n"
+    "    platform_version   bigint NOT NULL DEFAULT 0,      -- record version the decision saw\n"
+    "    context            jsonb NOT NULL DEFAULT '{}',    -- the decision (who, amount, reason)\n"
+    "    state              text NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed',\n"
+    "                                                      'superseded', 'not_sent')),\n"
+    "    attempts           integer NOT NULL DEFAULT 0,     -- failures (rate limits not counted)\n"
+    "    rate_limited       integer NOT NULL DEFAULT 0,\n"
+    "    next_attempt_at    timestamptz,\n"
+    "    outcome            text,                           -- what the final answer meant\n"
+    "    error              text,\n"
+    "    created_at         timestamptz NOT NULL DEFAULT now(),\n"
+    "    done_at            timestamptz\n"
+    ");\n"
+    "CREATE INDEX platform_calls_due ON platform_calls (next_attempt_at) WHERE state = 'pending';\n"
+    "CREATE INDEX platform_calls_return ON platform_calls (return_id);\n"
+    "\n"
+    "CREATE TABLE platform_call_attempts (\n"
+    "    id              bigserial PRIMARY KEY,\n"
+    "    call_id         bigint NOT NULL REFERENCES platform_calls,\n"
+    "    method          text NOT NULL,\n"
+    "    param           jsonb NOT NULL,\n"
+    "    idempotency_key text NOT NULL,\n"
+    "    started_at      timestamptz NOT NULL,\n"
+    "    duration_ms     integer NOT NULL,\n"
+    "    outcome         text NOT NULL,                     -- ok | refused | rate_limited | transport\n"
+    "    result_code     integer NOT NULL DEFAULT 0,\n"
+    "    answer          text,                              -- the platform's answer, as sent\n"
+    "    error           text\n"
+    ");\n"
+    "CREATE INDEX platform_call_attempts_call ON platform_call_attempts (call_id);\n"
+}};
+
+/* ---- the calls ---------------------------------------------------------------------- */
+
 int rf_pcalls_enqueue(rf_db_t *db, const rf_pcall_new_t *c) {
     char *param = json_dumps(c->param, JSON_COMPACT | JSON_SORT_KEYS);
     char *context = c->context ? json_dumps(c->context, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -474,6 +520,11 @@ rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *a
     rf_pcalls_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     if (check_settings(&p->ks) != 0) {
+        free(p);
+        return NULL;
+    }
+    if (rf_db_migrate(rf_worker_db(w), pcalls_migrations,
+                      sizeof pcalls_migrations / sizeof pcalls_migrations[0]) != 0) {
         free(p);
         return NULL;
     }
