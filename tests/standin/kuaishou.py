@@ -20,7 +20,9 @@ platform would refuse; it is never a stub that says yes to everything:
     30 or 40), open.refund.reject (refundVersion must equal the record's
     updateTime: an optimistic lock), submit.returnInfo; each changes the
     record as the platform would and bumps updateTime.
-  - Every call is recorded (method, params, answer) for the test to inspect.
+  - Every call is recorded (method, params, answer; call_log adds its
+    Idempotency-Key header and time) for the test to inspect; delay_s slows
+    a method down, as a slow platform would.
   - Pushes: push(url, topic, record) encrypts the message with the app's
     message key (AES-CBC, zero IV, PKCS#5, Base64; via the openssl command)
     and POSTs it as text/plain, returning the HTTP status and answer.
@@ -73,6 +75,8 @@ class Standin:
         self.orders = {}   # oid (text) -> order detail
         self.calls = []    # (method, params dict, answer dict)
         self.rate_limit_next = 0
+        self.call_log = []  # every API call: {method, param, idempotency_key, answer, at}
+        self.delay_s = {}   # method -> seconds to wait before answering (a slow platform)
         self.lock = threading.Lock()
         standin = self
 
@@ -93,7 +97,7 @@ class Standin:
                 if path.startswith("/_control/"):
                     answer = standin._control(path, params)
                 else:
-                    answer = standin._call(path, params)
+                    answer = standin._call(path, params, self.headers.get("Idempotency-Key"))
                 body = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -136,6 +140,13 @@ class Standin:
             rec["updateTime"] = max(int(time.time() * 1000), rec["updateTime"] + 1)
             return dict(rec)
 
+    def log_of(self, method=None, refund_id=None):
+        """call_log entries, optionally of one method and/or one refundId."""
+        with self.lock:
+            return [dict(c) for c in self.call_log
+                    if (method is None or c["method"] == method)
+                    and (refund_id is None or str((c["param"] or {}).get("refundId")) == str(refund_id))]
+
     def calls_of(self, method):
         with self.lock:
             return [c for c in self.calls if c[0] == method]
@@ -156,8 +167,10 @@ class Standin:
     def _fail(self, code, msg):
         return {"result": code, "error_msg": msg}
 
-    def _call(self, path, p):
+    def _call(self, path, p, idempotency_key=None):
         method = p.get("method", "")
+        if self.delay_s.get(method):
+            time.sleep(self.delay_s[method])
         with self.lock:
             answer = self._check(path, p)
             if answer is None:
@@ -167,6 +180,13 @@ class Standin:
                 except (ValueError, KeyError, TypeError) as e:
                     answer = self._fail(BAD_PARAM, "bad param: %s" % e)
             self.calls.append((method, dict(p), answer))
+            try:
+                param = json.loads(p.get("param") or "{}")
+            except ValueError:
+                param = None
+            self.call_log.append({"method": method, "param": param,
+                                  "idempotency_key": idempotency_key, "answer": answer,
+                                  "at": int(time.time() * 1000)})
         return answer
 
     def _check(self, path, p):
