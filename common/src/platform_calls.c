@@ -554,6 +554,36 @@ rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *a
     return p;
 }
 
+/* ---- metrics ---------------------------------------------------------------------------------- */
+
+void rf_pcalls_metrics(rf_worker_t *w, rf_metrics_out_t *out, const char *worker_name) {
+    static const char *const states[] = {"pending", "succeeded", "failed", "superseded",
+                                         "not_sent"};
+    json_t *doc = rf_worker_query_json(
+        w,
+        "SELECT json_build_object('states', COALESCE((SELECT json_object_agg(state, n) FROM"
+        " (SELECT state, count(*) AS n FROM platform_calls GROUP BY state) s), '{}'::json),"
+        " 'oldest', COALESCE((SELECT extract(epoch FROM now() - min(created_at))::bigint"
+        "   FROM platform_calls WHERE state = 'pending'), 0))",
+        0, NULL);
+    if (!doc) return;
+    json_t *st = json_object_get(doc, "states");
+    rf_metrics_printf(out, "# HELP rf_platform_calls Decision calls to the platform, by state"
+                           " (not_sent: calls off, an operator must act).\n"
+                           "# TYPE rf_platform_calls gauge\n");
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        rf_metrics_printf(out, "rf_platform_calls{worker=\"%s\",state=\"%s\"} %lld\n",
+                          worker_name, states[i],
+                          (long long)json_integer_value(json_object_get(st, states[i])));
+    rf_metrics_printf(out,
+                      "# HELP rf_platform_call_oldest_pending_age_seconds Age of the oldest"
+                      " platform call not yet answered.\n"
+                      "# TYPE rf_platform_call_oldest_pending_age_seconds gauge\n"
+                      "rf_platform_call_oldest_pending_age_seconds{worker=\"%s\"} %lld\n",
+                      worker_name, (long long)json_integer_value(json_object_get(doc, "oldest")));
+    json_decref(doc);
+}
+
 /* ---- GET /v1/platform-calls?return_id= -------------------------------------------------------- */
 
 bool rf_pcalls_route(rf_db_t *db, rf_http_exchange_t *x) {

@@ -14,7 +14,8 @@
     failures (attempts 0, rate_limited 2);
   - calls off (review and refund restarted without RF_KUAISHOU_API_URL): a
     Kuaishou decision is recorded as not_sent and alerted, and the return goes
-    on as before.
+    on as before;
+  - /metrics counts the calls by state (rf_platform_calls).
 Prints what each case recorded.
 """
 import os
@@ -108,6 +109,13 @@ def scenario(h):
     h.check(len(standin.call_log) == before, "nothing was sent to the platform")
     measured.append("calls off: refund call %s (%s), ops messages %s"
                     % (c["state"], c["error"], ops_alerts(h, ret)))
+
+    h.step("metrics: calls by state")
+    for w, state in (("refund", "failed"), ("review", "failed"), ("refund", "not_sent")):
+        line = [l for l in h.metrics(w).splitlines()
+                if l.startswith('rf_platform_calls{worker="%s",state="%s"}' % (w, state))]
+        h.check(line and int(line[0].split()[-1]) >= 1, "%s metrics: %s" % (w, line))
+        measured.append("metrics: " + line[0])
 
     for m in measured:
         harness.log("measured: " + m)

@@ -147,6 +147,10 @@ int rf_pcalls_alert(rf_bus_t *bus, const char *return_id, const char *kind, cons
  * attempts). true when the request was this route (and answered). */
 bool rf_pcalls_route(rf_db_t *db, rf_http_exchange_t *x);
 
+/* rf_pcalls_metrics: rf_platform_calls{worker,state} (calls by state) and
+ * rf_platform_call_oldest_pending_age_seconds on a /metrics page. */
+void rf_pcalls_metrics(rf_worker_t *w, rf_metrics_out_t *out, const char *worker_name);
+
 /* ---- pure helpers (tested on their own) ------------------------------------------ */
 
 /* rf_pcalls_backoff_ms: base * 2^(n-1), at most an hour; n >= 1. */
