@@ -214,6 +214,7 @@ json_t *review_db_list(rf_db_t *db, const char *status) {
         "SELECT COALESCE(json_agg(json_build_object('return_id', return_id, 'status', status,"
         " 'kind', kind, 'reason_code', reason_code, 'requested_amount_fen', requested_amount_fen,"
         " 'required_role', required_role, 'liability', liability, 'disputed', disputed,"
+        " 'platform', platform, 'platform_state', platform_state,"
         " 'deadline_at', (extract(epoch FROM deadline_at) * 1000)::bigint)"
         " ORDER BY deadline_at NULLS LAST, created_at), '[]'::json)"
         " FROM (SELECT * FROM tasks WHERE status = $1 ORDER BY created_at LIMIT 1000) t",

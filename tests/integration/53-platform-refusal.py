@@ -15,7 +15,9 @@
   - calls off (review and refund restarted without RF_KUAISHOU_API_URL): a
     Kuaishou decision is recorded as not_sent and alerted, and the return goes
     on as before;
-  - /metrics counts the calls by state (rf_platform_calls).
+  - /metrics counts the calls by state (rf_platform_calls);
+  - a bad platform setting (a sign method other than MD5 / HMAC_SHA256, an API
+    URL without an app key) stops start-up with a line naming each.
 Prints what each case recorded.
 """
 import os
@@ -116,6 +118,18 @@ def scenario(h):
                 if l.startswith('rf_platform_calls{worker="%s",state="%s"}' % (w, state))]
         h.check(line and int(line[0].split()[-1]) >= 1, "%s metrics: %s" % (w, line))
         measured.append("metrics: " + line[0])
+
+    h.step("a bad platform setting stops start-up, naming it")
+    h.stop("refund")
+    proc = h.start("refund", env={"RF_KUAISHOU_API_URL": standin.url, "RF_KUAISHOU_APP_KEY": "",
+                                  "RF_KUAISHOU_SIGN_METHOD": "SHA1"}, wait=False)
+    h.workers["refund"].expected_down = True
+    rc = proc.wait(timeout=h.t(30))
+    text = h.log_text("refund")
+    named = [n for n in ("RF_KUAISHOU_SIGN_METHOD", "RF_KUAISHOU_APP_KEY")
+             if "name=%s" % n in text]
+    h.check(rc != 0 and len(named) == 2, "refund exited %s naming %s" % (rc, named))
+    measured.append("bad settings: refund exited with status %d naming %s" % (rc, named))
 
     for m in measured:
         harness.log("measured: " + m)
