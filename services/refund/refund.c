@@ -10,7 +10,8 @@
  * for a finance approval (POST /v1/refunds/{return_id}/approve). Execution
  * goes through a platform adapter with an idempotency key derived from the
  * return; a failed call is retried with backoff from a timer, then ends in
- * refund.failed (an alert to operations). When a supplier or carrier is
+ * refund.failed (an alert to operations). On Kuaishou the platform pays:
+ * the refund is a platform call instead (platform.c), settled by its answer. When a supplier or carrier is
  * liable, a claim records what they owe, later settled or written off.
  */
 #include <stdio.h>

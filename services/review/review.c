@@ -8,7 +8,9 @@
  * destination of the goods from the supplier; a return_refund worth less
  * than its return shipping is approved without the goods. A timer raises
  * review.deadline_near, once per task, before a platform deadline passes. A
- * contradicting inspection brings the task back as disputed.
+ * contradicting inspection brings the task back as disputed. On Kuaishou a
+ * decision the platform must accept is told to it first and its events
+ * follow the platform's answer (platform.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

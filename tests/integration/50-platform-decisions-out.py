@@ -94,6 +94,7 @@ def scenario(h):
                              timeout=30)
         h.check(out.returncode == 0 and kit.APPROVE_RETURN in out.stdout and kit.CONFIRM in out.stdout,
                 "rfctl calls %s: %s %s" % (ret1, out.stdout, out.stderr))
+        harness.log("rfctl calls %s:\n%s" % (ret1, out.stdout))
         js = subprocess.run([rfctl, "calls", ret1, "--json"], env=env, capture_output=True,
                             text=True, timeout=30)
         import json
