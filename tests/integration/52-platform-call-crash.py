@@ -40,7 +40,13 @@ def crash_during_calls(h, worker, method, kind, amount, event, status):
     ids = "', '".join(r for r, _ in made)
     h.wait_until(lambda: h.count("FROM %s.platform_calls WHERE return_id IN ('%s')" % (worker, ids))
                  == N, 20, "the %d decisions of %s to be written" % (N, worker))
-    time.sleep(0.3)  # the calls are on the wire; the stand-in is still working on them
+
+    def arrived():
+        with standin.lock:
+            params = [q for m, q in standin.received if m == method]
+        return all(any(rid in q for q in params) for _, rid in made)
+    h.wait_until(arrived, 20, "the %d calls of %s to reach the platform" % (N, worker))
+    # the calls are on the wire; the stand-in is still working on them
     in_flight = len([1 for _, rid in made if not kit.successes(standin, method, rid)])
     h.kill(worker)
     standin.delay_s[method] = 0

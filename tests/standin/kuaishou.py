@@ -77,6 +77,7 @@ class Standin:
         self.rate_limit_next = 0
         self.call_log = []  # every API call: {method, param, idempotency_key, answer, at}
         self.delay_s = {}   # method -> seconds to wait before answering (a slow platform)
+        self.received = []  # (method, param JSON text) of every call, as it arrives
         self.lock = threading.Lock()
         standin = self
 
@@ -172,6 +173,8 @@ class Standin:
 
     def _call(self, path, p, idempotency_key=None):
         method = p.get("method", "")
+        with self.lock:
+            self.received.append((method, p.get("param") or ""))
         if self.delay_s.get(method):
             time.sleep(self.delay_s[method])
         with self.lock:
