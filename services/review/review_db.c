@@ -109,22 +109,22 @@ int review_db_cancel(rf_db_t *db, const char *return_id) {
 int review_db_platform_updated(rf_db_t *db, const rf_event_t *ev) {
     const rf_body_return_updated_t *b = &ev->body.return_updated;
     rf_num_t version = rf_i64(b->platform_version), amount = rf_i64(b->requested_amount_fen);
-    const char *p[] = {ev->return_id, b->platform_status, b->platform_code, version.s, amount.s,
-                       b->kind};
+    const char *p[] = {ev->return_id, b->platform_status, b->platform_code};
+    const char *q[] = {ev->return_id, b->platform_status, version.s, amount.s, b->kind};
     /* A platform intervention puts an open task in front of a supervisor; a
      * newer record keeps the task's version current (the next call sends it)
      * and, while nobody has decided yet, what the buyer now asks; every
      * change is kept with the decisions so a reviewer sees what the platform
      * said. An older update never overwrites a newer one. */
     if (rf_db_exec_count(db,
-                         "UPDATE tasks SET platform_version = $4::bigint,"
-                         " requested_amount_fen = CASE WHEN status = 'pending' AND $5::bigint > 0"
-                         "   THEN $5::bigint ELSE requested_amount_fen END,"
-                         " kind = CASE WHEN status = 'pending' AND $6 <> '' THEN $6 ELSE kind END,"
+                         "UPDATE tasks SET platform_version = $3::bigint,"
+                         " requested_amount_fen = CASE WHEN status = 'pending' AND $4::bigint > 0"
+                         "   THEN $4::bigint ELSE requested_amount_fen END,"
+                         " kind = CASE WHEN status = 'pending' AND $5 <> '' THEN $5 ELSE kind END,"
                          " required_role = CASE WHEN $2 = 'arbitration' AND status = 'pending'"
                          "   THEN 'cs_supervisor' ELSE required_role END"
-                         " WHERE return_id = $1 AND platform_version < $4::bigint",
-                         6, p) < 0)
+                         " WHERE return_id = $1 AND platform_version < $3::bigint",
+                         5, q) < 0)
         return -1;
     return rf_db_exec(db,
                       "INSERT INTO decisions (return_id, decision, decided_by, reason_code, note)"

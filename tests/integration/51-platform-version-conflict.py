@@ -16,7 +16,11 @@ after the request reached returnflow and before the decision was told:
     rules and approved with the new amount.
 Nothing is silently dropped: the stand-in's call record shows both calls of
 each return, and review's record shows the first superseded, the second
-succeeded. Prints what was seen.
+succeeded. And the quiet way: a return.updated (as intake's feed sends it)
+with a newer version brings the pending task up to date (version, amount),
+an older one changes nothing, and a person's rejection then goes out with
+the current refundVersion and is accepted at the first call. Prints what was
+seen.
 """
 import os
 import sys
@@ -97,6 +101,34 @@ def scenario(h):
     plan = h.psql_val("SELECT amount_fen FROM refund.plans WHERE return_id = '%s'" % ret)
     h.check(plan == "2500", "the refund plan has the new amount: %s" % plan)
     seen.append(("auto approve", [c["answer"]["result"] for c in standin.log_of(None, rid)]))
+
+    h.step("return.updated keeps a pending task current: the reject is accepted at once")
+    oid, rid, v0 = kit.ks_record(h, standin, "return_refund", amount=7000, price=7000)
+    ret = kit.post_ks_return(h, oid, rid, v0, "return_refund", 7000, reason="quality")
+    h.wait_status(ret, "under_review")
+    v1 = standin.update_refund(rid, refundFee=6500)["updateTime"]
+    for version, amount in ((v1, 6500), (v0 - 1, 9999)):  # the newer one, then a late older one
+        body = {"platform_status": "requested", "platform_version": version,
+                "platform_code": "11/1", "kind": "", "requested_amount_fen": amount,
+                "tracking_no": ""}
+        event_id, payload = harness.event_payload("return.updated", ret, "intake", body)
+        h.psql("INSERT INTO intake.outbox (event_id, dest, return_id, type, payload)"
+               " VALUES ('%s', 'review', '%s', 'return.updated', decode('%s', 'hex'))"
+               % (event_id, ret, payload.hex()))
+        h.wait_until(lambda: h.count("FROM review.inbox WHERE event_id = '%s'" % event_id) == 1,
+                     10, "review to apply the return.updated of version %d" % version)
+    task = h.psql("SELECT platform_version, requested_amount_fen FROM review.tasks"
+                  " WHERE return_id = '%s'" % ret)
+    h.check(task == [[str(v1), "6500"]], "newer applied, older ignored: %s" % task)
+    r = h.http("POST", "review", "/v1/reviews/%s/reject" % ret,
+               {"by": "alice", "reason_code": "condition_failed"})
+    h.check(r.status == 200, "reject: %r" % r)
+    h.wait_status(ret, "rejected")
+    rejects = standin.log_of(kit.REJECT, rid)
+    h.check([(c["param"]["refundVersion"], c["answer"]["result"]) for c in rejects] == [(v1, 1)],
+            "one reject with the current version: %s" % rejects)
+    seen.append(("person reject after return.updated",
+                 [c["answer"]["result"] for c in standin.log_of(None, rid)]))
 
     for what, results in seen:
         harness.log("measured: %s: platform answers in order %s (410 stale version, 400 bad"
