@@ -13,6 +13,8 @@ Against the Kuaishou stand-in, with review and refund configured to call it:
     address id (9002);
   - refund only, approved by the default rule: no review call; refund calls
     open.seller.order.refund.approve with the computed amount: refund.issued;
+  - a refund only above the finance limit: nothing is told to the platform
+    until finance approves; then refund.approve;
   - every call carries its idempotency key as the Idempotency-Key header (the
     stand-in saw it), and GET /v1/platform-calls on review and refund shows
     the request (method, param, key), the platform's answer, outcome and time.
@@ -84,6 +86,23 @@ def scenario(h):
             "refund.approve of %s with %d fen: %s" % (rid, amount, ok))
     h.check(kit.successes(standin, kit.APPROVE_RETURN, rid) == [], "no returngoods.approve")
 
+    h.step("a large refund only: no call before finance approves, then refund.approve")
+    oid, rid, version = kit.ks_record(h, standin, "refund_only", amount=120000, price=120000)
+    ret4 = kit.post_ks_return(h, oid, rid, version, "refund_only", 120000, reason="quality")
+    h.wait_status(ret4, "under_review")
+    r = h.http("POST", "review", "/v1/reviews/%s/approve" % ret4, {"by": "carol"})
+    h.check(r.status == 200, "approve %s: %r" % (ret4, r))
+    h.wait_status(ret4, "refund_pending_approval")
+    h.check(standin.log_of(None, rid) == [] and kit.calls(h, "refund", ret4) == [],
+            "nothing told to the platform before finance approves")
+    r = h.http("POST", "refund", "/v1/refunds/%s/approve" % ret4, {"by": "fin"})
+    h.check(r.status == 200, "finance approval: %r" % r)
+    h.wait_status(ret4, "refunded")
+    ok = kit.successes(standin, kit.APPROVE_REFUND, rid)
+    h.check(len(ok) == 1 and ok[0]["param"]["refundAmount"] == 120000,
+            "refund.approve after finance: %s" % ok)
+    calls3 = calls3 + kit.calls(h, "refund", ret4)
+
     h.step("rfctl calls shows the same record")
     rfctl = os.path.join(h.build, "bin", "rfctl")
     if os.access(rfctl, os.X_OK):
@@ -103,7 +122,7 @@ def scenario(h):
 
     all_calls = calls1 + calls2 + calls3
     d = sorted(kit.durations(all_calls))
-    harness.log("measured: 3 returns, %d platform calls (%d requests), all succeeded: %s;"
+    harness.log("measured: 4 returns, %d platform calls (%d requests), all succeeded: %s;"
                 " request time ms min %d, median %d, max %d; stand-in calls seen: %d"
                 % (len(all_calls), len(d), all(c["state"] == "succeeded" for c in all_calls),
                    d[0], d[len(d) // 2], d[-1], len(standin.call_log)))
