@@ -111,6 +111,18 @@ def scenario(h):
     h.check(len(standin.call_log) == before, "nothing was sent to the platform")
     measured.append("calls off: refund call %s (%s), ops messages %s"
                     % (c["state"], c["error"], ops_alerts(h, ret)))
+    oid, rid, version = kit.ks_record(h, standin, "return_refund", amount=3990, price=3990)
+    ret = kit.post_ks_return(h, oid, rid, version, "return_refund", 3990)
+    h.wait_status(ret, "awaiting_return")  # approved at once, as before
+    c = kit.wait_call(h, "review", ret, "not_sent")[0]
+    h.check(c["method"] == kit.APPROVE_RETURN and c["param"]["addressId"] == 9001,
+            "the call that would have been made is on the record: %s" % c)
+    h.check(h.psql_val("SELECT platform_state FROM review.tasks WHERE return_id = '%s'" % ret)
+            == "not_sent", "the task says the platform was not told")
+    h.wait_until(lambda: "ops_alert" in ops_alerts(h, ret), 10, "operations told")
+    h.check(len(standin.call_log) == before, "nothing was sent to the platform")
+    measured.append("calls off: review call %s, approved at once, ops messages %s"
+                    % (c["state"], ops_alerts(h, ret)))
 
     h.step("metrics: calls by state")
     for w, state in (("refund", "failed"), ("review", "failed"), ("refund", "not_sent")):
