@@ -65,14 +65,10 @@ int notification_db_feedback(rf_db_t *db, const char *return_id, int64_t score,
                              const char *comment);
 
 /* channels.c: delivery */
-/* notification_deliver_due: deliver what is due (log channel always, the
- * webhook when configured); stops at the first webhook failure so a dead
- * endpoint costs at most one timeout per tick. */
+/* notification_deliver_due: deliver what is due: the log channel at once,
+ * the webhook (when configured) by asynchronous calls whose answers mark
+ * each message sent, or queued again with backoff, or failed. */
 void notification_deliver_due(rf_worker_t *w);
-/* notification_webhook_post: POST json to url with the Idempotency-Key
- * header, within timeout_ms. 0 on a 2xx answer, else -1 with err. */
-int notification_webhook_post(const char *url, const char *json, const char *key,
-                              int64_t timeout_ms, char *err, size_t errlen);
 int64_t notification_retry_delay_ms(int64_t base_ms, int attempts);
 
 #endif
