@@ -147,8 +147,14 @@ static void on_fetched(void *arg, rf_ks_outcome_t outcome, int result_code, json
     char key[80];
     snprintf(key, sizeof key, "%c:%s", f->kind == FETCH_REFUND ? 'r' : 'o', f->id);
     inflight_done(key);
-    if (outcome != RF_KS_OK) {
-        back_off(outcome, f->kind == FETCH_REFUND ? "refund.detail" : "order.detail", error);
+    const char *what = f->kind == FETCH_REFUND ? "refund.detail" : "order.detail";
+    if (outcome == RF_KS_REFUSED) {
+        /* The platform said no (e.g. not found yet): asked again later, no pause. */
+        atomic_fetch_add(&intake_feed_counters.fetch_failures, 1);
+        rf_warn("event=kuaishou_call_refused call=%s id=%s error=\"%s\"", what, f->id,
+                error ? error : "");
+    } else if (outcome != RF_KS_OK) {
+        back_off(outcome, what, error);
     } else {
         succeeded();
         if (f->kind == FETCH_REFUND) refund_fetched(f->id, data);

@@ -21,6 +21,8 @@ platform would refuse; it is never a stub that says yes to everything:
     updateTime: an optimistic lock), submit.returnInfo; each changes the
     record as the platform would and bumps updateTime.
   - Every call is recorded (method, params, answer) for the test to inspect.
+  - Orders: add_order() keeps an order for open.seller.order.detail (shape in
+    its docstring).
   - Pushes: push(url, topic, record) encrypts the message with the app's
     message key (AES-CBC, zero IV, PKCS#5, Base64; via the openssl command)
     and POSTs it as text/plain, returning the HTTP status and answer.
@@ -128,6 +130,32 @@ class Standin:
         with self.lock:
             self.refunds[str(refund_id)] = rec
         return rec
+
+    def add_order(self, oid, items, seller_id=1, buyer_id=1, pay_time=None, delivery_time=None,
+                  express_fee=0, discount_fee=0, province="Zhejiang", freight_insured=False):
+        """An order as open.seller.order.detail answers it (data):
+        {oid, sellerId, buyerId, payTime, deliveryTime (buyer signed for it, ms;
+        0 not yet), expressFee, discountFee (fen), province, freightInsured,
+        orderItemList: [{skuId, itemId, itemTitle, num, price (fen per unit),
+        category, supplierId}]}. items: [(sku_id, num, price)] or dicts."""
+        now = int(time.time() * 1000)
+        lines = []
+        for it in items:
+            if isinstance(it, dict):
+                lines.append(dict(it))
+            else:
+                sku, num, price = it
+                lines.append({"skuId": int(sku), "itemId": int(sku), "itemTitle": "item %s" % sku,
+                              "num": num, "price": price, "category": "apparel",
+                              "supplierId": "sup-1"})
+        order = {"oid": int(oid), "sellerId": int(seller_id), "buyerId": int(buyer_id),
+                 "payTime": pay_time or now - 5 * 86400000,
+                 "deliveryTime": now - 2 * 86400000 if delivery_time is None else delivery_time,
+                 "expressFee": express_fee, "discountFee": discount_fee, "province": province,
+                 "freightInsured": freight_insured, "orderItemList": lines}
+        with self.lock:
+            self.orders[str(oid)] = order
+        return order
 
     def update_refund(self, refund_id, **changes):
         with self.lock:
