@@ -100,8 +100,9 @@ static void hold(rf_http_exchange_t *x, int status, const char *body) {
 }
 
 /* Record a refused message and hold its error answer. */
-static void refuse(rf_http_exchange_t *x, int pi, const char *platform, const char *reason,
+static void refuse(rf_http_exchange_t *x, int pi, int status, const char *reason,
                    const char *body, size_t len) {
+    const char *platform = pi == 0 ? "kuaishou" : "douyin";
     atomic_fetch_add(&intake_feed_counters.refused[pi], 1);
     rf_warn("event=feed_push_refused platform=%s source=%s reason=\"%s\"", platform,
             rf_http_peer(x), reason);
@@ -117,7 +118,7 @@ static void refuse(rf_http_exchange_t *x, int pi, const char *platform, const ch
     free(text);
     json_decref(ans);
     if (spool_doc(doc) != 0) answer_json(x, 503, "{\"error\":\"spool_unavailable\"}");
-    else hold(x, pi == 0 ? 400 : 401, answer);
+    else hold(x, status, answer);
 }
 
 static void kuaishou_push(rf_http_exchange_t *x, const char *body, size_t len) {
@@ -127,11 +128,11 @@ static void kuaishou_push(rf_http_exchange_t *x, const char *body, size_t len) {
     rf_ks_push_t push;
     if (rf_ks_push_decrypt(body, len, rx.s->ks_message_key, &plain, &plain_len, err, sizeof err) !=
         0) {
-        refuse(x, 0, "kuaishou", err, body, len);
+        refuse(x, 0, 400, err, body, len);
         return;
     }
     if (rf_ks_push_parse(plain, plain_len, &push, err, sizeof err) != 0) {
-        refuse(x, 0, "kuaishou", err, body, len);
+        refuse(x, 0, 400, err, body, len);
         free(plain);
         return;
     }
@@ -162,13 +163,13 @@ static void douyin_push(rf_http_exchange_t *x, const char *body, size_t len) {
     char err[300];
     if (!rf_dy_push_verify(rx.s->dy_app_key, rx.s->dy_app_secret, body, len,
                            rf_http_header(x, "event-sign"))) {
-        refuse(x, 1, "douyin", "event-sign does not match the body", body, len);
+        refuse(x, 1, 401, "event-sign does not match the body", body, len);
         return;
     }
     rf_dy_message_t *msgs = NULL;
     size_t n = 0;
     if (rf_dy_push_parse(body, len, &msgs, &n, err, sizeof err) != 0) {
-        refuse(x, 1, "douyin", err, body, len);
+        refuse(x, 1, 400, err, body, len);
         return;
     }
     int rc = 0;
