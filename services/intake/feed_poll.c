@@ -315,7 +315,10 @@ static bool current_window(rf_db_t *db) {
     if (ks.win_end > ks.win_begin) return true; /* a window is open: resume it */
     int64_t end = now - ks.s->poll_lag_ms;
     if (end > ks.win_begin + DAY_MS) end = ks.win_begin + DAY_MS;
-    if (end <= ks.win_begin) return false;
+    /* Caught up: wait until a poll interval's worth has passed (or a whole day). */
+    if (end <= ks.win_begin ||
+        (end - ks.win_begin < ks.s->poll_interval_ms && end < ks.win_begin + DAY_MS))
+        return false;
     rf_num_t b = rf_i64(ks.win_begin), e = rf_i64(end);
     const char *p[] = {b.s, e.s};
     if (rf_db_exec_count(db,

@@ -131,6 +131,13 @@ def feed_record(h, platform, prid):
             "return_id": rid}
 
 
+def feed_records(h, platform):
+    """Every applied record of a platform: {platform_return_id: (version, status, state)}."""
+    rows = h.psql("SELECT platform_return_id, version, COALESCE(platform_status, ''), state"
+                  " FROM intake.feed_records WHERE platform = '%s'" % platform)
+    return {r[0]: (int(r[1]), r[2], r[3]) for r in rows}
+
+
 def post_ks_order(h, oid, sku, price=5000, qty=1, platform="kuaishou", shop="ks-shop"):
     """The order through the neutral API (line id = the platform's skuId)."""
     h.post_order(str(oid), [{"line_id": str(sku), "sku_id": str(sku), "title": "item",

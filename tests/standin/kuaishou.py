@@ -286,13 +286,21 @@ class Standin:
         cursor = param.get("pcursor", "")
         if cursor == "nomore":
             return self._fail(BAD_PARAM, "pcursor nomore: the listing is finished")
-        offset = int(cursor) if cursor else 0
-        hits = sorted((r for r in self.refunds.values() if begin <= r[field] < end),
+        # The cursor is the key of the last record given (time_refundId), not an
+        # offset: a record that leaves the window between pages (updated since)
+        # does not make the next page skip another.
+        try:
+            after = tuple(int(x) for x in cursor.split("_")) if cursor else None
+        except ValueError:
+            return self._fail(BAD_PARAM, "pcursor is not one this server gave")
+        hits = sorted((r for r in self.refunds.values() if begin <= r[field] < end
+                       and (after is None or (r[field], r["refundId"]) > after)),
                       key=lambda r: (r[field], r["refundId"]))
-        page = hits[offset:offset + size]
-        nxt = offset + size
+        page = hits[:size]
+        more = len(hits) > size
+        nxt = "%d_%d" % (page[-1][field], page[-1]["refundId"]) if more else "nomore"
         return {"result": 1, "data": {"refundOrderInfoList": [dict(r) for r in page],
-                                      "pcursor": str(nxt) if nxt < len(hits) else "nomore"}}
+                                      "pcursor": nxt}}
 
     # ---- pushes -------------------------------------------------------------------
 
