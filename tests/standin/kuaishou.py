@@ -12,7 +12,7 @@ platform would refuse; it is never a stub that says yes to everything:
     key, token, method/path mismatch or a stale timestamp is refused.
   - Answers {"result": 1, "data": ...} on success, {"result": <code>,
     "error_msg": ...} otherwise. Rate limiting on demand: the next N calls
-    answer RATE_LIMITED.
+    answer RATE_LIMITED; delay_s makes every answer that much later.
   - open.seller.order.refund.pcursor.list pages by pcursor ("" first, then
     the echoed cursor until "nomore"), checks the window (<= 1 day, within 90
     days) and pageSize (<= 100), by create (queryType 1) or update time (2).
@@ -75,6 +75,7 @@ class Standin:
         self.orders = {}   # oid (text) -> order detail
         self.calls = []    # (method, params dict, answer dict)
         self.rate_limit_next = 0
+        self.delay_s = 0.0  # test control: every API call answers this much later
         self.lock = threading.Lock()
         standin = self
 
@@ -186,6 +187,8 @@ class Standin:
 
     def _call(self, path, p):
         method = p.get("method", "")
+        if self.delay_s:
+            time.sleep(self.delay_s)
         with self.lock:
             answer = self._check(path, p)
             if answer is None:
