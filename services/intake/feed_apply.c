@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "feeds.h"
+#include "rf/ids.h"
 #include "rf/log.h"
 
 #define DRAIN_BATCH 500
@@ -35,7 +36,8 @@ intake_feed_settings_t intake_feed_settings;
 static struct {
     rf_worker_t *w;
     bool receiving;
-    uv_async_t notify;
+    long long batches_seen; /* intake_feed_counters.batches_durable when last drained */
+    int64_t last_process_ms;
     uv_timer_t drain_timer;
 } fa;
 
@@ -421,16 +423,17 @@ static void process(void) {
     PQclear(res);
 }
 
-static void on_notify(uv_async_t *a) {
-    (void)a;
-    if (!rf_db_connected(rf_worker_db(fa.w))) return;
-    drain();
-    process();
-}
-
+/* Every 50 ms: drain and process when the receiver made a batch durable
+ * since the last look, and in any case twice a second (what a failed drain
+ * left, fetches to retry). */
 static void on_drain_timer(uv_timer_t *t) {
     (void)t;
     if (!rf_db_connected(rf_worker_db(fa.w))) return;
+    long long batches = atomic_load(&intake_feed_counters.batches_durable);
+    int64_t now = rf_now_ms();
+    if (batches == fa.batches_seen && now - fa.last_process_ms < 500) return;
+    fa.batches_seen = batches;
+    fa.last_process_ms = now;
     if (fa.receiving) drain();
     process();
 }
@@ -544,9 +547,9 @@ int intake_feeds_start(rf_worker_t *w) {
     uv_loop_t *loop = rf_worker_loop(w);
     fa.receiving = *s->ks_message_key || *s->dy_app_key;
     if (fa.receiving) {
-        uv_async_init(loop, &fa.notify, on_notify);
-        uv_unref((uv_handle_t *)&fa.notify);
-        if (intake_feed_receiver_start(s, &fa.notify, err, sizeof err) != 0) {
+        /* what an earlier run spooled is drained at the first tick */
+        fa.batches_seen = -1;
+        if (intake_feed_receiver_start(s, err, sizeof err) != 0) {
             rf_error("event=config_invalid setting=RF_INTAKE_FEED_LISTEN error=\"%s\"", err);
             return -1;
         }
@@ -558,6 +561,6 @@ int intake_feeds_start(rf_worker_t *w) {
     }
     uv_timer_init(loop, &fa.drain_timer);
     uv_unref((uv_handle_t *)&fa.drain_timer);
-    uv_timer_start(&fa.drain_timer, on_drain_timer, 200, 500);
+    uv_timer_start(&fa.drain_timer, on_drain_timer, 50, 50);
     return 0;
 }

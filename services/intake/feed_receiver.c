@@ -39,7 +39,6 @@ static struct {
     uv_async_t stop;
     rf_http_server_t *http;
     intake_spool_t *spool;
-    uv_async_t *notify;
     const intake_feed_settings_t *s;
     held_answer_t *held, **held_tail;
     bool running;
@@ -238,7 +237,7 @@ static void on_check(uv_check_t *c) {
         free(h);
         h = next;
     }
-    if (durable) uv_async_send(rx.notify);
+    if (durable) atomic_fetch_add(&intake_feed_counters.batches_durable, 1);
 }
 
 static void close_handle(uv_handle_t *h, void *arg) {
@@ -257,10 +256,8 @@ static void run(void *arg) {
     uv_run(&rx.loop, UV_RUN_DEFAULT);
 }
 
-int intake_feed_receiver_start(const intake_feed_settings_t *s, uv_async_t *notify, char *err,
-                               size_t errlen) {
+int intake_feed_receiver_start(const intake_feed_settings_t *s, char *err, size_t errlen) {
     rx.s = s;
-    rx.notify = notify;
     rx.held_tail = &rx.held;
     if (uv_loop_init(&rx.loop) != 0) {
         snprintf(err, errlen, "cannot start the feed loop");

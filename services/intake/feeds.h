@@ -126,14 +126,16 @@ typedef struct intake_feed_counters {
     atomic_llong recorded, deduped, processed, stale, created, updated, cancelled, pending;
     atomic_llong fetches, fetch_failures, rate_limited, poll_windows, poll_pages, poll_records;
     atomic_llong poll_lag_ms, orders_fetched;
+    atomic_llong batches_durable; /* spool syncs: the worker drains when it moves */
 } intake_feed_counters_t;
 
 extern intake_feed_counters_t intake_feed_counters;
 
-/* Start the receiver thread (listening before this returns); notify is
- * signalled after each batch is durable. 0, or -1 with a message. */
-int intake_feed_receiver_start(const intake_feed_settings_t *s, uv_async_t *notify, char *err,
-                               size_t errlen);
+/* Start the receiver thread (listening before this returns). It shares no
+ * handle with the worker's loop: each durable batch bumps
+ * intake_feed_counters.batches_durable, which the worker watches. 0, or -1
+ * with a message. */
+int intake_feed_receiver_start(const intake_feed_settings_t *s, char *err, size_t errlen);
 void intake_feed_receiver_stop(void);
 int intake_feed_receiver_port(void);
 
