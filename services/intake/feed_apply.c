@@ -248,6 +248,22 @@ static int record_line(rf_db_t *db, const char *segment, int64_t position, json_
     return 0;
 }
 
+/* A spool line the database refused: recorded as refused, with the reason. */
+static int unstorable_line(rf_db_t *db, const char *segment, int64_t position, const char *line,
+                           size_t len) {
+    char reason[300];
+    snprintf(reason, sizeof reason, "the database would not store it: %.240s", rf_db_error(db));
+    rf_error("event=feed_spool_line_unstorable segment=%s position=%lld error=\"%s\"", segment,
+             (long long)position, rf_db_error(db));
+    json_t *body = json_stringn(line, len > 65536 ? 65536 : len);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:s, s:I}", "platform", "unknown", "verdict",
+                            "refused", "reason", reason, "body", body ? body : json_string(""),
+                            "source", "spool", "received_at", (json_int_t)rf_now_ms());
+    int rc = doc ? record_line(db, segment, position, doc) : -1;
+    json_decref(doc);
+    return rc;
+}
+
 static int save_checkpoint(rf_db_t *db, const char *segment, int64_t position) {
     rf_num_t pos = rf_i64(position);
     const char *p[] = {segment, pos.s};
@@ -279,21 +295,34 @@ static int64_t drain_segment(rf_db_t *db, const char *dir, const char *name, int
         return pos;
     }
     size_t off = 0;
+    int batch = DRAIN_BATCH;
+    bool error = false;
     while (off < (size_t)got) {
-        if (rf_db_begin(db) != 0) break;
+        if (rf_db_begin(db) != 0) {
+            error = true;
+            break;
+        }
         int lines = 0;
         size_t start = off;
         bool failed = false;
-        while (lines < DRAIN_BATCH && off < (size_t)got) {
+        while (lines < batch && off < (size_t)got) {
             char *nl = memchr(buf + off, '\n', (size_t)got - off);
             if (!nl) break; /* a line still being written */
-            json_t *doc = json_loadb(buf + off, (size_t)(nl - (buf + off)), 0, NULL);
+            size_t line_len = (size_t)(nl - (buf + off));
+            json_t *doc = json_loadb(buf + off, line_len, 0, NULL);
             if (!doc)
                 rf_warn("event=feed_spool_bad_line segment=%s position=%lld", name,
                         (long long)(pos + (int64_t)off));
             else if (record_line(db, name, pos + (int64_t)off, doc) != 0)
                 failed = true;
             json_decref(doc);
+            /* One line alone that the database will not take (while it is up):
+             * kept in the audit instead, so it cannot hold up the lines after it. */
+            if (failed && batch == 1 && rf_db_connected(db)) {
+                rf_db_rollback(db);
+                failed = rf_db_begin(db) != 0 ||
+                         unstorable_line(db, name, pos + (int64_t)off, buf + off, line_len) != 0;
+            }
             if (failed) break;
             off = (size_t)(nl - buf) + 1;
             lines++;
@@ -301,13 +330,19 @@ static int64_t drain_segment(rf_db_t *db, const char *dir, const char *name, int
         if (failed || (lines > 0 && save_checkpoint(db, name, pos + (int64_t)off) != 0) ||
             rf_db_commit(db) != 0) {
             rf_db_rollback(db);
-            free(buf);
-            return -1;
+            off = start;
+            /* A batch failed: again line by line, to find the one at fault. */
+            if (batch > 1 && rf_db_connected(db)) {
+                batch = 1;
+                continue;
+            }
+            error = true;
+            break;
         }
         if (off == start) break;
     }
     free(buf);
-    return pos + (int64_t)off;
+    return error ? -1 : pos + (int64_t)off;
 }
 
 static void drain(void) {
@@ -406,13 +441,22 @@ static void process_push(rf_db_t *db, const char *platform, const char *event_id
     if (intake_ks_enabled()) intake_ks_fetch_refund(biz_id);
 }
 
+/* The oldest unprocessed pushes of each platform (Kuaishou's only while its
+ * API can be asked: they wait for it, without holding up Douyin's). */
 static void process(void) {
     rf_db_t *db = rf_worker_db(fa.w);
-    PGresult *res = rf_db_query(db,
-                                "SELECT platform, event_id, biz_id, push_version, message::text"
-                                " FROM feed_pushes WHERE processed_at IS NULL"
-                                " ORDER BY received_at, event_id LIMIT 100",
-                                0, NULL);
+    const char *p[] = {intake_ks_enabled() ? "t" : "f"};
+    PGresult *res = rf_db_query(
+        db,
+        "(SELECT platform, event_id, biz_id, push_version, message::text, seq"
+        "  FROM feed_pushes WHERE processed_at IS NULL AND platform = 'douyin'"
+        "  ORDER BY seq LIMIT 100)"
+        " UNION ALL"
+        " (SELECT platform, event_id, biz_id, push_version, message::text, seq"
+        "  FROM feed_pushes WHERE processed_at IS NULL AND platform = 'kuaishou' AND $1::bool"
+        "  ORDER BY seq LIMIT 100)"
+        " ORDER BY seq",
+        1, p);
     if (!res) return;
     for (int i = 0; i < PQntuples(res); i++) {
         json_t *message = json_loads(rf_get_str(res, i, 4), 0, NULL);

@@ -149,10 +149,15 @@ static void on_fetched(void *arg, rf_ks_outcome_t outcome, int result_code, json
     inflight_done(key);
     const char *what = f->kind == FETCH_REFUND ? "refund.detail" : "order.detail";
     if (outcome == RF_KS_REFUSED) {
-        /* The platform said no (e.g. not found yet): asked again later, no pause. */
+        /* The platform said no: no pause. An order is asked again later; the
+         * pushes of a refund it will not show are closed with the answer (the
+         * poller still brings the record if it exists). */
         atomic_fetch_add(&intake_feed_counters.fetch_failures, 1);
         rf_warn("event=kuaishou_call_refused call=%s id=%s error=\"%s\"", what, f->id,
                 error ? error : "");
+        if (f->kind == FETCH_REFUND)
+            intake_feed_pushes_answered(ks.w, "kuaishou", f->id, INT64_MAX / 2,
+                                        error ? error : "refused");
     } else if (outcome != RF_KS_OK) {
         back_off(outcome, what, error);
     } else {

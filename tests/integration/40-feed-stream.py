@@ -81,6 +81,10 @@ def scenario(h):
             continue
         push_maybe_twice("kwaishop_aftersales_addRefund", dict(rec))
 
+    h.wait_until(lambda: sum(1 for v in feedkit.feed_records(h, "kuaishou").values()
+                             if v[2] == "created") == N_KS, 60,
+                 "every refund a return (the lost adds through the poller)")
+
     h.step("Kuaishou round 1 and 2 of changes, pushed with duplicates and reordering")
     pending_pushes = []  # (rid, records) of pushes to send in some order
     for i in range(N_KS):
@@ -208,6 +212,8 @@ def scenario(h):
                         " AND producer = 'intake'")
     deduped = h.count("FROM intake.feed_pushes WHERE duplicates > 0")
     stale = h.count("FROM intake.feed_pushes WHERE outcome = 'stale'")
+    dy_stale = h.count("FROM intake.feed_pushes WHERE outcome = 'stale' AND platform = 'douyin'")
+    h.check(dy_stale > 0, "the reordered Douyin records were not seen as stale")
     m = h.metrics("intake")
     windows = [ln for ln in m.splitlines() if ln.startswith("rf_feed_poll_windows_total")]
     lists = len([c for c in ks.calls_of("open.seller.order.refund.pcursor.list")])
@@ -215,10 +221,11 @@ def scenario(h):
     print("FIGURES 40: pushes sent %d (Kuaishou and Douyin messages), duplicates %d,"
           " reordered %d, lost %d (add %d, last change %d); returns created %d"
           " (records noted without a return %d: closed before intake first saw them);"
-          " return.updated %d, return.cancelled %d; deduplicated events %d, stale pushes %d;"
+          " return.updated %d, return.cancelled %d; deduplicated events %d, stale pushes %d"
+          " (Douyin records older than the applied one %d);"
           " refund.detail calls %d, list calls %d (%s); wrong final states %d"
           % (fig["sent"], fig["dup"], fig["reordered"], fig["lost"], len(lost_add),
-             len(lost_last), created, noted, updated, cancelled, deduped, stale, details, lists,
+             len(lost_last), created, noted, updated, cancelled, deduped, stale, dy_stale, details, lists,
              windows[0] if windows else "?", len(wrong)), flush=True)
 
 

@@ -12,6 +12,7 @@ CREATE TABLE feed_spool_checkpoint (
 
 -- Every accepted push message, once per platform event id.
 CREATE TABLE feed_pushes (
+    seq          bigserial,               -- arrival order (the spool's order)
     platform     text NOT NULL,
     event_id     text NOT NULL,           -- Kuaishou eventId, Douyin msg_id
     topic        text NOT NULL DEFAULT '',-- Kuaishou event, Douyin tag
@@ -26,7 +27,7 @@ CREATE TABLE feed_pushes (
     duplicates   integer NOT NULL DEFAULT 0, -- copies of this event received again
     PRIMARY KEY (platform, event_id)
 );
-CREATE INDEX feed_pushes_unprocessed ON feed_pushes (received_at) WHERE processed_at IS NULL;
+CREATE INDEX feed_pushes_unprocessed ON feed_pushes (platform, seq) WHERE processed_at IS NULL;
 CREATE INDEX feed_pushes_biz ON feed_pushes (platform, biz_id);
 
 -- Messages refused at the door (not decryptable, not parseable, bad sign).
