@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "feeds.h"
 #include "rf/douyin.h"
 #include "rf/ids.h"
@@ -254,10 +256,14 @@ static void on_stop(uv_async_t *a) {
 static void run(void *arg) {
     (void)arg;
     uv_run(&rx.loop, UV_RUN_DEFAULT);
+    OPENSSL_thread_stop(); /* this thread's error queue (failed decryptions) */
 }
 
 int intake_feed_receiver_start(const intake_feed_settings_t *s, char *err, size_t errlen) {
     rx.s = s;
+    /* OpenSSL's one-time set-up on this (the main) thread, not lazily on the
+     * feed thread, whose per-thread state would outlive it. */
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
     rx.held_tail = &rx.held;
     if (uv_loop_init(&rx.loop) != 0) {
         snprintf(err, errlen, "cannot start the feed loop");
