@@ -17,6 +17,7 @@
  *    becomes return.cancelled or return.updated.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ intake_feed_settings_t intake_feed_settings;
 static struct {
     rf_worker_t *w;
     bool receiving;
+    char spool_key[PATH_MAX + 300]; /* "<host>:<spool dir>": this spool's checkpoint */
     long long batches_seen; /* intake_feed_counters.batches_durable when last drained */
     int64_t last_process_ms;
     uv_timer_t drain_timer;
@@ -266,12 +268,12 @@ static int unstorable_line(rf_db_t *db, const char *segment, int64_t position, c
 
 static int save_checkpoint(rf_db_t *db, const char *segment, int64_t position) {
     rf_num_t pos = rf_i64(position);
-    const char *p[] = {segment, pos.s};
+    const char *p[] = {fa.spool_key, segment, pos.s};
     return rf_db_exec(db,
-                      "INSERT INTO feed_spool_checkpoint (id, segment, position) VALUES (1, $1, $2)"
-                      " ON CONFLICT (id) DO UPDATE SET segment = $1, position = $2,"
-                      " updated_at = now()",
-                      2, p);
+                      "INSERT INTO feed_spool_checkpoint (spool, segment, position)"
+                      " VALUES ($1, $2, $3) ON CONFLICT (spool) DO UPDATE SET segment = $2,"
+                      " position = $3, updated_at = now()",
+                      3, p);
 }
 
 /* Whole lines of path from pos into the database, in batches. Returns the
@@ -348,7 +350,9 @@ static int64_t drain_segment(rf_db_t *db, const char *dir, const char *name, int
 static void drain(void) {
     rf_db_t *db = rf_worker_db(fa.w);
     const char *dir = intake_feed_settings.spool_dir;
-    PGresult *res = rf_db_query(db, "SELECT segment, position FROM feed_spool_checkpoint", 0, NULL);
+    const char *p[] = {fa.spool_key};
+    PGresult *res = rf_db_query(
+        db, "SELECT segment, position FROM feed_spool_checkpoint WHERE spool = $1", 1, p);
     if (!res) return;
     char segment[128] = "";
     int64_t position = 0;
@@ -597,6 +601,10 @@ int intake_feeds_start(rf_worker_t *w) {
             rf_error("event=config_invalid setting=RF_INTAKE_FEED_LISTEN error=\"%s\"", err);
             return -1;
         }
+        char host[256] = "", dir[PATH_MAX] = "";
+        gethostname(host, sizeof host - 1);
+        if (!realpath(s->spool_dir, dir)) snprintf(dir, sizeof dir, "%s", s->spool_dir);
+        snprintf(fa.spool_key, sizeof fa.spool_key, "%s:%s", host, dir);
         atexit(stop_receiver);
     }
     if (intake_ks_start(w, s, err, sizeof err) != 0) {

@@ -148,6 +148,9 @@ def scenario(h):
         stats.append((tag, crash, stopped, len(times), max(times), sum(times) / len(times),
                       stalled_for, recorded))
 
+    ckpts = h.count("FROM intake.feed_spool_checkpoint")
+    h.check(ckpts == 1, "one spool checkpoint across the restart, found %d" % ckpts)
+    h.check(h.count("FROM intake.feed_refused") == 0, "nothing refused")
     for tag, crash, stopped, pushes, worst, mean, stalled_for, recorded in stats:
         print("FIGURES 42%s: PostgreSQL stalled (%d processes stopped) %.1f s, intake's API loop"
               " blocked meanwhile; pushes answered"

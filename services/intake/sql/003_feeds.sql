@@ -2,9 +2,10 @@
 -- receiver before they are answered; the worker drains the spool into these
 -- tables (deduplicated by the platform's event id), then processes them.
 
--- Where the drain of the local spool has got to (one row).
+-- Where the drain of each local spool has got to (one row per host:directory,
+-- so replicas on several hosts each drain their own).
 CREATE TABLE feed_spool_checkpoint (
-    id        integer PRIMARY KEY CHECK (id = 1),
+    spool     text PRIMARY KEY,           -- "<host>:<spool directory>"
     segment   text NOT NULL,              -- spool segment file name
     position  bigint NOT NULL,            -- bytes of it already in the database
     updated_at timestamptz NOT NULL DEFAULT now()
