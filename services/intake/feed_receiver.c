@@ -249,6 +249,7 @@ static void close_handle(uv_handle_t *h, void *arg) {
 
 static void on_stop(uv_async_t *a) {
     (void)a;
+    on_check(NULL); /* what is spooled is synced and answered first */
     rf_http_server_destroy(&rx.http);
     uv_walk(&rx.loop, close_handle, NULL);
 }
