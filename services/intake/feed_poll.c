@@ -318,6 +318,22 @@ static bool current_window(rf_db_t *db) {
     PQclear(res);
     atomic_store(&intake_feed_counters.poll_lag_ms, now - ks.win_begin);
     if (ks.win_end > ks.win_begin) return true; /* a window is open: resume it */
+    if (ks.win_begin < now - 89 * DAY_MS) {
+        /* The platform lists 90 days back at most: what is older is out of reach. */
+        int64_t reachable = now - 89 * DAY_MS;
+        rf_warn("event=kuaishou_poll_gap from=%lld to=%lld reason=\"older than the platform"
+                " lists\"",
+                (long long)ks.win_begin, (long long)reachable);
+        rf_num_t old = rf_i64(ks.win_begin), r = rf_i64(reachable);
+        const char *pp[] = {old.s, r.s};
+        if (rf_db_exec_count(db,
+                             "UPDATE feed_poll_checkpoint SET window_begin = $2, window_end = $2"
+                             " WHERE platform = 'kuaishou' AND window_begin = $1::bigint"
+                             " AND window_end = $1::bigint",
+                             2, pp) != 1)
+            return false;
+        ks.win_begin = reachable;
+    }
     int64_t end = now - ks.s->poll_lag_ms;
     if (end > ks.win_begin + DAY_MS) end = ks.win_begin + DAY_MS;
     /* Caught up: wait until a poll interval's worth has passed (or a whole day). */
