@@ -111,7 +111,8 @@ int intake_feed_from_kuaishou(json_t *rec, intake_feed_record_t *out, char *err,
     if (out->version < 0) return missing(err, errlen, "updateTime");
     out->amount_fen = int_field(rec, "refundFee", -1);
     if (out->amount_fen < 0) return missing(err, errlen, "refundFee");
-    int status = (int)int_field(rec, "status", -1), negotiate = (int)int_field(rec, "negotiateStatus", 0);
+    int status = (int)int_field(rec, "status", -1);
+    int negotiate = (int)int_field(rec, "negotiateStatus", 0);
     if (status < 0) return missing(err, errlen, "status");
     const char *neutral = rf_ks_neutral_status(status, negotiate);
     snprintf(out->status, sizeof out->status, "%s", neutral ? neutral : "");
@@ -123,9 +124,9 @@ int intake_feed_from_kuaishou(json_t *rec, intake_feed_record_t *out, char *err,
     const char *reason = map_reason("kuaishou", code);
     snprintf(out->reason_code, sizeof out->reason_code, "%s", reason);
     const char *desc = str_field(rec, "refundReasonDesc"), *words = str_field(rec, "refundDesc");
+    bool unmapped = strcmp(reason, "other") == 0;
     snprintf(out->reason_text, sizeof out->reason_text, "%s%s%s%s%s%s",
-             strcmp(reason, "other") == 0 ? "refundReason " : "",
-             strcmp(reason, "other") == 0 ? code : "", *desc && strcmp(reason, "other") == 0 ? ": " : "",
+             unmapped ? "refundReason " : "", unmapped ? code : "", *desc && unmapped ? ": " : "",
              desc, *words && *desc ? "; " : "", words);
     out->quantity = int_field(rec, "productNum", 1);
     if (out->quantity < 1) out->quantity = 1;

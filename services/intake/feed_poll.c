@@ -415,7 +415,8 @@ int intake_ks_start(rf_worker_t *w, const intake_feed_settings_t *s, char *err, 
         return -1;
     }
     if (strcmp(s->ks_sign_method, "MD5") == 0) ks.cfg.sign_method = RF_KS_SIGN_MD5;
-    else if (strcmp(s->ks_sign_method, "HMAC_SHA256") == 0) ks.cfg.sign_method = RF_KS_SIGN_HMAC_SHA256;
+    else if (strcmp(s->ks_sign_method, "HMAC_SHA256") == 0)
+        ks.cfg.sign_method = RF_KS_SIGN_HMAC_SHA256;
     else {
         snprintf(err, errlen, "RF_KUAISHOU_SIGN_METHOD must be MD5 or HMAC_SHA256, got \"%s\"",
                  s->ks_sign_method);

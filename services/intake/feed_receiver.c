@@ -156,7 +156,8 @@ static void kuaishou_push(rf_http_exchange_t *x, const char *body, size_t len) {
     json_object_set_new(doc, "message", json_loadb(plain, plain_len, 0, NULL));
     free(plain);
     rf_ks_push_clear(&push);
-    if (spool_doc(doc) != 0) answer_json(x, 503, "{\"result\":0,\"error_msg\":\"spool unavailable\"}");
+    if (spool_doc(doc) != 0)
+        answer_json(x, 503, "{\"result\":0,\"error_msg\":\"spool unavailable\"}");
     else hold(x, 200, "{\"result\":1}");
 }
 

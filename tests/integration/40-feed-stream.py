@@ -41,7 +41,7 @@ def ids(i):
 def scenario(h):
     ks = FEEDS.standin
     rnd = random.Random(40)
-    fig = {"sent": 0, "dup": 0, "reordered": 0, "lost": 0}
+    fig = {"sent": 0, "dup": 0, "reordered": 0, "lost": 0, "sent_dy": 0, "reordered_dy": 0}
     seq = [0]
 
     def push(topic, rec, event_id=None):
@@ -141,6 +141,7 @@ def scenario(h):
         if len(recs) >= 2 and i % 3 == 0:
             recs.reverse()
             fig["reordered"] += 1
+            fig["reordered_dy"] += 1
         for r in recs:
             messages.append(r)
             if rnd.random() < 0.2:
@@ -151,6 +152,7 @@ def scenario(h):
         h.check(status == 200 and '"code":0' in answer.replace(" ", ""),
                 "Douyin push answered %d %s" % (status, answer))
         fig["sent"] += len(messages[k:k + 5])
+        fig["sent_dy"] += len(messages[k:k + 5])
 
     h.step("let everything settle, then last changes whose pushes are lost")
     def settled():
@@ -218,15 +220,18 @@ def scenario(h):
     windows = [ln for ln in m.splitlines() if ln.startswith("rf_feed_poll_windows_total")]
     lists = len([c for c in ks.calls_of("open.seller.order.refund.pcursor.list")])
     details = len(ks.calls_of("open.seller.order.refund.detail"))
-    print("FIGURES 40: pushes sent %d (Kuaishou and Douyin messages), duplicates %d,"
-          " reordered %d, lost %d (add %d, last change %d); returns created %d"
+    print("FIGURES 40: pushes sent %d (Kuaishou %d, Douyin messages %d), duplicates %d,"
+          " reordered %d (Kuaishou refunds %d, Douyin after-sales %d),"
+          " lost %d (add %d, last change %d); returns created %d"
           " (records noted without a return %d: closed before intake first saw them);"
           " return.updated %d, return.cancelled %d; deduplicated events %d, stale pushes %d"
           " (Douyin records older than the applied one %d);"
           " refund.detail calls %d, list calls %d (%s); wrong final states %d"
-          % (fig["sent"], fig["dup"], fig["reordered"], fig["lost"], len(lost_add),
-             len(lost_last), created, noted, updated, cancelled, deduped, stale, dy_stale, details, lists,
-             windows[0] if windows else "?", len(wrong)), flush=True)
+          % (fig["sent"], fig["sent"] - fig["sent_dy"], fig["sent_dy"], fig["dup"],
+             fig["reordered"], fig["reordered"] - fig["reordered_dy"], fig["reordered_dy"],
+             fig["lost"], len(lost_add), len(lost_last), created, noted, updated, cancelled,
+             deduped, stale, dy_stale, details, lists, windows[0] if windows else "?",
+             len(wrong)), flush=True)
 
 
 if __name__ == "__main__":
