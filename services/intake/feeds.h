@@ -5,8 +5,10 @@
  *   feed_map.c      platform record -> neutral record; which update applies
  *   feed_spool.c    the local spool file pushes are written to before answering
  *   feed_receiver.c the push endpoints, on their own thread, loop and address
- *   feed_apply.c    the worker side: drain the spool into PostgreSQL, apply
- *                   records (create, update, cancel, wait for the order)
+ *   feed_drain.c    the worker side: drain the spool into PostgreSQL
+ *   feed_apply.c    process pushes, apply records (create, update, cancel,
+ *                   wait for the order), start the feeds
+ *   feed_ops.c      the audit route and the feed metrics
  *   feed_poll.c     Kuaishou API: refund detail, order detail, the poller
  *   feed_db.c       their SQL
  */
@@ -156,6 +158,12 @@ void intake_feed_pushes_answered(rf_worker_t *w, const char *platform, const cha
 void intake_feed_order_arrived(rf_worker_t *w, const char *platform, const char *order_id);
 bool intake_feed_route(rf_worker_t *w, rf_http_exchange_t *x);
 void intake_feed_metrics(rf_metrics_out_t *out);
+
+/* ---- feed_drain.c ----------------------------------------------------------------- */
+
+/* Drain the spool in dir into feed_pushes / feed_refused from the checkpoint
+ * named spool_key. */
+void intake_feed_drain(rf_db_t *db, const char *dir, const char *spool_key);
 
 /* ---- feed_poll.c ------------------------------------------------------------------ */
 
