@@ -12,7 +12,7 @@ platform would refuse; it is never a stub that says yes to everything:
     key, token, method/path mismatch or a stale timestamp is refused.
   - Answers {"result": 1, "data": ...} on success, {"result": <code>,
     "error_msg": ...} otherwise. Rate limiting on demand: the next N calls
-    answer RATE_LIMITED.
+    answer RATE_LIMITED; delay_s makes answers that much later.
   - open.seller.order.refund.pcursor.list pages by pcursor ("" first, then
     the echoed cursor until "nomore"), checks the window (<= 1 day, within 90
     days) and pageSize (<= 100), by create (queryType 1) or update time (2).
@@ -22,7 +22,9 @@ platform would refuse; it is never a stub that says yes to everything:
     record as the platform would and bumps updateTime.
   - Every call is recorded (method, params, answer; call_log adds its
     Idempotency-Key header and time) for the test to inspect; delay_s slows
-    a method down, as a slow platform would.
+    a method down (or every method, under "*"), as a slow platform would.
+  - Orders: add_order() keeps an order for open.seller.order.detail (shape in
+    its docstring).
   - Pushes: push(url, topic, record) encrypts the message with the app's
     message key (AES-CBC, zero IV, PKCS#5, Base64; via the openssl command)
     and POSTs it as text/plain, returning the HTTP status and answer.
@@ -76,7 +78,7 @@ class Standin:
         self.calls = []    # (method, params dict, answer dict)
         self.rate_limit_next = 0
         self.call_log = []  # every API call: {method, param, idempotency_key, answer, at}
-        self.delay_s = {}   # method -> seconds to wait before answering (a slow platform)
+        self.delay_s = {}   # method ("*": every method) -> seconds to wait before answering
         self.received = []  # (method, param JSON text) of every call, as it arrives
         self.lock = threading.Lock()
         standin = self
@@ -137,6 +139,32 @@ class Standin:
             self.refunds[str(refund_id)] = rec
         return rec
 
+    def add_order(self, oid, items, seller_id=1, buyer_id=1, pay_time=None, delivery_time=None,
+                  express_fee=0, discount_fee=0, province="Zhejiang", freight_insured=False):
+        """An order as open.seller.order.detail answers it (data):
+        {oid, sellerId, buyerId, payTime, deliveryTime (buyer signed for it, ms;
+        0 not yet), expressFee, discountFee (fen), province, freightInsured,
+        orderItemList: [{skuId, itemId, itemTitle, num, price (fen per unit),
+        category, supplierId}]}. items: [(sku_id, num, price)] or dicts."""
+        now = int(time.time() * 1000)
+        lines = []
+        for it in items:
+            if isinstance(it, dict):
+                lines.append(dict(it))
+            else:
+                sku, num, price = it
+                lines.append({"skuId": int(sku), "itemId": int(sku), "itemTitle": "item %s" % sku,
+                              "num": num, "price": price, "category": "apparel",
+                              "supplierId": "sup-1"})
+        order = {"oid": int(oid), "sellerId": int(seller_id), "buyerId": int(buyer_id),
+                 "payTime": pay_time or now - 5 * 86400000,
+                 "deliveryTime": now - 2 * 86400000 if delivery_time is None else delivery_time,
+                 "expressFee": express_fee, "discountFee": discount_fee, "province": province,
+                 "freightInsured": freight_insured, "orderItemList": lines}
+        with self.lock:
+            self.orders[str(oid)] = order
+        return order
+
     def update_refund(self, refund_id, **changes):
         with self.lock:
             rec = self.refunds[str(refund_id)]
@@ -175,8 +203,9 @@ class Standin:
         method = p.get("method", "")
         with self.lock:
             self.received.append((method, p.get("param") or ""))
-        if self.delay_s.get(method):
-            time.sleep(self.delay_s[method])
+        delay = self.delay_s.get(method) or self.delay_s.get("*")
+        if delay:
+            time.sleep(delay)
         with self.lock:
             answer = self._check(path, p)
             if answer is None:
@@ -284,13 +313,21 @@ class Standin:
         cursor = param.get("pcursor", "")
         if cursor == "nomore":
             return self._fail(BAD_PARAM, "pcursor nomore: the listing is finished")
-        offset = int(cursor) if cursor else 0
-        hits = sorted((r for r in self.refunds.values() if begin <= r[field] < end),
+        # The cursor is the key of the last record given (time_refundId), not an
+        # offset: a record that leaves the window between pages (updated since)
+        # does not make the next page skip another.
+        try:
+            after = tuple(int(x) for x in cursor.split("_")) if cursor else None
+        except ValueError:
+            return self._fail(BAD_PARAM, "pcursor is not one this server gave")
+        hits = sorted((r for r in self.refunds.values() if begin <= r[field] < end
+                       and (after is None or (r[field], r["refundId"]) > after)),
                       key=lambda r: (r[field], r["refundId"]))
-        page = hits[offset:offset + size]
-        nxt = offset + size
+        page = hits[:size]
+        more = len(hits) > size
+        nxt = "%d_%d" % (page[-1][field], page[-1]["refundId"]) if more else "nomore"
         return {"result": 1, "data": {"refundOrderInfoList": [dict(r) for r in page],
-                                      "pcursor": str(nxt) if nxt < len(hits) else "nomore"}}
+                                      "pcursor": nxt}}
 
     # ---- pushes -------------------------------------------------------------------
 
