@@ -19,12 +19,6 @@
 #include "rf/ids.h"
 #include "rf/log.h"
 
-char rf_pcalls_api_url[RF_CFG_STR_MAX];
-char rf_pcalls_app_key[RF_CFG_STR_MAX];
-char rf_pcalls_sign_secret[RF_CFG_STR_MAX];
-char rf_pcalls_access_token[RF_CFG_STR_MAX];
-char rf_pcalls_sign_method[RF_CFG_STR_MAX] = "MD5";
-char rf_pcalls_rate_limit_codes[RF_CFG_STR_MAX] = "803";
 int64_t rf_pcalls_timeout_ms = 10000;
 int64_t rf_pcalls_retry_max = 8;
 int64_t rf_pcalls_retry_base_ms = 1000;
@@ -60,7 +54,7 @@ typedef struct flight {
     char refused_error[320];
 } flight_t;
 
-bool rf_pcalls_enabled(void) { return rf_pcalls_api_url[0] != '\0'; }
+bool rf_pcalls_enabled(void) { return rf_ks_enabled(); }
 
 /* ---- pure helpers ---------------------------------------------------------------- */
 
@@ -101,65 +95,6 @@ json_t *rf_pcalls_id_json(const char *id) {
         if (errno == 0) return json_integer(v);
     }
     return json_string(id);
-}
-
-int rf_pcalls_parse_codes(const char *text, int codes[4]) {
-    memset(codes, 0, 4 * sizeof codes[0]);
-    const char *s = text;
-    int n = 0;
-    while (*s) {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (end == s || errno || v <= 0 || v > 1000000000 || n == 4) return -1;
-        codes[n++] = (int)v;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return 0;
-}
-
-/* ---- settings ---------------------------------------------------------------------- */
-
-static int bad_setting(const char *name, const char *why) {
-    rf_error("event=bad_setting name=%s error=\"%s\"", name, why);
-    return 1;
-}
-
-static int check_settings(rf_ks_config_t *ks) {
-    int bad = 0;
-    memset(ks, 0, sizeof *ks);
-    if (strcmp(rf_pcalls_sign_method, "MD5") == 0) ks->sign_method = RF_KS_SIGN_MD5;
-    else if (strcmp(rf_pcalls_sign_method, "HMAC_SHA256") == 0)
-        ks->sign_method = RF_KS_SIGN_HMAC_SHA256;
-    else bad += bad_setting("RF_KUAISHOU_SIGN_METHOD", "must be MD5 or HMAC_SHA256");
-    if (rf_pcalls_parse_codes(rf_pcalls_rate_limit_codes, ks->rate_limit_codes) != 0)
-        bad += bad_setting("RF_KUAISHOU_RATE_LIMIT_CODES",
-                           "must be up to 4 comma-separated positive result codes");
-    if (!rf_pcalls_enabled()) return bad;
-    size_t n = strlen(rf_pcalls_api_url);
-    while (n > 0 && rf_pcalls_api_url[n - 1] == '/') rf_pcalls_api_url[--n] = '\0';
-    if (strncmp(rf_pcalls_api_url, "http://", 7) != 0 &&
-        strncmp(rf_pcalls_api_url, "https://", 8) != 0)
-        bad += bad_setting("RF_KUAISHOU_API_URL", "must start with http:// or https://");
-    if (n >= sizeof ks->api_url) bad += bad_setting("RF_KUAISHOU_API_URL", "too long");
-    struct {
-        const char *name, *value;
-        size_t cap;
-    } req[] = {{"RF_KUAISHOU_APP_KEY", rf_pcalls_app_key, sizeof ks->app_key},
-               {"RF_KUAISHOU_SIGN_SECRET", rf_pcalls_sign_secret, sizeof ks->sign_secret},
-               {"RF_KUAISHOU_ACCESS_TOKEN", rf_pcalls_access_token, sizeof ks->access_token}};
-    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
-        if (!*req[i].value) bad += bad_setting(req[i].name, "required when RF_KUAISHOU_API_URL is set");
-        else if (strlen(req[i].value) >= req[i].cap) bad += bad_setting(req[i].name, "too long");
-    }
-    if (bad) return bad;
-    snprintf(ks->api_url, sizeof ks->api_url, "%s", rf_pcalls_api_url);
-    snprintf(ks->app_key, sizeof ks->app_key, "%s", rf_pcalls_app_key);
-    snprintf(ks->sign_secret, sizeof ks->sign_secret, "%s", rf_pcalls_sign_secret);
-    snprintf(ks->access_token, sizeof ks->access_token, "%s", rf_pcalls_access_token);
-    return 0;
 }
 
 /* ---- the record ---------------------------------------------------------------------- */
@@ -519,7 +454,7 @@ static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data
 rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *arg) {
     rf_pcalls_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    if (check_settings(&p->ks) != 0) {
+    if (rf_ks_settings_load(&p->ks) != 0) {
         free(p);
         return NULL;
     }
@@ -550,7 +485,7 @@ rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *a
     uv_unref((uv_handle_t *)&p->timer);
     uv_timer_start(&p->timer, on_timer, 0, POLL_MS);
     rf_info("event=platform_calls_on api_url=%s sign_method=%s", p->ks.api_url,
-            rf_pcalls_sign_method);
+            rf_ks_sign_method);
     return p;
 }
 

@@ -382,53 +382,15 @@ static void schedule_poll(uint64_t delay_ms) {
 
 /* ---- start ---------------------------------------------------------------------------------- */
 
-static int parse_codes(const char *text, int *codes, char *err, size_t errlen) {
-    memset(codes, 0, 4 * sizeof *codes);
-    int n = 0;
-    const char *p = text;
-    while (*p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v <= 1 || n == 4) {
-            snprintf(err, errlen, "RF_KUAISHOU_RATE_LIMIT_CODES must be up to 4 result codes"
-                                  " separated by commas, got \"%s\"", text);
-            return -1;
-        }
-        codes[n++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') {
-            snprintf(err, errlen, "RF_KUAISHOU_RATE_LIMIT_CODES: unexpected \"%s\"", end);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int intake_ks_start(rf_worker_t *w, const intake_feed_settings_t *s, char *err, size_t errlen) {
     ks.w = w;
     ks.s = s;
     ks.backoff_ms = BACKOFF_MIN_MS;
-    if (!*s->ks_api_url) return 0;
-    if (!*s->ks_app_key || !*s->ks_sign_secret || !*s->ks_access_token) {
-        snprintf(err, errlen, "RF_KUAISHOU_APP_KEY, RF_KUAISHOU_SIGN_SECRET and"
-                              " RF_KUAISHOU_ACCESS_TOKEN are needed with RF_KUAISHOU_API_URL");
+    if (rf_ks_settings_load(&ks.cfg) != 0) {
+        snprintf(err, errlen, "bad Kuaishou API settings (each is named in the log above)");
         return -1;
     }
-    if (strcmp(s->ks_sign_method, "MD5") == 0) ks.cfg.sign_method = RF_KS_SIGN_MD5;
-    else if (strcmp(s->ks_sign_method, "HMAC_SHA256") == 0)
-        ks.cfg.sign_method = RF_KS_SIGN_HMAC_SHA256;
-    else {
-        snprintf(err, errlen, "RF_KUAISHOU_SIGN_METHOD must be MD5 or HMAC_SHA256, got \"%s\"",
-                 s->ks_sign_method);
-        return -1;
-    }
-    if (parse_codes(s->ks_rate_limit_codes, ks.cfg.rate_limit_codes, err, errlen) != 0) return -1;
-    size_t len = strlen(s->ks_api_url);
-    while (len > 0 && s->ks_api_url[len - 1] == '/') len--;
-    snprintf(ks.cfg.api_url, sizeof ks.cfg.api_url, "%.*s", (int)len, s->ks_api_url);
-    snprintf(ks.cfg.app_key, sizeof ks.cfg.app_key, "%s", s->ks_app_key);
-    snprintf(ks.cfg.sign_secret, sizeof ks.cfg.sign_secret, "%s", s->ks_sign_secret);
-    snprintf(ks.cfg.access_token, sizeof ks.cfg.access_token, "%s", s->ks_access_token);
+    if (!rf_ks_enabled()) return 0;
     uv_loop_t *loop = rf_worker_loop(w);
     ks.http = rf_httpc_new(loop);
     if (!ks.http) {

@@ -114,9 +114,6 @@ typedef struct intake_feed_settings {
     char dy_app_key[RF_CFG_STR_MAX], dy_app_secret[RF_CFG_STR_MAX];
     char ks_reason_map[RF_CFG_STR_MAX], dy_reason_map[RF_CFG_STR_MAX];
     /* Kuaishou API and poller */
-    char ks_api_url[RF_CFG_STR_MAX], ks_app_key[RF_CFG_STR_MAX];
-    char ks_sign_secret[RF_CFG_STR_MAX], ks_access_token[RF_CFG_STR_MAX];
-    char ks_sign_method[RF_CFG_STR_MAX], ks_rate_limit_codes[RF_CFG_STR_MAX];
     int64_t poll_interval_ms, poll_lag_ms, poll_start_ms, poll_page_size;
 } intake_feed_settings_t;
 

@@ -5,6 +5,7 @@
 #include "intake.h"
 #include "feeds.h"
 #include "intake_ops.h"
+#include "rf/ks_client.h"
 
 extern const rf_migration_t rf_intake_migrations[];
 extern const size_t rf_intake_migrations_count;
@@ -29,18 +30,7 @@ int main(int argc, char **argv) {
          "Kuaishou refundReason codes to reasons, \"code:reason,...\"; unmapped: other"},
         {"RF_DOUYIN_REASON_MAP", RF_CFG_STRING, f->dy_reason_map, "", 0, 0,
          "Douyin reason_code values to reasons, \"code:reason,...\"; unmapped: other"},
-        {"RF_KUAISHOU_API_URL", RF_CFG_STRING, f->ks_api_url, "", 0, 0,
-         "Kuaishou open-platform API host; empty: no detail fetches and no polling"},
-        {"RF_KUAISHOU_APP_KEY", RF_CFG_STRING, f->ks_app_key, "", 0, 0, "Kuaishou appkey"},
-        {"RF_KUAISHOU_SIGN_SECRET", RF_CFG_STRING, f->ks_sign_secret, "", 0, 0,
-         "Kuaishou sign secret (not the OAuth app secret)"},
-        {"RF_KUAISHOU_ACCESS_TOKEN", RF_CFG_STRING, f->ks_access_token, "", 0, 0,
-         "Kuaishou shop access token"},
-        {"RF_KUAISHOU_SIGN_METHOD", RF_CFG_STRING, f->ks_sign_method, "MD5", 0, 0,
-         "MD5 or HMAC_SHA256"},
-        {"RF_KUAISHOU_RATE_LIMIT_CODES", RF_CFG_STRING, f->ks_rate_limit_codes, "", 0, 0,
-         "API result codes meaning \"too many requests\" (comma-separated); other failures"
-         " back off too"},
+        RF_KS_CONFIG,
         {"RF_KUAISHOU_POLL_INTERVAL_MS", RF_CFG_INT, &f->poll_interval_ms, "60000", 0,
          86400000, "how often the refund list is polled once caught up; 0: no polling"},
         {"RF_KUAISHOU_POLL_LAG_MS", RF_CFG_INT, &f->poll_lag_ms, "10000", 0, 3600000,

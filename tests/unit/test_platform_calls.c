@@ -87,17 +87,17 @@ static void id_json(void **state) {
 static void rate_limit_codes(void **state) {
     (void)state;
     int c[4];
-    assert_int_equal(rf_pcalls_parse_codes("803", c), 0);
+    assert_int_equal(rf_ks_parse_codes("803", c), 0);
     assert_int_equal(c[0], 803);
     assert_int_equal(c[1], 0);
-    assert_int_equal(rf_pcalls_parse_codes("803,429,1,2", c), 0);
+    assert_int_equal(rf_ks_parse_codes("803,429,1,2", c), 0);
     assert_int_equal(c[3], 2);
-    assert_int_equal(rf_pcalls_parse_codes("", c), 0);
+    assert_int_equal(rf_ks_parse_codes("", c), 0);
     assert_int_equal(c[0], 0);
-    assert_int_equal(rf_pcalls_parse_codes("1,2,3,4,5", c), -1);
-    assert_int_equal(rf_pcalls_parse_codes("803;429", c), -1);
-    assert_int_equal(rf_pcalls_parse_codes("-1", c), -1);
-    assert_int_equal(rf_pcalls_parse_codes("abc", c), -1);
+    assert_int_equal(rf_ks_parse_codes("1,2,3,4,5", c), -1);
+    assert_int_equal(rf_ks_parse_codes("803;429", c), -1);
+    assert_int_equal(rf_ks_parse_codes("-1", c), -1);
+    assert_int_equal(rf_ks_parse_codes("abc", c), -1);
 }
 
 int main(void) {

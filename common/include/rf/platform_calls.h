@@ -43,33 +43,15 @@
 #include "rf/ks_client.h"
 #include "rf/worker.h"
 
-/* Settings shared by the workers that call the platform (review, refund). */
-extern char rf_pcalls_api_url[RF_CFG_STR_MAX];      /* RF_KUAISHOU_API_URL: "" = calls off */
-extern char rf_pcalls_app_key[RF_CFG_STR_MAX];      /* RF_KUAISHOU_APP_KEY */
-extern char rf_pcalls_sign_secret[RF_CFG_STR_MAX];  /* RF_KUAISHOU_SIGN_SECRET */
-extern char rf_pcalls_access_token[RF_CFG_STR_MAX]; /* RF_KUAISHOU_ACCESS_TOKEN */
-extern char rf_pcalls_sign_method[RF_CFG_STR_MAX];  /* RF_KUAISHOU_SIGN_METHOD: MD5 | HMAC_SHA256 */
-extern char rf_pcalls_rate_limit_codes[RF_CFG_STR_MAX]; /* RF_KUAISHOU_RATE_LIMIT_CODES */
+/* Settings of the workers that make decision calls (review, refund), besides
+ * the Kuaishou API settings of rf/ks_client.h (RF_KS_CONFIG). */
 extern int64_t rf_pcalls_timeout_ms;    /* RF_PLATFORM_CALL_TIMEOUT_MS */
 extern int64_t rf_pcalls_retry_max;     /* RF_PLATFORM_CALL_RETRY_MAX */
 extern int64_t rf_pcalls_retry_base_ms; /* RF_PLATFORM_CALL_RETRY_BASE_MS */
 
 /* The configuration-table rows of those settings, for a worker's table. */
 #define RF_PCALLS_CONFIG                                                                       \
-    {"RF_KUAISHOU_API_URL", RF_CFG_STRING, rf_pcalls_api_url, "", 0, 0,                        \
-     "Kuaishou open-platform API host for decision calls; empty: calls off (recorded as "     \
-     "not_sent and alerted)"},                                                                 \
-    {"RF_KUAISHOU_APP_KEY", RF_CFG_STRING, rf_pcalls_app_key, "", 0, 0,                        \
-     "Kuaishou app key (required with an API URL)"},                                           \
-    {"RF_KUAISHOU_SIGN_SECRET", RF_CFG_STRING, rf_pcalls_sign_secret, "", 0, 0,                \
-     "Kuaishou sign secret (not the OAuth app secret; required with an API URL)"},             \
-    {"RF_KUAISHOU_ACCESS_TOKEN", RF_CFG_STRING, rf_pcalls_access_token, "", 0, 0,              \
-     "Kuaishou access token of the shop (required with an API URL)"},                          \
-    {"RF_KUAISHOU_SIGN_METHOD", RF_CFG_STRING, rf_pcalls_sign_method, "MD5", 0, 0,             \
-     "how API requests are signed: MD5 or HMAC_SHA256"},                                       \
-    {"RF_KUAISHOU_RATE_LIMIT_CODES", RF_CFG_STRING, rf_pcalls_rate_limit_codes, "803", 0, 0,   \
-     "result codes that mean too many requests (comma-separated, at most 4): backed off, "     \
-     "not counted as failures"},                                                               \
+    RF_KS_CONFIG,                                                                              \
     {"RF_PLATFORM_CALL_TIMEOUT_MS", RF_CFG_INT, &rf_pcalls_timeout_ms, "10000", 100, 600000,   \
      "a platform call must be answered within this many ms"},                                  \
     {"RF_PLATFORM_CALL_RETRY_MAX", RF_CFG_INT, &rf_pcalls_retry_max, "8", 1, 1000,             \
@@ -166,9 +148,5 @@ bool rf_pcalls_target_reached(const char *method, json_t *detail);
 /* rf_pcalls_id_json: a platform id as the API wants it: a JSON integer when
  * the text is a decimal number that fits int64, else the text. New ref. */
 json_t *rf_pcalls_id_json(const char *id);
-
-/* rf_pcalls_parse_codes: "803,804" into codes (at most 4, zero-filled).
- * 0, or -1 for anything but up to 4 comma-separated positive integers. */
-int rf_pcalls_parse_codes(const char *text, int codes[4]);
 
 #endif
