@@ -27,10 +27,12 @@ DETAIL = "open.seller.order.refund.detail"
 _next = [random.randrange(10 ** 6, 10 ** 7) * 10 ** 6]
 
 
-def setup(rules=None):
-    """Start a stand-in; returns (standin, cluster keyword arguments)."""
-    standin = kuaishou.Standin()
-    atexit.register(standin.close)
+def setup(rules=None, standin=None):
+    """Start a stand-in (or use the one given); returns (standin, cluster
+    keyword arguments for review and refund)."""
+    if standin is None:
+        standin = kuaishou.Standin()
+        atexit.register(standin.close)
     default = {"return_address_id": MERCHANT_ADDRESS}
     if rules is not None:
         default["rules"] = rules
