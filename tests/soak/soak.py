@@ -9,10 +9,10 @@ killed with SIGKILL at random, then the exactly-once check.
     platform_return_id makes a retry harmless); ~60% refund_only under 50 yuan
     (approved automatically), ~40% return_refund, which a completion thread
     approves and receives (scenario 05's driver and completer);
-  - faults: every RF_SOAK_KILL_EVERY_S (default 4-15 s, uniform) a random worker
-    is killed -9 and restarted 0.3-1 s later; every RF_SOAK_PG_KILL_EVERY_S
-    (default 60-120 s) PostgreSQL is killed -9 and restarted (crash recovery;
-    scenario 07's machinery); the worker kills are spread evenly at random;
+  - faults: every RF_SOAK_KILL_EVERY_S (default 3-10: uniform between 3 and
+    10 s) a random worker is killed -9 and restarted 0.3-1 s later; every
+    RF_SOAK_PG_KILL_EVERY_S (default 60-120) PostgreSQL is killed -9 and
+    restarted (crash recovery; scenario 07's machinery);
   - then the schedule stops, everything is left to settle (bounded), and the
     total-queue check of scenario 05 runs: every return accepted is refunded
     exactly once for what was asked, one plan, one review task, one receipt and
@@ -20,7 +20,8 @@ killed with SIGKILL at random, then the exactly-once check.
     twice, every outbox and dead-letter table empty.
 Prints the figures (returns, kills per worker, PostgreSQL kills, retries, time
 to settle, lost, duplicated) and exits 0 only if the check passes.
-Environment: RF_SOAK_SECONDS, RF_SOAK_RATE, RF_SOAK_SEED, RF_BUILD (the harness's).
+Environment: RF_SOAK_SECONDS, RF_SOAK_RATE, RF_SOAK_KILL_EVERY_S,
+RF_SOAK_PG_KILL_EVERY_S, RF_SOAK_SEED, RF_BUILD (the harness's).
 """
 import importlib.util
 import os
@@ -51,8 +52,16 @@ pgfaults = scenario_module("07-postgres-faults")
 SECONDS = float(os.environ.get("RF_SOAK_SECONDS", "600"))
 RATE = float(os.environ.get("RF_SOAK_RATE", "4"))
 SEED = int(os.environ.get("RF_SOAK_SEED", str(int(time.time()))))
-KILL_EVERY = (4.0, 15.0)
-PG_KILL_EVERY = (60.0, 120.0)
+
+
+def seconds_range(name, default):
+    """A setting 'LOW-HIGH' (seconds) as a (low, high) pair."""
+    low, _, high = os.environ.get(name, default).partition("-")
+    return float(low), float(high or low)
+
+
+KILL_EVERY = seconds_range("RF_SOAK_KILL_EVERY_S", "3-10")
+PG_KILL_EVERY = seconds_range("RF_SOAK_PG_KILL_EVERY_S", "60-120")
 SENDERS = 8
 UNIT_PRICE = crash.UNIT_PRICE
 
