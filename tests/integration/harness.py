@@ -36,6 +36,7 @@ Environment:
   RF_TIMEOUT_SCALE  override the timeout scale factor
   RF_KEEP_TMP=1     keep the temporary directory even on success
   RF_TEST_LOG_LEVEL worker log level (default info)
+  RF_TEST_TMP_PREFIX prefix of the temporary directory under /tmp (default rf-it-)
 """
 
 import http.client
@@ -195,7 +196,8 @@ class Cluster:
                 raise Failure("no worker binary %s; build first (make all%s)"
                               % (path, " SANITIZE=address,undefined" if SANITIZED else ""))
         # Short path: the PostgreSQL unix socket path must stay under 107 bytes.
-        self.tmp = tempfile.mkdtemp(prefix="rf-it-", dir="/tmp")
+        self.tmp = tempfile.mkdtemp(prefix=os.environ.get("RF_TEST_TMP_PREFIX", "rf-it-"),
+                                    dir="/tmp")
         os.chmod(self.tmp, 0o755)  # PostgreSQL runs as another user and must reach pg/
         self.pg_dir = os.path.join(self.tmp, "pg")
         self.log_dir = os.path.join(self.tmp, "logs")

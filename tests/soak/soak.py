@@ -34,6 +34,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 INTEGRATION = os.path.join(HERE, "..", "integration")
 sys.path.insert(0, INTEGRATION)
+# Its own temporary directory name: a soak runs long, apart from the scenarios'.
+os.environ.setdefault("RF_TEST_TMP_PREFIX", "rf-soak-")
 import harness  # noqa: E402
 
 
@@ -146,7 +148,7 @@ def scenario(h):
             time.sleep(1)
             if time.monotonic() - last_report >= 60:
                 last_report = time.monotonic()
-                harness.log("%.0f s: %d returns accepted (%d behind schedule), kills %s,"
+                harness.log("%.0f s: %d returns accepted (%d still to send), kills %s,"
                             " PostgreSQL kills %d" % (last_report - t0, len(run.sent),
                                                       len(schedule), figures["kills"],
                                                       figures["pg_kills"]))
