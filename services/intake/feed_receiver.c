@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 
 #include "feeds.h"
+#include "rf/ks_client.h"
 #include "rf/douyin.h"
 #include "rf/ids.h"
 #include "rf/kuaishou.h"
@@ -135,6 +136,15 @@ static void kuaishou_push(rf_http_exchange_t *x, const char *body, size_t len) {
     if (rf_ks_push_parse(plain, plain_len, &push, err, sizeof err) != 0) {
         refuse(x, 0, 400, err, body, len);
         free(plain);
+        return;
+    }
+    /* A message for another app (its appKey is not ours) is not ours to act on,
+     * even if it decrypts: refused when our app key is known. */
+    if (!push.test && *rf_ks_app_key && *push.app_key && strcmp(push.app_key, rf_ks_app_key) != 0) {
+        snprintf(err, sizeof err, "appKey %.96s is not this app's", push.app_key);
+        refuse(x, 0, 400, err, body, len);
+        free(plain);
+        rf_ks_push_clear(&push);
         return;
     }
     if (push.test) {

@@ -464,10 +464,11 @@ class Cluster:
             finally:
                 conn.close()
 
-    def raw_http(self, worker, method, path, body=b"", headers=None, chunked=False):
+    def raw_http(self, worker, method, path, body=b"", headers=None, chunked=False, port=None):
         """One request over a plain socket (Connection: close), tolerating a server
         that answers (413, 431) and stops reading before everything is sent: the
-        answer is still read. headers may set Content-Type (default JSON). Returns a
+        answer is still read. headers may set Content-Type (default JSON); port
+        overrides the worker's HTTP port (e.g. intake's feed address). Returns a
         Response (status 0 when nothing came back)."""
         headers = dict(headers or {})
         head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" % (method, path)
@@ -480,7 +481,7 @@ class Cluster:
         else:
             head += "Content-Length: %d\r\n\r\n" % len(body)
             parts = [body]
-        s = socket.create_connection(("127.0.0.1", self.workers[worker].http_port),
+        s = socket.create_connection(("127.0.0.1", port or self.workers[worker].http_port),
                                      timeout=self.t(20))
         data = b""
         try:
