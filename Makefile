@@ -5,6 +5,7 @@
 #   make test       unit + integration tests, then again under address/undefined sanitizers
 #   make fuzz       every libFuzzer target for RF_FUZZ_SECONDS (default 60) each
 #   make bench      end-to-end throughput/latency/memory figures (var/bench/latest.json)
+#   make soak       10 minutes of load with random kill -9 of workers and PostgreSQL
 #   make SANITIZE=address,undefined check   one sanitizer pass only
 #   make clean
 #
@@ -108,7 +109,7 @@ $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)ar rcs $@ $^
 
-.PHONY: all deps build-tests run test check valgrind clean bench fuzz fuzz-build fuzz-smoke
+.PHONY: all deps build-tests run test check valgrind clean bench soak fuzz fuzz-build fuzz-smoke
 all: $(BINS) $(TOOL_BINS)
 build-tests: all $(UNIT_BINS)
 
@@ -134,6 +135,13 @@ check: build-tests
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@python3 tests/bench/bench.py
+
+# Open-loop load for RF_SOAK_SECONDS (default 600) with random kill -9 of workers
+# and of PostgreSQL, then the exactly-once check (tests/soak/soak.py; RF_SOAK_RATE
+# returns/s, default 4). Not part of `make test`.
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@RF_BUILD=$(abspath $(BUILD)) python3 tests/soak/soak.py
 
 # Each libFuzzer target for RF_FUZZ_SECONDS (default 60) from its seed corpus
 # in tests/fuzz/corpus/<target>/, built with clang and address/undefined

@@ -78,6 +78,14 @@ const rf_migration_t rf_bus_migrations[] = {
      "  replica_id integer PRIMARY KEY,\n"
      "  pid integer NOT NULL,\n"
      "  heartbeat_at timestamptz NOT NULL DEFAULT now());\n"},
+    /* Events being applied, and by which process: what a consumer that died
+     * mid-apply finds on its next start (see "consumer: poison that kills"). */
+    {"000_bus_inbox_started",
+     "CREATE TABLE IF NOT EXISTS inbox_started (\n"
+     "  event_id text PRIMARY KEY,\n"
+     "  instance text NOT NULL,\n"
+     "  crashes integer NOT NULL DEFAULT 0,\n"
+     "  started_at timestamptz NOT NULL DEFAULT now());\n"},
 };
 const size_t rf_bus_migrations_count = sizeof rf_bus_migrations / sizeof rf_bus_migrations[0];
 
@@ -178,6 +186,7 @@ typedef struct inmsg {
     /* outcome */
     const char *reply;     /* "ACK", "RETRY", "DEFER", "REJECT" or NULL (no answer) */
     char reason[200];
+    int64_t crashes;       /* earlier processes that died while applying it */
 } inmsg_t;
 
 struct rf_bus {
@@ -204,6 +213,7 @@ struct rf_bus {
     int64_t outbox_dead, last_vacuum_ms;
     rf_bus_apply_fn apply;
     void *apply_arg;
+    char instance[RF_ULID_LEN + 1]; /* this process, in inbox_started */
     uv_prepare_t prepare;
     uv_idle_t idle;
     uv_timer_t timer;
@@ -787,6 +797,129 @@ static bool drain_link(link_t *link) {
     return true;
 }
 
+/* ---- consumer: poison that kills ------------------------------------------ */
+
+/* A poison event may make its consumer crash (or be killed) rather than
+ * answer REJECT. Its producer then sees only ack timeouts, which never count
+ * toward retry_max (a stopped or restarting consumer times out too), and
+ * would resend it forever, each time taking the consumer down again.
+ *
+ * So the consumer notes, before applying a batch, which events it is about
+ * to apply and which process it is (inbox_started: one committed row per
+ * event, with this process's instance id). The row is deleted in the
+ * transaction that applies (or defers, or rejects) the event. A row still
+ * there with another instance id when the event comes back means a process
+ * died while applying it: `crashes` counts those, and the instance is
+ * cleared ('': suspected, not being applied). A stall (SIGSTOP), a database
+ * error or an ordinary restart between batches count nothing; a kill -9
+ * mid-batch counts one for that batch's events. Suspects are applied last,
+ * each alone, its row taking this instance again just before: if one of
+ * them kills the process, only it is charged, not the innocent events that
+ * happened to share its batch. After retry_max crashes the event is
+ * answered REJECT without being applied, and its producer dead-letters it
+ * as usual; a replay starts the count again. The rows are written with
+ * asynchronous commit: they must survive this process, not PostgreSQL. */
+
+/* The event ids of msgs[0..n) as a PostgreSQL array literal (malloc'd). */
+static char *event_id_array(const inmsg_t *msgs, size_t n) {
+    size_t len = 1, cap = 256;
+    char *ids = malloc(cap);
+    if (!ids) return NULL;
+    ids[0] = '{';
+    for (size_t i = 0; i < n; i++)
+        if (array_append(&ids, &len, &cap, msgs[i].event_id) != 0) {
+            free(ids);
+            return NULL;
+        }
+    ids[len++] = '}';
+    ids[len] = '\0';
+    return ids;
+}
+
+/* Record that msgs[0..n) are being applied by this process; set each one's
+ * crashes. 0, or -1 on a database error. */
+static int started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+    char *ids = event_id_array(msgs, n);
+    if (!ids) return -1;
+    const char *p[] = {ids, bus->instance};
+    PGresult *res = rf_db_query(
+        bus->db,
+        "INSERT INTO inbox_started (event_id, instance)"
+        " SELECT DISTINCT e, $2 FROM unnest($1::text[]) AS e,"
+        " (SELECT set_config('synchronous_commit', 'off', true)) AS async"
+        " ON CONFLICT (event_id) DO UPDATE SET crashes = inbox_started.crashes"
+        " + (inbox_started.instance NOT IN ('', EXCLUDED.instance))::integer,"
+        " instance = CASE WHEN inbox_started.instance = EXCLUDED.instance"
+        " THEN EXCLUDED.instance ELSE '' END"
+        " RETURNING event_id, crashes",
+        2, p);
+    free(ids);
+    if (!res) return -1;
+    for (size_t i = 0; i < n; i++) msgs[i].crashes = 0;
+    for (int r = 0; r < PQntuples(res); r++) {
+        int64_t crashes = rf_get_i64(res, r, 1);
+        if (crashes == 0) continue;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(msgs[i].event_id, rf_get_str(res, r, 0)) == 0) msgs[i].crashes = crashes;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* A suspect is about to be applied alone by this process. 0 or -1. */
+static int started_again(rf_bus_t *bus, const inmsg_t *m) {
+    const char *p[] = {m->event_id, bus->instance};
+    return rf_db_exec(bus->db,
+                      "UPDATE inbox_started SET instance = $2"
+                      " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async"
+                      " WHERE event_id = $1",
+                      2, p);
+}
+
+/* Delete the rows of msgs[0..n) (inside the transaction applying them). */
+static int started_forget(rf_bus_t *bus, const inmsg_t *msgs, size_t n) {
+    char *ids = event_id_array(msgs, n);
+    if (!ids) return -1;
+    const char *p[] = {ids};
+    int rc = rf_db_exec(bus->db, "DELETE FROM inbox_started WHERE event_id = ANY($1::text[])", 1,
+                        p);
+    free(ids);
+    return rc;
+}
+
+/* Answer REJECT to every event that retry_max processes died on, and move
+ * the other events that some process died on to the end of msgs. Returns
+ * the number of events never involved in a crash (now first). */
+static size_t started_partition(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+    size_t healthy = 0;
+    for (size_t i = 0; i < n; i++) {
+        inmsg_t *m = &msgs[i];
+        if (m->crashes >= bus->cfg.retry_max) {
+            if (rf_bus_tx_begin(bus) == 0 && started_forget(bus, m, 1) == 0 &&
+                rf_bus_tx_commit(bus) == 0) {
+                snprintf(m->reason, sizeof m->reason,
+                         "the consumer stopped %lld times while applying it",
+                         (long long)m->crashes);
+                m->reply = "REJECT";
+            } else {
+                rf_bus_tx_rollback(bus);
+            }
+            rf_error("event=poison_suspected event_id=%s return_id=%s crashes=%lld",
+                     m->event_id, m->return_id, (long long)m->crashes);
+        } else if (m->crashes > 0) {
+            rf_warn("event=apply_after_crash event_id=%s return_id=%s crashes=%lld", m->event_id,
+                    m->return_id, (long long)m->crashes);
+        }
+        if (m->crashes == 0 && i != healthy) {
+            inmsg_t tmp = msgs[healthy];
+            msgs[healthy] = *m;
+            *m = tmp;
+        }
+        if (msgs[healthy].crashes == 0) healthy++;
+    }
+    return healthy;
+}
+
 /* ---- consumer: apply a batch ---------------------------------------------- */
 
 /* Decode msgs[0..n) into evs; an undecodable one, or one whose envelope does
@@ -912,6 +1045,10 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
             goto out;
         }
     }
+    if (started_forget(bus, msgs, n) != 0) {
+        rf_bus_tx_rollback(bus);
+        goto out;
+    }
     rc = rf_bus_tx_commit(bus);
 out:
     for (size_t i = 0; i < n; i++)
@@ -932,14 +1069,10 @@ static void reply(rf_bus_t *bus, inmsg_t *m) {
                 m->event_id, m->return_id, m->reason);
 }
 
-static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
-    for (size_t i = 0; i < n; i++) msgs[i].reply = NULL;
-    if (rf_db_connect(bus->db) != 0) {
-        /* No answer: the producers resend once we are back. */
-        rf_warn("event=batch_dropped reason=db_unavailable count=%zu error=\"%s\"", n,
-                rf_db_error(bus->db));
-        return;
-    }
+/* Apply msgs[0..n) as one batch; if that fails, one transaction per event
+ * so that one failing event does not hold the others back. */
+static void apply_group(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+    if (n == 0) return;
     if (apply_batch(bus, msgs, n) != 0) {
         /* Isolate the failing event: one transaction per event. */
         for (size_t i = 0; i < n; i++) {
@@ -956,6 +1089,24 @@ static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
             }
         }
     }
+}
+
+static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+    for (size_t i = 0; i < n; i++) msgs[i].reply = NULL;
+    if (rf_db_connect(bus->db) != 0 || started_record(bus, msgs, n) != 0) {
+        /* No answer: the producers resend once we are back. */
+        rf_warn("event=batch_dropped reason=db_unavailable count=%zu error=\"%s\"", n,
+                rf_db_error(bus->db));
+        return;
+    }
+    /* Events an earlier process died on: refused past retry_max, otherwise
+     * applied last and alone, so that the rest of the batch goes through
+     * even if one of them kills this process too. */
+    size_t healthy = started_partition(bus, msgs, n);
+    apply_group(bus, msgs, healthy);
+    for (size_t i = healthy; i < n; i++)
+        if (msgs[i].crashes < bus->cfg.retry_max && started_again(bus, &msgs[i]) == 0)
+            apply_group(bus, &msgs[i], 1);
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].reply && strcmp(msgs[i].reply, "DEFER") == 0) bus->inbox_deferred++;
         if (msgs[i].reply && strcmp(msgs[i].reply, "REJECT") == 0) bus->inbox_rejected++;
@@ -1354,6 +1505,7 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     snprintf(bus->self_name, sizeof bus->self_name, "%s", cfg->self_name);
     bus->apply = apply;
     bus->apply_arg = apply_arg;
+    rf_ulid_new(bus->instance);
     bus->batch = calloc((size_t)cfg->batch_max, sizeof *bus->batch);
     bus->batch_events = calloc((size_t)cfg->batch_max, sizeof *bus->batch_events);
     bus->batch_decoded = calloc((size_t)cfg->batch_max, sizeof *bus->batch_decoded);

@@ -1027,3 +1027,7 @@ void rf_http_reply_error(rf_http_exchange_t *x, int status, const char *code,
 void rf_http_set_user(rf_http_exchange_t *x, const void *user) { x->user = user; }
 
 const void *rf_http_user(const rf_http_exchange_t *x) { return x->user; }
+
+const char *rf_http_peer(const rf_http_exchange_t *x) {
+    return x->conn ? x->conn->peer : "";
+}

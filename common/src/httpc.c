@@ -189,6 +189,12 @@ rf_httpc_t *rf_httpc_new(uv_loop_t *loop) {
 
 int rf_httpc_post(rf_httpc_t *c, const char *url, const char *content_type, const char *body,
                   size_t len, long timeout_ms, rf_httpc_done_fn cb, void *arg) {
+    return rf_httpc_post_headers(c, url, content_type, NULL, body, len, timeout_ms, cb, arg);
+}
+
+int rf_httpc_post_headers(rf_httpc_t *c, const char *url, const char *content_type,
+                          const char *const *headers, const char *body, size_t len,
+                          long timeout_ms, rf_httpc_done_fn cb, void *arg) {
     request_t *r = calloc(1, sizeof *r);
     if (!r) return -1;
     r->cb = cb;
@@ -198,6 +204,15 @@ int rf_httpc_post(rf_httpc_t *c, const char *url, const char *content_type, cons
     char ct[256];
     snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
     r->headers = curl_slist_append(NULL, ct);
+    for (size_t i = 0; headers && headers[i] && r->headers; i++) {
+        struct curl_slist *more = curl_slist_append(r->headers, headers[i]);
+        if (!more) {
+            curl_slist_free_all(r->headers);
+            r->headers = NULL;
+        } else {
+            r->headers = more;
+        }
+    }
     if (!r->easy || !r->body || !r->headers) {
         free_request(r);
         return -1;

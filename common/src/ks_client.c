@@ -3,9 +3,79 @@
  */
 #include "rf/ks_client.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rf/log.h"
+
+char rf_ks_api_url[RF_CFG_STR_MAX];
+char rf_ks_app_key[RF_CFG_STR_MAX];
+char rf_ks_sign_secret[RF_CFG_STR_MAX];
+char rf_ks_access_token[RF_CFG_STR_MAX];
+char rf_ks_sign_method[RF_CFG_STR_MAX] = "MD5";
+char rf_ks_rate_limit_codes[RF_CFG_STR_MAX];
+
+bool rf_ks_enabled(void) { return rf_ks_api_url[0] != '\0'; }
+
+int rf_ks_parse_codes(const char *text, int codes[4]) {
+    memset(codes, 0, 4 * sizeof codes[0]);
+    const char *s = text;
+    int n = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (end == s || errno || v <= 0 || v > 1000000000 || n == 4) return -1;
+        codes[n++] = (int)v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return 0;
+}
+
+static int bad_setting(const char *name, const char *why) {
+    rf_error("event=bad_setting name=%s error=\"%s\"", name, why);
+    return 1;
+}
+
+int rf_ks_settings_load(rf_ks_config_t *cfg) {
+    int bad = 0;
+    memset(cfg, 0, sizeof *cfg);
+    if (strcmp(rf_ks_sign_method, "MD5") == 0) cfg->sign_method = RF_KS_SIGN_MD5;
+    else if (strcmp(rf_ks_sign_method, "HMAC_SHA256") == 0)
+        cfg->sign_method = RF_KS_SIGN_HMAC_SHA256;
+    else bad += bad_setting("RF_KUAISHOU_SIGN_METHOD", "must be MD5 or HMAC_SHA256");
+    if (rf_ks_parse_codes(rf_ks_rate_limit_codes, cfg->rate_limit_codes) != 0)
+        bad += bad_setting("RF_KUAISHOU_RATE_LIMIT_CODES",
+                           "must be up to 4 comma-separated positive result codes");
+    if (!rf_ks_enabled()) return bad;
+    size_t n = strlen(rf_ks_api_url);
+    while (n > 0 && rf_ks_api_url[n - 1] == '/') rf_ks_api_url[--n] = '\0';
+    if (strncmp(rf_ks_api_url, "http://", 7) != 0 && strncmp(rf_ks_api_url, "https://", 8) != 0)
+        bad += bad_setting("RF_KUAISHOU_API_URL", "must start with http:// or https://");
+    if (n >= sizeof cfg->api_url) bad += bad_setting("RF_KUAISHOU_API_URL", "too long");
+    struct {
+        const char *name, *value;
+        char *dst;
+        size_t cap;
+    } req[] = {
+        {"RF_KUAISHOU_APP_KEY", rf_ks_app_key, cfg->app_key, sizeof cfg->app_key},
+        {"RF_KUAISHOU_SIGN_SECRET", rf_ks_sign_secret, cfg->sign_secret, sizeof cfg->sign_secret},
+        {"RF_KUAISHOU_ACCESS_TOKEN", rf_ks_access_token, cfg->access_token,
+         sizeof cfg->access_token},
+    };
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
+        if (!*req[i].value)
+            bad += bad_setting(req[i].name, "required when RF_KUAISHOU_API_URL is set");
+        else if (strlen(req[i].value) >= req[i].cap) bad += bad_setting(req[i].name, "too long");
+        else snprintf(req[i].dst, req[i].cap, "%s", req[i].value);
+    }
+    if (!bad) snprintf(cfg->api_url, sizeof cfg->api_url, "%s", rf_ks_api_url);
+    return bad;
+}
 
 /* Percent-encode text (RFC 3986 unreserved characters kept) onto out. */
 static size_t form_escape(const char *text, char *out) {
@@ -94,6 +164,12 @@ done:
 
 int rf_ks_call(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
                int64_t now_ms, long timeout_ms, rf_ks_done_fn cb, void *arg) {
+    return rf_ks_call_keyed(c, cfg, method, param, NULL, now_ms, timeout_ms, cb, arg);
+}
+
+int rf_ks_call_keyed(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
+                     const char *idempotency_key, int64_t now_ms, long timeout_ms,
+                     rf_ks_done_fn cb, void *arg) {
     char *param_json = json_dumps(param, JSON_COMPACT | JSON_SORT_KEYS);
     char path[256], url[600];
     if (!param_json || rf_ks_method_path(method, path, sizeof path) != 0) {
@@ -109,8 +185,14 @@ int rf_ks_call(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, jso
         call->cb = cb;
         call->arg = arg;
         memcpy(call->rate_limit_codes, cfg->rate_limit_codes, sizeof call->rate_limit_codes);
-        rc = rf_httpc_post(c, url, "application/x-www-form-urlencoded;charset=UTF-8", form,
-                           strlen(form), timeout_ms, on_answer, call);
+        char key_header[300];
+        const char *headers[2] = {NULL, NULL};
+        if (idempotency_key && *idempotency_key) {
+            snprintf(key_header, sizeof key_header, "Idempotency-Key: %s", idempotency_key);
+            headers[0] = key_header;
+        }
+        rc = rf_httpc_post_headers(c, url, "application/x-www-form-urlencoded;charset=UTF-8",
+                                   headers, form, strlen(form), timeout_ms, on_answer, call);
     }
     if (rc != 0) free(call);
     free(form);

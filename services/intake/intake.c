@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feeds.h"
 #include "intake.h"
 #include "rf/ids.h"
 #include "rf/jsonv.h"
@@ -93,7 +94,7 @@ rf_apply_result_t intake_apply(void *arg, const rf_event_t *ev, char *why, size_
 /* Share the order's discount and shipping fee among its lines in proportion
  * to their totals (intake_allocate), giving each line its paid_fen and
  * shipping_fen. -1 when the discount is more than the goods cost. */
-static int allocate_order(intake_order_t *o) {
+int intake_order_allocate(intake_order_t *o) {
     int64_t gross[MAX_LINES], share[MAX_LINES], total = 0;
     for (size_t i = 0; i < o->n_lines; i++) {
         gross[i] = o->lines[i].unit_price_fen * o->lines[i].quantity;
@@ -156,7 +157,7 @@ static void post_order(rf_http_exchange_t *x) {
         o.n_lines = i + 1;
     }
     o.lines = lines;
-    if (!v.failed && allocate_order(&o) != 0) {
+    if (!v.failed && intake_order_allocate(&o) != 0) {
         v.failed = true;
         snprintf(v.message, sizeof v.message, "discount_fen is more than the order's lines cost");
     }
@@ -173,6 +174,7 @@ static void post_order(rf_http_exchange_t *x) {
     } else {
         rf_info("event=order_recorded platform=%s order_id=%s lines=%zu", o.platform, o.order_id,
                 o.n_lines);
+        intake_feed_order_arrived(worker, o.platform, o.order_id);
         rf_http_reply_json(x, 200,
                            json_pack("{s:s, s:s, s:I}", "platform", o.platform, "order_id",
                                      o.order_id, "lines", (json_int_t)o.n_lines));
@@ -196,11 +198,12 @@ static bool read_return(json_t *doc, intake_return_req_t *r, rf_jsonv_t *v) {
     r->requested_at = rf_jsonv_i64(doc, "requested_at", false, rf_now_ms(), 1, INT64_MAX / 2, v);
     r->platform_deadline_at =
         rf_jsonv_i64(doc, "platform_deadline_at", false, 0, 0, INT64_MAX / 2, v);
+    r->platform_version = rf_jsonv_i64(doc, "platform_version", false, 0, 0, INT64_MAX / 2, v);
     return !v->failed;
 }
 
 static int emit_requested(rf_bus_t *bus, const char *return_id, const intake_return_req_t *r,
-                          const intake_line_info_t *line, int64_t paid) {
+                          const intake_line_info_t *line, int64_t paid, int64_t platform_version) {
     rf_event_t ev;
     if (rf_bus_event_init(bus, &ev, RF_EV_RETURN_REQUESTED, return_id, NULL) != 0) return -1;
     rf_body_return_requested_t *b = &ev.body.return_requested;
@@ -223,11 +226,13 @@ static int emit_requested(rf_bus_t *bus, const char *return_id, const intake_ret
     b->paid_amount_fen = paid;
     b->requested_at = r->requested_at;
     b->platform_deadline_at = r->platform_deadline_at;
+    b->platform_version = r->platform_version;
     b->delivered_at = line->delivered_at;
     b->line_paid_fen = line->paid_fen;
     b->line_quantity = line->quantity;
     b->shipping_fen = line->shipping_fen;
     b->freight_insured = line->freight_insured;
+    b->platform_version = platform_version;
     char key[3 * MAX_ID + 3];
     snprintf(key, sizeof key, "%s/%s/%s", r->platform, r->order_id, r->line_id);
     rc |= rf_event_set_str(&b->line_key, key);
@@ -262,35 +267,33 @@ static int64_t line_paid_for(const intake_line_info_t *l, int64_t quantity) {
            (int64_t)(((__int128)l->paid_fen * done) / l->quantity);
 }
 
-/* Answers the request; returns after the transaction is closed either way. */
-static void create_return(rf_http_exchange_t *x, const intake_return_req_t *r) {
+void intake_return_create_tx(const intake_return_req_t *r, int64_t platform_version,
+                             bool record_amount_refusal, intake_create_result_t *out) {
     rf_bus_t *bus = rf_worker_bus(worker);
     rf_db_t *db = rf_worker_db(worker);
-    char return_id[RF_ID_MAX];
     intake_line_info_t line;
-    if (rf_bus_tx_begin(bus) != 0) goto db_err;
-    int found = intake_db_find_return(db, r->platform, r->platform_return_id, return_id,
-                                      sizeof return_id);
-    if (found < 0) goto db_err;
+    memset(out, 0, sizeof *out);
+    out->outcome = INTAKE_CREATE_DB_ERROR;
+    int found = intake_db_find_return(db, r->platform, r->platform_return_id, out->return_id,
+                                      sizeof out->return_id);
+    if (found < 0) return;
     if (found) {
         char refused[64];
-        if (intake_db_refused_reason(db, return_id, refused, sizeof refused) < 0) goto db_err;
+        if (intake_db_refused_reason(db, out->return_id, refused, sizeof refused) < 0) return;
         if (*refused) {
             /* Refused before: the platform may have sent it again with changes
              * (or its order has arrived since): look again; the new outcome
              * replaces the old record. */
-            if (intake_db_delete_refused(db, return_id) != 0) goto db_err;
+            if (intake_db_delete_refused(db, out->return_id) != 0) return;
         } else {
-            rf_bus_tx_rollback(bus);
-            reply_return_id(x, 200, return_id, true);
+            out->outcome = INTAKE_DUPLICATE;
             return;
         }
     }
     int has_line = intake_db_find_line(db, r->platform, r->order_id, r->line_id, &line);
-    if (has_line < 0) goto db_err;
+    if (has_line < 0) return;
     intake_policy_t policy;
-    if (intake_db_load_policy(db, has_line ? line.shop_id : "", &policy) != 0) goto db_err;
-    char msg[300];
+    if (intake_db_load_policy(db, has_line ? line.shop_id : "", &policy) != 0) return;
     intake_check_in_t in = {
         .line_found = has_line == 1,
         .reason_code = r->reason_code,
@@ -305,41 +308,68 @@ static void create_return(rf_http_exchange_t *x, const intake_return_req_t *r) {
         .open_return_id = line.open_return_id,
     };
     if (!has_line) memset(&line, 0, sizeof line);
-    const char *code = intake_check(&policy, &in, msg, sizeof msg);
+    const char *code = intake_check(&policy, &in, out->msg, sizeof out->msg);
     if (code && !has_line)
-        snprintf(msg, sizeof msg, "order %s line %s on %s is not known; send the order first",
-                 r->order_id, r->line_id, r->platform);
+        snprintf(out->msg, sizeof out->msg,
+                 "order %s line %s on %s is not known; send the order first", r->order_id,
+                 r->line_id, r->platform);
     int64_t paid = has_line ? line_paid_for(&line, r->quantity) : 0;
     /* Shipping may be asked back only by the return that completes the line. */
     int64_t ceiling =
         paid + (line.returned_qty + r->quantity == line.quantity ? line.shipping_fen : 0);
     if (!code && r->requested_amount_fen > ceiling) {
-        rf_bus_tx_rollback(bus);
-        snprintf(msg, sizeof msg, "requested_amount_fen %lld exceeds the %lld fen paid",
+        snprintf(out->msg, sizeof out->msg, "requested_amount_fen %lld exceeds the %lld fen paid",
                  (long long)r->requested_amount_fen, (long long)ceiling);
-        rf_http_reply_error(x, 422, "amount_exceeds_paid", msg);
-        return;
+        out->code = "amount_exceeds_paid";
+        out->outcome = INTAKE_AMOUNT_EXCEEDED;
+        if (!record_amount_refusal) return;
+        code = out->code;
     }
     if (code) {
         /* Refused at once, and still recorded: the data matters for analysis. */
-        rf_ulid_new(return_id);
-        if (intake_db_insert_refused(db, return_id, r, has_line ? line.shop_id : "", code) != 1 ||
-            rf_bus_tx_commit(bus) != 0)
-            goto db_err;
+        rf_ulid_new(out->return_id);
+        if (intake_db_insert_refused(db, out->return_id, r, has_line ? line.shop_id : "",
+                                     code) != 1)
+            return;
+        out->code = code;
+        out->outcome = INTAKE_REFUSED;
         rf_info("event=return_refused return_id=%s platform=%s platform_return_id=%s reason=%s",
-                return_id, r->platform, r->platform_return_id, code);
-        reply_refused(x, return_id, code, msg);
+                out->return_id, r->platform, r->platform_return_id, code);
         return;
     }
-    rf_ulid_new(return_id);
-    int inserted = intake_db_insert_return(db, return_id, r, line.shop_id, ceiling);
-    if (inserted != 1) goto db_err;
-    if (emit_requested(bus, return_id, r, &line, ceiling) != 0) goto db_err;
-    if (rf_bus_tx_commit(bus) != 0) goto db_err;
+    rf_ulid_new(out->return_id);
+    if (intake_db_insert_return(db, out->return_id, r, line.shop_id, ceiling) != 1) return;
+    if (emit_requested(bus, out->return_id, r, &line, ceiling, platform_version) != 0) return;
+    out->outcome = INTAKE_CREATED;
     rf_info("event=return_requested return_id=%s platform=%s platform_return_id=%s kind=%s",
-            return_id, r->platform, r->platform_return_id, r->kind);
-    reply_return_id(x, 202, return_id, false);
-    return;
+            out->return_id, r->platform, r->platform_return_id, r->kind);
+}
+
+/* Answers the request; returns after the transaction is closed either way. */
+static void create_return(rf_http_exchange_t *x, const intake_return_req_t *r) {
+    rf_bus_t *bus = rf_worker_bus(worker);
+    intake_create_result_t res;
+    if (rf_bus_tx_begin(bus) != 0) goto db_err;
+    intake_return_create_tx(r, 0, false, &res);
+    switch (res.outcome) {
+    case INTAKE_DUPLICATE:
+        rf_bus_tx_rollback(bus);
+        reply_return_id(x, 200, res.return_id, true);
+        return;
+    case INTAKE_AMOUNT_EXCEEDED:
+        rf_bus_tx_rollback(bus);
+        rf_http_reply_error(x, 422, "amount_exceeds_paid", res.msg);
+        return;
+    case INTAKE_REFUSED:
+        if (rf_bus_tx_commit(bus) != 0) goto db_err;
+        reply_refused(x, res.return_id, res.code, res.msg);
+        return;
+    case INTAKE_CREATED:
+        if (rf_bus_tx_commit(bus) != 0) goto db_err;
+        reply_return_id(x, 202, res.return_id, false);
+        return;
+    case INTAKE_CREATE_DB_ERROR: break;
+    }
 db_err:
     rf_bus_tx_rollback(bus);
     rf_http_reply_error(x, 503, "db_unavailable", "could not record the return; retry");
@@ -502,6 +532,7 @@ bool intake_route(void *arg, rf_http_exchange_t *x) {
     else if (get && rf_path_match(path, "/v1/returns/{}", id, sizeof id)) reply_return(x, id);
     else if (post && rf_path_match(path, "/v1/returns/{}/cancel", id, sizeof id))
         cancel_return(x, id);
+    else if (intake_feed_route(worker, x)) return true;
     else return false;
     return true;
 }
@@ -509,5 +540,6 @@ bool intake_route(void *arg, rf_http_exchange_t *x) {
 int intake_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
-    return load_policy_file(rf_worker_db(w));
+    if (load_policy_file(rf_worker_db(w)) != 0) return -1;
+    return intake_feeds_start(w);
 }

@@ -12,6 +12,7 @@
 #include "rf/bus.h"
 #include "rf/db.h"
 #include "rf/http.h"
+#include "rf/ids.h"
 #include "rf/proto.h"
 #include "rf/worker.h"
 
@@ -41,6 +42,7 @@ typedef struct intake_return_req {
     const char *platform, *platform_return_id, *order_id, *line_id, *kind, *reason_code,
         *reason_text;
     int64_t quantity, requested_amount_fen, requested_at, platform_deadline_at;
+    int64_t platform_version; /* the platform record's version (updateTime, ms); 0: none */
 } intake_return_req_t;
 
 /* What intake knows of the ordered line a return is about. */
@@ -116,6 +118,32 @@ bool intake_reason_known(const char *reason_code);
 rf_apply_result_t intake_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen);
 bool intake_route(void *arg, rf_http_exchange_t *x);
 int intake_start(void *arg, rf_worker_t *w);
+
+/* The outcome of creating a return from a request. */
+typedef enum intake_create_outcome {
+    INTAKE_CREATED,         /* return.requested emitted */
+    INTAKE_DUPLICATE,       /* this platform id is already a return (return_id set) */
+    INTAKE_REFUSED,         /* the policy refused it (recorded; code and msg set) */
+    INTAKE_AMOUNT_EXCEEDED, /* asks back more than was paid (msg set) */
+    INTAKE_CREATE_DB_ERROR,
+} intake_create_outcome_t;
+
+typedef struct intake_create_result {
+    intake_create_outcome_t outcome;
+    char return_id[RF_ID_MAX];
+    const char *code; /* the refusal's reason code */
+    char msg[300];
+} intake_create_result_t;
+
+/* intake_return_create_tx: take up a return request inside the caller's open
+ * transaction (rf_bus_tx_begin): the policy checks, the record, and
+ * return.requested carrying platform_version (0 when none). An amount over
+ * what was paid is recorded as refused only when record_amount_refusal. The
+ * caller commits (or rolls back on INTAKE_CREATE_DB_ERROR). */
+void intake_return_create_tx(const intake_return_req_t *r, int64_t platform_version,
+                             bool record_amount_refusal, intake_create_result_t *out);
+/* allocate_order for feeds: share discount and shipping among o's lines. */
+int intake_order_allocate(intake_order_t *o);
 
 /* intake_db.c: SQL. Each returns -1 on a database error. */
 int intake_db_upsert_order(rf_db_t *db, const intake_order_t *o);

@@ -283,11 +283,14 @@ json_t *intake_db_return_json(rf_db_t *db, const char *return_id, bool *dberr) {
         " 'requested_at', (extract(epoch FROM r.requested_at) * 1000)::bigint,"
         " 'platform_deadline_at', (extract(epoch FROM r.platform_deadline_at) * 1000)::bigint,"
         " 'updated_at', (extract(epoch FROM r.updated_at) * 1000)::bigint,"
+        " 'platform_status', f.platform_status, 'platform_code', f.platform_code,"
+        " 'platform_version', f.version,"
         " 'timeline', COALESCE((SELECT json_agg(json_build_object('event_id', t.event_id,"
         "   'type', t.type, 'producer', t.producer,"
         "   'occurred_at', (extract(epoch FROM t.occurred_at) * 1000)::bigint,"
         "   'body', t.body) ORDER BY t.occurred_at, t.id)"
         "   FROM timeline t WHERE t.return_id = r.return_id), '[]'::json))"
-        " FROM returns r WHERE r.return_id = $1",
+        " FROM returns r LEFT JOIN feed_records f ON f.platform = r.platform"
+        " AND f.platform_return_id = r.platform_return_id WHERE r.return_id = $1",
         1, p, dberr);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "intake.h"
+#include "feeds.h"
 #include "intake_ops.h"
 
 /* Statuses in which the seller still has to act before the platform's deadline. */
@@ -188,6 +189,7 @@ bool intake_ops_route(rf_worker_t *w, rf_http_exchange_t *x) {
 }
 
 void intake_metrics(rf_worker_t *w, rf_metrics_out_t *out) {
+    intake_feed_metrics(out); /* counters only: shown even when the database is not */
     static const char *const states[] = {
         "requested", "under_review", "approved",  "rejected",   "awaiting_return",
         "received",  "disputed",     "refund_pending_approval", "refunding", "refunded",

@@ -3,15 +3,42 @@
  * HTTP routes into the common worker skeleton.
  */
 #include "intake.h"
+#include "feeds.h"
 #include "intake_ops.h"
+#include "rf/ks_client.h"
 
 extern const rf_migration_t rf_intake_migrations[];
 extern const size_t rf_intake_migrations_count;
 
 int main(int argc, char **argv) {
-    static const rf_config_entry_t config[] = {
+    intake_feed_settings_t *f = &intake_feed_settings;
+    const rf_config_entry_t config[] = {
         {"RF_INTAKE_POLICY_FILE", RF_CFG_STRING, intake_policy_file, "", 0, 0,
          "JSON return policies {default, shops: {shop_id: ...}} loaded at start; empty: defaults"},
+        {"RF_INTAKE_FEED_LISTEN", RF_CFG_HOSTPORT, f->listen, "127.0.0.1:8090", 0, 0,
+         "host:port of the platforms' push endpoints (/v1/feeds/kuaishou, /v1/feeds/douyin),"
+         " apart from the API; used when a feed key is set"},
+        {"RF_INTAKE_FEED_SPOOL_DIR", RF_CFG_STRING, f->spool_dir, "intake-feed-spool", 0, 0,
+         "directory of the local spool pushes are recorded to before they are answered"},
+        {"RF_KUAISHOU_MESSAGE_KEY", RF_CFG_STRING, f->ks_message_key, "", 0, 0,
+         "Base64 AES key of the Kuaishou app's push messages; empty: Kuaishou pushes off"},
+        {"RF_DOUYIN_APP_KEY", RF_CFG_STRING, f->dy_app_key, "", 0, 0,
+         "Douyin app key (push event-sign); empty: Douyin pushes off"},
+        {"RF_DOUYIN_APP_SECRET", RF_CFG_STRING, f->dy_app_secret, "", 0, 0,
+         "Douyin app secret (push event-sign)"},
+        {"RF_KUAISHOU_REASON_MAP", RF_CFG_STRING, f->ks_reason_map, "", 0, 0,
+         "Kuaishou refundReason codes to reasons, \"code:reason,...\"; unmapped: other"},
+        {"RF_DOUYIN_REASON_MAP", RF_CFG_STRING, f->dy_reason_map, "", 0, 0,
+         "Douyin reason_code values to reasons, \"code:reason,...\"; unmapped: other"},
+        RF_KS_CONFIG,
+        {"RF_KUAISHOU_POLL_INTERVAL_MS", RF_CFG_INT, &f->poll_interval_ms, "60000", 0,
+         86400000, "how often the refund list is polled once caught up; 0: no polling"},
+        {"RF_KUAISHOU_POLL_LAG_MS", RF_CFG_INT, &f->poll_lag_ms, "10000", 0, 3600000,
+         "a poll window ends this far behind now, so records updated at the edge are not missed"},
+        {"RF_KUAISHOU_POLL_START_MS", RF_CFG_INT, &f->poll_start_ms, "0", 0, INT64_MAX / 2,
+         "where the first poll window begins (ms since the epoch); 0: one hour before start-up"},
+        {"RF_KUAISHOU_POLL_PAGE_SIZE", RF_CFG_INT, &f->poll_page_size, "100", 1, 100,
+         "records per list page"},
     };
     rf_worker_spec_t spec = {
         .name = "intake",

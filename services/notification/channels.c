@@ -6,10 +6,10 @@
  * structured line per message) always, and the HTTP webhook
  * (RF_NOTIFICATION_WEBHOOK_URL) when configured: a JSON POST carrying the
  * message's idempotency key in an Idempotency-Key header, bounded by
- * RF_NOTIFICATION_WEBHOOK_TIMEOUT_MS. A failed call is retried with backoff
- * (the same key: the receiver dedupes), then the message is marked failed. A
- * tick stops at the first webhook failure, so a dead endpoint holds the loop
- * for at most one timeout per tick.
+ * RF_NOTIFICATION_WEBHOOK_TIMEOUT_MS and sent asynchronously on the worker's
+ * loop (rf/httpc.h), so a slow or dead endpoint never holds up the events. A
+ * failed call is retried with backoff (the same key: the receiver dedupes),
+ * then the message is marked failed.
  *
  * Surveys: a completed return has a survey row with its due time; the tick
  * records the survey message (zh-CN) and announces it with notice.sent.
@@ -18,9 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "notification.h"
+#include "rf/httpc.h"
 #include "rf/ids.h"
 #include "rf/log.h"
 
@@ -31,43 +30,72 @@ int64_t notification_retry_delay_ms(int64_t base_ms, int attempts) {
     return d > 3600000 ? 3600000 : d;
 }
 
-static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata) {
-    (void)ptr;
-    (void)userdata;
-    return size * nmemb;
+/* One webhook call on the wire: what its answer must update. */
+typedef struct webhook_call {
+    rf_worker_t *worker;
+    char notice_id[RF_ID_MAX], return_id[RF_ID_MAX];
+    int attempts; /* failed attempts before this one */
+} webhook_call_t;
+
+static rf_httpc_t *webhook_client;
+static size_t webhook_in_flight;
+
+static void webhook_done(void *arg, long status, const char *body, size_t len, const char *error) {
+    (void)body;
+    (void)len;
+    webhook_call_t *call = arg;
+    rf_db_t *db = rf_worker_db(call->worker);
+    webhook_in_flight--;
+    char err[256] = "";
+    if (status == 0)
+        snprintf(err, sizeof err, "webhook: %s", error ? error : "no answer");
+    else if (status < 200 || status > 299)
+        snprintf(err, sizeof err, "webhook answered HTTP %ld", status);
+    if (!*err) {
+        rf_info("event=notice_delivered channel=log notice_id=%s return_id=%s via=log+webhook",
+                call->notice_id, call->return_id);
+        notification_db_delivered(db, call->notice_id, "log+webhook");
+    } else {
+        bool final = call->attempts + 1 >= notification_retry_max;
+        int64_t delay = notification_retry_delay_ms(notification_retry_base_ms, call->attempts + 1);
+        notification_db_delivery_failed(db, call->notice_id, err, delay, final);
+        rf_warn("event=notice_delivery_failed notice_id=%s return_id=%s attempt=%d final=%d"
+                " error=\"%s\"",
+                call->notice_id, call->return_id, call->attempts + 1, final, err);
+    }
+    /* A database error above leaves the message queued: it is sent again
+     * with the same key, and the receiver dedupes. */
+    free(call);
 }
 
-int notification_webhook_post(const char *url, const char *json, const char *key,
-                              int64_t timeout_ms, char *err, size_t errlen) {
-    CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(err, errlen, "curl_easy_init failed");
-        return -1;
-    }
-    char header[300];
+/* Start the webhook call of message m (from notification_db_queue_due).
+ * 0 started, -1 not (it stays queued for the next tick). */
+static int webhook_start(rf_worker_t *w, json_t *m) {
+    const char *key = json_string_value(json_object_get(m, "idempotency_key"));
+    if (!webhook_client && !(webhook_client = rf_httpc_new(rf_worker_loop(w)))) return -1;
+    webhook_call_t *call = calloc(1, sizeof *call);
+    char *text = json_dumps(m, JSON_COMPACT);
+    char header[RF_ID_MAX + 300];
     snprintf(header, sizeof header, "Idempotency-Key: %s", key);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, header);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK) {
-        snprintf(err, errlen, "webhook: %s", curl_easy_strerror(rc));
+    const char *headers[] = {header, NULL};
+    int rc = -1;
+    if (call && text) {
+        call->worker = w;
+        snprintf(call->notice_id, sizeof call->notice_id, "%s",
+                 json_string_value(json_object_get(m, "notice_id")));
+        snprintf(call->return_id, sizeof call->return_id, "%s",
+                 json_string_value(json_object_get(m, "return_id")));
+        call->attempts = (int)json_integer_value(json_object_get(m, "attempts"));
+        rc = rf_httpc_post_headers(webhook_client, notification_webhook_url, "application/json",
+                                   headers, text, strlen(text), (long)notification_webhook_timeout_ms,
+                                   webhook_done, call);
+    }
+    free(text);
+    if (rc != 0) {
+        free(call);
         return -1;
     }
-    if (status < 200 || status > 299) {
-        snprintf(err, errlen, "webhook answered HTTP %ld", status);
-        return -1;
-    }
+    webhook_in_flight++;
     return 0;
 }
 
@@ -127,50 +155,38 @@ size_t notification_deliver_due(rf_worker_t *w, size_t limit, bool surveys) {
     rf_db_t *db = rf_worker_db(w);
     if (!rf_db_connected(db)) return 0;
     if (surveys) send_surveys(w);
-    json_t *due = notification_db_queue_due(db, (int)limit);
+    /* Webhook calls run on the loop (rf/httpc.h); the next batch is read only
+     * when the last one has been answered, so a message is never on the wire
+     * twice at once and a slow endpoint never blocks the worker. */
+    if (webhook_in_flight > 0) return 0;
+    /* The webhook's calls go out at once: at most 100 in flight. */
+    json_t *due = notification_db_queue_due(db, *notification_webhook_url && limit > 100
+                                                    ? 100
+                                                    : (int)limit);
     size_t n = json_array_size(due);
-    /* One transaction (one commit) for the whole pass, not one per message;
-     * a message whose mark is lost with it is delivered again (at least once,
-     * the idempotency key tells the receiver). */
-    bool tx = json_array_size(due) > 0 && rf_db_begin(db) == 0;
+    /* The log channel marks its batch in one transaction (one commit), not
+     * one per message; a message whose mark is lost with it is delivered
+     * again (at least once, the idempotency key tells the receiver). */
+    bool tx = n > 0 && !*notification_webhook_url && rf_db_begin(db) == 0;
     size_t i;
     json_t *m;
     json_array_foreach(due, i, m) {
         const char *id = json_string_value(json_object_get(m, "notice_id"));
         const char *rid = json_string_value(json_object_get(m, "return_id"));
+        const char *key = json_string_value(json_object_get(m, "idempotency_key"));
+        if (!id || !rid || !key) continue;
+        if (*notification_webhook_url) {
+            if (webhook_start(w, m) != 0) break;
+            continue;
+        }
         const char *tpl = json_string_value(json_object_get(m, "template"));
         const char *aud = json_string_value(json_object_get(m, "audience"));
-        const char *key = json_string_value(json_object_get(m, "idempotency_key"));
-        int attempts = (int)json_integer_value(json_object_get(m, "attempts"));
-        if (!id || !rid || !key) continue;
-        const char *via = "log";
-        if (*notification_webhook_url) {
-            char *text = json_dumps(m, JSON_COMPACT);
-            char err[256] = "";
-            int ok = text ? notification_webhook_post(notification_webhook_url, text, key,
-                                                      notification_webhook_timeout_ms, err,
-                                                      sizeof err)
-                          : -1;
-            free(text);
-            if (ok != 0) {
-                bool final = attempts + 1 >= notification_retry_max;
-                int64_t delay = notification_retry_delay_ms(notification_retry_base_ms,
-                                                            attempts + 1);
-                notification_db_delivery_failed(db, id, err, delay, final);
-                rf_warn("event=notice_delivery_failed notice_id=%s return_id=%s attempt=%d"
-                        " final=%d error=\"%s\"",
-                        id, rid, attempts + 1, final, err);
-                n = 0; /* the endpoint is in trouble: try the rest next tick */
-                break;
-            }
-            via = "log+webhook";
-        }
         rf_info("event=notice_delivered channel=log notice_id=%s return_id=%s audience=%s"
-                " template=%s via=%s",
-                id, rid, aud ? aud : "", tpl ? tpl : "", via);
-        notification_db_delivered(db, id, via);
+                " template=%s via=log",
+                id, rid, aud ? aud : "", tpl ? tpl : "");
+        notification_db_delivered(db, id, "log");
     }
     if (tx && rf_db_commit(db) != 0) rf_db_rollback(db);
     json_decref(due);
-    return n;
+    return *notification_webhook_url ? 0 : n; /* webhook: the next batch after the answers */
 }

@@ -65,16 +65,14 @@ int notification_db_feedback(rf_db_t *db, const char *return_id, int64_t score,
                              const char *comment);
 
 /* channels.c: delivery */
-/* notification_deliver_due: deliver up to limit due messages (log channel
- * always, the webhook when configured) in one transaction, after sending the
- * due surveys when asked; stops at the first webhook failure so a dead
- * endpoint costs at most one timeout per tick. Returns how many were due
- * (0 after a webhook failure). */
+/* notification_deliver_due: deliver up to limit due messages, after sending
+ * the due surveys when asked: the log channel at once, its marks in one
+ * transaction; the webhook (when configured) by asynchronous calls whose
+ * answers mark each message sent, or queued again with backoff, or failed.
+ * Returns how many the log channel delivered (0 with the webhook: the next
+ * batch waits for the answers), so a caller may come back while batches
+ * come back full. */
 size_t notification_deliver_due(rf_worker_t *w, size_t limit, bool surveys);
-/* notification_webhook_post: POST json to url with the Idempotency-Key
- * header, within timeout_ms. 0 on a 2xx answer, else -1 with err. */
-int notification_webhook_post(const char *url, const char *json, const char *key,
-                              int64_t timeout_ms, char *err, size_t errlen);
 int64_t notification_retry_delay_ms(int64_t base_ms, int attempts);
 
 #endif

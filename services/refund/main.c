@@ -3,6 +3,7 @@
  */
 #include "refund.h"
 #include "refund_ops.h"
+#include "rf/platform_calls.h"
 
 extern const rf_migration_t rf_refund_migrations[];
 extern const size_t rf_refund_migrations_count;
@@ -20,6 +21,7 @@ int main(int argc, char **argv) {
          "delay before the first retry of a failed refund call, doubled each time"},
         {"RF_REFUND_SANDBOX_FAIL_AMOUNT_FEN", RF_CFG_INT, &refund_sandbox_fail_amount_fen, "0", 0,
          INT64_MAX / 2, "sandbox adapter: refuse calls of exactly this amount (0: never; tests)"},
+        RF_PCALLS_CONFIG,
     };
     static const rf_route_rule_t rules[] = {
         {"POST", "/v1/refunds/{}/approve", RF_ROLE_FINANCE},

@@ -10,7 +10,8 @@
  * for a finance approval (POST /v1/refunds/{return_id}/approve). Execution
  * goes through a platform adapter with an idempotency key derived from the
  * return; a failed call is retried with backoff from a timer, then ends in
- * refund.failed (an alert to operations). When a supplier or carrier is
+ * refund.failed (an alert to operations). On Kuaishou the platform pays:
+ * the refund is a platform call instead (platform.c), settled by its answer. When a supplier or carrier is
  * liable, a claim records what they owe, later settled or written off.
  */
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "rf/ids.h"
 #include "rf/jsonv.h"
 #include "rf/log.h"
+#include "rf/platform_calls.h"
 
 int64_t refund_finance_threshold_fen = 100000;
 int64_t refund_return_shipping_fen = 0;
@@ -29,6 +31,7 @@ int64_t refund_retry_base_ms = 500;
 int64_t refund_sandbox_fail_amount_fen = 0;
 
 static rf_worker_t *worker;
+rf_pcalls_t *refund_pcalls; /* the money calls to the platform (platform.c) */
 static const refund_adapter_t *adapter = &refund_sandbox_adapter;
 
 bool refund_after_inspection(const char *grade) {
@@ -101,8 +104,41 @@ static int emit_refund_event(rf_bus_t *bus, rf_event_type_t type, const refund_r
     return rc;
 }
 
+int refund_issued(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *platform_ref,
+                  const char *causation) {
+    refund_row_t r;
+    refund_plan_t plan;
+    if (refund_db_get_refund(db, return_id, &r) != 1 ||
+        refund_db_get_plan(db, return_id, &plan) != 1)
+        return -1;
+    if (strcmp(r.status, "pending") != 0) return 0; /* settled already */
+    if (refund_db_refund_issued(db, r.refund_id, platform_ref) != 0 ||
+        refund_db_set_plan_status(db, return_id, "refunded") != 0 ||
+        emit_refund_event(bus, RF_EV_REFUND_ISSUED, &r, platform_ref, causation) != 0 ||
+        open_claim(bus, db, &plan, r.amount_fen, causation) != 0)
+        return -1;
+    rf_info("event=refund_issued return_id=%s refund_id=%s amount_fen=%lld platform_ref=%s",
+            return_id, r.refund_id, (long long)r.amount_fen, platform_ref);
+    return 0;
+}
+
+int refund_failed_final(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *error,
+                        const char *causation) {
+    refund_row_t r;
+    if (refund_db_get_refund(db, return_id, &r) != 1) return -1;
+    if (strcmp(r.status, "pending") != 0) return 0; /* settled already */
+    rf_error("event=refund_failed return_id=%s refund_id=%s attempts=%lld error=\"%s\"",
+             return_id, r.refund_id, (long long)r.attempts + 1, error);
+    if (refund_db_refund_attempt_failed(db, r.refund_id, error, 0, true) != 0 ||
+        refund_db_set_plan_status(db, return_id, "failed") != 0 ||
+        emit_refund_event(bus, RF_EV_REFUND_FAILED, &r, error, causation) != 0)
+        return -1;
+    return 0;
+}
+
 /* One attempt at the platform call for the return's pending refund (inside
- * the caller's transaction). 0 (done, failed or rescheduled) or -1 (db). */
+ * the caller's transaction). 0 (done, failed, rescheduled or handed to the
+ * platform call) or -1 (db). */
 static int attempt(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *causation) {
     refund_row_t r;
     refund_plan_t plan;
@@ -110,35 +146,20 @@ static int attempt(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char
     if (found <= 0) return found;
     if (strcmp(r.status, "pending") != 0) return 0;
     if (refund_db_get_plan(db, return_id, &plan) != 1) return -1;
+    int handed = refund_platform_call(bus, db, &plan, &r);
+    if (handed != 0) return handed > 0 ? 0 : -1; /* the platform's answer settles it */
     char ref[128], err[256] = "";
     refund_call_t call = {r.return_id, r.refund_id, r.idempotency_key, r.amount_fen};
     int ok = adapter->execute(db, &call, ref, sizeof ref, err, sizeof err);
     if (ok < -1) return -1; /* the adapter's own database write failed */
-    if (ok == 0) {
-        if (refund_db_refund_issued(db, r.refund_id, ref) != 0 ||
-            refund_db_set_plan_status(db, return_id, "refunded") != 0 ||
-            emit_refund_event(bus, RF_EV_REFUND_ISSUED, &r, ref, causation) != 0 ||
-            open_claim(bus, db, &plan, r.amount_fen, causation) != 0)
-            return -1;
-        rf_info("event=refund_issued return_id=%s refund_id=%s amount_fen=%lld adapter=%s"
-                " platform_ref=%s",
-                return_id, r.refund_id, (long long)r.amount_fen, adapter->name, ref);
-        return 0;
-    }
-    bool final = r.attempts + 1 >= refund_retry_max;
+    if (ok == 0) return refund_issued(bus, db, return_id, ref, causation);
+    if (r.attempts + 1 >= refund_retry_max)
+        return refund_failed_final(bus, db, return_id, err, causation);
     int64_t delay = refund_retry_delay_ms(refund_retry_base_ms, (int)r.attempts + 1);
-    if (refund_db_refund_attempt_failed(db, r.refund_id, err, delay, final) != 0) return -1;
-    if (!final) {
-        rf_warn("event=refund_attempt_failed return_id=%s refund_id=%s attempt=%lld"
-                " retry_in_ms=%lld error=\"%s\"",
-                return_id, r.refund_id, (long long)r.attempts + 1, (long long)delay, err);
-        return 0;
-    }
-    rf_error("event=refund_failed return_id=%s refund_id=%s attempts=%lld error=\"%s\"",
-             return_id, r.refund_id, (long long)r.attempts + 1, err);
-    if (refund_db_set_plan_status(db, return_id, "failed") != 0 ||
-        emit_refund_event(bus, RF_EV_REFUND_FAILED, &r, err, causation) != 0)
-        return -1;
+    if (refund_db_refund_attempt_failed(db, r.refund_id, err, delay, false) != 0) return -1;
+    rf_warn("event=refund_attempt_failed return_id=%s refund_id=%s attempt=%lld"
+            " retry_in_ms=%lld error=\"%s\"",
+            return_id, r.refund_id, (long long)r.attempts + 1, (long long)delay, err);
     return 0;
 }
 
@@ -368,6 +389,7 @@ bool refund_route(void *arg, rf_http_exchange_t *x) {
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     char id[RF_ID_MAX];
     rf_db_t *db = rf_worker_db(worker);
+    if (rf_pcalls_route(db, x)) return true;
     if (get && strcmp(path, "/v1/refunds") == 0) {
         if (rf_http_query_param(x, "return_id", id, sizeof id) < 0) id[0] = '\0';
         reply_list(x, "refunds", refund_db_list(db, id));
@@ -394,6 +416,8 @@ int refund_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
     rf_info("event=refund_adapter name=%s sandbox=%d", adapter->name, adapter->sandbox);
+    refund_pcalls = rf_pcalls_new(w, refund_platform_settle, NULL);
+    if (!refund_pcalls) return -1;
     uv_timer_init(rf_worker_loop(w), &retry_timer);
     uv_unref((uv_handle_t *)&retry_timer);
     uint64_t every = (uint64_t)(refund_retry_base_ms < 200 ? refund_retry_base_ms : 200);

@@ -21,6 +21,8 @@ typedef struct refund_plan {
     char reason_code[32], cost_bearer[16], line_key[400];
     int64_t quantity, line_paid_fen, line_quantity, shipping_fen;
     bool freight_insured;
+    char platform[16], shop_id[128], platform_return_id[64]; /* the platform's ids */
+    int64_t platform_version; /* of the record review decided on */
 } refund_plan_t;
 
 /* Settings (the worker's configuration table). */
@@ -105,6 +107,33 @@ typedef struct refund_row {
     int64_t amount_fen, attempts;
 } refund_row_t;
 
+/* ---- platform.c: the money calls to the platform (rf/platform_calls.h) ---------- */
+
+/* refund_platform_purpose: the call that makes the platform pay a plan:
+ * "approve_refund" (open.seller.order.refund.approve) when no goods come
+ * back, "confirm_receipt" (open.seller.order.refund.confirm.receipt, only
+ * in status 22, 30 or 40) when they came back; NULL for an exchange. */
+const char *refund_platform_purpose(const refund_plan_t *plan);
+/* refund_platform_method: the API method of a purpose (NULL if unknown). */
+const char *refund_platform_method(const char *purpose);
+/* refund_platform_call: write the call that makes the platform pay the
+ * plan's refund r (inside the caller's transaction). Returns 1 when the
+ * refund now waits for the platform's answer, 0 when it does not (calls off:
+ * recorded as not_sent and alerted; the adapter carries on as before), -1 db. */
+int refund_platform_call(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
+                         const refund_row_t *r);
+/* refund_platform_settle: the rf_pcall_settle_fn of the refund worker. */
+struct rf_pcall;
+struct rf_pcall_outcome;
+const char *refund_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
+                                   const struct rf_pcall *call,
+                                   const struct rf_pcall_outcome *outcome);
+/* refund.c: what follows a refund the platform made (or refused for good). */
+int refund_issued(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *platform_ref,
+                  const char *causation);
+int refund_failed_final(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *error,
+                        const char *causation);
+
 /* refund_db.c */
 int refund_db_insert_plan(rf_db_t *db, const rf_event_t *approved); /* 1 new, 0 existed */
 /* What earlier refunds of the line took: units and fen (not counting return_id). */
@@ -118,6 +147,8 @@ int refund_db_get_refund(rf_db_t *db, const char *return_id, refund_row_t *out);
 int refund_db_refund_issued(rf_db_t *db, const char *refund_id, const char *platform_ref);
 int refund_db_refund_attempt_failed(rf_db_t *db, const char *refund_id, const char *error,
                                     int64_t delay_ms, bool final);
+/* The refund waits for the platform's answer (platform_calls), not the timer. */
+int refund_db_refund_park(rf_db_t *db, const char *refund_id);
 int refund_db_refund_approve(rf_db_t *db, const char *refund_id, const char *by);
 int refund_db_refund_cancel(rf_db_t *db, const char *return_id);
 /* Return ids of pending refunds due for another attempt (JSON array). */

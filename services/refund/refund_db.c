@@ -10,19 +10,21 @@ int refund_db_insert_plan(rf_db_t *db, const rf_event_t *ev) {
     const rf_body_return_approved_t *b = &ev->body.return_approved;
     rf_num_t amount = rf_i64(b->refund_amount_fen), qty = rf_i64(b->quantity > 0 ? b->quantity : 1),
              lp = rf_i64(b->line_paid_fen), lq = rf_i64(b->line_quantity),
-             sh = rf_i64(b->shipping_fen);
+             sh = rf_i64(b->shipping_fen), ver = rf_i64(b->platform_version);
     const char *p[] = {ev->return_id,  b->kind,        amount.s, b->goods_expected ? "t" : "f",
                        b->liability,   b->supplier_id, b->reason_code, b->cost_bearer,
                        b->line_key,    qty.s,          lp.s,     lq.s,
-                       sh.s,           b->freight_insured ? "t" : "f"};
+                       sh.s,           b->freight_insured ? "t" : "f",
+                       b->platform,    b->shop_id,     b->platform_return_id, ver.s};
     return (int)rf_db_exec_count(
         db,
         "INSERT INTO plans (return_id, kind, amount_fen, goods_expected, liability, supplier_id,"
         " status, reason_code, cost_bearer, line_key, quantity, line_paid_fen, line_quantity,"
-        " shipping_fen, freight_insured) VALUES ($1, $2, $3, $4, $5, $6, 'waiting_goods', $7,"
-        " $8, $9, $10, $11, $12, $13, $14)"
+        " shipping_fen, freight_insured, platform, shop_id, platform_return_id,"
+        " platform_version) VALUES ($1, $2, $3, $4, $5, $6, 'waiting_goods', $7,"
+        " $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         " ON CONFLICT (return_id) DO NOTHING",
-        14, p);
+        18, p);
 }
 
 int refund_db_get_plan(rf_db_t *db, const char *return_id, refund_plan_t *out) {
@@ -31,7 +33,8 @@ int refund_db_get_plan(rf_db_t *db, const char *return_id, refund_plan_t *out) {
                                 "SELECT return_id, kind, liability, supplier_id, status,"
                                 " amount_fen, goods_expected, reason_code, cost_bearer, line_key,"
                                 " quantity, line_paid_fen, line_quantity, shipping_fen,"
-                                " freight_insured FROM plans WHERE return_id = $1"
+                                " freight_insured, platform, shop_id, platform_return_id,"
+                                " platform_version FROM plans WHERE return_id = $1"
                                 " FOR UPDATE",
                                 1, p);
     if (!res) return -1;
@@ -52,6 +55,11 @@ int refund_db_get_plan(rf_db_t *db, const char *return_id, refund_plan_t *out) {
         out->line_quantity = rf_get_i64(res, 0, 12);
         out->shipping_fen = rf_get_i64(res, 0, 13);
         out->freight_insured = strcmp(rf_get_str(res, 0, 14), "t") == 0;
+        snprintf(out->platform, sizeof out->platform, "%s", rf_get_str(res, 0, 15));
+        snprintf(out->shop_id, sizeof out->shop_id, "%s", rf_get_str(res, 0, 16));
+        snprintf(out->platform_return_id, sizeof out->platform_return_id, "%s",
+                 rf_get_str(res, 0, 17));
+        out->platform_version = rf_get_i64(res, 0, 18);
     }
     PQclear(res);
     return found;
@@ -161,6 +169,14 @@ int refund_db_refund_attempt_failed(rf_db_t *db, const char *refund_id, const ch
                       "   THEN now() + $3::bigint * interval '1 millisecond' END,"
                       " updated_at = now() WHERE refund_id = $1",
                       4, p);
+}
+
+int refund_db_refund_park(rf_db_t *db, const char *refund_id) {
+    const char *p[] = {refund_id};
+    return rf_db_exec(db,
+                      "UPDATE refunds SET next_attempt_at = NULL, updated_at = now()"
+                      " WHERE refund_id = $1",
+                      1, p);
 }
 
 int refund_db_refund_approve(rf_db_t *db, const char *refund_id, const char *by) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "refund_ops.h"
+#include "rf/platform_calls.h"
 
 bool refund_ops_route(rf_worker_t *w, rf_http_exchange_t *x) {
     if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/reports/claims") != 0)
@@ -59,4 +60,5 @@ void refund_metrics(rf_worker_t *w, rf_metrics_out_t *out) {
                       "rf_claims_open_fen{worker=\"refund\"} %lld\n",
                       (long long)json_integer_value(json_object_get(doc, "owed")));
     json_decref(doc);
+    rf_pcalls_metrics(w, out, "refund");
 }

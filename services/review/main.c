@@ -4,6 +4,7 @@
  */
 #include "review.h"
 #include "review_ops.h"
+#include "rf/platform_calls.h"
 
 extern const rf_migration_t rf_review_migrations[];
 extern const size_t rf_review_migrations_count;
@@ -22,6 +23,7 @@ int main(int argc, char **argv) {
         {"RF_REVIEW_POLICY_FILE", RF_CFG_STRING, review_policy_file, "", 0, 0,
          "JSON review policies {default, shops, suppliers} loaded at start; empty: defaults"},
         REVIEW_OPS_CONFIG,
+        RF_PCALLS_CONFIG,
     };
     static const rf_route_rule_t rules[] = {
         {"POST", "/v1/reviews/{}/approve", RF_ROLE_CS | RF_ROLE_CS_SUPERVISOR},

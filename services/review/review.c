@@ -8,7 +8,9 @@
  * destination of the goods from the supplier; a return_refund worth less
  * than its return shipping is approved without the goods. A timer raises
  * review.deadline_near, once per task, before a platform deadline passes. A
- * contradicting inspection brings the task back as disputed.
+ * contradicting inspection brings the task back as disputed. On Kuaishou a
+ * decision the platform must accept is told to it first and its events
+ * follow the platform's answer (platform.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include "rf/ids.h"
 #include "rf/jsonv.h"
 #include "rf/log.h"
+#include "rf/platform_calls.h"
 
 int64_t review_auto_approve_max_fen = 5000;
 int64_t review_cs_limit_fen = 50000;
@@ -27,6 +30,7 @@ int64_t review_deadline_scan_ms = 1000;
 char review_policy_file[RF_CFG_STR_MAX];
 
 static rf_worker_t *worker;
+rf_pcalls_t *review_pcalls; /* review's decision calls to the platform (platform.c) */
 
 static const char *const reject_reasons[] = {
     "window_expired",   "category_excluded", "quantity_exceeded", "duplicate_request",
@@ -63,7 +67,11 @@ static int emit_approved(rf_bus_t *bus, const review_task_t *t, int64_t amount,
              rf_event_set_str(&b->supplier_id, t->supplier_id) |
              rf_event_set_str(&b->reason_code, t->reason_code) |
              rf_event_set_str(&b->cost_bearer, t->cost_bearer) |
-             rf_event_set_str(&b->line_key, t->line_key);
+             rf_event_set_str(&b->line_key, t->line_key) |
+             rf_event_set_str(&b->platform, t->platform) |
+             rf_event_set_str(&b->shop_id, t->shop_id) |
+             rf_event_set_str(&b->platform_return_id, t->platform_return_id);
+    b->platform_version = t->platform_version;
     b->refund_amount_fen = amount;
     /* a disputed return settled in the buyer's favour is refunded without
      * further goods; a returnless refund never expects them */
@@ -81,9 +89,9 @@ static int emit_approved(rf_bus_t *bus, const review_task_t *t, int64_t amount,
 }
 
 static int emit_rejected(rf_bus_t *bus, const char *return_id, const char *reason_code,
-                         const char *decided_by, const char *note) {
+                         const char *decided_by, const char *note, const char *causation) {
     rf_event_t ev;
-    if (rf_bus_event_init(bus, &ev, RF_EV_RETURN_REJECTED, return_id, NULL) != 0) return -1;
+    if (rf_bus_event_init(bus, &ev, RF_EV_RETURN_REJECTED, return_id, causation) != 0) return -1;
     rf_body_return_rejected_t *b = &ev.body.return_rejected;
     int rc = rf_event_set_str(&b->reason_code, reason_code) |
              rf_event_set_str(&b->decided_by, decided_by) | rf_event_set_str(&b->note, note);
@@ -92,16 +100,85 @@ static int emit_rejected(rf_bus_t *bus, const char *return_id, const char *reaso
     return rc;
 }
 
-static int emit_opened(rf_bus_t *bus, const rf_event_t *req, const char *role) {
+int review_reopen(rf_bus_t *bus, const review_task_t *t, const char *role,
+                  const char *causation) {
     rf_event_t ev;
-    if (rf_bus_event_init(bus, &ev, RF_EV_REVIEW_OPENED, req->return_id, req->event_id) != 0)
+    if (rf_bus_event_init(bus, &ev, RF_EV_REVIEW_OPENED, t->return_id, causation) != 0)
         return -1;
-    int rc = rf_event_set_str(&ev.body.review_opened.task_id, req->return_id) |
+    int rc = rf_event_set_str(&ev.body.review_opened.task_id, t->return_id) |
              rf_event_set_str(&ev.body.review_opened.required_role, role);
-    ev.body.review_opened.deadline_at = req->body.return_requested.platform_deadline_at;
+    ev.body.review_opened.deadline_at = t->deadline_at;
     if (rc == 0) rc = rf_bus_emit(bus, &ev);
     rf_event_clear(&ev);
     return rc;
+}
+
+int review_emit_decision(rf_bus_t *bus, const review_task_t *t, const review_decision_t *d) {
+    return d->approve ? emit_approved(bus, t, d->amount_fen, d->by, d->causation)
+                      : emit_rejected(bus, t->return_id, d->reason_code, d->by, d->note,
+                                      d->causation);
+}
+
+/* ---- deciding --------------------------------------------------------------------- */
+
+int review_carry_out(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
+                     const review_decision_t *d) {
+    static review_policy_t pol; /* one loop thread */
+    if (review_db_load_policy(db, t->shop_id, &pol) != 0) return -1;
+    int waits = review_platform_call(bus, db, t, &pol, d);
+    if (waits < 0) return waits;
+    if (review_db_decide(db, t->return_id, d->approve ? "approved" : "rejected", d->by,
+                         d->reason_code, d->note) != 0)
+        return -1;
+    rf_info("event=%s return_id=%s by=%s amount_fen=%lld platform=%s", d->approve ? "approved"
+            : "rejected", t->return_id, d->by, (long long)d->amount_fen,
+            waits ? "waiting_for_answer" : "-");
+    if (waits) return 1; /* the events follow the platform's answer */
+    return review_emit_decision(bus, t, d) == 0 ? 0 : -1;
+}
+
+/* The shop's rules on the task's facts: the first matching rule (NULL:
+ * manual); pol is filled. 0 or -1. */
+static int evaluate(rf_db_t *db, const review_task_t *t, review_policy_t *pol,
+                    const review_rule_t **rule) {
+    int64_t history = review_db_buyer_returns(db, t->shop_id, t->buyer_id, t->return_id);
+    if (history < 0 || review_db_load_policy(db, t->shop_id, pol) != 0) return -1;
+    review_facts_t facts = {t->kind, t->reason_code, t->category, t->supplier_id,
+                            t->requested_amount_fen, history};
+    *rule = review_evaluate(pol, &facts);
+    rf_info("event=review_rule return_id=%s rule=%s outcome=%d buyer_returns_90d=%lld"
+            " liability=%s cost_bearer=%s returnless=%d",
+            t->return_id, *rule ? (*rule)->name : "-", *rule ? (int)(*rule)->outcome : 0,
+            (long long)history, t->liability, t->cost_bearer, t->returnless);
+    return 0;
+}
+
+/* Act on the rule's outcome: decide at once, or put the task in front of a
+ * person (also when an automatic approval has no return address to give). */
+static int act(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const review_policy_t *pol,
+               const review_rule_t *rule, const char *causation) {
+    review_outcome_t outcome = rule ? rule->outcome : REVIEW_MANUAL;
+    if (outcome != REVIEW_MANUAL) {
+        int64_t amount = t->requested_amount_fen < t->paid_amount_fen ? t->requested_amount_fen
+                                                                       : t->paid_amount_fen;
+        review_decision_t d = {outcome == REVIEW_AUTO_APPROVE, amount, "auto",
+                               outcome == REVIEW_AUTO_REJECT ? rule->reject_reason : NULL,
+                               rule->name, causation};
+        int rc = review_carry_out(bus, db, t, &d);
+        if (rc != -2) return rc < 0 ? -1 : 0;
+        rf_warn("event=auto_decision_needs_person return_id=%s reason=no_return_address"
+                " destination=%s", t->return_id, t->destination);
+    }
+    const char *role = review_required_role(pol, t->requested_amount_fen);
+    if (review_db_set_required_role(db, t->return_id, role) != 0) return -1;
+    return review_reopen(bus, t, role, causation);
+}
+
+int review_redecide(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const char *causation) {
+    static review_policy_t pol; /* one loop thread */
+    const review_rule_t *rule;
+    if (evaluate(db, t, &pol, &rule) != 0) return -1;
+    return act(bus, db, t, &pol, rule, causation);
 }
 
 /* ---- events in ------------------------------------------------------------------ */
@@ -111,58 +188,25 @@ static rf_apply_result_t on_requested(rf_bus_t *bus, rf_db_t *db, const rf_event
     /* one loop thread: a static policy saves a large allocation per event */
     static review_policy_t policy;
     review_policy_t *pol = &policy;
-    rf_apply_result_t result = RF_APPLY_ERROR;
-    int64_t history = review_db_buyer_returns(db, b->shop_id, b->buyer_id, ev->return_id);
     char destination[16];
-    if (history < 0 || review_db_load_policy(db, b->shop_id, pol) != 0 ||
-        review_db_destination(db, b->supplier_id, destination, sizeof destination) != 0)
-        goto out;
-    review_facts_t facts = {b->kind, b->reason_code, b->category, b->supplier_id,
-                            b->requested_amount_fen, history};
-    const review_rule_t *rule = review_evaluate(pol, &facts);
-    review_outcome_t outcome = rule ? rule->outcome : REVIEW_MANUAL;
-    review_verdict_t v = {outcome != REVIEW_MANUAL,
-                          outcome != REVIEW_MANUAL
-                              ? "auto"
-                              : review_required_role(pol, b->requested_amount_fen)};
+    if (review_db_destination(db, b->supplier_id, destination, sizeof destination) != 0)
+        return RF_APPLY_ERROR;
     const char *liability = review_liability(b->reason_code);
     const char *bearer = review_cost_bearer(liability, b->freight_insured);
-    bool returnless = review_returnless(pol, b->kind, b->paid_amount_fen);
+    review_verdict_t v = {false, "cs"};
     int inserted = review_db_insert_task(db, ev, &v, liability);
-    if (inserted < 0) goto out;
-    result = RF_APPLY_OK;
-    if (inserted == 0) goto out; /* already reviewed */
-    result = RF_APPLY_ERROR;
-    if (review_db_task_details(db, ev, bearer, destination, returnless,
-                               rule ? rule->name : "") != 0)
-        goto out;
-    rf_info("event=review_rule return_id=%s rule=%s outcome=%s buyer_returns_90d=%lld"
-            " liability=%s cost_bearer=%s returnless=%d",
-            ev->return_id, rule ? rule->name : "-", v.required_role, (long long)history,
-            liability, bearer, returnless);
-    if (outcome == REVIEW_MANUAL) {
-        result = emit_opened(bus, ev, v.required_role) == 0 ? RF_APPLY_OK : RF_APPLY_ERROR;
-        goto out;
-    }
-    if (outcome == REVIEW_AUTO_REJECT) {
-        if (review_db_decide(db, ev->return_id, "rejected", "auto", rule->reject_reason,
-                             rule->name) == 0 &&
-            emit_rejected(bus, ev->return_id, rule->reject_reason, "auto", rule->name) == 0)
-            result = RF_APPLY_OK;
-        goto out;
-    }
+    if (inserted < 0) return RF_APPLY_ERROR;
+    if (inserted == 0) return RF_APPLY_OK; /* already reviewed */
     review_task_t t;
-    if (review_db_get_task(db, ev->return_id, &t) != 1) goto out;
-    int64_t amount = b->requested_amount_fen < b->paid_amount_fen ? b->requested_amount_fen
-                                                                   : b->paid_amount_fen;
-    if (review_db_decide(db, ev->return_id, "approved", "auto", NULL, rule->name) != 0 ||
-        emit_approved(bus, &t, amount, "auto", ev->event_id) != 0)
-        goto out;
-    rf_info("event=auto_approved return_id=%s amount_fen=%lld", ev->return_id,
-            (long long)amount);
-    result = RF_APPLY_OK;
-out:
-    return result;
+    const review_rule_t *rule;
+    if (review_db_load_policy(db, b->shop_id, pol) != 0 ||
+        review_db_task_details(db, ev, bearer, destination,
+                               review_returnless(pol, b->kind, b->paid_amount_fen), "") != 0 ||
+        review_db_get_task(db, ev->return_id, &t) != 1 || evaluate(db, &t, pol, &rule) != 0 ||
+        review_db_set_rule(db, ev->return_id, rule ? rule->name : "",
+                           rule && rule->outcome != REVIEW_MANUAL) != 0)
+        return RF_APPLY_ERROR;
+    return act(bus, db, &t, pol, rule, ev->event_id) == 0 ? RF_APPLY_OK : RF_APPLY_ERROR;
 }
 
 rf_apply_result_t review_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen) {
@@ -256,16 +300,21 @@ static void decide(rf_http_exchange_t *x, const char *return_id, bool approve) {
         json_decref(doc);
         return;
     }
-    if (review_db_decide(db, return_id, approve ? "approved" : "rejected", by, reason, note) != 0)
-        goto db_err;
-    if ((approve ? emit_approved(bus, &t, amount, by, NULL)
-                 : emit_rejected(bus, return_id, reason, by, note)) != 0)
-        goto db_err;
-    if (rf_bus_tx_commit(bus) != 0) goto db_err;
-    rf_info("event=%s return_id=%s by=%s", approve ? "approved" : "rejected", return_id, by);
+    review_decision_t d = {approve, amount, by, reason, note, NULL};
+    int done = review_carry_out(bus, db, &t, &d);
+    if (done == -2) {
+        rf_bus_tx_rollback(bus);
+        rf_http_reply_error(x, 422, "no_return_address",
+                            "no platform return address is configured for this return's"
+                            " destination (review policy return_address_id, or the supplier's)");
+        json_decref(doc);
+        return;
+    }
+    if (done < 0 || rf_bus_tx_commit(bus) != 0) goto db_err;
     rf_http_reply_json(x, 200,
-                       json_pack("{s:s, s:s}", "return_id", return_id, "status",
-                                 approve ? "approved" : "rejected"));
+                       json_pack("{s:s, s:s, s:s}", "return_id", return_id, "status",
+                                 approve ? "approved" : "rejected", "platform",
+                                 done == 1 ? "waiting_for_answer" : "not_needed_or_off"));
     json_decref(doc);
     return;
 db_err:
@@ -287,6 +336,7 @@ bool review_route(void *arg, rf_http_exchange_t *x) {
     const char *method = rf_http_method(x), *path = rf_http_path(x);
     char id[RF_ID_MAX];
     bool post = strcmp(method, "POST") == 0;
+    if (rf_pcalls_route(rf_worker_db(worker), x)) return true;
     if (post && rf_path_match(path, "/v1/reviews/{}/approve", id, sizeof id)) decide(x, id, true);
     else if (post && rf_path_match(path, "/v1/reviews/{}/reject", id, sizeof id))
         decide(x, id, false);
@@ -366,6 +416,12 @@ static int load_policy_file(rf_db_t *db) {
                 rc = -1;
                 break;
             }
+            json_t *addr = json_object_get(pol, "return_address_id");
+            if (addr && !json_is_string(addr)) {
+                snprintf(err, sizeof err, "suppliers.%s.return_address_id must be text", key);
+                rc = -1;
+                break;
+            }
         }
     free(scratch);
     if (rc != 0) {
@@ -386,8 +442,9 @@ static int load_policy_file(rf_db_t *db) {
             if (rc != 0) break;
         }
     if (rc == 0 && sups) json_object_foreach(sups, key, pol) {
-            rc = review_db_store_supplier(db, key,
-                                          json_string_value(json_object_get(pol, "destination")));
+            rc = review_db_store_supplier(
+                db, key, json_string_value(json_object_get(pol, "destination")),
+                json_string_value(json_object_get(pol, "return_address_id")));
             if (rc != 0) break;
         }
     if (rc == 0) rc = rf_db_commit(db);
@@ -402,6 +459,8 @@ int review_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
     if (load_policy_file(rf_worker_db(w)) != 0) return -1;
+    review_pcalls = rf_pcalls_new(w, review_platform_settle, NULL);
+    if (!review_pcalls) return -1;
     uv_timer_init(rf_worker_loop(w), &deadline_timer);
     uv_unref((uv_handle_t *)&deadline_timer);
     uv_timer_start(&deadline_timer, scan_deadlines, (uint64_t)review_deadline_scan_ms,

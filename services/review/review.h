@@ -57,6 +57,7 @@ typedef struct review_policy {
     int64_t cs_limit_fen;             /* above it a cs_supervisor decides */
     int64_t return_shipping_cost_fen; /* returnless when goods are worth less */
     bool returnless;                  /* allow returnless refunds at all */
+    char return_address_id[64];       /* the merchant's return address id on the platform */
 } review_policy_t;
 
 /* What the rules look at. */
@@ -91,6 +92,10 @@ typedef struct review_task {
         required_role[16];
     int64_t line_paid_fen, line_quantity, shipping_fen;
     bool freight_insured, returnless;
+    char platform[16], platform_return_id[64], category[64], buyer_id[128];
+    char platform_state[16]; /* '', pending, accepted, refused, not_sent */
+    int64_t platform_version; /* the platform record's version the task knows */
+    int64_t deadline_at;      /* the platform's deadline, ms (0: none) */
 } review_task_t;
 
 /* How a new task is handled: decided by a rule, or by a person of a role. */
@@ -106,6 +111,53 @@ rf_apply_result_t review_apply(void *arg, const rf_event_t *ev, char *why, size_
 bool review_route(void *arg, rf_http_exchange_t *x);
 int review_start(void *arg, rf_worker_t *w);
 
+/* A decision to carry out (review.c). */
+typedef struct review_decision {
+    bool approve;
+    int64_t amount_fen;          /* approve: the refund amount */
+    const char *by, *reason_code; /* reason_code: reject only */
+    const char *note;
+    const char *causation;       /* the event behind it, or NULL */
+} review_decision_t;
+
+/* ---- platform.c: review's decision calls to the platform ------------------------- */
+
+/* review_platform_purpose: the call a decision needs before it takes
+ * effect: "approve_return" (returngoods.approve) for approving a
+ * return_refund or exchange that brings goods back, "reject"
+ * (open.refund.reject) for a rejection, NULL for none (other platforms, a
+ * refund-only or returnless approval, whose call the refund worker makes, a
+ * disputed return). */
+const char *review_platform_purpose(const review_task_t *t, bool approve);
+/* review_platform_address: the return address id of the task's destination
+ * (the supplier's, or the policy's for the merchant) into out; "" if none. */
+int review_platform_address(rf_db_t *db, const review_task_t *t, const review_policy_t *pol,
+                            char *out, size_t cap);
+/* review_platform_call: write the call of decision d on task t (inside the
+ * caller's transaction). 1: the events wait for the platform's answer;
+ * 0: no call, or calls off (recorded as not_sent, alerted): emit now;
+ * -1: db error; -2: no return address configured for the destination. */
+int review_platform_call(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
+                         const review_policy_t *pol, const review_decision_t *d);
+/* review_platform_settle: the rf_pcall_settle_fn of the review worker. */
+struct rf_pcall;
+struct rf_pcall_outcome;
+const char *review_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
+                                   const struct rf_pcall *call,
+                                   const struct rf_pcall_outcome *outcome);
+/* review.c, for platform.c: carry out d (recorded; events now or after the
+ * platform's answer). 0, -1 db error, -2 no return address. */
+int review_carry_out(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
+                     const review_decision_t *d);
+/* review.c: decide task t by the shop's rules again (after the platform's
+ * record changed under an automatic decision). 0 or -1. */
+int review_redecide(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const char *causation);
+/* review.c: put the task in front of a person (review.opened). 0 or -1. */
+int review_reopen(rf_bus_t *bus, const review_task_t *t, const char *role,
+                  const char *causation);
+/* review.c: the events of an accepted decision. 0 or -1. */
+int review_emit_decision(rf_bus_t *bus, const review_task_t *t, const review_decision_t *d);
+
 /* review_db.c */
 int review_db_insert_task(rf_db_t *db, const rf_event_t *requested, const review_verdict_t *v,
                           const char *liability); /* 1 new, 0 existed */
@@ -119,7 +171,25 @@ int64_t review_db_buyer_returns(rf_db_t *db, const char *shop_id, const char *bu
 int review_db_load_policy(rf_db_t *db, const char *shop_id, review_policy_t *p);
 int review_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_json);
 void review_db_policy_cache_clear(void); /* after storing policies */
-int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *destination);
+int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *destination,
+                             const char *return_address_id);
+/* The platform's return address id of a supplier ("" when none). */
+int review_db_supplier_address(rf_db_t *db, const char *supplier_id, char *out, size_t cap);
+/* The rule that decided the task (automatic: required_role 'auto'). */
+int review_db_set_rule(rf_db_t *db, const char *return_id, const char *rule_name, bool automatic);
+int review_db_set_required_role(rf_db_t *db, const char *return_id, const char *role);
+/* Where the task's decision stands on the platform. */
+int review_db_set_platform_state(rf_db_t *db, const char *return_id, const char *state);
+/* Calls already written for the return (numbers each new call's key). */
+int64_t review_db_call_count(rf_db_t *db, const char *return_id);
+/* The platform's record changed under a decision: the task takes the new
+ * version, amount and kind, is pending again (required_role as given) and
+ * the change is kept with the decisions. */
+int review_db_platform_changed(rf_db_t *db, const char *return_id, int64_t version,
+                               int64_t amount_fen, const char *kind, const char *required_role,
+                               const char *note);
+/* A refusal sends the decision back to a person (required_role kept). */
+int review_db_platform_refused(rf_db_t *db, const char *return_id, const char *error);
 /* Where goods of this supplier go back: "merchant" or "supplier" into out. */
 int review_db_destination(rf_db_t *db, const char *supplier_id, char *out, size_t cap);
 int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out); /* 1/0 */

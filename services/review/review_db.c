@@ -13,19 +13,22 @@ int review_db_insert_task(rf_db_t *db, const rf_event_t *ev, const review_verdic
                           const char *liability) {
     const rf_body_return_requested_t *b = &ev->body.return_requested;
     rf_num_t qty = rf_i64(b->quantity), req = rf_i64(b->requested_amount_fen),
-             paid = rf_i64(b->paid_amount_fen), deadline = rf_i64(b->platform_deadline_at);
+             paid = rf_i64(b->paid_amount_fen), deadline = rf_i64(b->platform_deadline_at),
+             version = rf_i64(b->platform_version);
     const char *p[] = {ev->return_id, b->platform,   b->shop_id,     b->platform_return_id,
                        b->kind,       qty.s,         b->reason_code, req.s,
                        paid.s,        b->sku_id,     b->supplier_id, b->category,
-                       b->buyer_id,   deadline.s,    v->required_role, liability};
+                       b->buyer_id,   deadline.s,    v->required_role, liability,
+                       version.s};
     return (int)rf_db_exec_count(
         db,
         "INSERT INTO tasks (return_id, platform, shop_id, platform_return_id, kind, quantity,"
         " reason_code, requested_amount_fen, paid_amount_fen, sku_id, supplier_id, category,"
-        " buyer_id, deadline_at, status, required_role, liability) VALUES ($1, $2, $3, $4, $5,"
-        " $6, $7, $8, $9, $10, $11, $12, $13, to_timestamp(NULLIF($14::bigint, 0) / 1000.0),"
-        " 'pending', $15, $16) ON CONFLICT (return_id) DO NOTHING",
-        16, p);
+        " buyer_id, deadline_at, status, required_role, liability, platform_version) VALUES ($1,"
+        " $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+        " to_timestamp(NULLIF($14::bigint, 0) / 1000.0), 'pending', $15, $16, $17)"
+        " ON CONFLICT (return_id) DO NOTHING",
+        17, p);
 }
 
 int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out) {
@@ -35,7 +38,9 @@ int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out) {
                                 " quantity, requested_amount_fen, paid_amount_fen, shop_id,"
                                 " reason_code, cost_bearer, destination, line_key,"
                                 " required_role, line_paid_fen, line_quantity, shipping_fen,"
-                                " freight_insured, returnless"
+                                " freight_insured, returnless, platform, platform_return_id,"
+                                " category, buyer_id, platform_state, platform_version,"
+                                " COALESCE((extract(epoch FROM deadline_at) * 1000)::bigint, 0)"
                                 " FROM tasks WHERE return_id = $1 FOR UPDATE",
                                 1, p);
     if (!res) return -1;
@@ -61,6 +66,14 @@ int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out) {
         out->shipping_fen = rf_get_i64(res, 0, 17);
         out->freight_insured = strcmp(rf_get_str(res, 0, 18), "t") == 0;
         out->returnless = strcmp(rf_get_str(res, 0, 19), "t") == 0;
+        snprintf(out->platform, sizeof out->platform, "%s", rf_get_str(res, 0, 20));
+        snprintf(out->platform_return_id, sizeof out->platform_return_id, "%s",
+                 rf_get_str(res, 0, 21));
+        snprintf(out->category, sizeof out->category, "%s", rf_get_str(res, 0, 22));
+        snprintf(out->buyer_id, sizeof out->buyer_id, "%s", rf_get_str(res, 0, 23));
+        snprintf(out->platform_state, sizeof out->platform_state, "%s", rf_get_str(res, 0, 24));
+        out->platform_version = rf_get_i64(res, 0, 25);
+        out->deadline_at = rf_get_i64(res, 0, 26);
     }
     PQclear(res);
     return found;
@@ -95,20 +108,88 @@ int review_db_cancel(rf_db_t *db, const char *return_id) {
 
 int review_db_platform_updated(rf_db_t *db, const rf_event_t *ev) {
     const rf_body_return_updated_t *b = &ev->body.return_updated;
+    rf_num_t version = rf_i64(b->platform_version), amount = rf_i64(b->requested_amount_fen);
     const char *p[] = {ev->return_id, b->platform_status, b->platform_code};
-    /* A platform intervention puts an open task in front of a supervisor; every
-     * change is kept with the decisions so a reviewer sees what the platform said. */
-    if (strcmp(b->platform_status, "arbitration") == 0 &&
-        rf_db_exec_count(db,
-                         "UPDATE tasks SET required_role = 'cs_supervisor'"
-                         " WHERE return_id = $1 AND status = 'pending'",
-                         1, p) < 0)
+    const char *q[] = {ev->return_id, b->platform_status, version.s, amount.s, b->kind};
+    /* A platform intervention puts an open task in front of a supervisor; a
+     * newer record keeps the task's version current (the next call sends it)
+     * and, while nobody has decided yet, what the buyer now asks; every
+     * change is kept with the decisions so a reviewer sees what the platform
+     * said. An older update never overwrites a newer one. */
+    if (rf_db_exec_count(db,
+                         "UPDATE tasks SET platform_version = $3::bigint,"
+                         " requested_amount_fen = CASE WHEN status = 'pending' AND $4::bigint > 0"
+                         "   THEN $4::bigint ELSE requested_amount_fen END,"
+                         " kind = CASE WHEN status = 'pending' AND $5 <> '' THEN $5 ELSE kind END,"
+                         " required_role = CASE WHEN $2 = 'arbitration' AND status = 'pending'"
+                         "   THEN 'cs_supervisor' ELSE required_role END"
+                         " WHERE return_id = $1 AND platform_version < $3::bigint",
+                         5, q) < 0)
         return -1;
     return rf_db_exec(db,
                       "INSERT INTO decisions (return_id, decision, decided_by, reason_code, note)"
                       " SELECT $1, 'platform_update', 'platform', $2, $3"
                       " WHERE EXISTS (SELECT 1 FROM tasks WHERE return_id = $1)",
                       3, p);
+}
+
+int review_db_set_rule(rf_db_t *db, const char *return_id, const char *rule_name, bool automatic) {
+    const char *p[] = {return_id, rule_name, automatic ? "t" : "f"};
+    return rf_db_exec(db,
+                      "UPDATE tasks SET rule_name = $2, required_role = CASE WHEN $3::boolean"
+                      " THEN 'auto' ELSE required_role END WHERE return_id = $1",
+                      3, p);
+}
+
+int review_db_set_required_role(rf_db_t *db, const char *return_id, const char *role) {
+    const char *p[] = {return_id, role};
+    return rf_db_exec(db, "UPDATE tasks SET required_role = $2 WHERE return_id = $1", 2, p);
+}
+
+int review_db_set_platform_state(rf_db_t *db, const char *return_id, const char *state) {
+    const char *p[] = {return_id, state};
+    return rf_db_exec(db, "UPDATE tasks SET platform_state = $2 WHERE return_id = $1", 2, p);
+}
+
+int64_t review_db_call_count(rf_db_t *db, const char *return_id) {
+    const char *p[] = {return_id};
+    PGresult *res =
+        rf_db_query(db, "SELECT count(*) FROM platform_calls WHERE return_id = $1", 1, p);
+    if (!res) return -1;
+    int64_t n = rf_get_i64(res, 0, 0);
+    PQclear(res);
+    return n;
+}
+
+int review_db_platform_changed(rf_db_t *db, const char *return_id, int64_t version,
+                               int64_t amount_fen, const char *kind, const char *required_role,
+                               const char *note) {
+    rf_num_t v = rf_i64(version), a = rf_i64(amount_fen);
+    const char *p[] = {return_id, v.s, a.s, kind, required_role, note};
+    if (rf_db_exec(db,
+                   "UPDATE tasks SET platform_version = $2, requested_amount_fen = $3, kind = $4,"
+                   " required_role = $5, status = 'pending', platform_state = '',"
+                   " decided_by = NULL, decided_at = NULL WHERE return_id = $1",
+                   5, p) != 0)
+        return -1;
+    const char *q[] = {return_id, note};
+    return rf_db_exec(db,
+                      "INSERT INTO decisions (return_id, decision, decided_by, note)"
+                      " VALUES ($1, 'platform_changed', 'platform', $2)",
+                      2, q);
+}
+
+int review_db_platform_refused(rf_db_t *db, const char *return_id, const char *error) {
+    const char *p[] = {return_id, error};
+    if (rf_db_exec(db,
+                   "UPDATE tasks SET status = 'pending', platform_state = 'refused',"
+                   " decided_by = NULL, decided_at = NULL WHERE return_id = $1",
+                   1, p) != 0)
+        return -1;
+    return rf_db_exec(db,
+                      "INSERT INTO decisions (return_id, decision, decided_by, note)"
+                      " VALUES ($1, 'platform_refused', 'platform', $2)",
+                      2, p);
 }
 
 int review_db_mark_disputed(rf_db_t *db, const char *return_id, const char *grade) {
@@ -133,6 +214,7 @@ json_t *review_db_list(rf_db_t *db, const char *status) {
         "SELECT COALESCE(json_agg(json_build_object('return_id', return_id, 'status', status,"
         " 'kind', kind, 'reason_code', reason_code, 'requested_amount_fen', requested_amount_fen,"
         " 'required_role', required_role, 'liability', liability, 'disputed', disputed,"
+        " 'platform', platform, 'platform_state', platform_state,"
         " 'deadline_at', (extract(epoch FROM deadline_at) * 1000)::bigint)"
         " ORDER BY deadline_at NULLS LAST, created_at), '[]'::json)"
         " FROM (SELECT * FROM tasks WHERE status = $1 ORDER BY created_at LIMIT 1000) t",
@@ -216,13 +298,25 @@ int review_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_jso
                       2, p);
 }
 
-int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *destination) {
-    const char *p[] = {supplier_id, destination};
+int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *destination,
+                             const char *return_address_id) {
+    const char *p[] = {supplier_id, destination, return_address_id ? return_address_id : ""};
     return rf_db_exec(db,
-                      "INSERT INTO suppliers (supplier_id, destination) VALUES ($1, $2)"
-                      " ON CONFLICT (supplier_id) DO UPDATE SET destination = EXCLUDED.destination,"
-                      " updated_at = now()",
-                      2, p);
+                      "INSERT INTO suppliers (supplier_id, destination, return_address_id)"
+                      " VALUES ($1, $2, $3) ON CONFLICT (supplier_id) DO UPDATE SET"
+                      " destination = EXCLUDED.destination,"
+                      " return_address_id = EXCLUDED.return_address_id, updated_at = now()",
+                      3, p);
+}
+
+int review_db_supplier_address(rf_db_t *db, const char *supplier_id, char *out, size_t cap) {
+    const char *p[] = {supplier_id};
+    PGresult *res = rf_db_query(db, "SELECT return_address_id FROM suppliers WHERE supplier_id = $1",
+                                1, p);
+    if (!res) return -1;
+    snprintf(out, cap, "%s", PQntuples(res) > 0 ? rf_get_str(res, 0, 0) : "");
+    PQclear(res);
+    return 0;
 }
 
 int review_db_destination(rf_db_t *db, const char *supplier_id, char *out, size_t cap) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "review_ops.h"
+#include "rf/platform_calls.h"
 
 int64_t review_deadline_warn_s = 21600;
 
@@ -67,4 +68,5 @@ void review_metrics(rf_worker_t *w, rf_metrics_out_t *out) {
         (long long)json_integer_value(json_object_get(doc, "deadline_passed")),
         (long long)json_integer_value(json_object_get(doc, "oldest_pending_age_s")));
     json_decref(doc);
+    rf_pcalls_metrics(w, out, "review");
 }

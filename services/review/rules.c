@@ -115,6 +115,14 @@ int review_policy_from_json(json_t *doc, review_policy_t *p, char *err, size_t e
         return -1;
     json_t *rl = json_object_get(doc, "returnless");
     if (rl) p->returnless = json_is_true(rl);
+    json_t *addr = json_object_get(doc, "return_address_id");
+    if (addr && (!json_is_string(addr) ||
+                 json_string_length(addr) >= sizeof p->return_address_id)) {
+        snprintf(err, errlen, "return_address_id must be the platform's address id (text)");
+        return -1;
+    }
+    if (addr) snprintf(p->return_address_id, sizeof p->return_address_id, "%s",
+                       json_string_value(addr));
     json_t *rules = json_object_get(doc, "rules");
     if (!rules) return 0;
     if (!json_is_array(rules) || json_array_size(rules) > REVIEW_RULES_MAX) {

@@ -17,8 +17,6 @@ Proves:
     stderr names both variables.
 """
 import os
-import re
-import socket
 import subprocess
 import sys
 
@@ -47,43 +45,9 @@ def expect_error(h, r, status, words, what):
 
 
 def raw_post(h, path, body, chunked):
-    """POST body to intake over a plain socket, tolerating a server that answers
-    (413) and stops reading before the whole body is sent. (status, text)."""
-    head = "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" % path
-    if chunked:
-        head += "Transfer-Encoding: chunked\r\n\r\n"
-        parts = [b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
-                 for i in range(0, len(body), 65536)] + [b"0\r\n\r\n"]
-    else:
-        head += "Content-Length: %d\r\n\r\n" % len(body)
-        parts = [body]
-    s = socket.create_connection(("127.0.0.1", h.workers["intake"].http_port), timeout=h.t(20))
-    try:
-        try:
-            s.sendall(head.encode())
-            for part in parts:
-                s.sendall(part)
-        except OSError:
-            pass  # refused mid-body: the answer should still be readable
-        data = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
-            if b"\r\n\r\n" in data:
-                hdr, _, rest = data.partition(b"\r\n\r\n")
-                m = re.search(rb"content-length:\s*(\d+)", hdr, re.I)
-                if m and len(rest) >= int(m.group(1)):
-                    break
-    finally:
-        s.close()
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", data)
-    text = data.decode("utf-8", "replace")
-    return (int(m.group(1)) if m else 0), text.split("\r\n\r\n", 1)[-1]
+    """POST body to intake over a plain socket (see Cluster.raw_http). (status, text)."""
+    r = h.raw_http("intake", "POST", path, body, chunked=chunked)
+    return r.status, r.text
 
 
 def scenario(h):

@@ -57,6 +57,17 @@ class Run:
         self.lock = threading.Lock()
 
 
+def plan_returns(n):
+    """[(kind, amount)]: ~60% refund_only under 50 yuan, the rest return_refund."""
+    plan = []
+    for _ in range(n):
+        if random.random() < 0.6:
+            plan.append(("refund_only", random.randint(100, 5000)))
+        else:
+            plan.append(("return_refund", random.randint(1000, UNIT_PRICE)))
+    return plan
+
+
 def post_return_reliably(h, run, body):
     """POST until intake answers 202/200 with a return_id (retries on connection
     errors and 503; the platform_return_id makes it idempotent)."""
@@ -180,6 +191,130 @@ def killer(h, run):
     return kills
 
 
+def total_queue_check(h, run, n_returns, prefix, drain_s=60):
+    """The exactly-once check over every return run.sent (platform_return_ids
+    starting with prefix): each exists once and is refunded once for what was
+    asked; one plan, one review task, one matched receipt per return_refund, its
+    stock moved once; no message, timeline event or notice twice; outboxes and
+    dead-letter tables empty. It first waits up to drain_s for every outbox to
+    drain. Returns (problems, figures)."""
+    try:
+        h.wait_outboxes_empty(drain_s)
+        stuck_rows = 0
+    except harness.Failure as e:
+        stuck_rows = sum(h.outbox_counts().values())
+        harness.log(str(e))
+    problems = []
+    sent = {prid: (rid, kind, amount) for prid, rid, kind, amount in run.sent}
+    rows = h.psql("SELECT platform_return_id, return_id, status, requested_amount_fen"
+                  " FROM intake.returns WHERE platform_return_id LIKE '%s%%'" % prefix)
+    in_db = {}
+    dup_returns = 0
+    for prid, rid, st, amt in rows:
+        if prid in in_db:
+            dup_returns += 1
+        in_db[prid] = (rid, st, int(amt))
+    missing = [p for p in sent if p not in in_db]
+    wrong_id = [p for p in sent if p in in_db and in_db[p][0] != sent[p][0]]
+    not_refunded = [p for p in sent if p in in_db and in_db[p][1] != "refunded"]
+    if missing:
+        problems.append("%d returns sent but not in intake.returns: %s" % (len(missing), missing[:5]))
+    if wrong_id:
+        problems.append("%d returns with another return_id than the API gave" % len(wrong_id))
+    if dup_returns or len(rows) != n_returns:
+        problems.append("intake.returns holds %d rows for %d returns sent" % (len(rows), n_returns))
+    if not_refunded:
+        problems.append("%d returns not refunded: %s" % (len(not_refunded), not_refunded[:5]))
+
+    rids = {v[0] for v in sent.values()}
+    ref = {r[0]: (int(r[1]), int(r[2])) for r in h.psql(
+        "SELECT return_id, count(*), sum(amount_fen) FROM refund.refunds GROUP BY 1")}
+    no_refund = [r for r in rids if r not in ref]
+    multi_refund = [r for r, (n, _) in ref.items() if n > 1]
+    foreign = [r for r in ref if r not in rids]
+    total_refunded = sum(s for _, s in ref.values())
+    total_asked = sum(v[2] for v in sent.values())
+    if no_refund:
+        problems.append("%d returns have no refund row: %s" % (len(no_refund), no_refund[:5]))
+    if multi_refund:
+        problems.append("%d returns refunded more than once: %s" % (len(multi_refund),
+                                                                   multi_refund[:5]))
+    if foreign:
+        problems.append("refunds for unknown returns: %s" % foreign[:5])
+    if total_refunded != total_asked:
+        problems.append("refunded %d fen in all, %d asked" % (total_refunded, total_asked))
+    plans = {r[0]: int(r[1]) for r in h.psql("SELECT return_id, count(*) FROM refund.plans GROUP BY 1")}
+    if len(plans) != n_returns or any(n != 1 for n in plans.values()) or set(plans) != rids:
+        problems.append("refund.plans: %d plans for %d returns" % (sum(plans.values()), n_returns))
+    tasks = h.count("FROM review.tasks")
+    if tasks != n_returns:
+        problems.append("review.tasks: %d tasks for %d returns" % (tasks, n_returns))
+    n_rr = sum(1 for v in sent.values() if v[1] == "return_refund")
+    receipts = h.psql("SELECT count(*), count(DISTINCT return_id), count(*) FILTER (WHERE NOT matched)"
+                      " FROM warehouse.receipts")[0]
+    if int(receipts[1]) != n_rr:
+        problems.append("warehouse.receipts: %s matched returns for %d return_refund returns"
+                        % (receipts[1], n_rr))
+
+    dup_msgs = h.psql("SELECT source_event_id, audience, count(*) FROM notification.messages"
+                      " GROUP BY 1, 2 HAVING count(*) > 1")
+    if dup_msgs:
+        problems.append("%d duplicate notification messages: %s" % (len(dup_msgs), dup_msgs[:5]))
+    refunded_msgs = {r[0]: int(r[1]) for r in h.psql(
+        "SELECT return_id, count(*) FROM notification.messages WHERE template_name = 'refunded'"
+        " AND audience = 'buyer' GROUP BY 1")}
+    bad_msgs = [r for r in rids if refunded_msgs.get(r, 0) != 1]
+    if bad_msgs:
+        problems.append("%d returns without exactly one 'refunded' buyer message: %s"
+                        % (len(bad_msgs), [(r, refunded_msgs.get(r, 0)) for r in bad_msgs[:5]]))
+
+    dup_tl = h.psql("SELECT event_id, count(*) FROM intake.timeline GROUP BY 1 HAVING count(*) > 1")
+    if dup_tl:
+        problems.append("intake.timeline holds %d events twice" % len(dup_tl))
+    issued = {r[0]: int(r[1]) for r in h.psql(
+        "SELECT return_id, count(*) FROM intake.timeline WHERE type = 'refund.issued' GROUP BY 1")}
+    bad_issued = [r for r in rids if issued.get(r, 0) != 1]
+    if bad_issued:
+        problems.append("%d returns without exactly one refund.issued in the timeline: %s"
+                        % (len(bad_issued), [(r, issued.get(r, 0)) for r in bad_issued[:5]]))
+    notices = h.count("FROM intake.timeline WHERE type = 'notice.sent'")
+    n_msgs = h.count("FROM notification.messages")
+    if notices != n_msgs:
+        problems.append("intake.timeline has %d notice.sent for %d messages" % (notices, n_msgs))
+
+    dup_stock = h.psql("SELECT return_id, location, reason, count(*) FROM warehouse.stock_ledger"
+                       " WHERE return_id IS NOT NULL GROUP BY 1, 2, 3 HAVING count(*) > 1")
+    if dup_stock:
+        problems.append("%d stock moves made twice: %s" % (len(dup_stock), dup_stock[:5]))
+    rr = [v[0] for v in sent.values() if v[1] == "return_refund"]
+    moved = {r[0] for r in h.psql("SELECT DISTINCT return_id FROM warehouse.stock_ledger"
+                                  " WHERE return_id IS NOT NULL")}
+    unmoved = [r for r in rr if r not in moved]
+    if unmoved:
+        problems.append("%d received returns without a stock move: %s" % (len(unmoved),
+                                                                          unmoved[:5]))
+
+    outbox = h.outbox_counts()
+    if any(outbox.values()):
+        problems.append("events stuck unacknowledged in outboxes: %s" % outbox)
+    dls = h.dead_letter_counts()
+    if any(dls.values()):
+        detail = h.psql(" UNION ALL ".join(
+            "(SELECT '%s', dest, type, attempts, reason FROM %s.dead_letter LIMIT 3)" % (s, s)
+            for s in harness.SCHEMAS))
+        problems.append("dead letters: %s: %s" % (dls, detail))
+
+    # lost: a return sent that is missing, not refunded, or without a refund row (once each)
+    lost_rids = {sent[p][0] for p in missing + not_refunded} | set(no_refund)
+    lost = len(lost_rids)
+    duplicated = (dup_returns + len(multi_refund) + len(dup_msgs) + len(dup_tl) + len(dup_stock)
+                  + len([r for r in bad_msgs if refunded_msgs.get(r, 0) > 1])
+                  + len([r for r in bad_issued if issued.get(r, 0) > 1]))
+    stuck = stuck_rows + sum(outbox.values())
+    return problems, {"lost": lost, "duplicated": duplicated, "stuck": stuck,
+                      "dead_letters": sum(dls.values()), "receipts": receipts}
+
+
 def scenario(h):
     random.seed(SEED)
     h.check(N_KILLS >= 4 * len(harness.WORKERS),
@@ -195,12 +330,7 @@ def scenario(h):
         oid = "crash-order-%d-%d" % (SEED, o)
         h.post_order(oid, [("L%03d" % i, 1, UNIT_PRICE) for i in range(LINES_PER_ORDER)])
         orders += [(oid, "L%03d" % i) for i in range(LINES_PER_ORDER)]
-    plan = []
-    for i in range(N_RETURNS):
-        if random.random() < 0.6:
-            plan.append(("refund_only", random.randint(100, 5000)))
-        else:
-            plan.append(("return_refund", random.randint(1000, UNIT_PRICE)))
+    plan = plan_returns(N_RETURNS)
 
     h.step("stream returns, complete return_refunds, kill -9 round robin")
     run = Run()
@@ -254,110 +384,9 @@ def scenario(h):
         tc.join(timeout=h.t(30))
     h.check(not run.errors, "; ".join(run.errors))
 
-    h.step("drain: every outbox empty")
-    try:
-        h.wait_outboxes_empty(60)
-        stuck_rows = 0
-    except harness.Failure as e:
-        stuck_rows = sum(h.outbox_counts().values())
-        harness.log(str(e))
-
-    h.step("total-queue check")
-    problems = []
-    sent = {prid: (rid, kind, amount) for prid, rid, kind, amount in run.sent}
-    rows = h.psql("SELECT platform_return_id, return_id, status, requested_amount_fen"
-                  " FROM intake.returns WHERE platform_return_id LIKE 'crash-%d-%%'" % SEED)
-    in_db = {}
-    dup_returns = 0
-    for prid, rid, st, amt in rows:
-        if prid in in_db:
-            dup_returns += 1
-        in_db[prid] = (rid, st, int(amt))
-    missing = [p for p in sent if p not in in_db]
-    wrong_id = [p for p in sent if p in in_db and in_db[p][0] != sent[p][0]]
-    not_refunded = [p for p in sent if p in in_db and in_db[p][1] != "refunded"]
-    if missing:
-        problems.append("%d returns sent but not in intake.returns: %s" % (len(missing), missing[:5]))
-    if wrong_id:
-        problems.append("%d returns with another return_id than the API gave" % len(wrong_id))
-    if dup_returns or len(rows) != N_RETURNS:
-        problems.append("intake.returns holds %d rows for %d returns sent" % (len(rows), N_RETURNS))
-    if not_refunded:
-        problems.append("%d returns not refunded: %s" % (len(not_refunded), not_refunded[:5]))
-
-    rids = {v[0] for v in sent.values()}
-    ref = {r[0]: (int(r[1]), int(r[2])) for r in h.psql(
-        "SELECT return_id, count(*), sum(amount_fen) FROM refund.refunds GROUP BY 1")}
-    no_refund = [r for r in rids if r not in ref]
-    multi_refund = [r for r, (n, _) in ref.items() if n > 1]
-    foreign = [r for r in ref if r not in rids]
-    total_refunded = sum(s for _, s in ref.values())
-    total_asked = sum(v[2] for v in sent.values())
-    if no_refund:
-        problems.append("%d returns have no refund row: %s" % (len(no_refund), no_refund[:5]))
-    if multi_refund:
-        problems.append("%d returns refunded more than once: %s" % (len(multi_refund),
-                                                                   multi_refund[:5]))
-    if foreign:
-        problems.append("refunds for unknown returns: %s" % foreign[:5])
-    if total_refunded != total_asked:
-        problems.append("refunded %d fen in all, %d asked" % (total_refunded, total_asked))
-    plans = {r[0]: int(r[1]) for r in h.psql("SELECT return_id, count(*) FROM refund.plans GROUP BY 1")}
-    if len(plans) != N_RETURNS or any(n != 1 for n in plans.values()) or set(plans) != rids:
-        problems.append("refund.plans: %d plans for %d returns" % (sum(plans.values()), N_RETURNS))
-    tasks = h.count("FROM review.tasks")
-    if tasks != N_RETURNS:
-        problems.append("review.tasks: %d tasks for %d returns" % (tasks, N_RETURNS))
-    n_rr = sum(1 for v in sent.values() if v[1] == "return_refund")
-    receipts = h.psql("SELECT count(*), count(DISTINCT return_id), count(*) FILTER (WHERE NOT matched)"
-                      " FROM warehouse.receipts")[0]
-    if int(receipts[1]) != n_rr:
-        problems.append("warehouse.receipts: %s matched returns for %d return_refund returns"
-                        % (receipts[1], n_rr))
-
-    dup_msgs = h.psql("SELECT source_event_id, audience, count(*) FROM notification.messages"
-                      " GROUP BY 1, 2 HAVING count(*) > 1")
-    if dup_msgs:
-        problems.append("%d duplicate notification messages: %s" % (len(dup_msgs), dup_msgs[:5]))
-    refunded_msgs = {r[0]: int(r[1]) for r in h.psql(
-        "SELECT return_id, count(*) FROM notification.messages WHERE template_name = 'refunded'"
-        " AND audience = 'buyer' GROUP BY 1")}
-    bad_msgs = [r for r in rids if refunded_msgs.get(r, 0) != 1]
-    if bad_msgs:
-        problems.append("%d returns without exactly one 'refunded' buyer message: %s"
-                        % (len(bad_msgs), [(r, refunded_msgs.get(r, 0)) for r in bad_msgs[:5]]))
-
-    dup_tl = h.psql("SELECT event_id, count(*) FROM intake.timeline GROUP BY 1 HAVING count(*) > 1")
-    if dup_tl:
-        problems.append("intake.timeline holds %d events twice" % len(dup_tl))
-    issued = {r[0]: int(r[1]) for r in h.psql(
-        "SELECT return_id, count(*) FROM intake.timeline WHERE type = 'refund.issued' GROUP BY 1")}
-    bad_issued = [r for r in rids if issued.get(r, 0) != 1]
-    if bad_issued:
-        problems.append("%d returns without exactly one refund.issued in the timeline: %s"
-                        % (len(bad_issued), [(r, issued.get(r, 0)) for r in bad_issued[:5]]))
-    notices = h.count("FROM intake.timeline WHERE type = 'notice.sent'")
-    n_msgs = h.count("FROM notification.messages")
-    if notices != n_msgs:
-        problems.append("intake.timeline has %d notice.sent for %d messages" % (notices, n_msgs))
-
-    outbox = h.outbox_counts()
-    if any(outbox.values()):
-        problems.append("events stuck unacknowledged in outboxes: %s" % outbox)
-    dls = h.dead_letter_counts()
-    if any(dls.values()):
-        detail = h.psql(" UNION ALL ".join(
-            "(SELECT '%s', dest, type, attempts, reason FROM %s.dead_letter LIMIT 3)" % (s, s)
-            for s in harness.SCHEMAS))
-        problems.append("dead letters: %s: %s" % (dls, detail))
-
-    # lost: a return sent that is missing, not refunded, or without a refund row (once each)
-    lost_rids = {sent[p][0] for p in missing + not_refunded} | set(no_refund)
-    lost = len(lost_rids)
-    duplicated = (dup_returns + len(multi_refund) + len(dup_msgs) + len(dup_tl)
-                  + len([r for r in bad_msgs if refunded_msgs.get(r, 0) > 1])
-                  + len([r for r in bad_issued if issued.get(r, 0) > 1]))
-    stuck = stuck_rows + sum(outbox.values())
+    h.step("drain, then the total-queue check")
+    problems, fig = total_queue_check(h, run, N_RETURNS, "crash-%d-" % SEED)
+    lost, duplicated, stuck, receipts = fig["lost"], fig["duplicated"], fig["stuck"], fig["receipts"]
     elapsed = time.monotonic() - t_start
     per = " ".join("%s=%d" % (w, kills[w]) for w in harness.WORKERS)
     harness.log("completion: %d approved, %d received, %d answered 409, %d unmatched receipts,"
@@ -372,7 +401,7 @@ def scenario(h):
     harness.log("redeliveries dropped by the inboxes since each worker's last start: %s" % dups)
     print("crash test: returns=%d kills=%d (per worker %s) lost=%d duplicated=%d stuck=%d"
           " dead_letters=%d elapsed=%ds"
-          % (N_RETURNS, sum(kills.values()), per, lost, duplicated, stuck, sum(dls.values()),
+          % (N_RETURNS, sum(kills.values()), per, lost, duplicated, stuck, fig["dead_letters"],
              round(elapsed)))
     sys.stdout.flush()
     h.check(all(n >= 4 for n in kills.values()),

@@ -3,7 +3,7 @@
 
   - every message goes through the log channel and the HTTP webhook
     (RF_NOTIFICATION_WEBHOOK_URL): a JSON POST with an Idempotency-Key header;
-  - the webhook fails at first (HTTP 500, then a refused connection): delivery is
+  - the webhook fails at first (a refused connection, then HTTP 500): delivery is
     retried with backoff and every message is accepted exactly once in the end
     (status sent, delivered_via log+webhook), never twice for the same key;
   - messages are zh-CN; the buyer's survey follows the refund and its answer is
@@ -44,8 +44,7 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
 
 def scenario(h):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Hook)
-    h.step("the webhook is down at first: messages wait and are retried")
+    h.step("the webhook is down at first (connection refused): messages wait and are retried")
     order = harness.uid("n")
     h.post_order(order, [("L1", 1, 2000)])
     rid = h.post_return(harness.uid("n"), order, "L1", kind="refund_only", amount=2000,
@@ -54,6 +53,10 @@ def scenario(h):
     h.wait_until(lambda: h.count("FROM notification.messages WHERE return_id = '%s'"
                                  " AND last_error IS NOT NULL" % rid) > 0,
                  20, "a failed delivery attempt to be recorded")
+    # Bound only now: a socket listening but not served would hold requests
+    # past the caller's timeout and answer them late, which is a different
+    # test (the receiver dedupes such a retry by its Idempotency-Key).
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Hook)
     th = threading.Thread(target=server.serve_forever, daemon=True)
     th.start()
     try:

@@ -36,12 +36,14 @@ Environment:
   RF_TIMEOUT_SCALE  override the timeout scale factor
   RF_KEEP_TMP=1     keep the temporary directory even on success
   RF_TEST_LOG_LEVEL worker log level (default info)
+  RF_TEST_TMP_PREFIX prefix of the temporary directory under /tmp (default rf-it-)
 """
 
 import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -194,7 +196,8 @@ class Cluster:
                 raise Failure("no worker binary %s; build first (make all%s)"
                               % (path, " SANITIZE=address,undefined" if SANITIZED else ""))
         # Short path: the PostgreSQL unix socket path must stay under 107 bytes.
-        self.tmp = tempfile.mkdtemp(prefix="rf-it-", dir="/tmp")
+        self.tmp = tempfile.mkdtemp(prefix=os.environ.get("RF_TEST_TMP_PREFIX", "rf-it-"),
+                                    dir="/tmp")
         os.chmod(self.tmp, 0o755)  # PostgreSQL runs as another user and must reach pg/
         self.pg_dir = os.path.join(self.tmp, "pg")
         self.log_dir = os.path.join(self.tmp, "logs")
@@ -460,6 +463,47 @@ class Cluster:
                 delay = min(delay * 2, 0.5)
             finally:
                 conn.close()
+
+    def raw_http(self, worker, method, path, body=b"", headers=None, chunked=False, port=None):
+        """One request over a plain socket (Connection: close), tolerating a server
+        that answers (413, 431) and stops reading before everything is sent: the
+        answer is still read. headers may set Content-Type (default JSON); port
+        overrides the worker's HTTP port (e.g. intake's feed address). Returns a
+        Response (status 0 when nothing came back)."""
+        headers = dict(headers or {})
+        head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" % (method, path)
+        head += "Content-Type: %s\r\n" % headers.pop("Content-Type", "application/json")
+        head += "".join("%s: %s\r\n" % kv for kv in headers.items())
+        if chunked:
+            head += "Transfer-Encoding: chunked\r\n\r\n"
+            parts = [b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
+                     for i in range(0, len(body), 65536)] + [b"0\r\n\r\n"]
+        else:
+            head += "Content-Length: %d\r\n\r\n" % len(body)
+            parts = [body]
+        s = socket.create_connection(("127.0.0.1", port or self.workers[worker].http_port),
+                                     timeout=self.t(20))
+        data = b""
+        try:
+            try:
+                s.sendall(head.encode())
+                for part in parts:
+                    s.sendall(part)
+            except OSError:
+                pass  # refused mid-request: the answer is still there to read
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        hdr, _, rest = data.partition(b"\r\n\r\n")
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", hdr)
+        return Response(int(m.group(1)) if m else 0, {}, rest.decode("utf-8", "replace"))
 
     def get_json(self, worker, path, expect=200):
         r = self.http("GET", worker, path)
@@ -761,6 +805,38 @@ def stream_policy_env():
             {"name": "default_manual", "outcome": "manual"}]}}, f)
     atexit.register(shutil.rmtree, d, True)
     return {"RF_INTAKE_POLICY_FILE": intake, "RF_REVIEW_POLICY_FILE": review}
+
+
+class ReturnStream:
+    """A thread posting refund_only returns, one every `pace` seconds, over the
+    lines L1..Ln of `order` (see stream_policy_env for the policy that allows
+    it). `sent` lists (time.monotonic(), return_id); `errors` what failed."""
+
+    def __init__(self, h, order, n_lines=50, pace=0.1, prefix="s"):
+        self.h, self.order, self.n_lines, self.pace, self.prefix = h, order, n_lines, pace, prefix
+        self.sent, self.errors, self.stop_event = [], [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        i = 0
+        try:
+            while not self.stop_event.is_set():
+                rid = self.h.post_return(uid("%s%d" % (self.prefix, i)), self.order,
+                                         "L%d" % (1 + i % self.n_lines), kind="refund_only",
+                                         amount=100 + i % 400, reason="late")
+                self.sent.append((time.monotonic(), rid))
+                i += 1
+                time.sleep(self.pace)
+        except Exception as e:  # reported by the scenario
+            self.errors.append(e)
+
+    def return_ids(self):
+        return [rid for _, rid in list(self.sent)]
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(timeout=self.h.t(30))
 
 
 def uid(prefix="x"):

@@ -12,7 +12,7 @@ platform would refuse; it is never a stub that says yes to everything:
     key, token, method/path mismatch or a stale timestamp is refused.
   - Answers {"result": 1, "data": ...} on success, {"result": <code>,
     "error_msg": ...} otherwise. Rate limiting on demand: the next N calls
-    answer RATE_LIMITED.
+    answer RATE_LIMITED; delay_s makes answers that much later.
   - open.seller.order.refund.pcursor.list pages by pcursor ("" first, then
     the echoed cursor until "nomore"), checks the window (<= 1 day, within 90
     days) and pageSize (<= 100), by create (queryType 1) or update time (2).
@@ -20,7 +20,11 @@ platform would refuse; it is never a stub that says yes to everything:
     30 or 40), open.refund.reject (refundVersion must equal the record's
     updateTime: an optimistic lock), submit.returnInfo; each changes the
     record as the platform would and bumps updateTime.
-  - Every call is recorded (method, params, answer) for the test to inspect.
+  - Every call is recorded (method, params, answer; call_log adds its
+    Idempotency-Key header and time) for the test to inspect; delay_s slows
+    a method down (or every method, under "*"), as a slow platform would.
+  - Orders: add_order() keeps an order for open.seller.order.detail (shape in
+    its docstring).
   - Pushes: push(url, topic, record) encrypts the message with the app's
     message key (AES-CBC, zero IV, PKCS#5, Base64; via the openssl command)
     and POSTs it as text/plain, returning the HTTP status and answer.
@@ -73,6 +77,9 @@ class Standin:
         self.orders = {}   # oid (text) -> order detail
         self.calls = []    # (method, params dict, answer dict)
         self.rate_limit_next = 0
+        self.call_log = []  # every API call: {method, param, idempotency_key, answer, at}
+        self.delay_s = {}   # method ("*": every method) -> seconds to wait before answering
+        self.received = []  # (method, param JSON text) of every call, as it arrives
         self.lock = threading.Lock()
         standin = self
 
@@ -93,13 +100,16 @@ class Standin:
                 if path.startswith("/_control/"):
                     answer = standin._control(path, params)
                 else:
-                    answer = standin._call(path, params)
+                    answer = standin._call(path, params, self.headers.get("Idempotency-Key"))
                 body = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller went away (a killed worker): the call still happened
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
@@ -129,12 +139,45 @@ class Standin:
             self.refunds[str(refund_id)] = rec
         return rec
 
+    def add_order(self, oid, items, seller_id=1, buyer_id=1, pay_time=None, delivery_time=None,
+                  express_fee=0, discount_fee=0, province="Zhejiang", freight_insured=False):
+        """An order as open.seller.order.detail answers it (data):
+        {oid, sellerId, buyerId, payTime, deliveryTime (buyer signed for it, ms;
+        0 not yet), expressFee, discountFee (fen), province, freightInsured,
+        orderItemList: [{skuId, itemId, itemTitle, num, price (fen per unit),
+        category, supplierId}]}. items: [(sku_id, num, price)] or dicts."""
+        now = int(time.time() * 1000)
+        lines = []
+        for it in items:
+            if isinstance(it, dict):
+                lines.append(dict(it))
+            else:
+                sku, num, price = it
+                lines.append({"skuId": int(sku), "itemId": int(sku), "itemTitle": "item %s" % sku,
+                              "num": num, "price": price, "category": "apparel",
+                              "supplierId": "sup-1"})
+        order = {"oid": int(oid), "sellerId": int(seller_id), "buyerId": int(buyer_id),
+                 "payTime": pay_time or now - 5 * 86400000,
+                 "deliveryTime": now - 2 * 86400000 if delivery_time is None else delivery_time,
+                 "expressFee": express_fee, "discountFee": discount_fee, "province": province,
+                 "freightInsured": freight_insured, "orderItemList": lines}
+        with self.lock:
+            self.orders[str(oid)] = order
+        return order
+
     def update_refund(self, refund_id, **changes):
         with self.lock:
             rec = self.refunds[str(refund_id)]
             rec.update(changes)
             rec["updateTime"] = max(int(time.time() * 1000), rec["updateTime"] + 1)
             return dict(rec)
+
+    def log_of(self, method=None, refund_id=None):
+        """call_log entries, optionally of one method and/or one refundId."""
+        with self.lock:
+            return [dict(c) for c in self.call_log
+                    if (method is None or c["method"] == method)
+                    and (refund_id is None or str((c["param"] or {}).get("refundId")) == str(refund_id))]
 
     def calls_of(self, method):
         with self.lock:
@@ -156,8 +199,13 @@ class Standin:
     def _fail(self, code, msg):
         return {"result": code, "error_msg": msg}
 
-    def _call(self, path, p):
+    def _call(self, path, p, idempotency_key=None):
         method = p.get("method", "")
+        with self.lock:
+            self.received.append((method, p.get("param") or ""))
+        delay = self.delay_s.get(method) or self.delay_s.get("*")
+        if delay:
+            time.sleep(delay)
         with self.lock:
             answer = self._check(path, p)
             if answer is None:
@@ -167,6 +215,13 @@ class Standin:
                 except (ValueError, KeyError, TypeError) as e:
                     answer = self._fail(BAD_PARAM, "bad param: %s" % e)
             self.calls.append((method, dict(p), answer))
+            try:
+                param = json.loads(p.get("param") or "{}")
+            except ValueError:
+                param = None
+            self.call_log.append({"method": method, "param": param,
+                                  "idempotency_key": idempotency_key, "answer": answer,
+                                  "at": int(time.time() * 1000)})
         return answer
 
     def _check(self, path, p):
@@ -258,13 +313,21 @@ class Standin:
         cursor = param.get("pcursor", "")
         if cursor == "nomore":
             return self._fail(BAD_PARAM, "pcursor nomore: the listing is finished")
-        offset = int(cursor) if cursor else 0
-        hits = sorted((r for r in self.refunds.values() if begin <= r[field] < end),
+        # The cursor is the key of the last record given (time_refundId), not an
+        # offset: a record that leaves the window between pages (updated since)
+        # does not make the next page skip another.
+        try:
+            after = tuple(int(x) for x in cursor.split("_")) if cursor else None
+        except ValueError:
+            return self._fail(BAD_PARAM, "pcursor is not one this server gave")
+        hits = sorted((r for r in self.refunds.values() if begin <= r[field] < end
+                       and (after is None or (r[field], r["refundId"]) > after)),
                       key=lambda r: (r[field], r["refundId"]))
-        page = hits[offset:offset + size]
-        nxt = offset + size
+        page = hits[:size]
+        more = len(hits) > size
+        nxt = "%d_%d" % (page[-1][field], page[-1]["refundId"]) if more else "nomore"
         return {"result": 1, "data": {"refundOrderInfoList": [dict(r) for r in page],
-                                      "pcursor": str(nxt) if nxt < len(hits) else "nomore"}}
+                                      "pcursor": nxt}}
 
     # ---- pushes -------------------------------------------------------------------
 

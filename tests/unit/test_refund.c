@@ -1,6 +1,7 @@
 /*
  * test_refund.c: unit tests for the refund worker's decisions: which
- * inspected goods are refunded, who a claim goes to, and the idempotency key.
+ * inspected goods are refunded, who a claim goes to, the idempotency key,
+ * and which platform call makes the platform pay.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,11 +44,32 @@ static void idempotency_key(void **state) {
     assert_non_null(strstr(a, "01ABC"));
 }
 
+static void platform_purpose(void **state) {
+    (void)state;
+    refund_plan_t plan;
+    memset(&plan, 0, sizeof plan);
+    strcpy(plan.kind, "refund_only");
+    assert_string_equal(refund_platform_purpose(&plan), "approve_refund");
+    assert_string_equal(refund_platform_method("approve_refund"),
+                        "open.seller.order.refund.approve");
+    strcpy(plan.kind, "return_refund");
+    plan.goods_expected = true;
+    assert_string_equal(refund_platform_purpose(&plan), "confirm_receipt");
+    assert_string_equal(refund_platform_method("confirm_receipt"),
+                        "open.seller.order.refund.confirm.receipt");
+    plan.goods_expected = false; /* returnless: agreed like a refund-only request */
+    assert_string_equal(refund_platform_purpose(&plan), "approve_refund");
+    strcpy(plan.kind, "exchange");
+    assert_null(refund_platform_purpose(&plan));
+    assert_null(refund_platform_method("reject"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(after_inspection),
         cmocka_unit_test(claim_party),
         cmocka_unit_test(idempotency_key),
+        cmocka_unit_test(platform_purpose),
     };
     return cmocka_run_group_tests_name("refund", tests, NULL, NULL);
 }

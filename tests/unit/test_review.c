@@ -1,6 +1,7 @@
 /*
  * test_review.c: unit tests for the review worker's policy: the automatic
- * first look, who must decide, and who bears the cost.
+ * first look, who must decide, and who bears the cost; which decisions the
+ * platform must accept first, and the policy's return address.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -135,6 +136,54 @@ static void cost_bearer_and_returnless(void **state) {
     assert_false(review_returnless(&p, "return_refund", 10));
 }
 
+/* Which decisions are told to the platform before they take effect. */
+static void platform_purpose(void **state) {
+    (void)state;
+    review_task_t t;
+    memset(&t, 0, sizeof t);
+    strcpy(t.platform, "kuaishou");
+    strcpy(t.status, "pending");
+    strcpy(t.kind, "return_refund");
+    assert_string_equal(review_platform_purpose(&t, true), "approve_return");
+    assert_string_equal(review_platform_purpose(&t, false), "reject");
+    strcpy(t.kind, "exchange");
+    assert_string_equal(review_platform_purpose(&t, true), "approve_return");
+    /* refund-only and returnless approvals: refund's refund.approve is the call */
+    strcpy(t.kind, "refund_only");
+    assert_null(review_platform_purpose(&t, true));
+    assert_string_equal(review_platform_purpose(&t, false), "reject");
+    strcpy(t.kind, "return_refund");
+    t.returnless = true;
+    assert_null(review_platform_purpose(&t, true));
+    t.returnless = false;
+    /* a dispute is settled after the goods came back: no new platform decision */
+    strcpy(t.status, "disputed");
+    assert_null(review_platform_purpose(&t, true));
+    assert_null(review_platform_purpose(&t, false));
+    /* other platforms: as before, no call */
+    strcpy(t.status, "pending");
+    strcpy(t.platform, "api");
+    assert_null(review_platform_purpose(&t, true));
+    strcpy(t.platform, "douyin");
+    assert_null(review_platform_purpose(&t, false));
+}
+
+static void policy_return_address(void **state) {
+    (void)state;
+    review_policy_t p;
+    char err[200];
+    review_policy_default(&p);
+    assert_string_equal(p.return_address_id, "");
+    json_t *doc = json_pack("{s:s}", "return_address_id", "9001");
+    assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), 0);
+    assert_string_equal(p.return_address_id, "9001");
+    json_decref(doc);
+    doc = json_pack("{s:i}", "return_address_id", 9001);
+    assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "return_address_id"));
+    json_decref(doc);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(default_rules),
@@ -142,6 +191,8 @@ int main(void) {
         cmocka_unit_test(cost_bearer_and_returnless),
         cmocka_unit_test(liability),
         cmocka_unit_test(reject_reasons),
+        cmocka_unit_test(platform_purpose),
+        cmocka_unit_test(policy_return_address),
     };
     return cmocka_run_group_tests_name("review", tests, NULL, NULL);
 }

@@ -103,6 +103,14 @@ static size_t text_width(const char *s) {
     return w;
 }
 
+/* Frees the table's cells (printed or not). */
+static void table_discard(table_t *t) {
+    for (size_t i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
+    free(t->cells);
+    t->cells = NULL;
+    t->nrows = t->cap = 0;
+}
+
 static void table_print(table_t *t) {
     size_t width[MAX_COLS] = {0};
     for (size_t r = 0; r < t->nrows; r++)
@@ -119,10 +127,7 @@ static void table_print(table_t *t) {
         }
         putchar('\n');
     }
-    for (size_t i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
-    free(t->cells);
-    t->cells = NULL;
-    t->nrows = t->cap = 0;
+    table_discard(t);
 }
 
 /* Small formatting helpers returning a static ring of buffers. */
@@ -700,6 +705,63 @@ static int refunds_approve(int argc, char **argv) {
     return done_json(doc);
 }
 
+/* ---- platform calls ----------------------------------------------------------------------- */
+
+/* rfctl calls RETURN_ID: what review and refund told the platform about a
+ * return: one row per request sent (a call and the record fetched after a
+ * refusal), with the call's state, the platform's result and the time taken. */
+static int cmd_calls(int argc, char **argv) {
+    opts_t o;
+    if (parse_opts(argc, argv, "", &o)) return 2;
+    if (o.npos != 1) return usage_error("calls RETURN_ID");
+    char path[300] = "/v1/platform-calls";
+    add_param(path, sizeof path, "return_id", o.pos[0]);
+    json_t *all = json_pack("{s:s}", "return_id", o.pos[0]);
+    opts_free(&o);
+    static const int workers[] = {W_REVIEW, W_REFUND};
+    table_t t = {.ncols = 10};
+    table_row(&t, "WORKER", "CALL", "METHOD", "STATE", "SENT", "OUTCOME", "RESULT", "MS",
+              "IDEMPOTENCY_KEY", "PARAM");
+    size_t n_calls = 0;
+    for (size_t w = 0; w < 2; w++) {
+        json_t *doc = call(workers[w], "GET", path, NULL);
+        if (!doc) {
+            json_decref(all);
+            table_discard(&t);
+            return 1;
+        }
+        json_t *calls = json_object_get(doc, "calls");
+        json_object_set(all, worker_names[workers[w]], calls ? calls : json_array());
+        size_t i, k;
+        json_t *c, *q;
+        json_array_foreach(calls, i, c) {
+            n_calls++;
+            const char *state = jstr(c, "state");
+            json_array_foreach(json_object_get(c, "requests"), k, q) {
+                char *param = json_dumps(json_object_get(q, "param"), JSON_COMPACT);
+                table_row(&t, worker_names[workers[w]], fmt_i(jint(c, "call_id")),
+                          jstr(q, "method"), k == 0 ? state : "",
+                          fmt_ms_time(json_object_get(q, "started_at")), jstr(q, "outcome"),
+                          fmt_i(jint(q, "result_code")), fmt_i(jint(q, "duration_ms")),
+                          jstr(q, "idempotency_key"), param ? param : "");
+                free(param);
+            }
+            if (json_array_size(json_object_get(c, "requests")) == 0)
+                table_row(&t, worker_names[workers[w]], fmt_i(jint(c, "call_id")),
+                          jstr(c, "method"), state, "-", "", "", "", jstr(c, "idempotency_key"),
+                          jstr(c, "error"));
+        }
+        json_decref(doc);
+    }
+    if (!opt_json) {
+        table_print(&t);
+        printf("%zu call(s)\n", n_calls);
+    } else {
+        table_discard(&t);
+    }
+    return done_json(all);
+}
+
 /* ---- dead letters ------------------------------------------------------------------------- */
 
 /* "worker:id" -> worker index and id text; -1 if malformed. */
@@ -1027,6 +1089,7 @@ static const char help_text[] =
     "  receive RETURN_ID|--tracking NO [--condition GRADE] [--by NAME]\n"
     "  refunds list [--return RETURN_ID]\n"
     "  refunds approve RETURN_ID                finance approval of a large refund\n"
+    "  calls RETURN_ID                          what review and refund told the platform\n"
     "  dlq list [--worker W]                    dead letters across the workers\n"
     "  dlq show|replay|discard WORKER:ID\n"
     "  sla [--within 1d]                        returns whose platform deadline is near or passed\n"
@@ -1069,6 +1132,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "sla")) rc = cmd_sla(argc - i, argv + i);
     else if (!strcmp(cmd, "report")) rc = cmd_report(argc - i, argv + i);
     else if (!strcmp(cmd, "receive")) rc = cmd_receive(argc - i, argv + i);
+    else if (!strcmp(cmd, "calls")) rc = cmd_calls(argc - i, argv + i);
     else if (!strcmp(cmd, "keygen")) rc = cmd_keygen(argc - i + 1, argv + i - 1);
     else if (!strcmp(cmd, "returns") && !strcmp(sub, "list")) rc = returns_list(rest_c, rest_v);
     else if (!strcmp(cmd, "returns") && !strcmp(sub, "show")) rc = returns_show(rest_c, rest_v);

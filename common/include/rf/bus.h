@@ -20,6 +20,11 @@
  *    yet). After `retry_max` RETRYs, one REJECT (undecodable body, a permanent
  *    refusal), or deferrals for longer than `defer_limit_s`, the event moves
  *    to the `dead_letter` table, from where an operator replays or discards it.
+ *  - Poison that kills. A consumer records the events it starts applying
+ *    (`inbox_started`, removed by the transaction that applies them); an
+ *    event that `retry_max` consumer processes died while applying is
+ *    answered REJECT without being applied (see bus.c). Ack timeouts alone
+ *    (a stopped or restarting consumer) never dead-letter anything.
  *  - Per-return order. Toward each consumer at most one event per return is
  *    in flight; the next one for that return is sent after the ACK. Different
  *    returns proceed in parallel (up to `window` in flight per consumer).

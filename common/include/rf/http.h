@@ -62,6 +62,9 @@ const char *rf_http_header(const rf_http_exchange_t *x, const char *name);
 int rf_http_query_param(const rf_http_exchange_t *x, const char *name, char *out,
                         size_t outlen);
 
+/* rf_http_peer: the client's address "ip:port" ("" when unknown). */
+const char *rf_http_peer(const rf_http_exchange_t *x);
+
 /* The application's own per-request pointer (e.g. who is asking), NULL until
  * set; borrowed, never freed by the server. */
 void rf_http_set_user(rf_http_exchange_t *x, const void *user);

@@ -1,0 +1,98 @@
+/*
+ * platform.c: the refund worker's money calls to the platform (Kuaishou).
+ *
+ * On Kuaishou the platform pays the buyer; the merchant's part is to say so.
+ * A refund-only request (or a return refunded without its goods) is agreed
+ * with open.seller.order.refund.approve (refundId, refundAmount in fen) when
+ * the refund is issued, after finance's approval when above the limit; a
+ * return whose goods came back and passed inspection is confirmed with
+ * open.seller.order.refund.confirm.receipt, which makes the platform refund.
+ * The call is written with the refund (rf/platform_calls.h sends it, once);
+ * the platform's yes is refund.issued, its final no refund.failed and an
+ * alert, as the sandbox adapter's failures are. Other platforms, and an
+ * exchange, go through the adapter as before.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "refund.h"
+#include "rf/log.h"
+#include "rf/platform_calls.h"
+
+extern rf_pcalls_t *refund_pcalls; /* refund.c */
+
+const char *refund_platform_purpose(const refund_plan_t *plan) {
+    if (strcmp(plan->kind, "exchange") == 0) return NULL;
+    return plan->goods_expected ? "confirm_receipt" : "approve_refund";
+}
+
+const char *refund_platform_method(const char *purpose) {
+    if (strcmp(purpose, "approve_refund") == 0) return "open.seller.order.refund.approve";
+    if (strcmp(purpose, "confirm_receipt") == 0)
+        return "open.seller.order.refund.confirm.receipt";
+    return NULL;
+}
+
+int refund_platform_call(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
+                         const refund_row_t *r) {
+    if (strcmp(plan->platform, "kuaishou") != 0) return 0;
+    const char *purpose = refund_platform_purpose(plan);
+    if (!purpose) return 0;
+    char key[200];
+    snprintf(key, sizeof key, "%s-%s", r->idempotency_key, purpose);
+    json_t *param = json_pack("{s:o}", "refundId", rf_pcalls_id_json(plan->platform_return_id));
+    json_t *context = json_pack("{s:s, s:I}", "refund_id", r->refund_id, "amount_fen",
+                                (json_int_t)r->amount_fen);
+    if (!param || !context) {
+        json_decref(param);
+        json_decref(context);
+        return -1;
+    }
+    if (strcmp(purpose, "approve_refund") == 0)
+        json_object_set_new(param, "refundAmount", json_integer(r->amount_fen));
+    rf_pcall_new_t c = {
+        .return_id = plan->return_id,
+        .platform = plan->platform,
+        .platform_return_id = plan->platform_return_id,
+        .purpose = purpose,
+        .method = refund_platform_method(purpose),
+        .idempotency_key = key,
+        .platform_version = plan->platform_version,
+        .param = param,
+        .context = context,
+    };
+    int rc = rf_pcalls_enqueue(db, &c);
+    json_decref(param);
+    json_decref(context);
+    if (rc < 0) return -1;
+    if (!rf_pcalls_enabled()) {
+        /* Calls off: the refund goes on as before, and operations are told
+         * that the platform still has to hear it. */
+        if (rc == 1 && rf_pcalls_alert(bus, plan->return_id, "platform_call_not_sent",
+                                       c.method,
+                                       "calls are off: do it in the Kuaishou seller console") != 0)
+            return -1;
+        return 0;
+    }
+    if (refund_db_refund_park(db, r->refund_id) != 0) return -1;
+    rf_pcalls_kick(refund_pcalls);
+    return 1;
+}
+
+const char *refund_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
+                                   const struct rf_pcall *call,
+                                   const struct rf_pcall_outcome *o) {
+    (void)arg;
+    if (o->accepted) {
+        char ref[200];
+        snprintf(ref, sizeof ref, "kuaishou-%s%s", call->platform_return_id,
+                 o->already_done ? "-already" : "");
+        return refund_issued(bus, db, call->return_id, ref, NULL) == 0 ? RF_PCALL_SUCCEEDED
+                                                                        : NULL;
+    }
+    char why[400];
+    snprintf(why, sizeof why, "platform refused %s: %s", call->method,
+             o->error ? o->error : "no answer");
+    return refund_failed_final(bus, db, call->return_id, why, NULL) == 0 ? RF_PCALL_FAILED
+                                                                          : NULL;
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""45: the whole platform path, from a Kuaishou push to the platform's refund (issue 4).
+
+One Kuaishou stand-in plays the platform for every worker: intake receives its
+pushes and asks it for records and orders; review and refund tell it their
+decisions. For a return and refund:
+  - an encrypted addRefund push (ids only) reaches intake's feed address; intake
+    fetches the refund's detail and the order it does not know yet, and creates
+    the return with the record's version;
+  - review approves it by rule and calls returngoods.approve with the merchant's
+    return address; only then does the warehouse expect the parcel;
+  - the buyer ships it: the platform's record moves to status 40 and an
+    updateRefund push brings return.updated (return_in_transit) to intake;
+  - the warehouse receives and inspects it over HTTP; refund calls
+    confirm.receipt, the platform refunds (status 50), and intake shows the
+    return refunded;
+and a refund-only request pushed the same way ends in one refund.approve.
+Every platform call happens exactly once with success, in the order the
+platform needs them. Prints the calls and the time from push to refund.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import feedkit  # noqa: E402
+import harness  # noqa: E402
+import platform_calls_kit as kit  # noqa: E402
+
+RULES = [{"name": "returns_auto", "kind": "return_refund", "max_amount_fen": 100000,
+          "outcome": "auto_approve"},
+         {"name": "small_refund_only", "kind": "refund_only", "max_amount_fen": 5000,
+          "outcome": "auto_approve"},
+         {"name": "default_manual", "outcome": "manual"}]
+FEEDS = feedkit.Feeds()
+_, CLUSTER = kit.setup(RULES, standin=FEEDS.standin)
+CLUSTER["worker_env"]["intake"] = FEEDS.env
+ORDER_DETAIL = "open.seller.order.detail"
+
+
+def push(h, topic, refund_id, event_id):
+    rec = dict(FEEDS.standin.refunds[refund_id])
+    status, answer, _ = FEEDS.ks_push(topic, rec, event_id)
+    h.check(status == 200 and '"result":1' in answer.replace(" ", ""),
+            "push %s answered %d %s" % (event_id, status, answer))
+
+
+def return_of(h, refund_id, timeout=30):
+    """intake's return for the platform record, once it exists."""
+    rec = h.wait_until(lambda: (feedkit.feed_record(h, "kuaishou", refund_id) or {})
+                       .get("return_id") and feedkit.feed_record(h, "kuaishou", refund_id),
+                       timeout, "intake to create the return of refund %s" % refund_id)
+    return rec["return_id"]
+
+
+def one_success(h, method, refund_id):
+    ok = kit.successes(FEEDS.standin, method, refund_id)
+    h.check(len(ok) == 1 and ok[0]["idempotency_key"],
+            "exactly one successful %s for %s, with its key: %s" % (method, refund_id, ok))
+    return ok[0]
+
+
+def scenario(h):
+    ks = FEEDS.standin
+    oid, sku, rid = "2308880000000000001", "3308880000000000001", "2408880000000000001"
+
+    h.step("a return and refund is pushed (ids only) for an order intake does not know")
+    ks.add_order(oid, [{"skuId": int(sku), "itemId": 1, "itemTitle": "coat", "num": 1,
+                        "price": 3990, "category": "apparel", "supplierId": "sup-1"}])
+    ks.add_refund(rid, oid, sku_id=sku, handling_way=1, status=11, refund_fee=3990)
+    t0 = time.monotonic()
+    push(h, "kwaishop_aftersales_addRefund", rid, "ev-45-1")
+    ret = return_of(h, rid)
+    doc = h.return_doc(ret)
+    h.check(doc["type"] == "return_refund" and doc["requested_amount_fen"] == 3990
+            and doc["platform_version"] == ks.refunds[rid]["createTime"],
+            "return from the record: %r" % {k: doc.get(k) for k in
+                                             ("type", "requested_amount_fen", "platform_version")})
+
+    h.step("review approves by rule and tells the platform, with the return address")
+    kit.wait_call(h, "review", ret)
+    approve = one_success(h, kit.APPROVE_RETURN, rid)
+    h.check(str(approve["param"]["addressId"]) == kit.MERCHANT_ADDRESS
+            and approve["param"]["refundAmount"] == 3990,
+            "returngoods.approve param: %s" % approve["param"])
+    h.wait_until(lambda: ks.refunds[rid]["status"] == 30, 10,
+                 "the platform to wait for the buyer's parcel (status 30)")
+
+    h.step("the buyer ships the parcel: the platform's update reaches intake")
+    ks.update_refund(rid, status=40, logisticsInfo={"expressNo": "SF1234567890",
+                                                    "expressCode": 1})
+    push(h, "kwaishop_aftersales_updateRefund", rid, "ev-45-2")
+    h.wait_until(lambda: "return.updated" in h.timeline_types(ret), 20,
+                 "return.updated (return_in_transit) in the timeline")
+    upd = [e for e in h.return_doc(ret)["timeline"] if e["type"] == "return.updated"]
+    h.check(upd[-1]["body"]["platform_status"] == "return_in_transit",
+            "return.updated body: %s" % upd[-1]["body"])
+
+    h.step("the warehouse receives and inspects it; refund confirms the receipt")
+    kit.receive_and_inspect(h, ret)
+    h.wait_status(ret, "refunded", timeout=30)
+    elapsed = time.monotonic() - t0
+    one_success(h, kit.CONFIRM, rid)
+    h.check(ks.refunds[rid]["status"] == 50, "the platform refunds: status %s"
+            % ks.refunds[rid]["status"])
+    order = [c["method"] for c in ks.log_of(refund_id=rid) if c["answer"].get("result") == 1]
+    want = [kit.APPROVE_RETURN, kit.CONFIRM]
+    h.check([m for m in order if m in want] == want,
+            "approve before confirm.receipt: %s" % order)
+    h.check(len(ks.calls_of(ORDER_DETAIL)) >= 1, "the order was fetched from the platform")
+    types = h.timeline_types(ret)
+    for t in ("return.requested", "return.approved", "return.updated", "goods.received",
+              "goods.inspected", "refund.issued"):
+        h.check(t in types, "%s in the timeline: %s" % (t, types))
+
+    h.step("a refund-only request pushed the same way ends in one refund.approve")
+    oid2, sku2, rid2 = "2308880000000000002", "3308880000000000002", "2408880000000000002"
+    ks.add_order(oid2, [(sku2, 1, 1990)])
+    ks.add_refund(rid2, oid2, sku_id=sku2, handling_way=10, status=10, refund_fee=1990)
+    push(h, "kwaishop_aftersales_addRefund", rid2, "ev-45-3")
+    push(h, "kwaishop_aftersales_addRefund", rid2, "ev-45-3")  # the platform repeats it
+    ret2 = return_of(h, rid2)
+    h.wait_status(ret2, "refunded", timeout=30)
+    ok = one_success(h, kit.APPROVE_REFUND, rid2)
+    h.check(ok["param"]["refundAmount"] == 1990, "refund.approve param: %s" % ok["param"])
+    h.check(not kit.successes(ks, kit.APPROVE_RETURN, rid2),
+            "no returngoods.approve for a refund only")
+    h.check(h.count("FROM intake.returns WHERE platform = 'kuaishou'") == 2,
+            "two returns for two refunds (the repeated push deduplicated)")
+
+    calls = [(c["method"].replace("open.seller.order.", ""), c["answer"].get("result"))
+             for c in ks.log_of()]
+    print("FIGURES 45: push to refunded %.2f s; platform calls %d: %s"
+          % (elapsed, len(calls), ", ".join("%s=%s" % c for c in calls)), flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        harness.main(scenario, **CLUSTER)
+    finally:
+        FEEDS.close()
