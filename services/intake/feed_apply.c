@@ -93,9 +93,10 @@ static int create_or_wait(rf_db_t *db, const intake_feed_record_t *r, bool *need
         .requested_amount_fen = r->amount_fen,
         .requested_at = r->requested_at > 0 ? r->requested_at : r->version,
         .platform_deadline_at = r->deadline_at,
+        .platform_version = r->version,
     };
     intake_create_result_t res;
-    intake_return_create_tx(&req, r->version, true, &res);
+    intake_return_create_tx(&req, true, &res);
     switch (res.outcome) {
     case INTAKE_CREATED:
         atomic_fetch_add(&intake_feed_counters.created, 1);

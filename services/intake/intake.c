@@ -203,7 +203,7 @@ static bool read_return(json_t *doc, intake_return_req_t *r, rf_jsonv_t *v) {
 }
 
 static int emit_requested(rf_bus_t *bus, const char *return_id, const intake_return_req_t *r,
-                          const intake_line_info_t *line, int64_t paid, int64_t platform_version) {
+                          const intake_line_info_t *line, int64_t paid) {
     rf_event_t ev;
     if (rf_bus_event_init(bus, &ev, RF_EV_RETURN_REQUESTED, return_id, NULL) != 0) return -1;
     rf_body_return_requested_t *b = &ev.body.return_requested;
@@ -232,7 +232,6 @@ static int emit_requested(rf_bus_t *bus, const char *return_id, const intake_ret
     b->line_quantity = line->quantity;
     b->shipping_fen = line->shipping_fen;
     b->freight_insured = line->freight_insured;
-    b->platform_version = platform_version;
     char key[3 * MAX_ID + 3];
     snprintf(key, sizeof key, "%s/%s/%s", r->platform, r->order_id, r->line_id);
     rc |= rf_event_set_str(&b->line_key, key);
@@ -267,8 +266,8 @@ static int64_t line_paid_for(const intake_line_info_t *l, int64_t quantity) {
            (int64_t)(((__int128)l->paid_fen * done) / l->quantity);
 }
 
-void intake_return_create_tx(const intake_return_req_t *r, int64_t platform_version,
-                             bool record_amount_refusal, intake_create_result_t *out) {
+void intake_return_create_tx(const intake_return_req_t *r, bool record_amount_refusal,
+                             intake_create_result_t *out) {
     rf_bus_t *bus = rf_worker_bus(worker);
     rf_db_t *db = rf_worker_db(worker);
     intake_line_info_t line;
@@ -339,7 +338,7 @@ void intake_return_create_tx(const intake_return_req_t *r, int64_t platform_vers
     }
     rf_ulid_new(out->return_id);
     if (intake_db_insert_return(db, out->return_id, r, line.shop_id, ceiling) != 1) return;
-    if (emit_requested(bus, out->return_id, r, &line, ceiling, platform_version) != 0) return;
+    if (emit_requested(bus, out->return_id, r, &line, ceiling) != 0) return;
     out->outcome = INTAKE_CREATED;
     rf_info("event=return_requested return_id=%s platform=%s platform_return_id=%s kind=%s",
             out->return_id, r->platform, r->platform_return_id, r->kind);
@@ -350,7 +349,7 @@ static void create_return(rf_http_exchange_t *x, const intake_return_req_t *r) {
     rf_bus_t *bus = rf_worker_bus(worker);
     intake_create_result_t res;
     if (rf_bus_tx_begin(bus) != 0) goto db_err;
-    intake_return_create_tx(r, 0, false, &res);
+    intake_return_create_tx(r, false, &res);
     switch (res.outcome) {
     case INTAKE_DUPLICATE:
         rf_bus_tx_rollback(bus);

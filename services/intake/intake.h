@@ -137,11 +137,11 @@ typedef struct intake_create_result {
 
 /* intake_return_create_tx: take up a return request inside the caller's open
  * transaction (rf_bus_tx_begin): the policy checks, the record, and
- * return.requested carrying platform_version (0 when none). An amount over
+ * return.requested carrying r->platform_version (0 when none). An amount over
  * what was paid is recorded as refused only when record_amount_refusal. The
  * caller commits (or rolls back on INTAKE_CREATE_DB_ERROR). */
-void intake_return_create_tx(const intake_return_req_t *r, int64_t platform_version,
-                             bool record_amount_refusal, intake_create_result_t *out);
+void intake_return_create_tx(const intake_return_req_t *r, bool record_amount_refusal,
+                             intake_create_result_t *out);
 /* allocate_order for feeds: share discount and shipping among o's lines. */
 int intake_order_allocate(intake_order_t *o);
 
