@@ -48,8 +48,7 @@ def return_path(h, supplier, address):
     key = review_calls[0]["idempotency_key"]
     h.check(approve[0]["idempotency_key"] == key and key,
             "the stand-in saw the key %r, review recorded %r" % (approve[0]["idempotency_key"], key))
-    types = h.timeline_types(ret)
-    h.check("return.approved" in types, "return.approved after the platform's yes: %s" % types)
+    h.wait_timeline(ret, ["return.approved"])  # sent after the platform's yes
     kit.receive_and_inspect(h, ret)
     h.wait_status(ret, "refunded")
     refund_calls = kit.wait_call(h, "refund", ret)

@@ -77,9 +77,9 @@ def scenario(h):
     h.check(task == [["6000", str(v1)]], "the task shows the new request: %s" % task)
     h.check(h.count("FROM review.decisions WHERE return_id = '%s' AND decision = 'platform_changed'"
                     % ret) == 1, "the change is kept with the decisions")
+    h.wait_until(lambda: h.timeline_types(ret).count("review.opened") == 2, 20,
+                 "review.opened again in the timeline of %s" % ret)
     h.check("return.approved" not in h.timeline_types(ret), "no approval went out")
-    h.check(h.timeline_types(ret).count("review.opened") == 2, "review.opened again: %s"
-            % h.timeline_types(ret))
     r = h.http("POST", "review", "/v1/reviews/%s/approve" % ret, {"by": "alice"})
     h.check(r.status == 200, "second approve: %r" % r)
     kit.wait_call(h, "review", ret, "succeeded")
