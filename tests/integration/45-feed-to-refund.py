@@ -27,13 +27,8 @@ import feedkit  # noqa: E402
 import harness  # noqa: E402
 import platform_calls_kit as kit  # noqa: E402
 
-RULES = [{"name": "returns_auto", "kind": "return_refund", "max_amount_fen": 100000,
-          "outcome": "auto_approve"},
-         {"name": "small_refund_only", "kind": "refund_only", "max_amount_fen": 5000,
-          "outcome": "auto_approve"},
-         {"name": "default_manual", "outcome": "manual"}]
 FEEDS = feedkit.Feeds()
-_, CLUSTER = kit.setup(RULES, standin=FEEDS.standin)
+_, CLUSTER = kit.setup(kit.AUTO_RULES, standin=FEEDS.standin)
 CLUSTER["worker_env"]["intake"] = FEEDS.env
 ORDER_DETAIL = "open.seller.order.detail"
 

@@ -21,12 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import platform_calls_kit as kit  # noqa: E402
 
-RULES = [{"name": "returns_auto", "kind": "return_refund", "max_amount_fen": 100000,
-          "outcome": "auto_approve"},
-         {"name": "small_refund_only", "kind": "refund_only", "max_amount_fen": 5000,
-          "outcome": "auto_approve"},
-         {"name": "default_manual", "outcome": "manual"}]
-standin, CLUSTER = kit.setup(RULES)
+standin, CLUSTER = kit.setup(kit.AUTO_RULES)
 N = 3
 SLOW_S = 1.5
 

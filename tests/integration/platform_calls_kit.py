@@ -24,6 +24,14 @@ CONFIRM = "open.seller.order.refund.confirm.receipt"
 REJECT = "open.refund.reject"
 DETAIL = "open.seller.order.refund.detail"
 
+# Review rules under which the paths out need no person: a return and refund up
+# to 1,000 yuan and a refund only up to 50 yuan are approved automatically.
+AUTO_RULES = [{"name": "returns_auto", "kind": "return_refund", "max_amount_fen": 100000,
+               "outcome": "auto_approve"},
+              {"name": "small_refund_only", "kind": "refund_only", "max_amount_fen": 5000,
+               "outcome": "auto_approve"},
+              {"name": "default_manual", "outcome": "manual"}]
+
 _next = [random.randrange(10 ** 6, 10 ** 7) * 10 ** 6]
 
 
