@@ -8,7 +8,7 @@
 #include "intake.h"
 #include "rf/ids.h"
 #include "rf/log.h"
-#include "rf/shop_cache.h"
+#include "rf/policy_docs.h"
 
 
 int intake_db_upsert_order(rf_db_t *db, const intake_order_t *o) {
@@ -175,52 +175,22 @@ int intake_db_delete_refused(rf_db_t *db, const char *return_id) {
     return rf_db_exec(db, "DELETE FROM returns WHERE return_id = $1 AND refused", 1, p);
 }
 
-/* Policies change only when a policy file is loaded at start-up, so a few
- * seconds of caching per shop saves a query and a JSON parse per request. */
-#define POLICY_CACHE 32
-#define POLICY_TTL_MS 5000
-static rf_shop_cache_t *policy_cache;
-
-static int load_policy_uncached(rf_db_t *db, const char *shop_id, intake_policy_t *pol);
+/* The shop's policy is the defaults, then the '*' document, then its own. */
+static void policy_default(void *pol) { intake_policy_default(pol); }
+static int policy_apply(json_t *doc, void *pol, char *err, size_t errlen) {
+    return intake_policy_from_json(doc, pol, err, errlen);
+}
+static rf_policy_docs_t policy_docs = {.size = sizeof(intake_policy_t), .slots = 32,
+                                       .set_default = policy_default, .apply = policy_apply};
 
 int intake_db_load_policy(rf_db_t *db, const char *shop_id, intake_policy_t *pol) {
-    if (!policy_cache) policy_cache = rf_shop_cache_new(POLICY_CACHE, sizeof *pol, POLICY_TTL_MS);
-    if (policy_cache && rf_shop_cache_get(policy_cache, shop_id, pol)) return 0;
-    if (load_policy_uncached(db, shop_id, pol) != 0) return -1;
-    if (policy_cache) rf_shop_cache_put(policy_cache, shop_id, pol);
-    return 0;
+    return rf_policy_docs_load(&policy_docs, db, shop_id, pol);
 }
 
-void intake_db_policy_cache_clear(void) {
-    if (policy_cache) rf_shop_cache_clear(policy_cache);
-}
-
-static int load_policy_uncached(rf_db_t *db, const char *shop_id, intake_policy_t *pol) {
-    intake_policy_default(pol);
-    const char *p[] = {shop_id};
-    PGresult *res = rf_db_query(db,
-                                "SELECT doc::text FROM policies WHERE shop_id IN ('*', $1)"
-                                " ORDER BY shop_id = $1",
-                                1, p);
-    if (!res) return -1;
-    /* the default ('*') first, then the shop's own on top of it */
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *doc = json_loads(rf_get_str(res, i, 0), 0, NULL);
-        char err[200];
-        if (doc && intake_policy_from_json(doc, pol, err, sizeof err) != 0)
-            rf_warn("event=policy_invalid shop_id=%s error=\"%s\"", shop_id, err);
-        json_decref(doc);
-    }
-    PQclear(res);
-    return 0;
-}
+void intake_db_policy_cache_clear(void) { rf_policy_docs_forget(&policy_docs); }
 
 int intake_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_json) {
-    const char *p[] = {shop_id, doc_json};
-    return rf_db_exec(db,
-                      "INSERT INTO policies (shop_id, doc) VALUES ($1, $2::jsonb)"
-                      " ON CONFLICT (shop_id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()",
-                      2, p);
+    return rf_policy_docs_store(db, shop_id, doc_json);
 }
 
 int intake_db_get_status(rf_db_t *db, const char *return_id, char *status, size_t cap,

@@ -7,7 +7,7 @@
 #include "review.h"
 #include "rf/ids.h"
 #include "rf/log.h"
-#include "rf/shop_cache.h"
+#include "rf/policy_docs.h"
 
 int review_db_insert_task(rf_db_t *db, const rf_event_t *ev, const review_verdict_t *v,
                           const char *liability) {
@@ -251,51 +251,22 @@ int64_t review_db_buyer_returns(rf_db_t *db, const char *shop_id, const char *bu
     return n;
 }
 
-/* Policies change only when a policy file is loaded at start-up, so a few
- * seconds of caching per shop saves a query and a JSON parse per event. */
-#define POLICY_CACHE 16
-#define POLICY_TTL_MS 5000
-static rf_shop_cache_t *policy_cache;
-
-static int load_policy_uncached(rf_db_t *db, const char *shop_id, review_policy_t *pol);
+/* The shop's policy is the defaults, then the '*' document, then its own. */
+static void policy_default(void *pol) { review_policy_default(pol); }
+static int policy_apply(json_t *doc, void *pol, char *err, size_t errlen) {
+    return review_policy_from_json(doc, pol, err, errlen);
+}
+static rf_policy_docs_t policy_docs = {.size = sizeof(review_policy_t), .slots = 16,
+                                       .set_default = policy_default, .apply = policy_apply};
 
 int review_db_load_policy(rf_db_t *db, const char *shop_id, review_policy_t *pol) {
-    if (!policy_cache) policy_cache = rf_shop_cache_new(POLICY_CACHE, sizeof *pol, POLICY_TTL_MS);
-    if (policy_cache && rf_shop_cache_get(policy_cache, shop_id, pol)) return 0;
-    if (load_policy_uncached(db, shop_id, pol) != 0) return -1;
-    if (policy_cache) rf_shop_cache_put(policy_cache, shop_id, pol);
-    return 0;
+    return rf_policy_docs_load(&policy_docs, db, shop_id, pol);
 }
 
-void review_db_policy_cache_clear(void) {
-    if (policy_cache) rf_shop_cache_clear(policy_cache);
-}
-
-static int load_policy_uncached(rf_db_t *db, const char *shop_id, review_policy_t *pol) {
-    review_policy_default(pol);
-    const char *p[] = {shop_id};
-    PGresult *res = rf_db_query(db,
-                                "SELECT doc::text FROM policies WHERE shop_id IN ('*', $1)"
-                                " ORDER BY shop_id = $1",
-                                1, p);
-    if (!res) return -1;
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *doc = json_loads(rf_get_str(res, i, 0), 0, NULL);
-        char err[200];
-        if (doc && review_policy_from_json(doc, pol, err, sizeof err) != 0)
-            rf_warn("event=policy_invalid shop_id=%s error=\"%s\"", shop_id, err);
-        json_decref(doc);
-    }
-    PQclear(res);
-    return 0;
-}
+void review_db_policy_cache_clear(void) { rf_policy_docs_forget(&policy_docs); }
 
 int review_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_json) {
-    const char *p[] = {shop_id, doc_json};
-    return rf_db_exec(db,
-                      "INSERT INTO policies (shop_id, doc) VALUES ($1, $2::jsonb)"
-                      " ON CONFLICT (shop_id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()",
-                      2, p);
+    return rf_policy_docs_store(db, shop_id, doc_json);
 }
 
 int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *destination,
