@@ -172,6 +172,10 @@ synchronous_commit = on
 logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF_CONF
+    # Settings a caller adds (the benchmark's profile: pg_stat_statements), one per line.
+    if [ -n "${RF_PG_EXTRA_CONF:-}" ]; then
+        printf '%s\n' "$RF_PG_EXTRA_CONF" >>"$PGDATA_DIR/postgresql.conf"
+    fi
     if [ "${BARE:-}" = 1 ]; then
         # Passwords for everyone but the superuser (who stays trusted locally).
         cat >"$PGDATA_DIR/pg_hba.conf" <<EOF_HBA

@@ -83,6 +83,10 @@ def parse_args():
                    help="pgbench ceiling run length (0: skip the ceiling)")
     p.add_argument("--batch", type=int, default=32,
                    help="returns per pgbench transaction (each worker's writes)")
+    p.add_argument("--profile", action="store_true",
+                   default=os.environ.get("RF_BENCH_PROFILE", "") not in ("", "0"),
+                   help="load pg_stat_statements and print the statements that cost the"
+                        " most PostgreSQL time per return (var/bench/statements.txt)")
     a = p.parse_args()
     if a.returns > 0:
         a.seconds = a.returns / a.rate
@@ -431,6 +435,28 @@ def fmt_lat(d):
         d["p50"], d["p99"], d["p999"], d["max"], d["n"])
 
 
+def write_profile(h, returns):
+    """The statements that cost PostgreSQL the most during the load, per return."""
+    rows = h.psql("SELECT round(total_exec_time::numeric, 0), calls, rows, "
+                  "round(mean_exec_time::numeric, 3), round(max_exec_time::numeric, 1), "
+                  "regexp_replace(left(query, 150), '\\s+', ' ', 'g') "
+                  "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40")
+    total = float(h.psql_val("SELECT sum(total_exec_time) FROM pg_stat_statements") or 0)
+    calls = int(h.psql_val("SELECT sum(calls) FROM pg_stat_statements") or 0)
+    lines = ["statements per return %.1f, PostgreSQL execution ms per return %.3f" % (
+        calls / max(returns, 1), total / max(returns, 1)),
+        "%8s %8s %8s %8s %8s  %s" % ("ms", "calls/r", "rows/r", "mean ms", "max ms",
+                                     "statement")]
+    for ms, c, r, mean, top, q in rows:
+        lines.append("%8s %8.2f %8.2f %8s %8s  %s" % (ms, int(c) / max(returns, 1),
+                                                      int(r) / max(returns, 1), mean, top, q))
+    out_dir = os.path.join(ROOT, "var", "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "statements.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def scenario(h):
     b = Bench(h)
     ceiling = None
@@ -438,6 +464,8 @@ def scenario(h):
         # Captured first, on a quiet pipeline: the writes of --batch returns.
         harness.log("bench: capturing the writes of %d returns for pgbench" % ARGS.batch)
         ceiling_capture = b.capture_writes(ARGS.batch, ARGS.mix)
+    if ARGS.profile:
+        h.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
     cpu0, pg0 = b.cpu_snapshot(), b.pg_counters()
     load0 = os.getloadavg()
     harness.log("bench: %.0f returns/s for %.0f s, mix %.2f return-and-refund" %
@@ -461,6 +489,8 @@ def scenario(h):
     cpu = b.cpu_per_return(cpu0, cpu1, done)
     commits, wal_syncs = pg1[0] - pg0[0], pg1[1] - pg0[1]
     wal_records = pg1[2] - pg0[2]
+    if ARGS.profile:
+        write_profile(h, done)
     search_steps = []
     highest = ARGS.rate if held else None
     if ARGS.search == "on" or (ARGS.search == "auto" and not held):
@@ -528,6 +558,9 @@ def scenario(h):
 
 
 if __name__ == "__main__":
+    if ARGS.profile:
+        os.environ["RF_PG_EXTRA_CONF"] = ("shared_preload_libraries = 'pg_stat_statements'\n"
+                                          "pg_stat_statements.track = all")
     policy = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
     json.dump(POLICY, policy)
     policy.close()
