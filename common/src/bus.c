@@ -28,6 +28,7 @@
 #include "rf/curve.h"
 #include "rf/ids.h"
 #include "rf/log.h"
+#include "rf/pgarray.h"
 
 #define TICK_MS 20
 #define MAX_FRAME_ID 128
@@ -213,6 +214,9 @@ struct rf_bus {
     int64_t outbox_dead, last_vacuum_ms;
     rf_bus_apply_fn apply;
     void *apply_arg;
+    rf_bus_batch_hooks_t hooks;
+    inmsg_t *applying; /* the batch inside apply_batch (for rf_bus_defer_applied) */
+    size_t n_applying;
     char instance[RF_ULID_LEN + 1]; /* this process, in inbox_started */
     uv_prepare_t prepare;
     uv_idle_t idle;
@@ -230,6 +234,7 @@ struct rf_bus {
     inmsg_t *batch; /* batch_max slots */
     rf_event_t *batch_events; /* the batch decoded (batch_max slots) */
     bool *batch_decoded, *batch_fresh;
+    rf_pgarray_t cols[5]; /* array parameters, reused by each multi-row statement */
     /* counters */
     int64_t inbox_applied, inbox_duplicates, inbox_deferred, inbox_rejected, inbox_failed;
 };
@@ -265,50 +270,6 @@ static double backoff_seconds(int64_t attempts) {
     double s = 0.2;
     for (int64_t i = 1; i < attempts && s < 30.0; i++) s *= 2;
     return s > 30.0 ? 30.0 : s;
-}
-
-/* Append a quoted element to a PostgreSQL array literal being built in buf. */
-static int array_append(char **buf, size_t *len, size_t *cap, const char *text) {
-    size_t need = *len + strlen(text) * 2 + 6; /* , "" } NUL */
-    if (need > *cap) {
-        size_t ncap = need * 2;
-        char *nb = realloc(*buf, ncap);
-        if (!nb) return -1;
-        *buf = nb;
-        *cap = ncap;
-    }
-    char *p = *buf + *len;
-    if (*len > 1) *p++ = ',';
-    *p++ = '"';
-    for (const char *t = text; *t; t++) {
-        if (*t == '"' || *t == '\\') *p++ = '\\';
-        *p++ = *t;
-    }
-    *p++ = '"';
-    *len = (size_t)(p - *buf);
-    return 0;
-}
-
-/* Start ncol empty array literals ("{"): 0, or -1 (out of memory; the
- * caller still frees arr[0..ncol), NULL or not). */
-static int arrays_open(char **arr, size_t *len, size_t *cap, int ncol) {
-    for (int c = 0; c < ncol; c++) arr[c] = NULL;
-    for (int c = 0; c < ncol; c++) {
-        cap[c] = 256;
-        len[c] = 1;
-        arr[c] = malloc(cap[c]);
-        if (!arr[c]) return -1;
-        arr[c][0] = '{';
-    }
-    return 0;
-}
-
-/* Close the array literals (array_append always leaves room for "}" NUL). */
-static void arrays_close(char **arr, size_t *len, int ncol) {
-    for (int c = 0; c < ncol; c++) {
-        arr[c][len[c]++] = '}';
-        arr[c][len[c]] = '\0';
-    }
 }
 
 /* ---- producer: dispatch ------------------------------------------------------ */
@@ -533,21 +494,13 @@ static void chain_advance(peer_t *peer, const char *return_id) {
 /* Delete acknowledged outbox rows, in one statement. */
 static void flush_acks(rf_bus_t *bus) {
     if (bus->n_acks == 0 || !rf_db_connected(bus->db)) return;
-    size_t il = 1, ic = 256, dl = 1, dc = 256;
-    char *ids = malloc(ic), *dests = malloc(dc);
-    if (!ids || !dests) goto out;
-    ids[0] = dests[0] = '{';
-    for (size_t i = 0; i < bus->n_acks; i++) {
-        if (array_append(&ids, &il, &ic, bus->acks[i].event_id) != 0) goto out;
-        if (array_append(&dests, &dl, &dc, rf_worker_name(bit_index(bus->acks[i].bit))) != 0)
-            goto out;
-    }
-    /* array_append always leaves room for the closing brace and NUL. */
-    ids[il++] = '}';
-    ids[il] = '\0';
-    dests[dl++] = '}';
-    dests[dl] = '\0';
-    const char *p[] = {ids, dests};
+    rf_pgarray_t *ids = &bus->cols[0], *dests = &bus->cols[1];
+    if (rf_pgarrays_open(bus->cols, 2) != 0) return;
+    for (size_t i = 0; i < bus->n_acks; i++)
+        if (rf_pgarray_add(ids, bus->acks[i].event_id) != 0 ||
+            rf_pgarray_add(dests, rf_worker_name(bit_index(bus->acks[i].bit))) != 0)
+            return;
+    const char *p[] = {rf_pgarray_close(ids), rf_pgarray_close(dests)};
     int64_t deleted = rf_db_exec_count(
         bus->db,
         "DELETE FROM outbox o USING unnest($1::text[], $2::text[]) AS a(event_id, dest)"
@@ -558,9 +511,6 @@ static void flush_acks(rf_bus_t *bus) {
         acked_counts_clear(bus);
         bus->outbox_dead += deleted;
     }
-out:
-    free(ids);
-    free(dests);
 }
 
 /* Send what is due toward one peer: the oldest pending row of each return,
@@ -820,26 +770,19 @@ static bool drain_link(link_t *link) {
  * as usual; a replay starts the count again. The rows are written with
  * asynchronous commit: they must survive this process, not PostgreSQL. */
 
-/* The event ids of msgs[0..n) as a PostgreSQL array literal (malloc'd). */
-static char *event_id_array(const inmsg_t *msgs, size_t n) {
-    size_t len = 1, cap = 256;
-    char *ids = malloc(cap);
-    if (!ids) return NULL;
-    ids[0] = '{';
+/* The event ids of msgs[0..n) as a PostgreSQL array literal (in bus->cols[0]). */
+static const char *event_id_array(rf_bus_t *bus, const inmsg_t *msgs, size_t n) {
+    rf_pgarray_t *ids = &bus->cols[0];
+    if (rf_pgarray_open(ids) != 0) return NULL;
     for (size_t i = 0; i < n; i++)
-        if (array_append(&ids, &len, &cap, msgs[i].event_id) != 0) {
-            free(ids);
-            return NULL;
-        }
-    ids[len++] = '}';
-    ids[len] = '\0';
-    return ids;
+        if (rf_pgarray_add(ids, msgs[i].event_id) != 0) return NULL;
+    return rf_pgarray_close(ids);
 }
 
 /* Record that msgs[0..n) are being applied by this process; set each one's
  * crashes. 0, or -1 on a database error. */
 static int started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
-    char *ids = event_id_array(msgs, n);
+    const char *ids = event_id_array(bus, msgs, n);
     if (!ids) return -1;
     const char *p[] = {ids, bus->instance};
     PGresult *res = rf_db_query(
@@ -853,7 +796,6 @@ static int started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
         " THEN EXCLUDED.instance ELSE '' END"
         " RETURNING event_id, crashes",
         2, p);
-    free(ids);
     if (!res) return -1;
     for (size_t i = 0; i < n; i++) msgs[i].crashes = 0;
     for (int r = 0; r < PQntuples(res); r++) {
@@ -878,13 +820,11 @@ static int started_again(rf_bus_t *bus, const inmsg_t *m) {
 
 /* Delete the rows of msgs[0..n) (inside the transaction applying them). */
 static int started_forget(rf_bus_t *bus, const inmsg_t *msgs, size_t n) {
-    char *ids = event_id_array(msgs, n);
+    const char *ids = event_id_array(bus, msgs, n);
     if (!ids) return -1;
     const char *p[] = {ids};
-    int rc = rf_db_exec(bus->db, "DELETE FROM inbox_started WHERE event_id = ANY($1::text[])", 1,
-                        p);
-    free(ids);
-    return rc;
+    return rf_db_exec(bus->db, "DELETE FROM inbox_started WHERE event_id = ANY($1::text[])", 1,
+                      p);
 }
 
 /* Answer REJECT to every event that retry_max processes died on, and move
@@ -950,22 +890,19 @@ static void decode_batch(inmsg_t *msgs, size_t n, rf_event_t *evs, bool *decoded
 static int inbox_insert(rf_bus_t *bus, const rf_event_t *evs, const bool *decoded, size_t n,
                         bool *fresh) {
     enum { EV, PRODUCER, TYPE, RET, NCOL };
-    char *arr[NCOL];
-    size_t len[NCOL], cap[NCOL];
-    int rc = -1;
+    rf_pgarray_t *arr = bus->cols;
     for (size_t i = 0; i < n; i++) fresh[i] = false;
-    if (arrays_open(arr, len, cap, NCOL) != 0) goto out;
+    if (rf_pgarrays_open(arr, NCOL) != 0) return -1;
     for (size_t i = 0; i < n; i++) {
         /* Undecodable ones keep their place (the ordinality) with empty ids. */
         const char *v[NCOL] = {decoded[i] ? evs[i].event_id : "",
                                decoded[i] ? evs[i].producer : "",
                                decoded[i] ? rf_event_type_name(evs[i].type) : "",
                                decoded[i] ? evs[i].return_id : ""};
-        for (int c = 0; c < NCOL; c++)
-            if (array_append(&arr[c], &len[c], &cap[c], v[c]) != 0) goto out;
+        if (rf_pgarrays_add_row(arr, NCOL, v) != 0) return -1;
     }
-    arrays_close(arr, len, NCOL);
-    const char *p[] = {arr[EV], arr[PRODUCER], arr[TYPE], arr[RET]};
+    const char *p[] = {rf_pgarray_close(&arr[EV]), rf_pgarray_close(&arr[PRODUCER]),
+                       rf_pgarray_close(&arr[TYPE]), rf_pgarray_close(&arr[RET])};
     PGresult *res = rf_db_query(
         bus->db,
         "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
@@ -974,16 +911,13 @@ static int inbox_insert(rf_bus_t *bus, const rf_event_t *evs, const bool *decode
         " SELECT e, p, t, r FROM u ORDER BY i ON CONFLICT DO NOTHING RETURNING event_id)"
         " SELECT min(u.i) FROM u JOIN ins ON ins.event_id = u.e GROUP BY u.e",
         4, p);
-    if (!res) goto out;
+    if (!res) return -1;
     for (int r = 0; r < PQntuples(res); r++) {
         int64_t i = rf_get_i64(res, r, 0);
         if (i >= 1 && (size_t)i <= n) fresh[i - 1] = true;
     }
     PQclear(res);
-    rc = 0;
-out:
-    for (int c = 0; c < NCOL; c++) free(arr[c]);
-    return rc;
+    return 0;
 }
 
 /* Apply one decoded event inside the open transaction; its id is already in
@@ -1016,6 +950,22 @@ static void discard_emitted(rf_bus_t *bus) {
     bus->n_emitted = 0;
 }
 
+/* A producer that resent an event (its ACK was late) can have two copies of
+ * it in one batch: the first is applied, the second is a duplicate. The
+ * second must get the first's answer: an ACK for it after the first was
+ * deferred or refused would tell the producer to delete the event. */
+static void follow_first_copies(inmsg_t *msgs, const bool *decoded, const bool *fresh, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!decoded[i] || fresh[i]) continue;
+        for (size_t j = 0; j < i; j++) {
+            if (!fresh[j] || strcmp(msgs[j].event_id, msgs[i].event_id) != 0) continue;
+            msgs[i].reply = msgs[j].reply;
+            snprintf(msgs[i].reason, sizeof msgs[i].reason, "%s", msgs[j].reason);
+            break;
+        }
+    }
+}
+
 /* Apply msgs[0..n) in one transaction. 0 when committed (replies set), -1
  * when rolled back. */
 static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
@@ -1024,6 +974,7 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     for (size_t i = 0; i < n; i++) msgs[i].reason[0] = '\0';
     decode_batch(msgs, n, evs, decoded);
     int rc = -1;
+    if (bus->hooks.discard) bus->hooks.discard(bus->hooks.arg);
     if (rf_bus_tx_begin(bus) != 0) goto out;
     if (inbox_insert(bus, evs, decoded, n, fresh) != 0) {
         for (size_t i = 0; i < n; i++)
@@ -1045,6 +996,21 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
             goto out;
         }
     }
+    if (bus->hooks.flush) {
+        bus->applying = msgs;
+        bus->n_applying = n;
+        int flushed = bus->hooks.flush(bus->hooks.arg, bus);
+        bus->applying = NULL;
+        bus->n_applying = 0;
+        if (flushed != 0) {
+            for (size_t i = 0; i < n; i++)
+                snprintf(msgs[i].reason, sizeof msgs[i].reason, "apply failed: %s",
+                         rf_db_error(bus->db));
+            rf_bus_tx_rollback(bus);
+            goto out;
+        }
+    }
+    follow_first_copies(msgs, decoded, fresh, n);
     if (started_forget(bus, msgs, n) != 0) {
         rf_bus_tx_rollback(bus);
         goto out;
@@ -1054,6 +1020,25 @@ out:
     for (size_t i = 0; i < n; i++)
         if (decoded[i]) rf_event_clear(&evs[i]);
     return rc;
+}
+
+void rf_bus_set_batch_hooks(rf_bus_t *bus, const rf_bus_batch_hooks_t *hooks) {
+    bus->hooks = hooks ? *hooks : (rf_bus_batch_hooks_t){0};
+}
+
+int rf_bus_defer_applied(rf_bus_t *bus, const char *event_id, const char *why) {
+    for (size_t i = 0; i < bus->n_applying; i++) {
+        inmsg_t *m = &bus->applying[i];
+        if (!m->reply || strcmp(m->reply, "ACK") != 0 || strcmp(m->event_id, event_id) != 0)
+            continue;
+        const char *q[] = {event_id};
+        if (rf_db_exec(bus->db, "DELETE FROM inbox WHERE event_id = $1", 1, q) != 0) return -1;
+        m->reply = "DEFER";
+        snprintf(m->reason, sizeof m->reason, "%s", why);
+        bus->inbox_applied--;
+        return 0;
+    }
+    return -1;
 }
 
 static void reply(rf_bus_t *bus, inmsg_t *m) {
@@ -1606,6 +1591,7 @@ void rf_bus_destroy(rf_bus_t **bus_p) {
     free(bus->batch_events);
     free(bus->batch_decoded);
     free(bus->batch_fresh);
+    rf_pgarrays_free(bus->cols, (int)(sizeof bus->cols / sizeof bus->cols[0]));
     uv_handle_t *handles[3 + 2 + RF_WORKER_COUNT * RF_BUS_MAX_REPLICAS];
     int nh = 0;
     if (bus->prepare.loop) handles[nh++] = (uv_handle_t *)&bus->prepare;
@@ -1637,27 +1623,6 @@ void rf_bus_destroy(rf_bus_t **bus_p) {
 
 /* ---- producing ------------------------------------------------------------------ */
 
-/* Append the bytea array element "\\x<hex of data>" to an array literal. */
-static int array_append_bytea(char **buf, size_t *len, size_t *cap, char **scratch,
-                              size_t *scratch_cap, const uint8_t *data, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    if (*scratch_cap < 2 * n + 3) {
-        char *ns = realloc(*scratch, 2 * n + 3);
-        if (!ns) return -1;
-        *scratch = ns;
-        *scratch_cap = 2 * n + 3;
-    }
-    char *p = *scratch;
-    *p++ = '\\';
-    *p++ = 'x';
-    for (size_t i = 0; i < n; i++) {
-        *p++ = hex[data[i] >> 4];
-        *p++ = hex[data[i] & 15];
-    }
-    *p = '\0';
-    return array_append(buf, len, cap, *scratch);
-}
-
 /* Write the transaction's emitted events to the outbox in one INSERT, and
  * mark the ones that must wait behind an older row of the same return toward
  * the same consumer (held: only the poll, which sends heads, may send them).
@@ -1670,24 +1635,20 @@ static int write_emitted(rf_bus_t *bus, size_t from) {
     if (n == 0) return 0;
     emitted_t *emitted = bus->emitted + from;
     enum { EV, DEST, RET, TYPE, PAYLOAD, NCOL };
-    char *arr[NCOL], *scratch = NULL;
-    size_t len[NCOL], cap[NCOL], scratch_cap = 0;
-    int rc = -1;
-    if (arrays_open(arr, len, cap, NCOL) != 0) goto out;
+    rf_pgarray_t *arr = bus->cols;
+    if (rf_pgarrays_open(arr, NCOL) != 0) return -1;
     for (size_t i = 0; i < n; i++) {
         emitted_t *e = &emitted[i];
-        if (array_append(&arr[EV], &len[EV], &cap[EV], e->event_id) != 0 ||
-            array_append(&arr[DEST], &len[DEST], &cap[DEST], rf_worker_name(bit_index(e->bit))) !=
-                0 ||
-            array_append(&arr[RET], &len[RET], &cap[RET], e->return_id) != 0 ||
-            array_append(&arr[TYPE], &len[TYPE], &cap[TYPE], e->type) != 0 ||
-            array_append_bytea(&arr[PAYLOAD], &len[PAYLOAD], &cap[PAYLOAD], &scratch,
-                               &scratch_cap, e->payload, e->len) != 0)
-            goto out;
+        const char *v[PAYLOAD] = {e->event_id, rf_worker_name(bit_index(e->bit)), e->return_id,
+                                  e->type};
+        if (rf_pgarrays_add_row(arr, PAYLOAD, v) != 0 ||
+            rf_pgarray_add_bytea(&arr[PAYLOAD], e->payload, e->len) != 0)
+            return -1;
     }
-    arrays_close(arr, len, NCOL);
     rf_num_t owner = rf_i64(bus->cfg.replica_id);
-    const char *p[] = {arr[EV], arr[DEST], arr[RET], arr[TYPE], arr[PAYLOAD], owner.s};
+    const char *p[] = {rf_pgarray_close(&arr[EV]),  rf_pgarray_close(&arr[DEST]),
+                       rf_pgarray_close(&arr[RET]), rf_pgarray_close(&arr[TYPE]),
+                       rf_pgarray_close(&arr[PAYLOAD]), owner.s};
     /* Rows come back in the order of the arrays (one INSERT ... SELECT from
      * unnest); the count sees only rows older than this statement. */
     PGresult *res = rf_db_query(
@@ -1698,7 +1659,7 @@ static int write_emitted(rf_bus_t *bus, size_t from) {
         " RETURNING event_id, dest, (SELECT count(*) FROM outbox o WHERE o.dest = outbox.dest"
         " AND o.return_id = outbox.return_id AND o.event_id <> outbox.event_id)",
         6, p);
-    if (!res) goto out;
+    if (!res) return -1;
     bool in_order = PQntuples(res) == (int)n;
     for (size_t i = 0; i < n; i++) {
         emitted_t *e = &emitted[i];
@@ -1718,11 +1679,7 @@ static int write_emitted(rf_bus_t *bus, size_t from) {
         e->held = e->ahead != 0;
     }
     PQclear(res);
-    rc = 0;
-out:
-    for (int c = 0; c < NCOL; c++) free(arr[c]);
-    free(scratch);
-    return rc;
+    return 0;
 }
 
 int rf_bus_tx_begin(rf_bus_t *bus) {

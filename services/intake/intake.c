@@ -67,28 +67,6 @@ intake_status_t intake_status_after(const rf_event_t *ev) {
     }
 }
 
-/* Record ev in the timeline and move the status. Inside a transaction. */
-static rf_apply_result_t follow(rf_db_t *db, const rf_event_t *ev, char *why, size_t whylen) {
-    int added = intake_db_timeline_add(db, ev);
-    if (added < 0) return RF_APPLY_ERROR;
-    if (added == 0) {
-        snprintf(why, whylen, "return %s is not known to intake", ev->return_id);
-        return RF_APPLY_DEFER;
-    }
-    intake_status_t st = intake_status_after(ev);
-    if (!st.status) return RF_APPLY_OK;
-    const char *reject = ev->type == RF_EV_RETURN_REJECTED ? ev->body.return_rejected.reason_code
-                                                           : NULL;
-    return intake_db_set_status(db, ev->return_id, st.status, st.rank, reject) == 0
-               ? RF_APPLY_OK
-               : RF_APPLY_ERROR;
-}
-
-rf_apply_result_t intake_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen) {
-    (void)arg;
-    return follow(rf_worker_db(worker), ev, why, whylen);
-}
-
 /* ---- POST /v1/orders ------------------------------------------------------------ */
 
 /* Share the order's discount and shipping fee among its lines in proportion
@@ -539,6 +517,7 @@ bool intake_route(void *arg, rf_http_exchange_t *x) {
 int intake_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
+    intake_follow_start(w);
     if (load_policy_file(rf_worker_db(w)) != 0) return -1;
     return intake_feeds_start(w);
 }

@@ -115,7 +115,9 @@ typedef struct intake_status {
 extern char intake_policy_file[RF_CFG_STR_MAX]; /* RF_INTAKE_POLICY_FILE, "" for none */
 intake_status_t intake_status_after(const rf_event_t *ev);
 bool intake_reason_known(const char *reason_code);
+/* intake_follow.c: the events other workers send (timeline and status) */
 rf_apply_result_t intake_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen);
+void intake_follow_start(rf_worker_t *w);
 bool intake_route(void *arg, rf_http_exchange_t *x);
 int intake_start(void *arg, rf_worker_t *w);
 

@@ -16,6 +16,7 @@
 #include "rf/db.h"
 #include "rf/ids.h"
 #include "rf/jsonv.h"
+#include "rf/pgarray.h"
 #include "rf/worker.h"
 
 static void config_defaults_and_values(void **state) {
@@ -157,9 +158,47 @@ static void number_text(void **state) {
     assert_string_equal(rf_i64(INT64_MIN).s, "-9223372036854775808");
 }
 
+/* Array literals: quoting, NULL, numbers, bytea, reuse after open. */
+static void pgarray_literals(void **state) {
+    (void)state;
+    rf_pgarray_t a = {0};
+    assert_int_equal(rf_pgarray_open(&a), 0);
+    assert_string_equal(rf_pgarray_close(&a), "{}");
+    assert_int_equal(rf_pgarray_open(&a), 0);
+    assert_int_equal(rf_pgarray_add(&a, "plain"), 0);
+    assert_int_equal(rf_pgarray_add(&a, "say \"hi\" \\ {x,y}"), 0);
+    assert_int_equal(rf_pgarray_add(&a, NULL), 0);
+    assert_int_equal(rf_pgarray_add(&a, ""), 0);
+    assert_int_equal(rf_pgarray_add_i64(&a, -9223372036854775807LL - 1), 0);
+    assert_string_equal(rf_pgarray_close(&a),
+                        "{\"plain\",\"say \\\"hi\\\" \\\\ {x,y}\",NULL,\"\","
+                        "\"-9223372036854775808\"}");
+    assert_int_equal(a.n, 5);
+    const uint8_t bytes[] = {0x00, 0xff, 0x7e};
+    assert_int_equal(rf_pgarray_open(&a), 0);
+    assert_int_equal(rf_pgarray_add_bytea(&a, bytes, sizeof bytes), 0);
+    assert_int_equal(rf_pgarray_add_bytea(&a, bytes, 0), 0);
+    assert_string_equal(rf_pgarray_close(&a), "{\"\\\\x00ff7e\",\"\\\\x\"}");
+    /* Growth past the first allocation keeps every element. */
+    assert_int_equal(rf_pgarray_open(&a), 0);
+    for (int i = 0; i < 1000; i++) assert_int_equal(rf_pgarray_add_i64(&a, i), 0);
+    const char *lit = rf_pgarray_close(&a);
+    assert_non_null(strstr(lit, ",\"999\"}"));
+    assert_int_equal(strncmp(lit, "{\"0\",\"1\",", 9), 0);
+    rf_pgarray_t cols[2] = {{0}};
+    const char *row[2] = {"a", NULL};
+    assert_int_equal(rf_pgarrays_open(cols, 2), 0);
+    assert_int_equal(rf_pgarrays_add_row(cols, 2, row), 0);
+    assert_string_equal(rf_pgarray_close(&cols[0]), "{\"a\"}");
+    assert_string_equal(rf_pgarray_close(&cols[1]), "{NULL}");
+    rf_pgarrays_free(cols, 2);
+    rf_pgarray_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_defaults_and_values),
+        cmocka_unit_test(pgarray_literals),
         cmocka_unit_test(config_reports_every_problem),
         cmocka_unit_test(ulid_shape_and_order),
         cmocka_unit_test(jsonv_reads_and_reports),

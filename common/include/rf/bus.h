@@ -129,6 +129,29 @@ int rf_bus_endpoint_at(const char *list, unsigned idx, char *out, size_t cap);
 rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
                      rf_bus_apply_fn apply, void *apply_arg, char *err, size_t errlen);
 
+/* Batch hooks: a consumer whose apply function only buffers rows (to write
+ * many of them in one statement) flushes them here.
+ *   flush:   called once per applied batch, inside its transaction, after
+ *            apply has seen every event and before the commit. Returns 0, or
+ *            -1 on a database error (the batch is rolled back, then retried
+ *            one event per transaction). It may refuse an event it applied
+ *            with rf_bus_defer_applied(), if that event wrote nothing else.
+ *   discard: called before each batch: forget whatever is buffered (what a
+ *            rolled-back batch left). */
+typedef struct rf_bus_batch_hooks {
+    int (*flush)(void *arg, rf_bus_t *bus);
+    void (*discard)(void *arg);
+    void *arg;
+} rf_bus_batch_hooks_t;
+
+void rf_bus_set_batch_hooks(rf_bus_t *bus, const rf_bus_batch_hooks_t *hooks);
+
+/* rf_bus_defer_applied: from a flush hook, answer DEFER (with why) to the
+ * event event_id of the batch being applied, which apply had accepted: its
+ * inbox row goes, and it comes again later. 0, or -1 on a database error or
+ * when event_id is not an accepted event of this batch. */
+int rf_bus_defer_applied(rf_bus_t *bus, const char *event_id, const char *why);
+
 /* rf_bus_destroy: close sockets and handles (run the loop afterwards so the
  * close callbacks free memory); sets *bus_p to NULL. */
 void rf_bus_destroy(rf_bus_t **bus_p);
