@@ -87,6 +87,15 @@ const rf_migration_t rf_bus_migrations[] = {
      "  instance text NOT NULL,\n"
      "  crashes integer NOT NULL DEFAULT 0,\n"
      "  started_at timestamptz NOT NULL DEFAULT now());\n"},
+    /* The same, one row per batch being applied (inbox_started keeps only
+     * the crash counts). */
+    {"000_bus_inbox_batches",
+     "CREATE TABLE IF NOT EXISTS inbox_batches (\n"
+     "  instance text NOT NULL,\n"
+     "  batch bigint NOT NULL,\n"
+     "  event_ids text[] NOT NULL,\n"
+     "  started_at timestamptz NOT NULL DEFAULT now(),\n"
+     "  PRIMARY KEY (instance, batch));\n"},
 };
 const size_t rf_bus_migrations_count = sizeof rf_bus_migrations / sizeof rf_bus_migrations[0];
 
@@ -217,7 +226,10 @@ struct rf_bus {
     rf_bus_batch_hooks_t hooks;
     inmsg_t *applying; /* the batch inside apply_batch (for rf_bus_defer_applied) */
     size_t n_applying;
-    char instance[RF_ULID_LEN + 1]; /* this process, in inbox_started */
+    char instance[RF_ULID_LEN + 1]; /* this process, in inbox_batches */
+    int64_t started_batch;          /* its current row there */
+    size_t started_left;            /* events still in that row */
+    bool others_started;            /* rows of other processes are there */
     uv_prepare_t prepare;
     uv_idle_t idle;
     uv_timer_t timer;
@@ -755,20 +767,21 @@ static bool drain_link(link_t *link) {
  * would resend it forever, each time taking the consumer down again.
  *
  * So the consumer notes, before applying a batch, which events it is about
- * to apply and which process it is (inbox_started: one committed row per
- * event, with this process's instance id). The row is deleted in the
- * transaction that applies (or defers, or rejects) the event. A row still
- * there with another instance id when the event comes back means a process
- * died while applying it: `crashes` counts those, and the instance is
- * cleared ('': suspected, not being applied). A stall (SIGSTOP), a database
+ * to apply and which process it is: one committed row per batch in
+ * inbox_batches (this process's instance id, a batch number, the event ids).
+ * The transaction that applies (or defers, or rejects) events takes their
+ * ids out of the row, deleting it with the last. A row of another instance
+ * that still holds an event when the event comes back means a process died
+ * while applying it: the event's count of such deaths goes to inbox_started
+ * (`crashes`) and its id leaves that row. A stall (SIGSTOP), a database
  * error or an ordinary restart between batches count nothing; a kill -9
- * mid-batch counts one for that batch's events. Suspects are applied last,
- * each alone, its row taking this instance again just before: if one of
- * them kills the process, only it is charged, not the innocent events that
- * happened to share its batch. After retry_max crashes the event is
- * answered REJECT without being applied, and its producer dead-letters it
- * as usual; a replay starts the count again. The rows are written with
- * asynchronous commit: they must survive this process, not PostgreSQL. */
+ * mid-batch counts one for that batch's events. Suspects (crashes > 0) are
+ * applied last, each alone under a row of its own: if one of them kills the
+ * process, only it is charged, not the innocent events that happened to
+ * share its batch. After retry_max crashes the event is answered REJECT
+ * without being applied, and its producer dead-letters it as usual; a replay
+ * starts the count again. The rows are written with asynchronous commit:
+ * they must survive this process, not PostgreSQL. */
 
 /* The event ids of msgs[0..n) as a PostgreSQL array literal (in bus->cols[0]). */
 static const char *event_id_array(rf_bus_t *bus, const inmsg_t *msgs, size_t n) {
@@ -779,52 +792,163 @@ static const char *event_id_array(rf_bus_t *bus, const inmsg_t *msgs, size_t n) 
     return rf_pgarray_close(ids);
 }
 
-/* Record that msgs[0..n) are being applied by this process; set each one's
- * crashes. 0, or -1 on a database error. */
-static int started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
-    const char *ids = event_id_array(bus, msgs, n);
-    if (!ids) return -1;
-    const char *p[] = {ids, bus->instance};
-    PGresult *res = rf_db_query(
-        bus->db,
-        "INSERT INTO inbox_started (event_id, instance)"
-        " SELECT DISTINCT e, $2 FROM unnest($1::text[]) AS e,"
-        " (SELECT set_config('synchronous_commit', 'off', true)) AS async"
-        " ON CONFLICT (event_id) DO UPDATE SET crashes = inbox_started.crashes"
-        " + (inbox_started.instance NOT IN ('', EXCLUDED.instance))::integer,"
-        " instance = CASE WHEN inbox_started.instance = EXCLUDED.instance"
-        " THEN EXCLUDED.instance ELSE '' END"
-        " RETURNING event_id, crashes",
-        2, p);
-    if (!res) return -1;
-    for (size_t i = 0; i < n; i++) msgs[i].crashes = 0;
+/* Set msgs[i].crashes from rows (event_id, crashes) of res. */
+static void crashes_from(inmsg_t *msgs, size_t n, const PGresult *res) {
     for (int r = 0; r < PQntuples(res); r++) {
         int64_t crashes = rf_get_i64(res, r, 1);
-        if (crashes == 0) continue;
         for (size_t i = 0; i < n; i++)
             if (strcmp(msgs[i].event_id, rf_get_str(res, r, 0)) == 0) msgs[i].crashes = crashes;
     }
+}
+
+/* Events of msgs[0..n) that rows of other (dead) processes hold: add one
+ * crash per such row to their count and take them out of those rows. Sets
+ * msgs' crashes. 0 or -1. */
+static int started_fold_crashes(rf_bus_t *bus, inmsg_t *msgs, size_t n, const char *ids) {
+    const char *p[] = {ids, bus->instance};
+    PGresult *res = rf_db_query(
+        bus->db,
+        "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
+        " died AS (SELECT e, count(*) AS n FROM inbox_batches b CROSS JOIN unnest(b.event_ids) e"
+        "   WHERE b.instance <> $2 AND e = ANY($1::text[]) GROUP BY e),"
+        " counted AS (INSERT INTO inbox_started (event_id, instance, crashes)"
+        "   SELECT e, '', n FROM died, async ON CONFLICT (event_id)"
+        "   DO UPDATE SET crashes = inbox_started.crashes + EXCLUDED.crashes"
+        "   RETURNING event_id, crashes),"
+        " taken AS (UPDATE inbox_batches b SET event_ids = ARRAY(SELECT x FROM unnest(b.event_ids)"
+        "   x WHERE NOT x = ANY($1::text[])) WHERE b.instance <> $2 AND b.event_ids && $1::text[])"
+        " SELECT event_id, crashes FROM counted",
+        2, p);
+    if (!res) return -1;
+    crashes_from(msgs, n, res);
     PQclear(res);
-    return 0;
-}
-
-/* A suspect is about to be applied alone by this process. 0 or -1. */
-static int started_again(rf_bus_t *bus, const inmsg_t *m) {
-    const char *p[] = {m->event_id, bus->instance};
     return rf_db_exec(bus->db,
-                      "UPDATE inbox_started SET instance = $2"
-                      " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async"
-                      " WHERE event_id = $1",
-                      2, p);
+                      "DELETE FROM inbox_batches WHERE event_ids = '{}'"
+                      " AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL",
+                      0, NULL);
 }
 
-/* Delete the rows of msgs[0..n) (inside the transaction applying them). */
+/* Record that msgs[0..n) are being applied by this process (a new row of
+ * inbox_batches), and set each one's crashes. 0, or -1 on a database error. */
+static int started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+    const char *ids = event_id_array(bus, msgs, n);
+    if (!ids) return -1;
+    rf_num_t batch = rf_i64(++bus->started_batch);
+    const char *p[] = {ids, bus->instance, batch.s};
+    /* One round trip: the row, the crashes already counted, and (when rows
+     * of other processes exist) whether any of them holds these events. */
+    PGresult *res = rf_db_query(
+        bus->db,
+        bus->others_started
+            ? "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
+              " mine AS (INSERT INTO inbox_batches (instance, batch, event_ids)"
+              "   SELECT $2, $3::bigint, $1::text[] FROM async)"
+              " SELECT event_id, crashes, false FROM inbox_started"
+              " WHERE event_id = ANY($1::text[])"
+              " UNION ALL SELECT '', 0, true WHERE EXISTS (SELECT 1 FROM inbox_batches b"
+              "   WHERE (b.instance < $2 OR b.instance > $2) AND b.event_ids && $1::text[])"
+            : "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
+              " mine AS (INSERT INTO inbox_batches (instance, batch, event_ids)"
+              "   SELECT $2, $3::bigint, $1::text[] FROM async)"
+              " SELECT event_id, crashes, false FROM inbox_started"
+              " WHERE event_id = ANY($1::text[])",
+        3, p);
+    if (!res) return -1;
+    bus->started_left = n;
+    bool died = false;
+    for (size_t i = 0; i < n; i++) msgs[i].crashes = 0;
+    crashes_from(msgs, n, res);
+    for (int r = 0; r < PQntuples(res); r++)
+        if (strcmp(rf_get_str(res, r, 2), "t") == 0) died = true;
+    PQclear(res);
+    return died ? started_fold_crashes(bus, msgs, n, event_id_array(bus, msgs, n)) : 0;
+}
+
+/* Whether rows of other processes are in inbox_batches (a process died
+ * mid-batch, or another replica is applying): only then does each batch
+ * look for its events there. Checked at start and every second. */
+static void started_check_others(rf_bus_t *bus) {
+    const char *p[] = {bus->instance};
+    PGresult *res = rf_db_query(bus->db,
+                                "SELECT EXISTS (SELECT 1 FROM inbox_batches"
+                                " WHERE instance < $1 OR instance > $1)",
+                                1, p);
+    if (!res) return;
+    bus->others_started = strcmp(rf_get_str(res, 0, 0), "t") == 0;
+    PQclear(res);
+}
+
+/* Take msgs[0..n) out of this process's current row (inside the transaction
+ * applying them), with their crash counts if they have any. 0 or -1. */
 static int started_forget(rf_bus_t *bus, const inmsg_t *msgs, size_t n) {
     const char *ids = event_id_array(bus, msgs, n);
     if (!ids) return -1;
-    const char *p[] = {ids};
-    return rf_db_exec(bus->db, "DELETE FROM inbox_started WHERE event_id = ANY($1::text[])", 1,
-                      p);
+    rf_num_t batch = rf_i64(bus->started_batch);
+    const char *p[] = {ids, bus->instance, batch.s};
+    int rc = n >= bus->started_left
+                 ? rf_db_exec(bus->db,
+                              "DELETE FROM inbox_batches WHERE instance = $2"
+                              " AND batch = $3::bigint AND $1::text[] IS NOT NULL",
+                              3, p)
+                 : rf_db_exec(bus->db,
+                              "UPDATE inbox_batches SET event_ids = ARRAY(SELECT x FROM"
+                              " unnest(event_ids) x WHERE NOT x = ANY($1::text[]))"
+                              " WHERE instance = $2 AND batch = $3::bigint",
+                              3, p);
+    bool counted = false;
+    for (size_t i = 0; i < n; i++) counted |= msgs[i].crashes > 0;
+    if (rc == 0 && counted)
+        rc = rf_db_exec(bus->db, "DELETE FROM inbox_started WHERE event_id = ANY($1::text[])", 1,
+                        p);
+    return rc;
+}
+
+/* msgs[0..n) were committed: they are no longer in the current row. */
+static void started_forgotten(rf_bus_t *bus, size_t n) {
+    bus->started_left = n >= bus->started_left ? 0 : bus->started_left - n;
+}
+
+/* A suspect is about to be applied alone by this process: a row of its own,
+ * after the other suspects of its batch left the batch's row (only the
+ * suspect being applied is charged if the process dies). 0 or -1. */
+static int started_again(rf_bus_t *bus, const inmsg_t *suspects, size_t n_suspects,
+                         const inmsg_t *m) {
+    if (bus->started_left > 0) {
+        const char *ids = event_id_array(bus, suspects, n_suspects);
+        rf_num_t batch = rf_i64(bus->started_batch);
+        const char *p[] = {ids, bus->instance, batch.s};
+        if (!ids || rf_db_exec(bus->db,
+                               "DELETE FROM inbox_batches WHERE instance = $2 AND batch = $3::bigint"
+                               " AND (SELECT set_config('synchronous_commit', 'off', true))"
+                               " IS NOT NULL AND $1::text[] IS NOT NULL",
+                               3, p) != 0)
+            return -1;
+        bus->started_left = 0;
+    }
+    const char *ids = event_id_array(bus, m, 1);
+    rf_num_t batch = rf_i64(++bus->started_batch);
+    const char *p[] = {ids, bus->instance, batch.s};
+    if (!ids || rf_db_exec(bus->db,
+                           "INSERT INTO inbox_batches (instance, batch, event_ids)"
+                           " SELECT $2, $3::bigint, $1::text[]"
+                           " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async",
+                           3, p) != 0)
+        return -1;
+    bus->started_left = 1;
+    return 0;
+}
+
+/* After a batch: a row still there (events that failed, or were not
+ * answered) is not a crash of this process; delete it. */
+static void started_done(rf_bus_t *bus) {
+    if (bus->started_left == 0 || !rf_db_connected(bus->db)) return;
+    rf_num_t batch = rf_i64(bus->started_batch);
+    const char *p[] = {bus->instance, batch.s};
+    if (rf_db_exec(bus->db,
+                   "DELETE FROM inbox_batches WHERE instance = $1 AND batch = $2::bigint"
+                   " AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL",
+                   2, p) == 0)
+        bus->started_left = 0;
 }
 
 /* Answer REJECT to every event that retry_max processes died on, and move
@@ -837,6 +961,7 @@ static size_t started_partition(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
         if (m->crashes >= bus->cfg.retry_max) {
             if (rf_bus_tx_begin(bus) == 0 && started_forget(bus, m, 1) == 0 &&
                 rf_bus_tx_commit(bus) == 0) {
+                started_forgotten(bus, 1);
                 snprintf(m->reason, sizeof m->reason,
                          "the consumer stopped %lld times while applying it",
                          (long long)m->crashes);
@@ -1016,6 +1141,7 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
         goto out;
     }
     rc = rf_bus_tx_commit(bus);
+    if (rc == 0) started_forgotten(bus, n);
 out:
     for (size_t i = 0; i < n; i++)
         if (decoded[i]) rf_event_clear(&evs[i]);
@@ -1090,8 +1216,10 @@ static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     size_t healthy = started_partition(bus, msgs, n);
     apply_group(bus, msgs, healthy);
     for (size_t i = healthy; i < n; i++)
-        if (msgs[i].crashes < bus->cfg.retry_max && started_again(bus, &msgs[i]) == 0)
+        if (msgs[i].crashes < bus->cfg.retry_max &&
+            started_again(bus, &msgs[healthy], n - healthy, &msgs[i]) == 0)
             apply_group(bus, &msgs[i], 1);
+    started_done(bus);
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].reply && strcmp(msgs[i].reply, "DEFER") == 0) bus->inbox_deferred++;
         if (msgs[i].reply && strcmp(msgs[i].reply, "REJECT") == 0) bus->inbox_rejected++;
@@ -1334,9 +1462,10 @@ static void on_tick(uv_timer_t *h) {
             }
         }
     }
-    if (bus->cfg.replicated && now - bus->last_heartbeat_ms >= HEARTBEAT_MS) {
+    if (now - bus->last_heartbeat_ms >= HEARTBEAT_MS) {
         bus->last_heartbeat_ms = now;
-        replica_heartbeat(bus);
+        if (bus->cfg.replicated) replica_heartbeat(bus);
+        if (bus->apply) started_check_others(bus);
     }
     flush_acks(bus);
     vacuum_outbox(bus, now);
@@ -1491,6 +1620,7 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->apply = apply;
     bus->apply_arg = apply_arg;
     rf_ulid_new(bus->instance);
+    if (apply) started_check_others(bus);
     bus->batch = calloc((size_t)cfg->batch_max, sizeof *bus->batch);
     bus->batch_events = calloc((size_t)cfg->batch_max, sizeof *bus->batch_events);
     bus->batch_decoded = calloc((size_t)cfg->batch_max, sizeof *bus->batch_decoded);

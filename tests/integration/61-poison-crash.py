@@ -156,6 +156,7 @@ def scenario(h):
                       " GROUP BY 1, 2 HAVING count(*) > 1")
     h.check(not dup_msgs, "messages sent twice: %s" % dup_msgs)
     h.check(h.count("FROM refund.inbox_started") == 0, "refund.inbox_started not empty")
+    h.check(h.count("FROM refund.inbox_batches") == 0, "refund.inbox_batches not empty")
     harness.log("poison that kills: deaths=%d then dead-lettered, replayed once;"
                 " streamed returns=%d all refunded once; lost=0 duplicated=0" % (deaths, len(rids)))
 
