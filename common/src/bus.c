@@ -96,6 +96,9 @@ const rf_migration_t rf_bus_migrations[] = {
      "  event_ids text[] NOT NULL,\n"
      "  started_at timestamptz NOT NULL DEFAULT now(),\n"
      "  PRIMARY KEY (instance, batch));\n"},
+    /* The poll reads due heads in seq order and stops at its limit. */
+    {"000_bus_outbox_dest_seq",
+     "CREATE INDEX IF NOT EXISTS outbox_dest_seq ON outbox (dest, seq);\n"},
 };
 const size_t rf_bus_migrations_count = sizeof rf_bus_migrations / sizeof rf_bus_migrations[0];
 
@@ -532,26 +535,34 @@ static void poll_peer(peer_t *peer) {
     int64_t room = bus->cfg.window - peer->n_inflight;
     if (!any_link_usable(peer, rf_mono_ms())) return; /* polled again once the backoff ends */
     peer->needs_poll = false;
-    if (room <= 0) {
+    /* Under saturation, wait until a quarter of the window is free: each
+     * poll reads the heads in flight too, so polling for a few free slots
+     * would read the whole window again and again. */
+    if (room <= 0 || (room < bus->cfg.window / 4 && peer->n_inflight > 0)) {
         peer->needs_poll = true;
         return;
     }
     rf_num_t limit = rf_i64(room + peer->n_inflight);
     rf_num_t owner = rf_i64(bus->cfg.replica_id);
     const char *p[] = {peer->name, limit.s, owner.s};
-    /* Replicated: the head of each return is chosen among every replica's
-     * rows, and sent only by the replica that owns it. */
+    /* The due heads (no older row of the same return toward this consumer),
+     * oldest first: read in seq order, stopping at the limit, so a poll
+     * costs what it sends, not the whole backlog. Replicated: the head of
+     * each return is found among every replica's rows, and sent only by the
+     * replica that owns it. */
     PGresult *res = rf_db_query_bin(
         bus->db,
         bus->cfg.replicated
-            ? "SELECT event_id, return_id, payload FROM ("
-              " SELECT DISTINCT ON (return_id) event_id, return_id, payload, next_attempt_at,"
-              " seq, owner FROM outbox WHERE dest = $1 ORDER BY return_id, seq) head"
-              " WHERE next_attempt_at <= now() AND owner = $3::integer ORDER BY seq LIMIT $2"
-            : "SELECT event_id, return_id, payload FROM ("
-              " SELECT DISTINCT ON (return_id) event_id, return_id, payload, next_attempt_at, seq"
-              " FROM outbox WHERE dest = $1 ORDER BY return_id, seq) head"
-              " WHERE next_attempt_at <= now() ORDER BY seq LIMIT $2",
+            ? "SELECT event_id, return_id, payload FROM outbox o"
+              " WHERE dest = $1 AND next_attempt_at <= now() AND owner = $3::integer"
+              " AND NOT EXISTS (SELECT 1 FROM outbox a WHERE a.dest = o.dest"
+              " AND a.return_id = o.return_id AND a.seq < o.seq)"
+              " ORDER BY seq LIMIT $2"
+            : "SELECT event_id, return_id, payload FROM outbox o"
+              " WHERE dest = $1 AND next_attempt_at <= now()"
+              " AND NOT EXISTS (SELECT 1 FROM outbox a WHERE a.dest = o.dest"
+              " AND a.return_id = o.return_id AND a.seq < o.seq)"
+              " ORDER BY seq LIMIT $2",
         bus->cfg.replicated ? 3 : 2, p, NULL, NULL, 1);
     if (!res) return;
     int rows = PQntuples(res);
