@@ -11,20 +11,30 @@ warehouse expects it) and refund-only returns under the automatic approval
 limit. It waits for the pipeline to drain and reports, from the workers' own
 records:
 
-  - intake's HTTP answers (accepted, refused) and their latency;
-  - returns completed end to end per second, sustained (refund.issued in
-    intake's timeline over the load window after a 10 % warm-up), and whether
-    the backlog (requested, not yet refunded) grew;
+  - what was offered (--rate for --seconds), sent and accepted by intake, and
+    intake's HTTP latency; when intake cannot keep up, requests still waiting
+    for a connection --give-up-seconds after the load's end are given up
+    ("unsent"), so an overloaded run ends soon after its load window;
+  - the sustained rates over the whole time the pipeline was busy: returns
+    accepted (return.requested) and completed end to end (refund.issued) per
+    second between 10 % and 90 % of them, from intake's timeline; also the
+    rates inside the load window after a 10 % warm-up, and whether the
+    backlog (requested, not yet refunded) grew;
   - the highest rate held without the backlog growing: the offered rate when
     it held, else a search (short steps, halving the gap) below it;
   - latency intake -> refund issued and per hop, from the events' occurred_at
     in the timeline: p50, p99, p99.9, max;
   - peak resident memory (VmHWM) of each worker, and CPU time per return of
     each worker and of PostgreSQL (robust to a busy machine);
-  - the pgbench ceiling: the SQL writes the pipeline made for a sample of
-    returns (captured with log_statement = mod), replayed by pgbench against
-    the same server, each worker's writes for --batch returns in one
-    transaction, with fresh ids; and the pipeline/ceiling ratio;
+  - the pgbench ceiling: the SQL writes the pipeline made for --batch returns
+    offered at --rate (captured from the server log with log_statement = all:
+    INSERT, UPDATE, DELETE, data-modifying WITH and SELECT ... FOR UPDATE),
+    replayed by pgbench with prepared statements (-M prepared, as the
+    workers run them) against the same server, each worker's writes for the
+    --batch returns in one durable transaction, with fresh ids; and the
+    ratio of the sustained completion rate to it. With --profile, the write
+    statements replayed per return are compared with those
+    pg_stat_statements saw the pipeline run under the load;
   - the exactly-once check: every accepted return refunded exactly once.
 
 Writes the figures to var/bench/latest.json and prints them as a table.
@@ -76,6 +86,9 @@ def parse_args():
                    help="share of return-and-refund returns, 0..1 (default 0.3)")
     p.add_argument("--connections", type=int, default=128,
                    help="intake connections (enough for rate x latency; default 128)")
+    p.add_argument("--give-up-seconds", type=float, default=5,
+                   help="requests still unsent this long after the load's end (intake"
+                        " could not keep up) are given up and reported as unsent (default 5)")
     p.add_argument("--search", choices=["auto", "on", "off"], default="auto",
                    help="search the highest rate held (auto: only when --rate was not held)")
     p.add_argument("--step-seconds", type=float, default=10, help="length of a search step")
@@ -139,7 +152,7 @@ class Bench:
                "--orders", str((n + LINES_PER_ORDER - 1) // LINES_PER_ORDER),
                "--lines", str(LINES_PER_ORDER), "--connections", str(ARGS.connections),
                "--order-prefix", prefix, "--run", harness.uid("R"), "--mix", str(mix),
-               "--drain-seconds", "900"]
+               "--drain-seconds", "900", "--give-up-seconds", str(ARGS.give_up_seconds)]
         if mix > 0:
             cmd += ["--warehouse-port", str(h.workers["warehouse"].http_port),
                     "--dsn", "host=127.0.0.1 port=%d user=postgres dbname=returnflow"
@@ -186,6 +199,36 @@ class Bench:
         span = t1 - w0
         return {"requested_per_s": round(req / span, 1), "completed_per_s": round(iss / span, 1),
                 "backlog_at_40pct": back40, "backlog_at_end": back_end}
+
+    def sustained(self, t0):
+        """Returns accepted (return.requested) and completed end to end
+        (refund.issued) per second over the whole time the pipeline was busy
+        with the returns requested since t0: the middle 80 % of each kind of
+        event divided by the time between its 10th and 90th percentiles (the
+        ramp-up and the drain left out, whether or not the load window was long
+        enough for the pipeline to keep up)."""
+        rows = self.h.psql(
+            "SELECT type, count(*), percentile_cont(ARRAY[0.1, 0.9]) WITHIN GROUP"
+            " (ORDER BY extract(epoch FROM occurred_at)), extract(epoch FROM min(occurred_at)),"
+            " extract(epoch FROM max(occurred_at)) FROM intake.timeline"
+            " WHERE type IN ('return.requested', 'refund.issued')"
+            " AND return_id IN (SELECT return_id FROM intake.timeline"
+            "  WHERE type = 'return.requested' AND occurred_at >= to_timestamp(%f))"
+            " GROUP BY type" % t0)
+        out = {}
+        for kind, n, pcts, first, last in rows:
+            n = int(n)
+            p10, p90 = (float(x) for x in pcts.strip("{}").split(","))
+            key = "accepted" if kind == "return.requested" else "completed"
+            out[key + "_per_s"] = round(0.8 * n / (p90 - p10), 1) if p90 > p10 else None
+            out[key + "_10_90_seconds"] = round(p90 - p10, 1)
+            out[key + "_first_last"] = (float(first), float(last))
+        if "accepted_first_last" in out and "completed_first_last" in out:
+            out["busy_seconds"] = round(out["completed_first_last"][1] -
+                                        out["accepted_first_last"][0], 1)
+        out.pop("accepted_first_last", None)
+        out.pop("completed_first_last", None)
+        return out
 
     @staticmethod
     def held(offered, w):
@@ -264,18 +307,20 @@ class Bench:
 
     # ---- the pgbench ceiling ------------------------------------------------------------------
 
-    def capture_writes(self, n, mix):
-        """The write statements each worker makes for n returns, with their
-        parameters, from the server log (log_statement = mod)."""
+    def capture_writes(self, n, rate, mix):
+        """The write statements each worker makes for n returns offered at
+        `rate` (so the workers batch them as they do under that load), with
+        their parameters, from the server log (log_statement = all: 'mod'
+        leaves out the data-modifying WITH statements)."""
         h = self.h
         log = os.path.join(h.pg_dir, "log", "postgres.log")
         prefix = self.new_orders(n)  # set-up, not captured
         start = os.path.getsize(log)
-        h.psql("ALTER SYSTEM SET log_statement = 'mod'")
+        h.psql("ALTER SYSTEM SET log_statement = 'all'")
         h.psql("SELECT pg_reload_conf()")
         time.sleep(0.5)
         before = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
-        fig = self.load(n / 2.0, 2.0, mix, prefix)
+        fig = self.load(rate, n / rate, mix, prefix)
         self.wait_drained(before + fig["accepted"])
         time.sleep(1.0)  # the last acknowledged rows' deletes
         h.psql("ALTER SYSTEM RESET log_statement")
@@ -286,7 +331,9 @@ class Bench:
         return parse_statement_log(text), fig["accepted"]
 
     def pgbench_ceiling(self, capture, seconds):
-        """Replay the captured writes with pgbench for `seconds`."""
+        """Replay the captured writes with pgbench for `seconds`, as prepared
+        statements (-M prepared), each worker's writes in one durable
+        transaction."""
         per_worker, captured = capture
         if captured == 0:
             return {"error": "nothing captured"}
@@ -296,23 +343,18 @@ class Bench:
         tmp = os.path.join(ROOT, "var", "bench", "pgbench")
         os.makedirs(tmp, exist_ok=True)
         os.chmod(tmp, 0o755)
-        statements = 0
+        statements = {}
         for user, stmts in sorted(per_worker.items()):
             path = os.path.join(tmp, "%s.sql" % user)
             with open(path, "w") as f:
-                f.write("\\set u random(1, 999999999999999)\n")
-                f.write("BEGIN;\n")
-                f.write("SET LOCAL search_path TO %s;\n" % user[len("rf_"):])
-                for sql in stmts:
-                    f.write(sql + ";\n")
-                f.write("COMMIT;\n")
+                f.write(pgbench_script(user[len("rf_"):], [replay for _, replay in stmts]))
             os.chmod(path, 0o644)
-            statements += len(stmts)
+            statements[user] = round(len(stmts) / captured, 2)
             scripts.append((user, path))
         pgbench = find_pgbench()
-        cmd = [pgbench, "-n", "-h", "127.0.0.1", "-p", str(self.h.pg_port), "-U", "postgres",
-               "-c", str(len(scripts)), "-j", "2", "-T", str(int(seconds)), "-r",
-               "returnflow"]
+        cmd = [pgbench, "-n", "-M", "prepared", "-h", "127.0.0.1", "-p", str(self.h.pg_port),
+               "-U", "postgres", "-c", str(len(scripts)), "-j", "2", "-T", str(int(seconds)),
+               "-r", "returnflow"]
         for _, path in scripts:
             cmd += ["-f", path]
         env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
@@ -327,8 +369,9 @@ class Bench:
         # return needs one of each of the scripts.
         rate = tps / len(scripts) * captured
         return {"returns_per_s": round(rate, 1), "tps": tps, "returns_per_transaction": captured,
-                "scripts": len(scripts), "statements_per_return": round(statements / captured, 1),
-                "seconds": seconds}
+                "scripts": len(scripts), "query_mode": "prepared",
+                "statements_per_return": round(sum(statements.values()), 1),
+                "statements_per_return_by_worker": statements, "seconds": seconds}
 
     # ---- the run ------------------------------------------------------------------------------
 
@@ -355,59 +398,141 @@ class Bench:
         return lo, steps
 
 
+LOG_LINE_RE = re.compile(r"^\S+ \S+ \S+ \[\d+\] (\S*)@\S+ (LOG|DETAIL|ERROR|STATEMENT|HINT"
+                         r"|CONTEXT|WARNING|NOTICE):\s+(.*)$")
+LITERAL_RE = re.compile(r"('(?:[^']|'')*')")
+
+
+def log_records(text):
+    """(user, kind, text) of each server log record; a record's continuation
+    lines (a parameter with a newline) are joined to it."""
+    record = None
+    for line in text.splitlines():
+        m = LOG_LINE_RE.match(line)
+        if m:
+            if record:
+                yield record
+            record = list(m.groups())
+        elif record:
+            record[2] += "\n" + line
+    if record:
+        yield record
+
+
+def is_write(sql):
+    """Whether a statement writes (what the ceiling replays): INSERT, UPDATE,
+    DELETE, MERGE, a WITH holding one of them, or a row-locking SELECT."""
+    words = LITERAL_RE.sub("''", sql).split(None, 1)
+    if not words:
+        return False
+    head = words[0].upper()
+    if head in ("INSERT", "UPDATE", "DELETE", "MERGE"):
+        return True
+    if head in ("WITH", "SELECT"):
+        return bool(re.search(r"\b(INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\S+(\s+\w+)?\s+SET"
+                              r"|FOR\s+(NO\s+KEY\s+)?UPDATE|FOR\s+(KEY\s+)?SHARE)\b",
+                              LITERAL_RE.sub("''", sql), re.I))
+    return False
+
+
+def statement_key(sql):
+    """A statement with its literals and parameters as ?, to match the worker's
+    prepared text with pg_stat_statements' normalised one."""
+    sql = LITERAL_RE.sub("?", sql)
+    sql = re.sub(r"\$\d+|\b\d+(?:\.\d+)?\b", "?", sql)
+    return re.sub(r"\s+", " ", sql).strip()
+
+
 def parse_statement_log(text):
-    """{user: [SQL with parameters inlined and ids made fresh per transaction]}."""
+    """{user: [(the worker's statement, the statement to replay: parameters
+    inlined, ids made fresh per transaction)]} for the write statements of
+    the workers' roles."""
     per_user = {}
     pending = None  # (user, sql) waiting for its DETAIL line
-    line_re = re.compile(r"^\S+ \S+ \S+ \[\d+\] (rf_\w+)@\S+ (LOG|DETAIL):\s+(.*)$")
-    for line in text.splitlines():
-        m = line_re.match(line)
-        if not m:
+
+    def flush():
+        if pending:
+            per_user.setdefault(pending[0], []).append((pending[1], pending[1]))
+
+    for user, kind, rest in log_records(text):
+        if not user.startswith("rf_"):
             continue
-        user, kind, rest = m.groups()
         if kind == "LOG":
-            if pending:
-                per_user.setdefault(pending[0], []).append(pending[1])
+            flush()
             pending = None
-            s = re.match(r"(?:execute \S+|statement): (.*)$", rest)
-            if s and not s.group(1).startswith(("BEGIN", "COMMIT", "ROLLBACK", "SET", "CREATE")):
+            s = re.match(r"(?:execute [^:]+|statement): (.*)$", rest, re.S)
+            if s and is_write(s.group(1)):
                 pending = (user, s.group(1))
         elif kind == "DETAIL" and pending and rest.startswith(("parameters:", "Parameters:")):
             params = dict(re.findall(r"\$(\d+) = (NULL|'(?:[^']|'')*')", rest))
-            sql = pending[1]
-            for k in sorted(params, key=int, reverse=True):
-                sql = sql.replace("$" + k, params[k])
-            per_user.setdefault(pending[0], []).append(sql)
+            sql = re.sub(r"\$(\d+)\b", lambda m: params.get(m.group(1), m.group(0)), pending[1])
+            per_user.setdefault(pending[0], []).append((pending[1], sql))
             pending = None
-    if pending:
-        per_user.setdefault(pending[0], []).append(pending[1])
-    return {u: fresh_ids(s) for u, s in per_user.items()}
+    flush()
+    return {u: list(zip((t for t, _ in s), fresh_ids([r for _, r in s])))
+            for u, s in per_user.items()}
 
 
 ULID_RE = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
 RUN_RE = re.compile(r"\bR-\d+-[0-9a-f]{6}-\d+\b")
+FRESH = "#u#"  # in a literal, where the transaction's :u goes
 
 
 def fresh_ids(statements):
-    """Replace every id (ULIDs, the run's platform return ids) inside string
-    literals with one built from the pgbench variable :u, the same id for the
-    same original within the script, so each transaction writes new rows."""
+    """Make the statements pgbench-ready for -M prepared: every id (ULIDs,
+    the run's platform return ids) inside a string literal becomes one built
+    from the pgbench variable :u (the same id for the same original within
+    the script), so each transaction writes new rows; and no ':' is left in a
+    literal, where pgbench would take it for a variable (':name' becomes a
+    parameter in prepared mode; only '::' is skipped), by writing the literal
+    as an escape string with ':' as \x3a."""
     mapping = {}
 
     def fresh(m):
         k = mapping.setdefault(m.group(0), len(mapping))
-        return "' || 'Z' || :u || '_%d' || '" % k
+        return "Z%s_%d" % (FRESH, k)
 
     out = []
     for sql in statements:
         # Only inside literals: split on quotes (doubled quotes stay inside).
-        parts = re.split(r"('(?:[^']|'')*')", sql)
-        for i, part in enumerate(parts):
-            if part.startswith("'") and (ULID_RE.search(part) or RUN_RE.search(part)):
-                new = RUN_RE.sub(fresh, ULID_RE.sub(fresh, part))
-                parts[i] = "(" + new + ")"
-        out.append("".join(parts))
+        parts = LITERAL_RE.split(sql)
+        for i in range(1, len(parts), 2):
+            body = parts[i][1:-1]
+            if FRESH in body:
+                raise ValueError("a captured literal holds %r: %s" % (FRESH, parts[i][:200]))
+            new = RUN_RE.sub(fresh, ULID_RE.sub(fresh, body))
+            if "\\" in new or ":" in new:
+                new = "E'" + new.replace("\\", "\\\\").replace(":", "\\x3a") + "'"
+            else:
+                new = "'" + new + "'"
+            if FRESH in new:
+                new = "replace(%s, '%s', :u::text)" % (new, FRESH)
+            parts[i] = new
+        replay = "".join(parts)
+        stray = pgbench_variables(replay) - {"u"}
+        if stray:
+            raise ValueError("pgbench would read variables %s in: %s" % (sorted(stray), replay[:300]))
+        out.append(replay)
     return out
+
+
+def pgbench_variables(sql):
+    """The variables pgbench finds in a statement: ':' and a name (letters,
+    digits, underscores), outside no literal ('::' is a cast). Literals are
+    not skipped, as pgbench does not skip them either."""
+    return set(re.findall(r"(?<!:):([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)", sql.replace("::", "  ")))
+
+
+def pgbench_script(schema, statements):
+    """One transaction: a worker's writes for the captured returns. The
+    pipeline commits them durably (its inbox_started rows alone go with
+    synchronous_commit off, set inside their statement), so the replay
+    commits with synchronous_commit on whatever the replayed statements set."""
+    lines = ["\\set u random(1, 999999999999999)", "BEGIN;",
+             "SET LOCAL search_path TO %s;" % schema]
+    lines += [sql + ";" for sql in statements]
+    lines += ["SET LOCAL synchronous_commit TO on;", "COMMIT;", ""]
+    return "\n".join(lines)
 
 
 def find_pgbench():
@@ -435,8 +560,51 @@ def fmt_lat(d):
         d["p50"], d["p99"], d["p999"], d["max"], d["n"])
 
 
-def write_profile(h, returns):
-    """The statements that cost PostgreSQL the most during the load, per return."""
+def compare_writes(h, capture, returns):
+    """The write statements per return the ceiling replays (captured for
+    --batch returns) against those pg_stat_statements saw the workers run
+    (top level) for the `returns` of the load: per worker, and the statements
+    whose counts differ most. {worker: (replayed, ran)} and report lines."""
+    per_user, captured = capture
+    replayed = {}
+    for user, stmts in per_user.items():
+        for template, _ in stmts:
+            key = (user, statement_key(template))
+            replayed[key] = replayed.get(key, 0) + 1.0 / max(captured, 1)
+    ran = {}
+    for user, calls, query in h.psql(
+            "SELECT r.rolname, s.calls, s.query FROM pg_stat_statements s"
+            " JOIN pg_roles r ON r.oid = s.userid WHERE s.toplevel AND r.rolname LIKE 'rf\\_%'"):
+        if is_write(query):
+            key = (user, statement_key(query))
+            ran[key] = ran.get(key, 0) + int(calls) / max(returns, 1)
+    by_worker = {}
+    for (user, _), v in replayed.items():
+        by_worker.setdefault(user, [0.0, 0.0])[0] += v
+    for (user, _), v in ran.items():
+        by_worker.setdefault(user, [0.0, 0.0])[1] += v
+    lines = ["write statements per return: replayed by the ceiling (captured for %d returns)"
+             " / run by the pipeline under the load (pg_stat_statements, %d returns)"
+             % (captured, returns)]
+    for user, (a, b) in sorted(by_worker.items()):
+        lines.append("  %-16s %7.2f / %7.2f" % (user, a, b))
+    lines.append("  %-16s %7.2f / %7.2f" % ("total", sum(v[0] for v in by_worker.values()),
+                                           sum(v[1] for v in by_worker.values())))
+    diffs = sorted(((abs(replayed.get(k, 0) - ran.get(k, 0)), k) for k in set(replayed) | set(ran)),
+                   reverse=True)
+    lines.append("statements whose counts differ most (replayed / ran per return):")
+    for d, (user, key) in diffs[:15]:
+        if d < 0.01:
+            break
+        lines.append("  %7.2f / %7.2f  %-16s %s" % (replayed.get((user, key), 0),
+                                                   ran.get((user, key), 0), user, key[:110]))
+    return {u: (round(a, 2), round(b, 2)) for u, (a, b) in by_worker.items()}, lines
+
+
+def write_profile(h, returns, capture=None):
+    """The statements that cost PostgreSQL the most during the load, per
+    return; and, with a capture, the comparison of the write statements per
+    return replayed by the ceiling with those the pipeline ran."""
     rows = h.psql("SELECT round(total_exec_time::numeric, 0), calls, rows, "
                   "round(mean_exec_time::numeric, 3), round(max_exec_time::numeric, 1), "
                   "regexp_replace(left(query, 150), '\\s+', ' ', 'g') "
@@ -450,20 +618,28 @@ def write_profile(h, returns):
     for ms, c, r, mean, top, q in rows:
         lines.append("%8s %8.2f %8.2f %8s %8s  %s" % (ms, int(c) / max(returns, 1),
                                                       int(r) / max(returns, 1), mean, top, q))
+    compared = None
+    if capture:
+        compared, more = compare_writes(h, capture, returns)
+        lines += [""] + more
     out_dir = os.path.join(ROOT, "var", "bench")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "statements.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+    return compared
 
 
 def scenario(h):
     b = Bench(h)
-    ceiling = None
+    ceiling = ceiling_capture = writes_compared = None
     if ARGS.pgbench_seconds > 0:
-        # Captured first, on a quiet pipeline: the writes of --batch returns.
+        # Captured first, on a quiet pipeline: the writes of --batch returns
+        # offered at the load's rate.
         harness.log("bench: capturing the writes of %d returns for pgbench" % ARGS.batch)
-        ceiling_capture = b.capture_writes(ARGS.batch, ARGS.mix)
+        ceiling_capture = b.capture_writes(ARGS.batch, ARGS.rate, ARGS.mix)
+    # The load's orders are set-up: made before the counters start.
+    prefix = b.new_orders(int(ARGS.rate * ARGS.seconds))
     if ARGS.profile:
         h.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
     cpu0, pg0 = b.cpu_snapshot(), b.pg_counters()
@@ -471,11 +647,12 @@ def scenario(h):
     harness.log("bench: %.0f returns/s for %.0f s, mix %.2f return-and-refund" %
                 (ARGS.rate, ARGS.seconds, ARGS.mix))
     before = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
-    http = b.load(ARGS.rate, ARGS.seconds, ARGS.mix)
+    http = b.load(ARGS.rate, ARGS.seconds, ARGS.mix, prefix)
     done = b.wait_drained(before + http["accepted"]) - before
     cpu1, pg1 = b.cpu_snapshot(), b.pg_counters()
     t0 = http["t0"]
     w = b.window_rates(t0, http["t1"])
+    sus = b.sustained(t0)
     held = b.held(ARGS.rate, w)
     e2e = b.percentiles(t0, "return.requested", "refund.issued", None)
     hops = {name: b.percentiles(t0, f, t, kind) for name, f, t, kind in HOPS}
@@ -490,7 +667,8 @@ def scenario(h):
     commits, wal_syncs = pg1[0] - pg0[0], pg1[1] - pg0[1]
     wal_records = pg1[2] - pg0[2]
     if ARGS.profile:
-        write_profile(h, done)
+        writes_compared = write_profile(h, done, ceiling_capture if ARGS.pgbench_seconds > 0
+                                        else None)
     search_steps = []
     highest = ARGS.rate if held else None
     if ARGS.search == "on" or (ARGS.search == "auto" and not held):
@@ -504,7 +682,9 @@ def scenario(h):
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load0],
                     "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "offered_rate": ARGS.rate, "seconds": ARGS.seconds, "mix_return_refund": ARGS.mix,
-        "http": http, "completed": done, **w, "held_offered_rate": held,
+        "offered": http["offered"], "unsent": http["unsent"], "accepted": http["accepted"],
+        "http": http, "completed": done,
+        "sustained": sus, "load_window": w, "held_offered_rate": held,
         "highest_rate_held": highest, "search": search_steps,
         "intake_to_refund_ms": e2e, "hops_ms": hops,
         "peak_rss_kb": memory, "cpu_us_per_return": cpu,
@@ -512,8 +692,10 @@ def scenario(h):
                      "wal_syncs_per_return": round(wal_syncs / max(done, 1), 3),
                      "wal_records_per_return": round(wal_records / max(done, 1), 1)},
         "ceiling": ceiling,
-        "pipeline_to_ceiling": (round(w["completed_per_s"] / ceiling["returns_per_s"], 3)
-                                if ceiling and ceiling.get("returns_per_s") else None),
+        "write_statements_per_return_replayed_vs_ran": writes_compared,
+        "pipeline_to_ceiling": (round(sus["completed_per_s"] / ceiling["returns_per_s"], 3)
+                                if ceiling and ceiling.get("returns_per_s")
+                                and sus.get("completed_per_s") else None),
         "lost": http["accepted"] - done, "doubled": doubled + issued_twice,
         "not_refunded": not_refunded,
     }
@@ -525,16 +707,26 @@ def scenario(h):
     print()
     print(row % ("machine", "%d cpus, load average %.2f at start, %.2f at end" % (
         os.cpu_count(), load0[0], figures["machine"]["loadavg_at_end"][0])))
-    print(row % ("offered rate (returns/s)", "%.0f for %.0f s, %.0f%% return-and-refund" % (
-        ARGS.rate, ARGS.seconds, ARGS.mix * 100)))
-    print(row % ("intake HTTP", "%d sent, %d accepted, %d refused, %d receipts posted" % (
-        http["sent"], http["accepted"], http["refused"], http["receipts"])))
+    print(row % ("offered", "%d returns: %.0f/s for %.0f s, %.0f%% return-and-refund" % (
+        http["offered"], ARGS.rate, ARGS.seconds, ARGS.mix * 100)))
+    print(row % ("sent / accepted / refused by intake", "%d / %d / %d in %.1f s%s" % (
+        http["sent"], http["accepted"], http["refused"], http["seconds"],
+        "; %d never sent (intake busy: given up %.0f s after the load)" % (
+            http["unsent"], ARGS.give_up_seconds) if http["unsent"] else "")))
+    print(row % ("receipts posted (scripted warehouse)", "%d" % http["receipts"]))
     print(row % ("intake HTTP latency (ms)", "p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f" % (
         http["http_p50_ms"], http["http_p99_ms"], http["http_p999_ms"], http["http_max_ms"])))
-    print(row % ("requested / completed per s (sustained)", "%.1f / %.1f" % (
+    print(row % ("accepted per s, sustained", "%s (middle 80%% of acceptances, over %s s)" % (
+        sus.get("accepted_per_s"), sus.get("accepted_10_90_seconds"))))
+    print(row % ("COMPLETED per s, sustained (end to end)",
+                 "%s (middle 80%% of refunds issued, over %s s; busy %s s in all)" % (
+                     sus.get("completed_per_s"), sus.get("completed_10_90_seconds"),
+                     sus.get("busy_seconds"))))
+    print(row % ("in the load window, after 10% warm-up", "requested %.1f/s, completed %.1f/s" % (
         w["requested_per_s"], w["completed_per_s"])))
     print(row % ("backlog at 40% / end of load", "%d / %d (%s)" % (
-        w["backlog_at_40pct"], w["backlog_at_end"], "held" if held else "NOT held")))
+        w["backlog_at_40pct"], w["backlog_at_end"],
+        "offered rate held" if held else "offered rate NOT held")))
     print(row % ("highest rate held (returns/s)", "%s" % (
         "%.0f" % highest if highest is not None else "-")))
     print(row % ("intake -> refund issued (ms)", fmt_lat(e2e)))
@@ -545,12 +737,18 @@ def scenario(h):
     print(row % ("PostgreSQL per return", "%.2f commits, %.3f WAL syncs, %.1f WAL records" % (
         commits / max(done, 1), wal_syncs / max(done, 1), wal_records / max(done, 1))))
     if ceiling and ceiling.get("returns_per_s"):
-        print(row % ("pgbench ceiling (returns/s)", "%.0f (%d returns per transaction, %.1f"
-                     " statements per return); pipeline/ceiling %.2f" % (
+        print(row % ("pgbench ceiling (returns/s)", "%.0f (-M prepared, %d returns per transaction,"
+                     " %.1f statements per return); sustained completed/ceiling %.2f" % (
                          ceiling["returns_per_s"], ceiling["returns_per_transaction"],
                          ceiling["statements_per_return"], figures["pipeline_to_ceiling"])))
     elif ceiling:
         print(row % ("pgbench ceiling", "failed: %s" % ceiling.get("error", "")[:300]))
+    if writes_compared:
+        print(row % ("write statements per return", "replayed %.1f, pipeline ran %.1f (%s)" % (
+            sum(a for a, _ in writes_compared.values()),
+            sum(b for _, b in writes_compared.values()),
+            ", ".join("%s %.1f/%.1f" % (u[len("rf_"):], a, b)
+                      for u, (a, b) in sorted(writes_compared.items())))))
     print(row % ("exactly once", "lost %d, doubled %d, not refunded %d" % (
         figures["lost"], figures["doubled"], not_refunded)))
     h.check(done == http["accepted"] and figures["doubled"] == 0 and not_refunded == 0,
