@@ -270,25 +270,37 @@ class Bench:
         return pids
 
     @staticmethod
-    def cpu_seconds(pid):
+    def cpu_seconds(pid, reaped_children=False):
+        """User and system CPU of a process; with reaped_children, plus that
+        of its children that have ended (PostgreSQL's backends that came and
+        went: pgbench's, a worker's reconnection)."""
         try:
             with open("/proc/%d/stat" % pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            ticks = int(fields[11]) + int(fields[12])
+            if reaped_children:
+                ticks += int(fields[13]) + int(fields[14])
+            return ticks / os.sysconf("SC_CLK_TCK")
         except (OSError, ValueError):
             return 0.0
 
+    def postgres_cpu_seconds(self):
+        """CPU used by the server so far: the postmaster, its live children,
+        and its children that have ended."""
+        master, *children = self.postgres_pids()
+        return (self.cpu_seconds(master, reaped_children=True) +
+                sum(self.cpu_seconds(pid) for pid in children))
+
     def cpu_snapshot(self):
         snap = {w: self.cpu_seconds(self.h.workers[w].proc.pid) for w in harness.WORKERS}
-        snap["postgres"] = {pid: self.cpu_seconds(pid) for pid in self.postgres_pids()}
+        snap["postgres"] = self.postgres_cpu_seconds()
         return snap
 
     def cpu_per_return(self, before, after, n):
         out = {}
         for w in harness.WORKERS:
             out[w] = round((after[w] - before[w]) / max(n, 1) * 1e6, 1)
-        pg = sum(v - before["postgres"].get(pid, 0.0) for pid, v in after["postgres"].items())
-        out["postgres"] = round(pg / max(n, 1) * 1e6, 1)
+        out["postgres"] = round((after["postgres"] - before["postgres"]) / max(n, 1) * 1e6, 1)
         out["total"] = round(sum(out.values()), 1)
         return out
 
@@ -357,19 +369,32 @@ class Bench:
                "-r", "returnflow"]
         for _, path in scripts:
             cmd += ["-f", path]
-        env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
+        # Every captured statement is its own prepared statement, run a few
+        # dozen times per connection where a worker runs each of its few
+        # thousands of times: plan each once, as the workers' plans are
+        # reused once warm, rather than five custom plans first.
+        env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on"
+                   " -c plan_cache_mode=force_generic_plan")
+        cpu0, pg0 = self.postgres_cpu_seconds(), self.pg_counters()
         p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
+        cpu1, pg1 = self.postgres_cpu_seconds(), self.pg_counters()
         with open(os.path.join(tmp, "pgbench.out"), "w") as f:
             f.write(p.stdout + p.stderr)
         if p.returncode != 0:
             return {"error": (p.stderr or p.stdout)[-2000:]}
         m = re.search(r"tps = ([0-9.]+)", p.stdout)
         tps = float(m.group(1)) if m else 0.0
+        m = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
+        transactions = int(m.group(1)) if m else 0
         # Each transaction replays one worker's writes for `captured` returns; a
         # return needs one of each of the scripts.
         rate = tps / len(scripts) * captured
+        replayed = transactions / len(scripts) * captured
         return {"returns_per_s": round(rate, 1), "tps": tps, "returns_per_transaction": captured,
                 "scripts": len(scripts), "query_mode": "prepared",
+                "returns_replayed": round(replayed),
+                "postgres_cpu_us_per_return": round((cpu1 - cpu0) / max(replayed, 1) * 1e6, 1),
+                "wal_records_per_return": round((pg1[2] - pg0[2]) / max(replayed, 1), 1),
                 "statements_per_return": round(sum(statements.values()), 1),
                 "statements_per_return_by_worker": statements, "seconds": seconds}
 
@@ -439,8 +464,10 @@ def statement_key(sql):
     """A statement with its literals and parameters as ?, to match the worker's
     prepared text with pg_stat_statements' normalised one."""
     sql = LITERAL_RE.sub("?", sql)
-    sql = re.sub(r"\$\d+|\b\d+(?:\.\d+)?\b", "?", sql)
-    return re.sub(r"\s+", " ", sql).strip()
+    sql = re.sub(r"\$\d+|\b\d+(?:\.\d+)?\b|\b(?:NULL|true|false)\b", "?", sql, flags=re.I)
+    sql = re.sub(r"\s+", " ", sql).strip()
+    # The replay's fresh ids (see fresh_ids) stand where the worker had one value.
+    return re.sub(r"\bE\?|replace\(\?, \?, \?::text\)", "?", sql)
 
 
 def parse_statement_log(text):
@@ -511,7 +538,8 @@ def fresh_ids(statements):
         replay = "".join(parts)
         stray = pgbench_variables(replay) - {"u"}
         if stray:
-            raise ValueError("pgbench would read variables %s in: %s" % (sorted(stray), replay[:300]))
+            raise ValueError("pgbench would read variables %s in: %s" % (sorted(stray),
+                                                                          replay[:300]))
         out.append(replay)
     return out
 
@@ -520,7 +548,8 @@ def pgbench_variables(sql):
     """The variables pgbench finds in a statement: ':' and a name (letters,
     digits, underscores), outside no literal ('::' is a cast). Literals are
     not skipped, as pgbench does not skip them either."""
-    return set(re.findall(r"(?<!:):([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)", sql.replace("::", "  ")))
+    name = r"[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*"
+    return set(re.findall(r"(?<!:):(%s)" % name, sql.replace("::", "  ")))
 
 
 def pgbench_script(schema, statements):
@@ -601,6 +630,47 @@ def compare_writes(h, capture, returns):
     return {u: (round(a, 2), round(b, 2)) for u, (a, b) in by_worker.items()}, lines
 
 
+def write_costs(h, roles):
+    """{statement key: [calls, execution ms, planning ms]} of the top-level
+    write statements pg_stat_statements saw from the roles LIKE `roles`."""
+    out = {}
+    for calls, exec_ms, plan_ms, query in h.psql(
+            "SELECT s.calls, s.total_exec_time, s.total_plan_time, s.query"
+            " FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid"
+            " WHERE s.toplevel AND r.rolname LIKE '%s'" % roles):
+        if is_write(query):
+            v = out.setdefault(statement_key(query), [0, 0.0, 0.0])
+            v[0] += int(calls)
+            v[1] += float(exec_ms)
+            v[2] += float(plan_ms or 0)
+    return out
+
+
+def compare_costs(pipeline, returns, replay, replayed):
+    """PostgreSQL's time per return in the write statements, the pipeline's
+    under the load against the ceiling's replay: (summary, report lines)."""
+    def per_return(costs, n):
+        return {k: [v[0] / max(n, 1), v[1] / max(n, 1), v[2] / max(n, 1)]
+                for k, v in costs.items()}
+    a, b = per_return(pipeline, returns), per_return(replay, replayed)
+    total = {name: [round(sum(v[i] for v in d.values()), 3) for i in range(3)]
+             for name, d in (("pipeline", a), ("replay", b))}
+    lines = ["write statements, per return (pg_stat_statements): calls, execution ms,"
+             " planning ms; pipeline under the load (%d returns) / pgbench replay (%d returns)"
+             % (returns, replayed),
+             "  total %.2f / %.2f calls, %.3f / %.3f ms execution, %.3f / %.3f ms planning" % (
+                 total["pipeline"][0], total["replay"][0], total["pipeline"][1],
+                 total["replay"][1], total["pipeline"][2], total["replay"][2]),
+             "statements whose execution ms per return differ most:"]
+    zero = [0, 0, 0]
+    keys = sorted(set(a) | set(b), key=lambda k: -abs(a.get(k, zero)[1] - b.get(k, zero)[1]))
+    for k in keys[:15]:
+        x, y = a.get(k, zero), b.get(k, zero)
+        lines.append("  %5.2f / %5.2f calls  %6.3f / %6.3f ms  %s" % (x[0], y[0], x[1], y[1],
+                                                                    k[:100]))
+    return total, lines
+
+
 def write_profile(h, returns, capture=None):
     """The statements that cost PostgreSQL the most during the load, per
     return; and, with a capture, the comparison of the write statements per
@@ -632,7 +702,7 @@ def write_profile(h, returns, capture=None):
 
 def scenario(h):
     b = Bench(h)
-    ceiling = ceiling_capture = writes_compared = None
+    ceiling = ceiling_capture = writes_compared = costs_compared = None
     if ARGS.pgbench_seconds > 0:
         # Captured first, on a quiet pipeline: the writes of --batch returns
         # offered at the load's rate.
@@ -669,6 +739,7 @@ def scenario(h):
     if ARGS.profile:
         writes_compared = write_profile(h, done, ceiling_capture if ARGS.pgbench_seconds > 0
                                         else None)
+        pipeline_costs = write_costs(h, "rf\\_%")
     search_steps = []
     highest = ARGS.rate if held else None
     if ARGS.search == "on" or (ARGS.search == "auto" and not held):
@@ -678,6 +749,13 @@ def scenario(h):
     if ARGS.pgbench_seconds > 0:
         harness.log("bench: pgbench ceiling, %d s" % ARGS.pgbench_seconds)
         ceiling = b.pgbench_ceiling(ceiling_capture, ARGS.pgbench_seconds)
+        if ARGS.profile and ceiling.get("returns_replayed"):
+            costs_compared, lines = compare_costs(pipeline_costs, done,
+                                                  write_costs(h, "postgres"),
+                                                  ceiling["returns_replayed"])
+            with open(os.path.join(ROOT, "var", "bench", "statements.txt"), "a") as f:
+                f.write("\n" + "\n".join(lines) + "\n")
+            print("\n".join(lines))
     figures = {
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load0],
                     "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
@@ -693,6 +771,7 @@ def scenario(h):
                      "wal_records_per_return": round(wal_records / max(done, 1), 1)},
         "ceiling": ceiling,
         "write_statements_per_return_replayed_vs_ran": writes_compared,
+        "write_statement_costs_per_return": costs_compared,
         "pipeline_to_ceiling": (round(sus["completed_per_s"] / ceiling["returns_per_s"], 3)
                                 if ceiling and ceiling.get("returns_per_s")
                                 and sus.get("completed_per_s") else None),
@@ -743,6 +822,16 @@ def scenario(h):
                          ceiling["statements_per_return"], figures["pipeline_to_ceiling"])))
     elif ceiling:
         print(row % ("pgbench ceiling", "failed: %s" % ceiling.get("error", "")[:300]))
+    if ceiling and ceiling.get("returns_per_s"):
+        print(row % ("  replay: PostgreSQL per return", "%.0f us CPU, %.1f WAL records"
+                     " (the pipeline: %.0f us, %.1f)" % (
+                         ceiling["postgres_cpu_us_per_return"], ceiling["wal_records_per_return"],
+                         cpu["postgres"], wal_records / max(done, 1))))
+    if costs_compared:
+        print(row % ("  write statements' PostgreSQL ms/return", "execution %.2f, planning %.2f"
+                     " (the pipeline: %.2f, %.2f)" % (
+                         costs_compared["replay"][1], costs_compared["replay"][2],
+                         costs_compared["pipeline"][1], costs_compared["pipeline"][2])))
     if writes_compared:
         print(row % ("write statements per return", "replayed %.1f, pipeline ran %.1f (%s)" % (
             sum(a for a, _ in writes_compared.values()),
@@ -758,7 +847,8 @@ def scenario(h):
 if __name__ == "__main__":
     if ARGS.profile:
         os.environ["RF_PG_EXTRA_CONF"] = ("shared_preload_libraries = 'pg_stat_statements'\n"
-                                          "pg_stat_statements.track = all")
+                                          "pg_stat_statements.track = all\n"
+                                          "pg_stat_statements.track_planning = on")
     policy = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
     json.dump(POLICY, policy)
     policy.close()

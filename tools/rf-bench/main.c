@@ -24,8 +24,9 @@
  * counted as "unsent" (offered, never sent), which bounds the run's length.
  *
  * Prints one JSON object: requests offered, sent, answered by status, given
- * up unsent, receipts posted, and HTTP latency percentiles. End-to-end figures are computed by the bench
- * script from the workers' own tables afterwards.
+ * up unsent, receipts posted, and HTTP latency percentiles. End-to-end
+ * figures are computed by the bench script from the workers' own tables
+ * afterwards.
  *
  *   rf-bench --port 8080 --rate 1000 --seconds 60 --connections 32 \
  *            --order-prefix BENCH1 --orders 2000 --lines 100 --run RUN1 \
