@@ -31,9 +31,12 @@ records:
     INSERT, UPDATE, DELETE, data-modifying WITH and SELECT ... FOR UPDATE),
     replayed by pgbench with prepared statements (-M prepared, as the
     workers run them) against the same server, each worker's writes for the
-    --batch returns in one durable transaction, with fresh ids; and the
-    ratio of the sustained completion rate to it. With --profile, the write
-    statements replayed per return are compared with those
+    --batch returns in one durable transaction, with fresh ids, one pgbench
+    run per worker's script: the ceiling is --batch returns per the sum of
+    the scripts' times per transaction; the ratio of the sustained
+    completion rate to it, and PostgreSQL's CPU and WAL records per return,
+    replay beside pipeline. With --profile, the write statements (count,
+    execution and planning time) per return replayed are compared with those
     pg_stat_statements saw the pipeline run under the load;
   - the exactly-once check: every accepted return refunded exactly once.
 
@@ -92,8 +95,9 @@ def parse_args():
     p.add_argument("--search", choices=["auto", "on", "off"], default="auto",
                    help="search the highest rate held (auto: only when --rate was not held)")
     p.add_argument("--step-seconds", type=float, default=10, help="length of a search step")
-    p.add_argument("--pgbench-seconds", type=float, default=15,
-                   help="pgbench ceiling run length (0: skip the ceiling)")
+    p.add_argument("--pgbench-seconds", type=float, default=20,
+                   help="pgbench ceiling run length, shared between the workers' scripts"
+                        " (0: skip the ceiling; default 20)")
     p.add_argument("--batch", type=int, default=32,
                    help="returns per pgbench transaction (each worker's writes)")
     p.add_argument("--profile", action="store_true",
@@ -342,61 +346,75 @@ class Bench:
             text = f.read()
         return parse_statement_log(text), fig["accepted"]
 
-    def pgbench_ceiling(self, capture, seconds):
-        """Replay the captured writes with pgbench for `seconds`, as prepared
-        statements (-M prepared), each worker's writes in one durable
-        transaction."""
+    def pgbench_ceiling(self, capture, seconds, profile=False):
+        """Replay the captured writes with pgbench, as prepared statements
+        (-M prepared), each worker's writes in one durable transaction: one
+        pgbench run per worker's script, `seconds` shared between them, with
+        as many clients as there are workers. The ceiling is the rate at which
+        the server does one transaction of each: --batch returns per the sum
+        of the scripts' times per transaction. With profile, also the write
+        statements' pg_stat_statements figures per replayed return. Returns
+        (figures, {statement key: [calls, exec ms, plan ms] per return})."""
         per_worker, captured = capture
         if captured == 0:
-            return {"error": "nothing captured"}
-        scripts = []
+            return {"error": "nothing captured"}, {}
         # Kept under var/bench/pgbench/ for a look (pgbench -r shows each
         # statement's latency); readable by the server's user, who runs pgbench.
         tmp = os.path.join(ROOT, "var", "bench", "pgbench")
         os.makedirs(tmp, exist_ok=True)
         os.chmod(tmp, 0o755)
-        statements = {}
-        for user, stmts in sorted(per_worker.items()):
-            path = os.path.join(tmp, "%s.sql" % user)
-            with open(path, "w") as f:
-                f.write(pgbench_script(user[len("rf_"):], [replay for _, replay in stmts]))
-            os.chmod(path, 0o644)
-            statements[user] = round(len(stmts) / captured, 2)
-            scripts.append((user, path))
         pgbench = find_pgbench()
-        cmd = [pgbench, "-n", "-M", "prepared", "-h", "127.0.0.1", "-p", str(self.h.pg_port),
-               "-U", "postgres", "-c", str(len(scripts)), "-j", "2", "-T", str(int(seconds)),
-               "-r", "returnflow"]
-        for _, path in scripts:
-            cmd += ["-f", path]
         # Every captured statement is its own prepared statement, run a few
         # dozen times per connection where a worker runs each of its few
         # thousands of times: plan each once, as the workers' plans are
         # reused once warm, rather than five custom plans first.
         env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on"
                    " -c plan_cache_mode=force_generic_plan")
-        cpu0, pg0 = self.postgres_cpu_seconds(), self.pg_counters()
-        p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
-        cpu1, pg1 = self.postgres_cpu_seconds(), self.pg_counters()
+        each = max(2, int(seconds / max(len(per_worker), 1)))
+        out, costs, outputs = {}, {}, []
+        cpu_s = wal = 0.0
+        for user, stmts in sorted(per_worker.items()):
+            path = os.path.join(tmp, "%s.sql" % user)
+            with open(path, "w") as f:
+                f.write(pgbench_script(user[len("rf_"):], [replay for _, replay in stmts]))
+            os.chmod(path, 0o644)
+            cmd = [pgbench, "-n", "-M", "prepared", "-h", "127.0.0.1",
+                   "-p", str(self.h.pg_port), "-U", "postgres", "-c", str(len(per_worker)),
+                   "-j", "2", "-T", str(each), "-r", "-f", path, "returnflow"]
+            if profile:
+                self.h.psql("SELECT pg_stat_statements_reset()")
+            cpu0, pg0 = self.postgres_cpu_seconds(), self.pg_counters()
+            p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
+            cpu1, pg1 = self.postgres_cpu_seconds(), self.pg_counters()
+            outputs.append(p.stdout + p.stderr)
+            m = re.search(r"tps = ([0-9.]+)", p.stdout)
+            n = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
+            if p.returncode != 0 or not m or not n or float(m.group(1)) <= 0:
+                with open(os.path.join(tmp, "pgbench.out"), "w") as f:
+                    f.write("\n".join(outputs))
+                return {"error": "%s: %s" % (user, (p.stderr or p.stdout)[-2000:])}, {}
+            replayed = int(n.group(1)) * captured
+            out[user] = {"tps": float(m.group(1)), "returns_replayed": replayed,
+                         "statements_per_return": round(len(stmts) / captured, 2)}
+            cpu_s += (cpu1 - cpu0) / replayed
+            wal += (pg1[2] - pg0[2]) / replayed
+            if profile:
+                for key, v in write_costs(self.h, "postgres").items():
+                    c = costs.setdefault(key, [0.0, 0.0, 0.0])
+                    for i in range(3):
+                        c[i] += v[i] / replayed
         with open(os.path.join(tmp, "pgbench.out"), "w") as f:
-            f.write(p.stdout + p.stderr)
-        if p.returncode != 0:
-            return {"error": (p.stderr or p.stdout)[-2000:]}
-        m = re.search(r"tps = ([0-9.]+)", p.stdout)
-        tps = float(m.group(1)) if m else 0.0
-        m = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
-        transactions = int(m.group(1)) if m else 0
-        # Each transaction replays one worker's writes for `captured` returns; a
-        # return needs one of each of the scripts.
-        rate = tps / len(scripts) * captured
-        replayed = transactions / len(scripts) * captured
-        return {"returns_per_s": round(rate, 1), "tps": tps, "returns_per_transaction": captured,
-                "scripts": len(scripts), "query_mode": "prepared",
-                "returns_replayed": round(replayed),
-                "postgres_cpu_us_per_return": round((cpu1 - cpu0) / max(replayed, 1) * 1e6, 1),
-                "wal_records_per_return": round((pg1[2] - pg0[2]) / max(replayed, 1), 1),
-                "statements_per_return": round(sum(statements.values()), 1),
-                "statements_per_return_by_worker": statements, "seconds": seconds}
+            f.write("\n".join(outputs))
+        # A return needs one transaction of each script, each for `captured`
+        # returns.
+        rate = captured / sum(1.0 / w["tps"] for w in out.values())
+        return {"returns_per_s": round(rate, 1), "returns_per_transaction": captured,
+                "scripts": out, "clients": len(per_worker), "seconds_per_script": each,
+                "query_mode": "prepared",
+                "postgres_cpu_us_per_return": round(cpu_s * 1e6, 1),
+                "wal_records_per_return": round(wal, 1),
+                "statements_per_return": round(sum(w["statements_per_return"]
+                                                   for w in out.values()), 1)}, costs
 
     # ---- the run ------------------------------------------------------------------------------
 
@@ -646,18 +664,17 @@ def write_costs(h, roles):
     return out
 
 
-def compare_costs(pipeline, returns, replay, replayed):
-    """PostgreSQL's time per return in the write statements, the pipeline's
-    under the load against the ceiling's replay: (summary, report lines)."""
-    def per_return(costs, n):
-        return {k: [v[0] / max(n, 1), v[1] / max(n, 1), v[2] / max(n, 1)]
-                for k, v in costs.items()}
-    a, b = per_return(pipeline, returns), per_return(replay, replayed)
+def compare_costs(pipeline, replay, returns, replayed_returns):
+    """PostgreSQL's time in the write statements, per return: the pipeline's
+    under the load ({key: [calls, exec ms, plan ms]} for `returns`) against
+    the ceiling's replay (already per return). (summary, report lines)."""
+    a = {k: [x / max(returns, 1) for x in v] for k, v in pipeline.items()}
+    b = replay
     total = {name: [round(sum(v[i] for v in d.values()), 3) for i in range(3)]
              for name, d in (("pipeline", a), ("replay", b))}
     lines = ["write statements, per return (pg_stat_statements): calls, execution ms,"
-             " planning ms; pipeline under the load (%d returns) / pgbench replay (%d returns)"
-             % (returns, replayed),
+             " planning ms; pipeline under the load (%d returns) / pgbench replay (%s)"
+             % (returns, replayed_returns),
              "  total %.2f / %.2f calls, %.3f / %.3f ms execution, %.3f / %.3f ms planning" % (
                  total["pipeline"][0], total["replay"][0], total["pipeline"][1],
                  total["replay"][1], total["pipeline"][2], total["replay"][2]),
@@ -748,11 +765,13 @@ def scenario(h):
             highest = max(highest, ARGS.rate)
     if ARGS.pgbench_seconds > 0:
         harness.log("bench: pgbench ceiling, %d s" % ARGS.pgbench_seconds)
-        ceiling = b.pgbench_ceiling(ceiling_capture, ARGS.pgbench_seconds)
-        if ARGS.profile and ceiling.get("returns_replayed"):
-            costs_compared, lines = compare_costs(pipeline_costs, done,
-                                                  write_costs(h, "postgres"),
-                                                  ceiling["returns_replayed"])
+        ceiling, replay_costs = b.pgbench_ceiling(ceiling_capture, ARGS.pgbench_seconds,
+                                                  ARGS.profile)
+        if ARGS.profile and replay_costs:
+            costs_compared, lines = compare_costs(
+                pipeline_costs, replay_costs, done,
+                ", ".join("%s %d" % (u[len("rf_"):], w["returns_replayed"])
+                          for u, w in ceiling["scripts"].items()))
             with open(os.path.join(ROOT, "var", "bench", "statements.txt"), "a") as f:
                 f.write("\n" + "\n".join(lines) + "\n")
             print("\n".join(lines))
@@ -820,13 +839,15 @@ def scenario(h):
                      " %.1f statements per return); sustained completed/ceiling %.2f" % (
                          ceiling["returns_per_s"], ceiling["returns_per_transaction"],
                          ceiling["statements_per_return"], figures["pipeline_to_ceiling"])))
-    elif ceiling:
-        print(row % ("pgbench ceiling", "failed: %s" % ceiling.get("error", "")[:300]))
-    if ceiling and ceiling.get("returns_per_s"):
+        print(row % ("  replay: transactions/s per script", "  ".join(
+            "%s %.1f" % (u[len("rf_"):], w["tps"]) for u, w in ceiling["scripts"].items()) +
+            " (%d clients, %d s each)" % (ceiling["clients"], ceiling["seconds_per_script"])))
         print(row % ("  replay: PostgreSQL per return", "%.0f us CPU, %.1f WAL records"
                      " (the pipeline: %.0f us, %.1f)" % (
                          ceiling["postgres_cpu_us_per_return"], ceiling["wal_records_per_return"],
                          cpu["postgres"], wal_records / max(done, 1))))
+    if ceiling and ceiling.get("error"):
+        print(row % ("pgbench ceiling", "failed: %s" % ceiling["error"][:300]))
     if costs_compared:
         print(row % ("  write statements' PostgreSQL ms/return", "execution %.2f, planning %.2f"
                      " (the pipeline: %.2f, %.2f)" % (
