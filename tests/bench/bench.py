@@ -92,6 +92,9 @@ def parse_args():
     p.add_argument("--give-up-seconds", type=float, default=5,
                    help="requests still unsent this long after the load's end (intake"
                         " could not keep up) are given up and reported as unsent (default 5)")
+    p.add_argument("--stall-seconds", type=float, default=60,
+                   help="stop waiting for the pipeline to drain when no refund was issued"
+                        " for this long (default 60)")
     p.add_argument("--search", choices=["auto", "on", "off"], default="auto",
                    help="search the highest rate held (auto: only when --rate was not held)")
     p.add_argument("--step-seconds", type=float, default=10, help="length of a search step")
@@ -146,7 +149,7 @@ class Bench:
     def load(self, rate, seconds, mix, prefix=None):
         """Run rf-bench on fresh orders (made now unless given); returns its
         figures plus the load window (t0, t1 in epoch seconds)."""
-        n = int(rate * seconds)
+        n = int(round(rate * seconds))
         if prefix is None:
             prefix = self.new_orders(n)
         h = self.h
@@ -169,10 +172,20 @@ class Bench:
         return figures
 
     def wait_drained(self, accepted_total, timeout=900):
+        """Wait until accepted_total refunds exist, or no refund has been
+        added for --stall-seconds (returns stuck: the exactly-once check
+        reports them) or `timeout` passed; the refunds counted."""
         deadline = time.time() + timeout
+        last, last_change = -1, time.time()
         while time.time() < deadline:
             done = int(self.h.psql_val("SELECT count(*) FROM refund.refunds"))
             if done >= accepted_total:
+                break
+            if done != last:
+                last, last_change = done, time.time()
+            elif time.time() - last_change > ARGS.stall_seconds:
+                harness.log("bench: no refund for %.0f s with %d of %d done: not waiting longer"
+                            % (ARGS.stall_seconds, done, accepted_total))
                 break
             time.sleep(0.5)
         self.h.wait_outboxes_empty(120)
@@ -441,23 +454,23 @@ class Bench:
         return lo, steps
 
 
-LOG_LINE_RE = re.compile(r"^\S+ \S+ \S+ \[\d+\] (\S*)@\S+ (LOG|DETAIL|ERROR|STATEMENT|HINT"
-                         r"|CONTEXT|WARNING|NOTICE):\s+(.*)$")
+# log_line_prefix '%m [%p] %q%u@%d ' (deploy/pg.sh): user@db only in sessions.
+LOG_LINE_RE = re.compile(r"^\d{4}-\d\d-\d\d \S+ \S+ \[(\d+)\] (?:(\S*)@\S+ )?([A-Z]+):\s+(.*)$")
 LITERAL_RE = re.compile(r"('(?:[^']|'')*')")
 
 
 def log_records(text):
-    """(user, kind, text) of each server log record; a record's continuation
-    lines (a parameter with a newline) are joined to it."""
+    """(pid, user, kind, text) of each server log record; a record's
+    continuation lines (a parameter with a newline) are joined to it."""
     record = None
     for line in text.splitlines():
         m = LOG_LINE_RE.match(line)
         if m:
             if record:
                 yield record
-            record = list(m.groups())
+            record = [m.group(1), m.group(2) or "", m.group(3), m.group(4)]
         elif record:
-            record[2] += "\n" + line
+            record[3] += "\n" + line
     if record:
         yield record
 
@@ -491,29 +504,24 @@ def statement_key(sql):
 def parse_statement_log(text):
     """{user: [(the worker's statement, the statement to replay: parameters
     inlined, ids made fresh per transaction)]} for the write statements of
-    the workers' roles."""
+    the workers' roles, in the order they ran."""
     per_user = {}
-    pending = None  # (user, sql) waiting for its DETAIL line
-
-    def flush():
-        if pending:
-            per_user.setdefault(pending[0], []).append((pending[1], pending[1]))
-
-    for user, kind, rest in log_records(text):
+    pending = {}  # pid: [statement, replay] waiting for its parameters
+    for pid, user, kind, rest in log_records(text):
         if not user.startswith("rf_"):
             continue
         if kind == "LOG":
-            flush()
-            pending = None
+            pending.pop(pid, None)
             s = re.match(r"(?:execute [^:]+|statement): (.*)$", rest, re.S)
             if s and is_write(s.group(1)):
-                pending = (user, s.group(1))
-        elif kind == "DETAIL" and pending and rest.startswith(("parameters:", "Parameters:")):
+                pending[pid] = [s.group(1), s.group(1)]
+                per_user.setdefault(user, []).append(pending[pid])
+        elif kind == "DETAIL" and pid in pending and rest.startswith(("parameters:",
+                                                                      "Parameters:")):
+            entry = pending.pop(pid)
             params = dict(re.findall(r"\$(\d+) = (NULL|'(?:[^']|'')*')", rest))
-            sql = re.sub(r"\$(\d+)\b", lambda m: params.get(m.group(1), m.group(0)), pending[1])
-            per_user.setdefault(pending[0], []).append((pending[1], sql))
-            pending = None
-    flush()
+            entry[1] = re.sub(r"\$(\d+)\b", lambda m: params.get(m.group(1), m.group(0)),
+                              entry[0])
     return {u: list(zip((t for t, _ in s), fresh_ids([r for _, r in s])))
             for u, s in per_user.items()}
 
@@ -726,7 +734,7 @@ def scenario(h):
         harness.log("bench: capturing the writes of %d returns for pgbench" % ARGS.batch)
         ceiling_capture = b.capture_writes(ARGS.batch, ARGS.rate, ARGS.mix)
     # The load's orders are set-up: made before the counters start.
-    prefix = b.new_orders(int(ARGS.rate * ARGS.seconds))
+    prefix = b.new_orders(int(round(ARGS.rate * ARGS.seconds)))
     if ARGS.profile:
         h.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
     cpu0, pg0 = b.cpu_snapshot(), b.pg_counters()
@@ -836,7 +844,7 @@ def scenario(h):
         commits / max(done, 1), wal_syncs / max(done, 1), wal_records / max(done, 1))))
     if ceiling and ceiling.get("returns_per_s"):
         print(row % ("pgbench ceiling (returns/s)", "%.0f (-M prepared, %d returns per transaction,"
-                     " %.1f statements per return); sustained completed/ceiling %.2f" % (
+                     " %.1f statements per return); sustained completed/ceiling %s" % (
                          ceiling["returns_per_s"], ceiling["returns_per_transaction"],
                          ceiling["statements_per_return"], figures["pipeline_to_ceiling"])))
         print(row % ("  replay: transactions/s per script", "  ".join(
