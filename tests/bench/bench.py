@@ -846,7 +846,9 @@ def scenario(h):
         print(row % ("pgbench ceiling (returns/s)", "%.0f (-M prepared, %d returns per transaction,"
                      " %.1f statements per return); sustained completed/ceiling %s" % (
                          ceiling["returns_per_s"], ceiling["returns_per_transaction"],
-                         ceiling["statements_per_return"], figures["pipeline_to_ceiling"])))
+                         ceiling["statements_per_return"],
+                         "%.2f" % figures["pipeline_to_ceiling"]
+                         if figures["pipeline_to_ceiling"] is not None else "-")))
         print(row % ("  replay: transactions/s per script", "  ".join(
             "%s %.1f" % (u[len("rf_"):], w["tps"]) for u, w in ceiling["scripts"].items()) +
             " (%d clients, %d s each)" % (ceiling["clients"], ceiling["seconds_per_script"])))
