@@ -11,20 +11,33 @@ warehouse expects it) and refund-only returns under the automatic approval
 limit. It waits for the pipeline to drain and reports, from the workers' own
 records:
 
-  - intake's HTTP answers (accepted, refused) and their latency;
-  - returns completed end to end per second, sustained (refund.issued in
-    intake's timeline over the load window after a 10 % warm-up), and whether
-    the backlog (requested, not yet refunded) grew;
+  - what was offered (--rate for --seconds), sent and accepted by intake, and
+    intake's HTTP latency; when intake cannot keep up, requests still waiting
+    for a connection --give-up-seconds after the load's end are given up
+    ("unsent"), so an overloaded run ends soon after its load window;
+  - the sustained rates over the whole time the pipeline was busy: returns
+    accepted (return.requested) and completed end to end (refund.issued) per
+    second between 10 % and 90 % of them, from intake's timeline; also the
+    rates inside the load window after a 10 % warm-up, and whether the
+    backlog (requested, not yet refunded) grew;
   - the highest rate held without the backlog growing: the offered rate when
     it held, else a search (short steps, halving the gap) below it;
   - latency intake -> refund issued and per hop, from the events' occurred_at
     in the timeline: p50, p99, p99.9, max;
   - peak resident memory (VmHWM) of each worker, and CPU time per return of
     each worker and of PostgreSQL (robust to a busy machine);
-  - the pgbench ceiling: the SQL writes the pipeline made for a sample of
-    returns (captured with log_statement = mod), replayed by pgbench against
-    the same server, each worker's writes for --batch returns in one
-    transaction, with fresh ids; and the pipeline/ceiling ratio;
+  - the pgbench ceiling: the SQL writes the pipeline made for --batch returns
+    offered at --rate (captured from the server log with log_statement = all:
+    INSERT, UPDATE, DELETE, data-modifying WITH and SELECT ... FOR UPDATE),
+    replayed by pgbench with prepared statements (-M prepared, as the
+    workers run them) against the same server, each worker's writes for the
+    --batch returns in one durable transaction, with fresh ids, one pgbench
+    run per worker's script: the ceiling is --batch returns per the sum of
+    the scripts' times per transaction; the ratio of the sustained
+    completion rate to it, and PostgreSQL's CPU and WAL records per return,
+    replay beside pipeline. With --profile, the write statements (count,
+    execution and planning time) per return replayed are compared with those
+    pg_stat_statements saw the pipeline run under the load;
   - the exactly-once check: every accepted return refunded exactly once.
 
 Writes the figures to var/bench/latest.json and prints them as a table.
@@ -76,11 +89,18 @@ def parse_args():
                    help="share of return-and-refund returns, 0..1 (default 0.3)")
     p.add_argument("--connections", type=int, default=128,
                    help="intake connections (enough for rate x latency; default 128)")
+    p.add_argument("--give-up-seconds", type=float, default=5,
+                   help="requests still unsent this long after the load's end (intake"
+                        " could not keep up) are given up and reported as unsent (default 5)")
+    p.add_argument("--stall-seconds", type=float, default=60,
+                   help="stop waiting for the pipeline to drain when no refund was issued"
+                        " for this long (default 60)")
     p.add_argument("--search", choices=["auto", "on", "off"], default="auto",
                    help="search the highest rate held (auto: only when --rate was not held)")
     p.add_argument("--step-seconds", type=float, default=10, help="length of a search step")
-    p.add_argument("--pgbench-seconds", type=float, default=15,
-                   help="pgbench ceiling run length (0: skip the ceiling)")
+    p.add_argument("--pgbench-seconds", type=float, default=20,
+                   help="pgbench ceiling run length, shared between the workers' scripts"
+                        " (0: skip the ceiling; default 20)")
     p.add_argument("--batch", type=int, default=32,
                    help="returns per pgbench transaction (each worker's writes)")
     p.add_argument("--profile", action="store_true",
@@ -129,7 +149,7 @@ class Bench:
     def load(self, rate, seconds, mix, prefix=None):
         """Run rf-bench on fresh orders (made now unless given); returns its
         figures plus the load window (t0, t1 in epoch seconds)."""
-        n = int(rate * seconds)
+        n = int(round(rate * seconds))
         if prefix is None:
             prefix = self.new_orders(n)
         h = self.h
@@ -139,7 +159,7 @@ class Bench:
                "--orders", str((n + LINES_PER_ORDER - 1) // LINES_PER_ORDER),
                "--lines", str(LINES_PER_ORDER), "--connections", str(ARGS.connections),
                "--order-prefix", prefix, "--run", harness.uid("R"), "--mix", str(mix),
-               "--drain-seconds", "900"]
+               "--drain-seconds", "900", "--give-up-seconds", str(ARGS.give_up_seconds)]
         if mix > 0:
             cmd += ["--warehouse-port", str(h.workers["warehouse"].http_port),
                     "--dsn", "host=127.0.0.1 port=%d user=postgres dbname=returnflow"
@@ -152,10 +172,20 @@ class Bench:
         return figures
 
     def wait_drained(self, accepted_total, timeout=900):
+        """Wait until accepted_total refunds exist, or no refund has been
+        added for --stall-seconds (returns stuck: the exactly-once check
+        reports them) or `timeout` passed; the refunds counted."""
         deadline = time.time() + timeout
+        last, last_change = -1, time.time()
         while time.time() < deadline:
             done = int(self.h.psql_val("SELECT count(*) FROM refund.refunds"))
             if done >= accepted_total:
+                break
+            if done != last:
+                last, last_change = done, time.time()
+            elif time.time() - last_change > ARGS.stall_seconds:
+                harness.log("bench: no refund for %.0f s with %d of %d done: not waiting longer"
+                            % (ARGS.stall_seconds, done, accepted_total))
                 break
             time.sleep(0.5)
         self.h.wait_outboxes_empty(120)
@@ -186,6 +216,36 @@ class Bench:
         span = t1 - w0
         return {"requested_per_s": round(req / span, 1), "completed_per_s": round(iss / span, 1),
                 "backlog_at_40pct": back40, "backlog_at_end": back_end}
+
+    def sustained(self, t0):
+        """Returns accepted (return.requested) and completed end to end
+        (refund.issued) per second over the whole time the pipeline was busy
+        with the returns requested since t0: the middle 80 % of each kind of
+        event divided by the time between its 10th and 90th percentiles (the
+        ramp-up and the drain left out, whether or not the load window was long
+        enough for the pipeline to keep up)."""
+        rows = self.h.psql(
+            "SELECT type, count(*), percentile_cont(ARRAY[0.1, 0.9]) WITHIN GROUP"
+            " (ORDER BY extract(epoch FROM occurred_at)), extract(epoch FROM min(occurred_at)),"
+            " extract(epoch FROM max(occurred_at)) FROM intake.timeline"
+            " WHERE type IN ('return.requested', 'refund.issued')"
+            " AND return_id IN (SELECT return_id FROM intake.timeline"
+            "  WHERE type = 'return.requested' AND occurred_at >= to_timestamp(%f))"
+            " GROUP BY type" % t0)
+        out = {}
+        for kind, n, pcts, first, last in rows:
+            n = int(n)
+            p10, p90 = (float(x) for x in pcts.strip("{}").split(","))
+            key = "accepted" if kind == "return.requested" else "completed"
+            out[key + "_per_s"] = round(0.8 * n / (p90 - p10), 1) if p90 > p10 else None
+            out[key + "_10_90_seconds"] = round(p90 - p10, 1)
+            out[key + "_first_last"] = (float(first), float(last))
+        if "accepted_first_last" in out and "completed_first_last" in out:
+            out["busy_seconds"] = round(out["completed_first_last"][1] -
+                                        out["accepted_first_last"][0], 1)
+        out.pop("accepted_first_last", None)
+        out.pop("completed_first_last", None)
+        return out
 
     @staticmethod
     def held(offered, w):
@@ -227,25 +287,37 @@ class Bench:
         return pids
 
     @staticmethod
-    def cpu_seconds(pid):
+    def cpu_seconds(pid, reaped_children=False):
+        """User and system CPU of a process; with reaped_children, plus that
+        of its children that have ended (PostgreSQL's backends that came and
+        went: pgbench's, a worker's reconnection)."""
         try:
             with open("/proc/%d/stat" % pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            ticks = int(fields[11]) + int(fields[12])
+            if reaped_children:
+                ticks += int(fields[13]) + int(fields[14])
+            return ticks / os.sysconf("SC_CLK_TCK")
         except (OSError, ValueError):
             return 0.0
 
+    def postgres_cpu_seconds(self):
+        """CPU used by the server so far: the postmaster, its live children,
+        and its children that have ended."""
+        master, *children = self.postgres_pids()
+        return (self.cpu_seconds(master, reaped_children=True) +
+                sum(self.cpu_seconds(pid) for pid in children))
+
     def cpu_snapshot(self):
         snap = {w: self.cpu_seconds(self.h.workers[w].proc.pid) for w in harness.WORKERS}
-        snap["postgres"] = {pid: self.cpu_seconds(pid) for pid in self.postgres_pids()}
+        snap["postgres"] = self.postgres_cpu_seconds()
         return snap
 
     def cpu_per_return(self, before, after, n):
         out = {}
         for w in harness.WORKERS:
             out[w] = round((after[w] - before[w]) / max(n, 1) * 1e6, 1)
-        pg = sum(v - before["postgres"].get(pid, 0.0) for pid, v in after["postgres"].items())
-        out["postgres"] = round(pg / max(n, 1) * 1e6, 1)
+        out["postgres"] = round((after["postgres"] - before["postgres"]) / max(n, 1) * 1e6, 1)
         out["total"] = round(sum(out.values()), 1)
         return out
 
@@ -264,18 +336,20 @@ class Bench:
 
     # ---- the pgbench ceiling ------------------------------------------------------------------
 
-    def capture_writes(self, n, mix):
-        """The write statements each worker makes for n returns, with their
-        parameters, from the server log (log_statement = mod)."""
+    def capture_writes(self, n, rate, mix):
+        """The write statements each worker makes for n returns offered at
+        `rate` (so the workers batch them as they do under that load), with
+        their parameters, from the server log (log_statement = all: 'mod'
+        leaves out the data-modifying WITH statements)."""
         h = self.h
         log = os.path.join(h.pg_dir, "log", "postgres.log")
         prefix = self.new_orders(n)  # set-up, not captured
         start = os.path.getsize(log)
-        h.psql("ALTER SYSTEM SET log_statement = 'mod'")
+        h.psql("ALTER SYSTEM SET log_statement = 'all'")
         h.psql("SELECT pg_reload_conf()")
         time.sleep(0.5)
         before = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
-        fig = self.load(n / 2.0, 2.0, mix, prefix)
+        fig = self.load(rate, n / rate, mix, prefix)
         self.wait_drained(before + fig["accepted"])
         time.sleep(1.0)  # the last acknowledged rows' deletes
         h.psql("ALTER SYSTEM RESET log_statement")
@@ -285,50 +359,75 @@ class Bench:
             text = f.read()
         return parse_statement_log(text), fig["accepted"]
 
-    def pgbench_ceiling(self, capture, seconds):
-        """Replay the captured writes with pgbench for `seconds`."""
+    def pgbench_ceiling(self, capture, seconds, profile=False):
+        """Replay the captured writes with pgbench, as prepared statements
+        (-M prepared), each worker's writes in one durable transaction: one
+        pgbench run per worker's script, `seconds` shared between them, with
+        as many clients as there are workers. The ceiling is the rate at which
+        the server does one transaction of each: --batch returns per the sum
+        of the scripts' times per transaction. With profile, also the write
+        statements' pg_stat_statements figures per replayed return. Returns
+        (figures, {statement key: [calls, exec ms, plan ms] per return})."""
         per_worker, captured = capture
         if captured == 0:
-            return {"error": "nothing captured"}
-        scripts = []
+            return {"error": "nothing captured"}, {}
         # Kept under var/bench/pgbench/ for a look (pgbench -r shows each
         # statement's latency); readable by the server's user, who runs pgbench.
         tmp = os.path.join(ROOT, "var", "bench", "pgbench")
         os.makedirs(tmp, exist_ok=True)
         os.chmod(tmp, 0o755)
-        statements = 0
+        pgbench = find_pgbench()
+        # Every captured statement is its own prepared statement, run a few
+        # dozen times per connection where a worker runs each of its few
+        # thousands of times: plan each once, as the workers' plans are
+        # reused once warm, rather than five custom plans first.
+        env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on"
+                   " -c plan_cache_mode=force_generic_plan")
+        each = max(2, int(seconds / max(len(per_worker), 1)))
+        out, costs, outputs = {}, {}, []
+        cpu_s = wal = 0.0
         for user, stmts in sorted(per_worker.items()):
             path = os.path.join(tmp, "%s.sql" % user)
             with open(path, "w") as f:
-                f.write("\\set u random(1, 999999999999999)\n")
-                f.write("BEGIN;\n")
-                f.write("SET LOCAL search_path TO %s;\n" % user[len("rf_"):])
-                for sql in stmts:
-                    f.write(sql + ";\n")
-                f.write("COMMIT;\n")
+                f.write(pgbench_script(user[len("rf_"):], [replay for _, replay in stmts]))
             os.chmod(path, 0o644)
-            statements += len(stmts)
-            scripts.append((user, path))
-        pgbench = find_pgbench()
-        cmd = [pgbench, "-n", "-h", "127.0.0.1", "-p", str(self.h.pg_port), "-U", "postgres",
-               "-c", str(len(scripts)), "-j", "2", "-T", str(int(seconds)), "-r",
-               "returnflow"]
-        for _, path in scripts:
-            cmd += ["-f", path]
-        env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
-        p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
+            cmd = [pgbench, "-n", "-M", "prepared", "-h", "127.0.0.1",
+                   "-p", str(self.h.pg_port), "-U", "postgres", "-c", str(len(per_worker)),
+                   "-j", "2", "-T", str(each), "-r", "-f", path, "returnflow"]
+            if profile:
+                self.h.psql("SELECT pg_stat_statements_reset()")
+            cpu0, pg0 = self.postgres_cpu_seconds(), self.pg_counters()
+            p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
+            cpu1, pg1 = self.postgres_cpu_seconds(), self.pg_counters()
+            outputs.append(p.stdout + p.stderr)
+            m = re.search(r"tps = ([0-9.]+)", p.stdout)
+            n = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
+            if p.returncode != 0 or not m or not n or float(m.group(1)) <= 0:
+                with open(os.path.join(tmp, "pgbench.out"), "w") as f:
+                    f.write("\n".join(outputs))
+                return {"error": "%s: %s" % (user, (p.stderr or p.stdout)[-2000:])}, {}
+            replayed = int(n.group(1)) * captured
+            out[user] = {"tps": float(m.group(1)), "returns_replayed": replayed,
+                         "statements_per_return": round(len(stmts) / captured, 2)}
+            cpu_s += (cpu1 - cpu0) / replayed
+            wal += (pg1[2] - pg0[2]) / replayed
+            if profile:
+                for key, v in write_costs(self.h, "postgres").items():
+                    c = costs.setdefault(key, [0.0, 0.0, 0.0])
+                    for i in range(3):
+                        c[i] += v[i] / replayed
         with open(os.path.join(tmp, "pgbench.out"), "w") as f:
-            f.write(p.stdout + p.stderr)
-        if p.returncode != 0:
-            return {"error": (p.stderr or p.stdout)[-2000:]}
-        m = re.search(r"tps = ([0-9.]+)", p.stdout)
-        tps = float(m.group(1)) if m else 0.0
-        # Each transaction replays one worker's writes for `captured` returns; a
-        # return needs one of each of the scripts.
-        rate = tps / len(scripts) * captured
-        return {"returns_per_s": round(rate, 1), "tps": tps, "returns_per_transaction": captured,
-                "scripts": len(scripts), "statements_per_return": round(statements / captured, 1),
-                "seconds": seconds}
+            f.write("\n".join(outputs))
+        # A return needs one transaction of each script, each for `captured`
+        # returns.
+        rate = captured / sum(1.0 / w["tps"] for w in out.values())
+        return {"returns_per_s": round(rate, 1), "returns_per_transaction": captured,
+                "scripts": out, "clients": len(per_worker), "seconds_per_script": each,
+                "query_mode": "prepared",
+                "postgres_cpu_us_per_return": round(cpu_s * 1e6, 1),
+                "wal_records_per_return": round(wal, 1),
+                "statements_per_return": round(sum(w["statements_per_return"]
+                                                   for w in out.values()), 1)}, costs
 
     # ---- the run ------------------------------------------------------------------------------
 
@@ -355,59 +454,140 @@ class Bench:
         return lo, steps
 
 
-def parse_statement_log(text):
-    """{user: [SQL with parameters inlined and ids made fresh per transaction]}."""
-    per_user = {}
-    pending = None  # (user, sql) waiting for its DETAIL line
-    line_re = re.compile(r"^\S+ \S+ \S+ \[\d+\] (rf_\w+)@\S+ (LOG|DETAIL):\s+(.*)$")
+# log_line_prefix '%m [%p] %q%u@%d ' (deploy/pg.sh): user@db only in sessions.
+LOG_LINE_RE = re.compile(r"^\d{4}-\d\d-\d\d \S+ \S+ \[(\d+)\] (?:(\S*)@\S+ )?([A-Z]+):\s+(.*)$")
+LITERAL_RE = re.compile(r"('(?:[^']|'')*')")
+
+
+def log_records(text):
+    """(pid, user, kind, text) of each server log record; a record's
+    continuation lines (a parameter with a newline) are joined to it."""
+    record = None
     for line in text.splitlines():
-        m = line_re.match(line)
-        if not m:
+        m = LOG_LINE_RE.match(line)
+        if m:
+            if record:
+                yield record
+            record = [m.group(1), m.group(2) or "", m.group(3), m.group(4)]
+        elif record:
+            record[3] += "\n" + line
+    if record:
+        yield record
+
+
+def is_write(sql):
+    """Whether a statement writes (what the ceiling replays): INSERT, UPDATE,
+    DELETE, MERGE, a WITH holding one of them, or a row-locking SELECT."""
+    words = LITERAL_RE.sub("''", sql).split(None, 1)
+    if not words:
+        return False
+    head = words[0].upper()
+    if head in ("INSERT", "UPDATE", "DELETE", "MERGE"):
+        return True
+    if head in ("WITH", "SELECT"):
+        return bool(re.search(r"\b(INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\S+(\s+\w+)?\s+SET"
+                              r"|FOR\s+(NO\s+KEY\s+)?UPDATE|FOR\s+(KEY\s+)?SHARE)\b",
+                              LITERAL_RE.sub("''", sql), re.I))
+    return False
+
+
+def statement_key(sql):
+    """A statement with its literals and parameters as ?, to match the worker's
+    prepared text with pg_stat_statements' normalised one."""
+    sql = LITERAL_RE.sub("?", sql)
+    sql = re.sub(r"\$\d+|\b\d+(?:\.\d+)?\b|\b(?:NULL|true|false)\b", "?", sql, flags=re.I)
+    sql = re.sub(r"\s+", " ", sql).strip()
+    # The replay's fresh ids (see fresh_ids) stand where the worker had one value.
+    return re.sub(r"\bE\?|replace\(\?, \?, \?::text\)", "?", sql)
+
+
+def parse_statement_log(text):
+    """{user: [(the worker's statement, the statement to replay: parameters
+    inlined, ids made fresh per transaction)]} for the write statements of
+    the workers' roles, in the order they ran."""
+    per_user = {}
+    pending = {}  # pid: [statement, replay] waiting for its parameters
+    for pid, user, kind, rest in log_records(text):
+        if not user.startswith("rf_"):
             continue
-        user, kind, rest = m.groups()
         if kind == "LOG":
-            if pending:
-                per_user.setdefault(pending[0], []).append(pending[1])
-            pending = None
-            s = re.match(r"(?:execute \S+|statement): (.*)$", rest)
-            if s and not s.group(1).startswith(("BEGIN", "COMMIT", "ROLLBACK", "SET", "CREATE")):
-                pending = (user, s.group(1))
-        elif kind == "DETAIL" and pending and rest.startswith(("parameters:", "Parameters:")):
+            pending.pop(pid, None)
+            s = re.match(r"(?:execute [^:]+|statement): (.*)$", rest, re.S)
+            if s and is_write(s.group(1)):
+                pending[pid] = [s.group(1), s.group(1)]
+                per_user.setdefault(user, []).append(pending[pid])
+        elif kind == "DETAIL" and pid in pending and rest.startswith(("parameters:",
+                                                                      "Parameters:")):
+            entry = pending.pop(pid)
             params = dict(re.findall(r"\$(\d+) = (NULL|'(?:[^']|'')*')", rest))
-            sql = pending[1]
-            for k in sorted(params, key=int, reverse=True):
-                sql = sql.replace("$" + k, params[k])
-            per_user.setdefault(pending[0], []).append(sql)
-            pending = None
-    if pending:
-        per_user.setdefault(pending[0], []).append(pending[1])
-    return {u: fresh_ids(s) for u, s in per_user.items()}
+            entry[1] = re.sub(r"\$(\d+)\b", lambda m: params.get(m.group(1), m.group(0)),
+                              entry[0])
+    return {u: list(zip((t for t, _ in s), fresh_ids([r for _, r in s])))
+            for u, s in per_user.items()}
 
 
 ULID_RE = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
 RUN_RE = re.compile(r"\bR-\d+-[0-9a-f]{6}-\d+\b")
+FRESH = "#u#"  # in a literal, where the transaction's :u goes
 
 
 def fresh_ids(statements):
-    """Replace every id (ULIDs, the run's platform return ids) inside string
-    literals with one built from the pgbench variable :u, the same id for the
-    same original within the script, so each transaction writes new rows."""
+    """Make the statements pgbench-ready for -M prepared: every id (ULIDs,
+    the run's platform return ids) inside a string literal becomes one built
+    from the pgbench variable :u (the same id for the same original within
+    the script), so each transaction writes new rows; and no ':' is left in a
+    literal, where pgbench would take it for a variable (':name' becomes a
+    parameter in prepared mode; only '::' is skipped), by writing the literal
+    as an escape string with ':' as \x3a."""
     mapping = {}
 
     def fresh(m):
         k = mapping.setdefault(m.group(0), len(mapping))
-        return "' || 'Z' || :u || '_%d' || '" % k
+        return "Z%s_%d" % (FRESH, k)
 
     out = []
     for sql in statements:
         # Only inside literals: split on quotes (doubled quotes stay inside).
-        parts = re.split(r"('(?:[^']|'')*')", sql)
-        for i, part in enumerate(parts):
-            if part.startswith("'") and (ULID_RE.search(part) or RUN_RE.search(part)):
-                new = RUN_RE.sub(fresh, ULID_RE.sub(fresh, part))
-                parts[i] = "(" + new + ")"
-        out.append("".join(parts))
+        parts = LITERAL_RE.split(sql)
+        for i in range(1, len(parts), 2):
+            body = parts[i][1:-1]
+            if FRESH in body:
+                raise ValueError("a captured literal holds %r: %s" % (FRESH, parts[i][:200]))
+            new = RUN_RE.sub(fresh, ULID_RE.sub(fresh, body))
+            if "\\" in new or ":" in new:
+                new = "E'" + new.replace("\\", "\\\\").replace(":", "\\x3a") + "'"
+            else:
+                new = "'" + new + "'"
+            if FRESH in new:
+                new = "replace(%s, '%s', :u::text)" % (new, FRESH)
+            parts[i] = new
+        replay = "".join(parts)
+        stray = pgbench_variables(replay) - {"u"}
+        if stray:
+            raise ValueError("pgbench would read variables %s in: %s" % (sorted(stray),
+                                                                          replay[:300]))
+        out.append(replay)
     return out
+
+
+def pgbench_variables(sql):
+    """The variables pgbench finds in a statement: ':' and a name (letters,
+    digits, underscores), outside no literal ('::' is a cast). Literals are
+    not skipped, as pgbench does not skip them either."""
+    name = r"[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*"
+    return set(re.findall(r"(?<!:):(%s)" % name, sql.replace("::", "  ")))
+
+
+def pgbench_script(schema, statements):
+    """One transaction: a worker's writes for the captured returns. The
+    pipeline commits them durably (its inbox_started rows alone go with
+    synchronous_commit off, set inside their statement), so the replay
+    commits with synchronous_commit on whatever the replayed statements set."""
+    lines = ["\\set u random(1, 999999999999999)", "BEGIN;",
+             "SET LOCAL search_path TO %s;" % schema]
+    lines += [sql + ";" for sql in statements]
+    lines += ["SET LOCAL synchronous_commit TO on;", "COMMIT;", ""]
+    return "\n".join(lines)
 
 
 def find_pgbench():
@@ -435,8 +615,91 @@ def fmt_lat(d):
         d["p50"], d["p99"], d["p999"], d["max"], d["n"])
 
 
-def write_profile(h, returns):
-    """The statements that cost PostgreSQL the most during the load, per return."""
+def compare_writes(h, capture, returns):
+    """The write statements per return the ceiling replays (captured for
+    --batch returns) against those pg_stat_statements saw the workers run
+    (top level) for the `returns` of the load: per worker, and the statements
+    whose counts differ most. {worker: (replayed, ran)} and report lines."""
+    per_user, captured = capture
+    replayed = {}
+    for user, stmts in per_user.items():
+        for template, _ in stmts:
+            key = (user, statement_key(template))
+            replayed[key] = replayed.get(key, 0) + 1.0 / max(captured, 1)
+    ran = {}
+    for user, calls, query in h.psql(
+            "SELECT r.rolname, s.calls, s.query FROM pg_stat_statements s"
+            " JOIN pg_roles r ON r.oid = s.userid WHERE s.toplevel AND r.rolname LIKE 'rf\\_%'"):
+        if is_write(query):
+            key = (user, statement_key(query))
+            ran[key] = ran.get(key, 0) + int(calls) / max(returns, 1)
+    by_worker = {}
+    for (user, _), v in replayed.items():
+        by_worker.setdefault(user, [0.0, 0.0])[0] += v
+    for (user, _), v in ran.items():
+        by_worker.setdefault(user, [0.0, 0.0])[1] += v
+    lines = ["write statements per return: replayed by the ceiling (captured for %d returns)"
+             " / run by the pipeline under the load (pg_stat_statements, %d returns)"
+             % (captured, returns)]
+    for user, (a, b) in sorted(by_worker.items()):
+        lines.append("  %-16s %7.2f / %7.2f" % (user, a, b))
+    lines.append("  %-16s %7.2f / %7.2f" % ("total", sum(v[0] for v in by_worker.values()),
+                                           sum(v[1] for v in by_worker.values())))
+    diffs = sorted(((abs(replayed.get(k, 0) - ran.get(k, 0)), k) for k in set(replayed) | set(ran)),
+                   reverse=True)
+    lines.append("statements whose counts differ most (replayed / ran per return):")
+    for d, (user, key) in diffs[:15]:
+        if d < 0.01:
+            break
+        lines.append("  %7.2f / %7.2f  %-16s %s" % (replayed.get((user, key), 0),
+                                                   ran.get((user, key), 0), user, key[:110]))
+    return {u: (round(a, 2), round(b, 2)) for u, (a, b) in by_worker.items()}, lines
+
+
+def write_costs(h, roles):
+    """{statement key: [calls, execution ms, planning ms]} of the top-level
+    write statements pg_stat_statements saw from the roles LIKE `roles`."""
+    out = {}
+    for calls, exec_ms, plan_ms, query in h.psql(
+            "SELECT s.calls, s.total_exec_time, s.total_plan_time, s.query"
+            " FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid"
+            " WHERE s.toplevel AND r.rolname LIKE '%s'" % roles):
+        if is_write(query):
+            v = out.setdefault(statement_key(query), [0, 0.0, 0.0])
+            v[0] += int(calls)
+            v[1] += float(exec_ms)
+            v[2] += float(plan_ms or 0)
+    return out
+
+
+def compare_costs(pipeline, replay, returns, replayed_returns):
+    """PostgreSQL's time in the write statements, per return: the pipeline's
+    under the load ({key: [calls, exec ms, plan ms]} for `returns`) against
+    the ceiling's replay (already per return). (summary, report lines)."""
+    a = {k: [x / max(returns, 1) for x in v] for k, v in pipeline.items()}
+    b = replay
+    total = {name: [round(sum(v[i] for v in d.values()), 3) for i in range(3)]
+             for name, d in (("pipeline", a), ("replay", b))}
+    lines = ["write statements, per return (pg_stat_statements): calls, execution ms,"
+             " planning ms; pipeline under the load (%d returns) / pgbench replay (%s)"
+             % (returns, replayed_returns),
+             "  total %.2f / %.2f calls, %.3f / %.3f ms execution, %.3f / %.3f ms planning" % (
+                 total["pipeline"][0], total["replay"][0], total["pipeline"][1],
+                 total["replay"][1], total["pipeline"][2], total["replay"][2]),
+             "statements whose execution ms per return differ most:"]
+    zero = [0, 0, 0]
+    keys = sorted(set(a) | set(b), key=lambda k: -abs(a.get(k, zero)[1] - b.get(k, zero)[1]))
+    for k in keys[:15]:
+        x, y = a.get(k, zero), b.get(k, zero)
+        lines.append("  %5.2f / %5.2f calls  %6.3f / %6.3f ms  %s" % (x[0], y[0], x[1], y[1],
+                                                                    k[:100]))
+    return total, lines
+
+
+def write_profile(h, returns, capture=None):
+    """The statements that cost PostgreSQL the most during the load, per
+    return; and, with a capture, the comparison of the write statements per
+    return replayed by the ceiling with those the pipeline ran."""
     rows = h.psql("SELECT round(total_exec_time::numeric, 0), calls, rows, "
                   "round(mean_exec_time::numeric, 3), round(max_exec_time::numeric, 1), "
                   "regexp_replace(left(query, 150), '\\s+', ' ', 'g') "
@@ -450,20 +713,28 @@ def write_profile(h, returns):
     for ms, c, r, mean, top, q in rows:
         lines.append("%8s %8.2f %8.2f %8s %8s  %s" % (ms, int(c) / max(returns, 1),
                                                       int(r) / max(returns, 1), mean, top, q))
+    compared = None
+    if capture:
+        compared, more = compare_writes(h, capture, returns)
+        lines += [""] + more
     out_dir = os.path.join(ROOT, "var", "bench")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "statements.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+    return compared
 
 
 def scenario(h):
     b = Bench(h)
-    ceiling = None
+    ceiling = ceiling_capture = writes_compared = costs_compared = None
     if ARGS.pgbench_seconds > 0:
-        # Captured first, on a quiet pipeline: the writes of --batch returns.
+        # Captured first, on a quiet pipeline: the writes of --batch returns
+        # offered at the load's rate.
         harness.log("bench: capturing the writes of %d returns for pgbench" % ARGS.batch)
-        ceiling_capture = b.capture_writes(ARGS.batch, ARGS.mix)
+        ceiling_capture = b.capture_writes(ARGS.batch, ARGS.rate, ARGS.mix)
+    # The load's orders are set-up: made before the counters start.
+    prefix = b.new_orders(int(round(ARGS.rate * ARGS.seconds)))
     if ARGS.profile:
         h.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
     cpu0, pg0 = b.cpu_snapshot(), b.pg_counters()
@@ -471,11 +742,12 @@ def scenario(h):
     harness.log("bench: %.0f returns/s for %.0f s, mix %.2f return-and-refund" %
                 (ARGS.rate, ARGS.seconds, ARGS.mix))
     before = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
-    http = b.load(ARGS.rate, ARGS.seconds, ARGS.mix)
+    http = b.load(ARGS.rate, ARGS.seconds, ARGS.mix, prefix)
     done = b.wait_drained(before + http["accepted"]) - before
     cpu1, pg1 = b.cpu_snapshot(), b.pg_counters()
     t0 = http["t0"]
     w = b.window_rates(t0, http["t1"])
+    sus = b.sustained(t0)
     held = b.held(ARGS.rate, w)
     e2e = b.percentiles(t0, "return.requested", "refund.issued", None)
     hops = {name: b.percentiles(t0, f, t, kind) for name, f, t, kind in HOPS}
@@ -490,7 +762,9 @@ def scenario(h):
     commits, wal_syncs = pg1[0] - pg0[0], pg1[1] - pg0[1]
     wal_records = pg1[2] - pg0[2]
     if ARGS.profile:
-        write_profile(h, done)
+        writes_compared = write_profile(h, done, ceiling_capture if ARGS.pgbench_seconds > 0
+                                        else None)
+        pipeline_costs = write_costs(h, "rf\\_%")
     search_steps = []
     highest = ARGS.rate if held else None
     if ARGS.search == "on" or (ARGS.search == "auto" and not held):
@@ -499,12 +773,23 @@ def scenario(h):
             highest = max(highest, ARGS.rate)
     if ARGS.pgbench_seconds > 0:
         harness.log("bench: pgbench ceiling, %d s" % ARGS.pgbench_seconds)
-        ceiling = b.pgbench_ceiling(ceiling_capture, ARGS.pgbench_seconds)
+        ceiling, replay_costs = b.pgbench_ceiling(ceiling_capture, ARGS.pgbench_seconds,
+                                                  ARGS.profile)
+        if ARGS.profile and replay_costs:
+            costs_compared, lines = compare_costs(
+                pipeline_costs, replay_costs, done,
+                ", ".join("%s %d" % (u[len("rf_"):], w["returns_replayed"])
+                          for u, w in ceiling["scripts"].items()))
+            with open(os.path.join(ROOT, "var", "bench", "statements.txt"), "a") as f:
+                f.write("\n" + "\n".join(lines) + "\n")
+            print("\n".join(lines))
     figures = {
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load0],
                     "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "offered_rate": ARGS.rate, "seconds": ARGS.seconds, "mix_return_refund": ARGS.mix,
-        "http": http, "completed": done, **w, "held_offered_rate": held,
+        "offered": http["offered"], "unsent": http["unsent"], "accepted": http["accepted"],
+        "http": http, "completed": done,
+        "sustained": sus, "load_window": w, "held_offered_rate": held,
         "highest_rate_held": highest, "search": search_steps,
         "intake_to_refund_ms": e2e, "hops_ms": hops,
         "peak_rss_kb": memory, "cpu_us_per_return": cpu,
@@ -512,8 +797,11 @@ def scenario(h):
                      "wal_syncs_per_return": round(wal_syncs / max(done, 1), 3),
                      "wal_records_per_return": round(wal_records / max(done, 1), 1)},
         "ceiling": ceiling,
-        "pipeline_to_ceiling": (round(w["completed_per_s"] / ceiling["returns_per_s"], 3)
-                                if ceiling and ceiling.get("returns_per_s") else None),
+        "write_statements_per_return_replayed_vs_ran": writes_compared,
+        "write_statement_costs_per_return": costs_compared,
+        "pipeline_to_ceiling": (round(sus["completed_per_s"] / ceiling["returns_per_s"], 3)
+                                if ceiling and ceiling.get("returns_per_s")
+                                and sus.get("completed_per_s") else None),
         "lost": http["accepted"] - done, "doubled": doubled + issued_twice,
         "not_refunded": not_refunded,
     }
@@ -525,16 +813,26 @@ def scenario(h):
     print()
     print(row % ("machine", "%d cpus, load average %.2f at start, %.2f at end" % (
         os.cpu_count(), load0[0], figures["machine"]["loadavg_at_end"][0])))
-    print(row % ("offered rate (returns/s)", "%.0f for %.0f s, %.0f%% return-and-refund" % (
-        ARGS.rate, ARGS.seconds, ARGS.mix * 100)))
-    print(row % ("intake HTTP", "%d sent, %d accepted, %d refused, %d receipts posted" % (
-        http["sent"], http["accepted"], http["refused"], http["receipts"])))
+    print(row % ("offered", "%d returns: %.0f/s for %.0f s, %.0f%% return-and-refund" % (
+        http["offered"], ARGS.rate, ARGS.seconds, ARGS.mix * 100)))
+    print(row % ("sent / accepted / refused by intake", "%d / %d / %d in %.1f s%s" % (
+        http["sent"], http["accepted"], http["refused"], http["seconds"],
+        "; %d never sent (intake busy: given up %.0f s after the load)" % (
+            http["unsent"], ARGS.give_up_seconds) if http["unsent"] else "")))
+    print(row % ("receipts posted (scripted warehouse)", "%d" % http["receipts"]))
     print(row % ("intake HTTP latency (ms)", "p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f" % (
         http["http_p50_ms"], http["http_p99_ms"], http["http_p999_ms"], http["http_max_ms"])))
-    print(row % ("requested / completed per s (sustained)", "%.1f / %.1f" % (
+    print(row % ("accepted per s, sustained", "%s (middle 80%% of acceptances, over %s s)" % (
+        sus.get("accepted_per_s"), sus.get("accepted_10_90_seconds"))))
+    print(row % ("COMPLETED per s, sustained (end to end)",
+                 "%s (middle 80%% of refunds issued, over %s s; busy %s s in all)" % (
+                     sus.get("completed_per_s"), sus.get("completed_10_90_seconds"),
+                     sus.get("busy_seconds"))))
+    print(row % ("in the load window, after 10% warm-up", "requested %.1f/s, completed %.1f/s" % (
         w["requested_per_s"], w["completed_per_s"])))
     print(row % ("backlog at 40% / end of load", "%d / %d (%s)" % (
-        w["backlog_at_40pct"], w["backlog_at_end"], "held" if held else "NOT held")))
+        w["backlog_at_40pct"], w["backlog_at_end"],
+        "offered rate held" if held else "offered rate NOT held")))
     print(row % ("highest rate held (returns/s)", "%s" % (
         "%.0f" % highest if highest is not None else "-")))
     print(row % ("intake -> refund issued (ms)", fmt_lat(e2e)))
@@ -545,12 +843,32 @@ def scenario(h):
     print(row % ("PostgreSQL per return", "%.2f commits, %.3f WAL syncs, %.1f WAL records" % (
         commits / max(done, 1), wal_syncs / max(done, 1), wal_records / max(done, 1))))
     if ceiling and ceiling.get("returns_per_s"):
-        print(row % ("pgbench ceiling (returns/s)", "%.0f (%d returns per transaction, %.1f"
-                     " statements per return); pipeline/ceiling %.2f" % (
+        print(row % ("pgbench ceiling (returns/s)", "%.0f (-M prepared, %d returns per transaction,"
+                     " %.1f statements per return); sustained completed/ceiling %s" % (
                          ceiling["returns_per_s"], ceiling["returns_per_transaction"],
-                         ceiling["statements_per_return"], figures["pipeline_to_ceiling"])))
-    elif ceiling:
-        print(row % ("pgbench ceiling", "failed: %s" % ceiling.get("error", "")[:300]))
+                         ceiling["statements_per_return"],
+                         "%.2f" % figures["pipeline_to_ceiling"]
+                         if figures["pipeline_to_ceiling"] is not None else "-")))
+        print(row % ("  replay: transactions/s per script", "  ".join(
+            "%s %.1f" % (u[len("rf_"):], w["tps"]) for u, w in ceiling["scripts"].items()) +
+            " (%d clients, %d s each)" % (ceiling["clients"], ceiling["seconds_per_script"])))
+        print(row % ("  replay: PostgreSQL per return", "%.0f us CPU, %.1f WAL records"
+                     " (the pipeline: %.0f us, %.1f)" % (
+                         ceiling["postgres_cpu_us_per_return"], ceiling["wal_records_per_return"],
+                         cpu["postgres"], wal_records / max(done, 1))))
+    if ceiling and ceiling.get("error"):
+        print(row % ("pgbench ceiling", "failed: %s" % ceiling["error"][:300]))
+    if costs_compared:
+        print(row % ("  write statements' PostgreSQL ms/return", "execution %.2f, planning %.2f"
+                     " (the pipeline: %.2f, %.2f)" % (
+                         costs_compared["replay"][1], costs_compared["replay"][2],
+                         costs_compared["pipeline"][1], costs_compared["pipeline"][2])))
+    if writes_compared:
+        print(row % ("write statements per return", "replayed %.1f, pipeline ran %.1f (%s)" % (
+            sum(a for a, _ in writes_compared.values()),
+            sum(b for _, b in writes_compared.values()),
+            ", ".join("%s %.1f/%.1f" % (u[len("rf_"):], a, b)
+                      for u, (a, b) in sorted(writes_compared.items())))))
     print(row % ("exactly once", "lost %d, doubled %d, not refunded %d" % (
         figures["lost"], figures["doubled"], not_refunded)))
     h.check(done == http["accepted"] and figures["doubled"] == 0 and not_refunded == 0,
@@ -560,7 +878,8 @@ def scenario(h):
 if __name__ == "__main__":
     if ARGS.profile:
         os.environ["RF_PG_EXTRA_CONF"] = ("shared_preload_libraries = 'pg_stat_statements'\n"
-                                          "pg_stat_statements.track = all")
+                                          "pg_stat_statements.track = all\n"
+                                          "pg_stat_statements.track_planning = on")
     policy = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
     json.dump(POLICY, policy)
     policy.close()

@@ -18,9 +18,15 @@
  * It stops once every accepted return-and-refund request has its receipt
  * (or --drain-seconds after the load ends).
  *
- * Prints one JSON object: requests sent, answered by status, receipts posted,
- * and HTTP latency percentiles. End-to-end figures are computed by the bench
- * script from the workers' own tables afterwards.
+ * When intake cannot keep up, requests wait for a free connection and the
+ * run would last until the last one is sent; with --give-up-seconds G the
+ * requests still unsent G seconds after the load's end are given up and
+ * counted as "unsent" (offered, never sent), which bounds the run's length.
+ *
+ * Prints one JSON object: requests offered, sent, answered by status, given
+ * up unsent, receipts posted, and HTTP latency percentiles. End-to-end
+ * figures are computed by the bench script from the workers' own tables
+ * afterwards.
  *
  *   rf-bench --port 8080 --rate 1000 --seconds 60 --connections 32 \
  *            --order-prefix BENCH1 --orders 2000 --lines 100 --run RUN1 \
@@ -77,6 +83,9 @@ struct bench {
     double mix;               /* share of return-and-refund requests */
     long lines;               /* lines per order */
     double drain_seconds;
+    double give_up_seconds;   /* after the load's end; < 0: never give up */
+    uint64_t offered;         /* rate x seconds */
+    bool gave_up;             /* the requests still unsent were given up */
     uint64_t rr_accepted, receipts_ok, receipts_failed;
     double rate;
     double seconds;
@@ -262,7 +271,11 @@ static void on_tick(uv_timer_t *t) {
     bench_t *b = t->data;
     double elapsed = (double)(uv_hrtime() - b->t0_ns) / 1e9;
     if (elapsed < b->seconds) b->scheduled = (uint64_t)(elapsed * b->rate);
-    else b->scheduled = (uint64_t)(b->seconds * b->rate);
+    else b->scheduled = b->offered;
+    if (!b->gave_up && b->give_up_seconds >= 0 && b->sent < b->offered &&
+        elapsed > b->seconds + b->give_up_seconds)
+        b->gave_up = true;
+    if (b->gave_up) b->scheduled = b->sent;
     for (int i = 0; i < b->nconns && b->sent < b->scheduled; i++) {
         conn_t *c = &b->conns[i];
         if (!c->connected || c->busy) continue;
@@ -277,7 +290,7 @@ static void on_tick(uv_timer_t *t) {
     bool all_idle = true;
     for (int i = 0; i < b->nconns; i++) all_idle &= !b->conns[i].busy;
     for (int i = 0; i < b->nwconns; i++) all_idle &= !b->wconns[i].busy;
-    bool load_done = b->sent >= (uint64_t)(b->seconds * b->rate) && all_idle;
+    bool load_done = (b->sent >= b->offered || b->gave_up) && all_idle;
     bool receipts_done = !b->pg || b->receipts_ok + b->receipts_failed >= b->rr_accepted ||
                          elapsed > b->seconds + b->drain_seconds;
     if (load_done && receipts_done) {
@@ -312,13 +325,14 @@ static uint64_t pct(const uint64_t *v, size_t n, double p) {
 static void usage(void) {
     fprintf(stderr, "usage: rf-bench --port P --rate R --seconds S --orders N --order-prefix X "
                     "--run RUNID [--host H] [--connections C] [--lines L] [--mix F]\n"
-                    "       [--warehouse-port P --dsn CONNINFO] [--drain-seconds S]\n");
+                    "       [--warehouse-port P --dsn CONNINFO] [--drain-seconds S]"
+                    " [--give-up-seconds G]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     static bench_t b = {.rate = 1000, .seconds = 10, .nconns = 32, .orders = 0, .lines = 1,
-                 .nwconns = 8, .drain_seconds = 120};
+                 .nwconns = 8, .drain_seconds = 120, .give_up_seconds = -1};
     const char *host = "127.0.0.1", *dsn = NULL;
     int port = 8080, wport = 0;
     static const struct option opts[] = {
@@ -326,7 +340,7 @@ int main(int argc, char **argv) {
         {"seconds", 1, 0, 's'},  {"connections", 1, 0, 'c'},  {"orders", 1, 0, 'o'},
         {"order-prefix", 1, 0, 'x'}, {"run", 1, 0, 'u'},      {"lines", 1, 0, 'l'},
         {"mix", 1, 0, 'm'},      {"warehouse-port", 1, 0, 'w'}, {"dsn", 1, 0, 'd'},
-        {"drain-seconds", 1, 0, 'D'}, {0, 0, 0, 0}};
+        {"drain-seconds", 1, 0, 'D'}, {"give-up-seconds", 1, 0, 'G'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
@@ -343,6 +357,7 @@ int main(int argc, char **argv) {
         case 'w': wport = atoi(optarg); break;
         case 'd': dsn = optarg; break;
         case 'D': b.drain_seconds = atof(optarg); break;
+        case 'G': b.give_up_seconds = atof(optarg); break;
         default: usage();
         }
     }
@@ -350,6 +365,7 @@ int main(int argc, char **argv) {
         b.nconns > MAX_CONNS || b.lines < 1 || b.mix < 0 || b.mix > 1 ||
         (b.mix > 0 && (!wport || !dsn)))
         usage();
+    b.offered = (uint64_t)(b.seconds * b.rate + 0.5); /* 0.0107 s x 3000/s is 32 */
     b.loop = uv_default_loop();
     if (uv_ip4_addr(host, port, &b.addr) != 0) usage();
     connect_pool(&b, b.conns, b.nconns, &b.addr, false);
@@ -375,10 +391,12 @@ int main(int argc, char **argv) {
     uv_run(b.loop, UV_RUN_DEFAULT);
     double wall = (double)(uv_hrtime() - b.t0_ns) / 1e9;
     qsort(b.lat_us, b.nlat, sizeof *b.lat_us, cmp_u64);
-    printf("{\"sent\": %llu, \"answered\": %llu, \"accepted\": %llu, \"refused\": %llu, "
+    printf("{\"offered\": %llu, \"unsent\": %llu, \"sent\": %llu, \"answered\": %llu, "
+           "\"accepted\": %llu, \"refused\": %llu, "
            "\"errors\": %llu, \"return_refund_accepted\": %llu, \"receipts\": %llu, "
            "\"receipts_failed\": %llu, \"seconds\": %.3f, \"http_p50_ms\": %.2f, "
            "\"http_p99_ms\": %.2f, \"http_p999_ms\": %.2f, \"http_max_ms\": %.2f}\n",
+           (unsigned long long)b.offered, (unsigned long long)(b.offered - b.sent),
            (unsigned long long)b.sent, (unsigned long long)b.answered,
            (unsigned long long)b.ok, (unsigned long long)b.refused,
            (unsigned long long)b.errors, (unsigned long long)b.rr_accepted,
