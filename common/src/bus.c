@@ -233,6 +233,7 @@ struct rf_bus {
     int64_t started_batch;          /* its current row there */
     size_t started_left;            /* events still in that row */
     bool others_started;            /* rows of other processes are there */
+    int64_t backlog;                /* outbox rows (counted each second, kept between) */
     uv_prepare_t prepare;
     uv_idle_t idle;
     uv_timer_t timer;
@@ -525,6 +526,7 @@ static void flush_acks(rf_bus_t *bus) {
         bus->n_acks = 0;
         acked_counts_clear(bus);
         bus->outbox_dead += deleted;
+        bus->backlog = bus->backlog > deleted ? bus->backlog - deleted : 0;
     }
 }
 
@@ -1430,6 +1432,16 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     if (drain_all(bus)) uv_idle_start(&bus->idle, on_idle);
 }
 
+/* The outbox's rows, counted (events not yet acknowledged by a consumer). */
+static void count_backlog(rf_bus_t *bus) {
+    PGresult *res = rf_db_query(bus->db, "SELECT count(*) FROM outbox", 0, NULL);
+    if (!res) return;
+    bus->backlog = rf_get_i64(res, 0, 0);
+    PQclear(res);
+}
+
+int64_t rf_bus_backlog(const rf_bus_t *bus) { return bus->backlog; }
+
 static void on_tick(uv_timer_t *h) {
     rf_bus_t *bus = h->data;
     int64_t now = rf_mono_ms();
@@ -1477,6 +1489,7 @@ static void on_tick(uv_timer_t *h) {
         bus->last_heartbeat_ms = now;
         if (bus->cfg.replicated) replica_heartbeat(bus);
         if (bus->apply) started_check_others(bus);
+        count_backlog(bus);
     }
     flush_acks(bus);
     vacuum_outbox(bus, now);
@@ -1632,6 +1645,7 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->apply_arg = apply_arg;
     rf_ulid_new(bus->instance);
     if (apply) started_check_others(bus);
+    count_backlog(bus);
     bus->batch = calloc((size_t)cfg->batch_max, sizeof *bus->batch);
     bus->batch_events = calloc((size_t)cfg->batch_max, sizeof *bus->batch_events);
     bus->batch_decoded = calloc((size_t)cfg->batch_max, sizeof *bus->batch_decoded);
@@ -1833,6 +1847,7 @@ int rf_bus_tx_begin(rf_bus_t *bus) {
 
 /* Send what the committed transaction (or group) emitted, then forget it. */
 static void dispatch_emitted(rf_bus_t *bus) {
+    bus->backlog += (int64_t)bus->n_emitted;
     for (size_t i = 0; i < bus->n_emitted; i++) {
         emitted_t *e = &bus->emitted[i];
         peer_t *peer = &bus->peers[bit_index(e->bit)];

@@ -352,7 +352,23 @@ db_err:
     rf_http_reply_error(x, 503, "db_unavailable", "could not record the return; retry");
 }
 
+int64_t intake_max_backlog;
+
+/* Whether the pipeline is too far behind to take a new return now: then the
+ * caller is told to retry (503 busy) instead of being queued without bound. */
+static bool refuse_when_busy(rf_http_exchange_t *x) {
+    int64_t backlog = rf_bus_backlog(rf_worker_bus(worker));
+    if (intake_max_backlog <= 0 || backlog < intake_max_backlog) return false;
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "the pipeline is behind: %lld events wait for a consumer (limit %lld); retry shortly",
+             (long long)backlog, (long long)intake_max_backlog);
+    rf_http_reply_error(x, 503, "busy", msg);
+    return true;
+}
+
 static void post_return(rf_http_exchange_t *x) {
+    if (refuse_when_busy(x)) return;
     json_t *doc = rf_worker_json_body(x);
     if (!doc) return;
     rf_jsonv_t v = {0};

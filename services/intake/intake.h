@@ -113,6 +113,7 @@ typedef struct intake_status {
 
 /* intake.c: logic */
 extern char intake_policy_file[RF_CFG_STR_MAX]; /* RF_INTAKE_POLICY_FILE, "" for none */
+extern int64_t intake_max_backlog;              /* RF_INTAKE_MAX_BACKLOG, 0 for no limit */
 intake_status_t intake_status_after(const rf_event_t *ev);
 bool intake_reason_known(const char *reason_code);
 /* intake_follow.c: the events other workers send (timeline and status) */

@@ -30,6 +30,9 @@ int main(int argc, char **argv) {
          "Kuaishou refundReason codes to reasons, \"code:reason,...\"; unmapped: other"},
         {"RF_DOUYIN_REASON_MAP", RF_CFG_STRING, f->dy_reason_map, "", 0, 0,
          "Douyin reason_code values to reasons, \"code:reason,...\"; unmapped: other"},
+        {"RF_INTAKE_MAX_BACKLOG", RF_CFG_INT, &intake_max_backlog, "20000", 0, 100000000,
+         "new returns are answered 503 busy while this many of intake's events wait for a"
+         " consumer (the pipeline is behind); 0: never"},
         RF_KS_CONFIG,
         {"RF_KUAISHOU_POLL_INTERVAL_MS", RF_CFG_INT, &f->poll_interval_ms, "60000", 0,
          86400000, "how often the refund list is polled once caught up; 0: no polling"},

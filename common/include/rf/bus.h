@@ -206,6 +206,13 @@ typedef struct rf_bus_stats {
     int64_t peers_refused;    /* CURVE clients refused (key not listed) since start */
 } rf_bus_stats_t;
 
+/* rf_bus_backlog: events this worker produced that a consumer has not yet
+ * acknowledged (its outbox rows): counted each second, raised by every
+ * commit and lowered by every acknowledgement in between. A producer that
+ * takes work from outside uses it to say "busy" rather than queue without
+ * bound when the pipeline is behind. */
+int64_t rf_bus_backlog(const rf_bus_t *bus);
+
 /* rf_bus_stats: counters, plus outbox and dead-letter figures read from the
  * db (one query). 0 or -1 when the db is unreachable (counters still set). */
 int rf_bus_stats(rf_bus_t *bus, rf_bus_stats_t *out);
