@@ -98,12 +98,6 @@ typedef struct review_task {
     int64_t deadline_at;      /* the platform's deadline, ms (0: none) */
 } review_task_t;
 
-/* How a new task is handled: decided by a rule, or by a person of a role. */
-typedef struct review_verdict {
-    bool auto_approve;         /* approve now without a person */
-    const char *required_role; /* "auto", "cs" or "cs_supervisor" */
-} review_verdict_t;
-
 /* review.c: policy */
 const char *review_liability(const char *reason_code);
 bool review_reject_reason_known(const char *code);
@@ -159,14 +153,18 @@ int review_reopen(rf_bus_t *bus, const review_task_t *t, const char *role,
 int review_emit_decision(rf_bus_t *bus, const review_task_t *t, const review_decision_t *d);
 
 /* review_db.c */
-int review_db_insert_task(rf_db_t *db, const rf_event_t *requested, const review_verdict_t *v,
-                          const char *liability); /* 1 new, 0 existed */
-/* Extra facts of a new task (cost bearer, destination, returnless, line). */
-int review_db_task_details(rf_db_t *db, const rf_event_t *requested, const char *cost_bearer,
-                           const char *destination, bool returnless, const char *rule);
-/* The buyer's other requests in this shop in the last 90 days. */
-int64_t review_db_buyer_returns(rf_db_t *db, const char *shop_id, const char *buyer_id,
-                                const char *return_id);
+/* review_db_create_task: insert task t (required_role as given) with the
+ * rule that judged it ("" for none) and, when d is not NULL, decided by d
+ * (status approved or rejected, the decision recorded with the decisions),
+ * in one statement. 1 new, 0 existed (nothing written), -1 db error. */
+int review_db_create_task(rf_db_t *db, const review_task_t *t, const char *rule_name,
+                          const review_decision_t *d);
+/* review_db_task_facts: what the rules and the task need from the database
+ * for task t: the destination of its supplier's goods ("merchant" or
+ * "supplier", into destination) and the buyer's other requests in this shop
+ * in the last 90 days. 0 or -1. */
+int review_db_task_facts(rf_db_t *db, const review_task_t *t, char *destination, size_t cap,
+                         int64_t *buyer_returns);
 /* The shop's review policy (defaults when none); 0 or -1. */
 int review_db_load_policy(rf_db_t *db, const char *shop_id, review_policy_t *p);
 int review_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_json);
@@ -175,8 +173,6 @@ int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *d
                              const char *return_address_id);
 /* The platform's return address id of a supplier ("" when none). */
 int review_db_supplier_address(rf_db_t *db, const char *supplier_id, char *out, size_t cap);
-/* The rule that decided the task (automatic: required_role 'auto'). */
-int review_db_set_rule(rf_db_t *db, const char *return_id, const char *rule_name, bool automatic);
 int review_db_set_required_role(rf_db_t *db, const char *return_id, const char *role);
 /* Where the task's decision stands on the platform. */
 int review_db_set_platform_state(rf_db_t *db, const char *return_id, const char *state);
@@ -190,8 +186,6 @@ int review_db_platform_changed(rf_db_t *db, const char *return_id, int64_t versi
                                const char *note);
 /* A refusal sends the decision back to a person (required_role kept). */
 int review_db_platform_refused(rf_db_t *db, const char *return_id, const char *error);
-/* Where goods of this supplier go back: "merchant" or "supplier" into out. */
-int review_db_destination(rf_db_t *db, const char *supplier_id, char *out, size_t cap);
 int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out); /* 1/0 */
 int review_db_decide(rf_db_t *db, const char *return_id, const char *status,
                      const char *decided_by, const char *reason_code, const char *note);
