@@ -153,18 +153,24 @@ int review_carry_out(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
     return review_emit_decision(bus, t, d) == 0 ? 0 : -1;
 }
 
-/* The shop's rules on the task's facts (the buyer's other requests given):
- * the first matching rule, NULL for manual. */
-static const review_rule_t *judge(const review_task_t *t, const review_policy_t *pol,
-                                  int64_t history) {
+/* The shop's rules (pol) on the task's facts: the first matching rule, NULL
+ * for manual, in *rule. The buyer's other requests are counted only when a
+ * rule looks at them. 0 or -1. */
+static int judge(rf_db_t *db, const review_task_t *t, const review_policy_t *pol,
+                 const review_rule_t **rule) {
+    bool counted = review_policy_uses_history(pol);
+    int64_t history = counted ? review_db_buyer_returns(db, t) : 0;
+    if (history < 0) return -1;
     review_facts_t facts = {t->kind, t->reason_code, t->category, t->supplier_id,
                             t->requested_amount_fen, history};
-    const review_rule_t *rule = review_evaluate(pol, &facts);
-    rf_info("event=review_rule return_id=%s rule=%s outcome=%d buyer_returns_90d=%lld"
+    *rule = review_evaluate(pol, &facts);
+    char seen[24] = "-";
+    if (counted) snprintf(seen, sizeof seen, "%lld", (long long)history);
+    rf_info("event=review_rule return_id=%s rule=%s outcome=%d buyer_returns_90d=%s"
             " liability=%s cost_bearer=%s returnless=%d",
-            t->return_id, rule ? rule->name : "-", rule ? (int)rule->outcome : 0,
-            (long long)history, t->liability, t->cost_bearer, t->returnless);
-    return rule;
+            t->return_id, *rule ? (*rule)->name : "-", *rule ? (int)(*rule)->outcome : 0, seen,
+            t->liability, t->cost_bearer, t->returnless);
+    return 0;
 }
 
 /* Act on the rule's outcome: decide at once, or put the task in front of a
@@ -186,12 +192,10 @@ static int act(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const review_
 
 int review_redecide(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const char *causation) {
     static review_policy_t pol; /* one loop thread */
-    char destination[16];
-    int64_t history;
-    if (review_db_task_facts(db, t, destination, sizeof destination, &history) != 0 ||
-        review_db_load_policy(db, t->shop_id, &pol) != 0)
+    const review_rule_t *rule;
+    if (review_db_load_policy(db, t->shop_id, &pol) != 0 || judge(db, t, &pol, &rule) != 0)
         return -1;
-    return act(bus, db, t, &pol, judge(t, &pol, history), causation);
+    return act(bus, db, t, &pol, rule, causation);
 }
 
 /* ---- events in ------------------------------------------------------------------ */
@@ -236,13 +240,11 @@ static rf_apply_result_t on_requested(rf_bus_t *bus, rf_db_t *db, const rf_event
     static review_policy_t policy;
     review_policy_t *pol = &policy;
     review_task_t t;
-    int64_t history;
+    const review_rule_t *rule;
     task_from_request(ev, &t);
-    if (review_db_task_facts(db, &t, t.destination, sizeof t.destination, &history) != 0 ||
-        review_db_load_policy(db, t.shop_id, pol) != 0)
-        return RF_APPLY_ERROR;
+    if (review_db_load_policy(db, t.shop_id, pol) != 0) return RF_APPLY_ERROR;
     t.returnless = review_returnless(pol, t.kind, t.paid_amount_fen);
-    const review_rule_t *rule = judge(&t, pol, history);
+    if (judge(db, &t, pol, &rule) != 0) return RF_APPLY_ERROR;
     bool automatic = rule && rule->outcome != REVIEW_MANUAL;
     review_decision_t d = {0};
     if (automatic) d = rule_decision(&t, rule, ev->event_id);

@@ -76,6 +76,8 @@ int review_rule_from_json(json_t *r, review_rule_t *out, char *err, size_t errle
 bool review_rule_matches(const review_rule_t *r, const review_facts_t *f);
 /* review_evaluate: the first matching rule, NULL when none (manual). */
 const review_rule_t *review_evaluate(const review_policy_t *p, const review_facts_t *f);
+/* review_policy_uses_history: some rule looks at the buyer's other returns. */
+bool review_policy_uses_history(const review_policy_t *p);
 const char *review_required_role(const review_policy_t *p, int64_t amount_fen);
 /* review_cost_bearer: who pays the return shipping: the liable party, or
  * for the buyer's own reasons the freight insurer when the buyer is insured. */
@@ -154,17 +156,15 @@ int review_emit_decision(rf_bus_t *bus, const review_task_t *t, const review_dec
 
 /* review_db.c */
 /* review_db_create_task: insert task t (required_role as given) with the
- * rule that judged it ("" for none) and, when d is not NULL, decided by d
- * (status approved or rejected, the decision recorded with the decisions),
- * in one statement. 1 new, 0 existed (nothing written), -1 db error. */
-int review_db_create_task(rf_db_t *db, const review_task_t *t, const char *rule_name,
+ * rule that judged it ("" for none), the destination of its supplier's
+ * goods (into t->destination) and, when d is not NULL, decided by d (status
+ * approved or rejected, the decision recorded with the decisions), in one
+ * statement. 1 new, 0 existed (nothing written), -1 db error. */
+int review_db_create_task(rf_db_t *db, review_task_t *t, const char *rule_name,
                           const review_decision_t *d);
-/* review_db_task_facts: what the rules and the task need from the database
- * for task t: the destination of its supplier's goods ("merchant" or
- * "supplier", into destination) and the buyer's other requests in this shop
- * in the last 90 days. 0 or -1. */
-int review_db_task_facts(rf_db_t *db, const review_task_t *t, char *destination, size_t cap,
-                         int64_t *buyer_returns);
+/* The buyer's other requests in the task's shop in the last 90 days (0
+ * without a buyer id), -1 on a db error. */
+int64_t review_db_buyer_returns(rf_db_t *db, const review_task_t *t);
 /* The shop's review policy (defaults when none); 0 or -1. */
 int review_db_load_policy(rf_db_t *db, const char *shop_id, review_policy_t *p);
 int review_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_json);

@@ -9,7 +9,7 @@
 #include "rf/log.h"
 #include "rf/policy_docs.h"
 
-int review_db_create_task(rf_db_t *db, const review_task_t *t, const char *rule_name,
+int review_db_create_task(rf_db_t *db, review_task_t *t, const char *rule_name,
                           const review_decision_t *d) {
     rf_num_t qty = rf_i64(t->quantity), req = rf_i64(t->requested_amount_fen),
              paid = rf_i64(t->paid_amount_fen), deadline = rf_i64(t->deadline_at),
@@ -22,13 +22,14 @@ int review_db_create_task(rf_db_t *db, const review_task_t *t, const char *rule_
                        t->sku_id,        t->supplier_id,    t->category,
                        t->buyer_id,      deadline.s,        status,
                        t->required_role, t->liability,      version.s,
-                       t->cost_bearer,   t->destination,    t->returnless ? "t" : "f",
+                       t->cost_bearer,   t->returnless ? "t" : "f",
                        t->freight_insured ? "t" : "f",      t->line_key,
                        lp.s,             lq.s,              sh.s,
                        rule_name,        d ? d->by : NULL,  d ? d->reason_code : NULL,
                        d ? d->note : NULL};
-    /* One statement: the task as the rules left it and, when they decided
-     * it, the decision; nothing when the task exists (a redelivery). */
+    /* One statement: the task as the rules left it, with the destination of
+     * its supplier's goods, and, when the rules decided it, the decision;
+     * nothing when the task exists (a redelivery). */
     PGresult *res = rf_db_query(
         db,
         "WITH t AS (INSERT INTO tasks (return_id, platform, shop_id, platform_return_id, kind,"
@@ -37,18 +38,20 @@ int review_db_create_task(rf_db_t *db, const review_task_t *t, const char *rule_
         " cost_bearer, destination, returnless, freight_insured, line_key, line_paid_fen,"
         " line_quantity, shipping_fen, rule_name, decided_by, decided_at, reject_reason, note)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-        " to_timestamp(NULLIF($14::bigint, 0) / 1000.0), $15, $16, $17, $18, $19, $20, $21,"
-        " $22, $23, $24, $25, $26, $27, $28::text,"
-        " CASE WHEN $28::text IS NOT NULL THEN now() END, $29, $30)"
+        " to_timestamp(NULLIF($14::bigint, 0) / 1000.0), $15, $16, $17, $18, $19,"
+        " COALESCE((SELECT destination FROM suppliers WHERE supplier_id = $11), 'merchant'),"
+        " $20, $21, $22, $23, $24, $25, $26, $27::text,"
+        " CASE WHEN $27::text IS NOT NULL THEN now() END, $28, $29)"
         " ON CONFLICT (return_id) DO NOTHING"
-        " RETURNING return_id, status, decided_by, reject_reason, note),"
+        " RETURNING return_id, status, decided_by, reject_reason, note, destination),"
         " d AS (INSERT INTO decisions (return_id, decision, decided_by, reason_code, note)"
         " SELECT return_id, status, decided_by, reject_reason, note FROM t"
         " WHERE decided_by IS NOT NULL)"
-        " SELECT count(*) FROM t",
-        30, p);
+        " SELECT destination FROM t",
+        29, p);
     if (!res) return -1;
-    int inserted = (int)rf_get_i64(res, 0, 0);
+    int inserted = PQntuples(res) > 0;
+    if (inserted) snprintf(t->destination, sizeof t->destination, "%s", rf_get_str(res, 0, 0));
     PQclear(res);
     return inserted;
 }
@@ -274,23 +277,18 @@ int review_db_supplier_address(rf_db_t *db, const char *supplier_id, char *out, 
     return 0;
 }
 
-int review_db_task_facts(rf_db_t *db, const review_task_t *t, char *destination, size_t cap,
-                         int64_t *buyer_returns) {
-    const char *p[] = {t->supplier_id, t->shop_id, t->buyer_id, t->return_id};
-    /* where the goods go, and the buyer's other requests in this shop in
-     * the last 90 days (none counted without a buyer id) */
-    PGresult *res = rf_db_query(
-        db,
-        "SELECT COALESCE((SELECT destination FROM suppliers WHERE supplier_id = $1), 'merchant'),"
-        " CASE WHEN $3 = '' THEN 0 ELSE (SELECT count(*) FROM tasks WHERE shop_id = $2"
-        " AND buyer_id = $3 AND return_id <> $4 AND status <> 'cancelled'"
-        " AND created_at > now() - interval '90 days') END",
-        4, p);
+int64_t review_db_buyer_returns(rf_db_t *db, const review_task_t *t) {
+    if (!*t->buyer_id) return 0;
+    const char *p[] = {t->shop_id, t->buyer_id, t->return_id};
+    PGresult *res = rf_db_query(db,
+                                "SELECT count(*) FROM tasks WHERE shop_id = $1 AND buyer_id = $2"
+                                " AND return_id <> $3 AND status <> 'cancelled'"
+                                " AND created_at > now() - interval '90 days'",
+                                3, p);
     if (!res) return -1;
-    snprintf(destination, cap, "%s", rf_get_str(res, 0, 0));
-    *buyer_returns = rf_get_i64(res, 0, 1);
+    int64_t n = rf_get_i64(res, 0, 0);
     PQclear(res);
-    return 0;
+    return n;
 }
 
 json_t *review_db_take_deadline_alerts(rf_db_t *db, int64_t within_ms) {
