@@ -74,9 +74,8 @@ int refund_platform_call(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
             return -1;
         return 0;
     }
-    if (refund_db_refund_park(db, r->refund_id) != 0) return -1;
     rf_pcalls_kick(refund_pcalls);
-    return 1;
+    return 1; /* the caller parks the refund: the platform's answer settles it */
 }
 
 const char *refund_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,

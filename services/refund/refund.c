@@ -48,19 +48,11 @@ void refund_idempotency_key(const char *return_id, char *out, size_t cap) {
     snprintf(out, cap, "refund-%s", return_id);
 }
 
-/* Open a claim against the liable party, if any, and announce it. */
-static int open_claim(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan, int64_t amount,
-                      const char *causation) {
-    const char *party = refund_claim_party(plan->liability);
-    if (!party) return 0;
-    char claim_id[RF_ULID_LEN + 1];
-    rf_ulid_new(claim_id);
-    const char *party_id = strcmp(party, "supplier") == 0 ? plan->supplier_id : "";
-    int opened = refund_db_open_claim(db, claim_id, plan->return_id, party, party_id, amount);
-    if (opened <= 0) return opened;
+static int emit_claim_opened(rf_bus_t *bus, const char *return_id, const char *claim_id,
+                             const char *party, const char *party_id, int64_t amount,
+                             const char *causation) {
     rf_event_t ev;
-    if (rf_bus_event_init(bus, &ev, RF_EV_CLAIM_OPENED, plan->return_id, causation) != 0)
-        return -1;
+    if (rf_bus_event_init(bus, &ev, RF_EV_CLAIM_OPENED, return_id, causation) != 0) return -1;
     int rc = rf_event_set_str(&ev.body.claim_opened.claim_id, claim_id) |
              rf_event_set_str(&ev.body.claim_opened.party, party) |
              rf_event_set_str(&ev.body.claim_opened.party_id, party_id);
@@ -68,6 +60,25 @@ static int open_claim(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan, int
     if (rc == 0) rc = rf_bus_emit(bus, &ev);
     rf_event_clear(&ev);
     return rc;
+}
+
+/* The party a plan's claim is against (NULL: none) and its id. */
+static const char *claim_party(const refund_plan_t *plan, const char **party_id) {
+    const char *party = refund_claim_party(plan->liability);
+    *party_id = party && strcmp(party, "supplier") == 0 ? plan->supplier_id : "";
+    return party;
+}
+
+/* Open a claim against the liable party, if any, and announce it. */
+static int open_claim(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan, int64_t amount,
+                      const char *causation) {
+    const char *party_id, *party = claim_party(plan, &party_id);
+    if (!party) return 0;
+    char claim_id[RF_ULID_LEN + 1];
+    rf_ulid_new(claim_id);
+    int opened = refund_db_open_claim(db, claim_id, plan->return_id, party, party_id, amount);
+    if (opened <= 0) return opened;
+    return emit_claim_opened(bus, plan->return_id, claim_id, party, party_id, amount, causation);
 }
 
 static int emit_refund_event(rf_bus_t *bus, rf_event_type_t type, const refund_row_t *r,
@@ -136,6 +147,12 @@ int refund_failed_final(rf_bus_t *bus, rf_db_t *db, const char *return_id, const
     return 0;
 }
 
+static void log_attempt_failed(const refund_row_t *r, int64_t delay_ms, const char *err) {
+    rf_warn("event=refund_attempt_failed return_id=%s refund_id=%s attempt=%lld"
+            " retry_in_ms=%lld error=\"%s\"",
+            r->return_id, r->refund_id, (long long)r->attempts + 1, (long long)delay_ms, err);
+}
+
 /* One attempt at the platform call for the return's pending refund (inside
  * the caller's transaction). 0 (done, failed, rescheduled or handed to the
  * platform call) or -1 (db). */
@@ -147,7 +164,8 @@ static int attempt(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char
     if (strcmp(r.status, "pending") != 0) return 0;
     if (refund_db_get_plan(db, return_id, &plan) != 1) return -1;
     int handed = refund_platform_call(bus, db, &plan, &r);
-    if (handed != 0) return handed > 0 ? 0 : -1; /* the platform's answer settles it */
+    if (handed < 0) return -1;
+    if (handed > 0) return refund_db_refund_park(db, r.refund_id); /* the answer settles it */
     char ref[128], err[256] = "";
     refund_call_t call = {r.return_id, r.refund_id, r.idempotency_key, r.amount_fen};
     int ok = adapter->execute(db, &call, ref, sizeof ref, err, sizeof err);
@@ -157,77 +175,167 @@ static int attempt(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char
         return refund_failed_final(bus, db, return_id, err, causation);
     int64_t delay = refund_retry_delay_ms(refund_retry_base_ms, (int)r.attempts + 1);
     if (refund_db_refund_attempt_failed(db, r.refund_id, err, delay, false) != 0) return -1;
-    rf_warn("event=refund_attempt_failed return_id=%s refund_id=%s attempt=%lld"
-            " retry_in_ms=%lld error=\"%s\"",
-            return_id, r.refund_id, (long long)r.attempts + 1, (long long)delay, err);
+    log_attempt_failed(&r, delay, err);
     return 0;
 }
 
-/* Compute the refund of a plan, record it, and run it now, or hold it for
- * finance. Inside the caller's transaction. */
+/* The first attempt at refund r of plan, before anything of it is written:
+ * the platform call (Kuaishou), or the adapter; w says what is written. 0 or
+ * -1 (db). */
+static int first_attempt(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
+                         const refund_row_t *r, refund_write_t *w, char *ref, size_t refcap,
+                         char *err, size_t errcap) {
+    w->refund_status = "pending";
+    w->plan_status = "refunding";
+    int handed = refund_platform_call(bus, db, plan, r);
+    if (handed < 0) return -1;
+    if (handed > 0) return 0; /* parked: the platform's answer settles it */
+    refund_call_t call = {r->return_id, r->refund_id, r->idempotency_key, r->amount_fen};
+    int ok = adapter->execute(db, &call, ref, refcap, err, errcap);
+    if (ok < -1) return -1; /* the adapter's own database write failed */
+    w->attempts = 1;
+    if (ok == 0) {
+        w->refund_status = "issued";
+        w->plan_status = "refunded";
+        w->platform_ref = ref;
+        w->party = claim_party(plan, &w->party_id);
+        return 0;
+    }
+    w->error = err;
+    if (w->attempts >= refund_retry_max) {
+        rf_error("event=refund_failed return_id=%s refund_id=%s attempts=1 error=\"%s\"",
+                 r->return_id, r->refund_id, err);
+        w->refund_status = "failed";
+        w->plan_status = "failed";
+        return 0;
+    }
+    w->next_attempt_ms = refund_retry_delay_ms(refund_retry_base_ms, 1);
+    log_attempt_failed(r, w->next_attempt_ms, err);
+    return 0;
+}
+
+/* The events of a refund just written. */
+static int emit_written(rf_bus_t *bus, const refund_row_t *r, const refund_write_t *w,
+                        bool claim_opened, const char *causation) {
+    if (strcmp(w->refund_status, "awaiting_approval") == 0)
+        return emit_refund_event(bus, RF_EV_REFUND_AWAITING_APPROVAL, r, "", causation);
+    if (strcmp(w->refund_status, "failed") == 0)
+        return emit_refund_event(bus, RF_EV_REFUND_FAILED, r, w->error, causation);
+    if (strcmp(w->refund_status, "issued") != 0) return 0;
+    rf_info("event=refund_issued return_id=%s refund_id=%s amount_fen=%lld platform_ref=%s",
+            r->return_id, r->refund_id, (long long)r->amount_fen, w->platform_ref);
+    if (emit_refund_event(bus, RF_EV_REFUND_ISSUED, r, w->platform_ref, causation) != 0)
+        return -1;
+    if (!claim_opened) return 0;
+    return emit_claim_opened(bus, r->return_id, w->claim_id, w->party, w->party_id,
+                             r->amount_fen, causation);
+}
+
+/* Compute the refund of a plan and run it now, or hold it for finance; then
+ * write the plan (new, or its status), the refund and any claim at once.
+ * Inside the caller's transaction; the plan, when not new, is locked. */
 static rf_apply_result_t start_refund(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
+                                      bool plan_is_new, const refund_line_t *line,
                                       const char *causation) {
-    int64_t units_before, fen_before;
-    if (refund_db_line_used(db, plan->line_key, plan->return_id, &units_before, &fen_before) != 0)
-        return RF_APPLY_ERROR;
+    if (line->refund_exists) {
+        rf_warn("event=refund_already_recorded return_id=%s", plan->return_id);
+        return RF_APPLY_OK;
+    }
     refund_money_in_t in = {
         .requested_fen = plan->amount_fen,
         .line_paid_fen = plan->line_paid_fen,
         .line_quantity = plan->line_quantity,
         .shipping_fen = plan->shipping_fen,
         .units = plan->quantity,
-        .units_before = units_before,
-        .refunded_before_fen = fen_before,
+        .units_before = line->units_before,
+        .refunded_before_fen = line->fen_before,
         .seller_at_fault = refund_seller_at_fault(plan->liability),
         .buyer_pays_return = strcmp(plan->cost_bearer, "buyer") == 0 && plan->goods_expected,
         .return_shipping_fen = refund_return_shipping_fen,
         .exchange = strcmp(plan->kind, "exchange") == 0,
     };
-    refund_money_t m;
-    if (refund_compute(&in, &m) != 0) return RF_APPLY_ERROR;
-    char refund_id[RF_ULID_LEN + 1], key[128];
+    char refund_id[RF_ULID_LEN + 1], claim_id[RF_ULID_LEN + 1], key[128];
+    refund_write_t w = {.refund_id = refund_id, .idempotency_key = key, .claim_id = claim_id,
+                        .next_attempt_ms = -1};
+    if (refund_compute(&in, &w.money) != 0) return RF_APPLY_ERROR;
     rf_ulid_new(refund_id);
+    rf_ulid_new(claim_id);
     refund_idempotency_key(plan->return_id, key, sizeof key);
-    bool finance = refund_needs_finance(m.amount_fen, refund_finance_threshold_fen);
-    int inserted = refund_db_insert_refund(db, refund_id, plan->return_id, &m, key,
-                                           finance ? "awaiting_approval" : "pending");
-    if (inserted < 0) return RF_APPLY_ERROR;
-    if (inserted == 0) {
-        rf_warn("event=refund_already_recorded return_id=%s", plan->return_id);
-        return RF_APPLY_OK;
-    }
+    refund_row_t r = {.amount_fen = w.money.amount_fen};
+    snprintf(r.refund_id, sizeof r.refund_id, "%s", refund_id);
+    snprintf(r.return_id, sizeof r.return_id, "%s", plan->return_id);
+    snprintf(r.status, sizeof r.status, "pending");
+    snprintf(r.idempotency_key, sizeof r.idempotency_key, "%s", key);
+    bool finance = refund_needs_finance(w.money.amount_fen, refund_finance_threshold_fen);
     rf_info("event=refund_computed return_id=%s amount_fen=%lld goods_fen=%lld shipping_fen=%lld"
             " deduction_fen=%lld cap_fen=%lld requested_fen=%lld finance=%d",
-            plan->return_id, (long long)m.amount_fen, (long long)m.goods_fen,
-            (long long)m.shipping_fen, (long long)m.deduction_fen, (long long)m.cap_fen,
-            (long long)plan->amount_fen, finance);
+            plan->return_id, (long long)w.money.amount_fen, (long long)w.money.goods_fen,
+            (long long)w.money.shipping_fen, (long long)w.money.deduction_fen,
+            (long long)w.money.cap_fen, (long long)plan->amount_fen, finance);
+    char ref[128], err[256] = "";
     if (finance) {
-        refund_row_t r;
-        if (refund_db_get_refund(db, plan->return_id, &r) != 1 ||
-            refund_db_set_plan_status(db, plan->return_id, "awaiting_approval") != 0 ||
-            emit_refund_event(bus, RF_EV_REFUND_AWAITING_APPROVAL, &r, "", causation) != 0)
-            return RF_APPLY_ERROR;
-        return RF_APPLY_OK;
+        w.refund_status = w.plan_status = "awaiting_approval";
+        w.next_attempt_ms = 0;
+    } else if (first_attempt(bus, db, plan, &r, &w, ref, sizeof ref, err, sizeof err) != 0) {
+        return RF_APPLY_ERROR;
     }
-    if (refund_db_set_plan_status(db, plan->return_id, "refunding") != 0) return RF_APPLY_ERROR;
-    return attempt(bus, db, plan->return_id, causation) == 0 ? RF_APPLY_OK : RF_APPLY_ERROR;
+    bool claim_opened = false;
+    int written = refund_db_write_refund(db, plan, plan_is_new, &w, &claim_opened);
+    if (written < 0) return RF_APPLY_ERROR;
+    if (written == 0) {
+        /* written meanwhile by another transaction: undo this one, and the
+         * redelivery finds what it wrote */
+        rf_warn("event=refund_write_conflict return_id=%s", plan->return_id);
+        return RF_APPLY_ERROR;
+    }
+    return emit_written(bus, &r, &w, claim_opened, causation) == 0 ? RF_APPLY_OK
+                                                                    : RF_APPLY_ERROR;
+}
+
+/* The plan of an approval, as first written (waiting for goods). */
+static void plan_from_approval(const rf_event_t *ev, refund_plan_t *plan) {
+    const rf_body_return_approved_t *b = &ev->body.return_approved;
+    *plan = (refund_plan_t){0};
+    snprintf(plan->return_id, sizeof plan->return_id, "%s", ev->return_id);
+    snprintf(plan->kind, sizeof plan->kind, "%s", b->kind);
+    snprintf(plan->liability, sizeof plan->liability, "%s", b->liability);
+    snprintf(plan->supplier_id, sizeof plan->supplier_id, "%s", b->supplier_id);
+    snprintf(plan->status, sizeof plan->status, "waiting_goods");
+    plan->amount_fen = b->refund_amount_fen;
+    plan->goods_expected = b->goods_expected;
+    snprintf(plan->reason_code, sizeof plan->reason_code, "%s", b->reason_code);
+    snprintf(plan->cost_bearer, sizeof plan->cost_bearer, "%s", b->cost_bearer);
+    snprintf(plan->line_key, sizeof plan->line_key, "%s", b->line_key);
+    plan->quantity = b->quantity > 0 ? b->quantity : 1;
+    plan->line_paid_fen = b->line_paid_fen;
+    plan->line_quantity = b->line_quantity;
+    plan->shipping_fen = b->shipping_fen;
+    plan->freight_insured = b->freight_insured;
+    snprintf(plan->platform, sizeof plan->platform, "%s", b->platform);
+    snprintf(plan->shop_id, sizeof plan->shop_id, "%s", b->shop_id);
+    snprintf(plan->platform_return_id, sizeof plan->platform_return_id, "%s",
+             b->platform_return_id);
+    plan->platform_version = b->platform_version;
 }
 
 static rf_apply_result_t on_approved(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev) {
-    int inserted = refund_db_insert_plan(db, ev);
-    if (inserted < 0) return RF_APPLY_ERROR;
     refund_plan_t plan;
+    refund_line_t line;
+    plan_from_approval(ev, &plan);
+    /* goods expected: the plan waits for the inspection (a plan that
+     * exists stays as it is) */
+    if (plan.goods_expected) return refund_db_insert_plan(db, &plan) < 0 ? RF_APPLY_ERROR
+                                                                          : RF_APPLY_OK;
+    if (refund_db_line_facts(db, &plan, &line) != 0) return RF_APPLY_ERROR;
+    /* a new plan is written with its refund, in its final status */
+    if (!line.plan_exists) return start_refund(bus, db, &plan, true, &line, ev->event_id);
+    /* A second approval settles a dispute in the buyer's favour. */
     if (refund_db_get_plan(db, ev->return_id, &plan) != 1) return RF_APPLY_ERROR;
-    if (inserted == 0) {
-        /* A second approval settles a dispute in the buyer's favour. */
-        if (strcmp(plan.status, "disputed") != 0 || ev->body.return_approved.goods_expected)
-            return RF_APPLY_OK;
-        plan.amount_fen = ev->body.return_approved.refund_amount_fen;
-        plan.goods_expected = false;
-        return start_refund(bus, db, &plan, ev->event_id);
-    }
-    if (ev->body.return_approved.goods_expected) return RF_APPLY_OK;
-    return start_refund(bus, db, &plan, ev->event_id);
+    if (strcmp(plan.status, "disputed") != 0) return RF_APPLY_OK;
+    plan.amount_fen = ev->body.return_approved.refund_amount_fen;
+    plan.goods_expected = false;
+    if (refund_db_line_facts(db, &plan, &line) != 0) return RF_APPLY_ERROR; /* now locked */
+    return start_refund(bus, db, &plan, false, &line, ev->event_id);
 }
 
 static rf_apply_result_t on_inspected(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev,
@@ -252,7 +360,9 @@ static rf_apply_result_t on_inspected(rf_bus_t *bus, rf_db_t *db, const rf_event
         return refund_db_set_plan_status(db, ev->return_id, "disputed") == 0 ? RF_APPLY_OK
                                                                               : RF_APPLY_ERROR;
     }
-    return start_refund(bus, db, &plan, ev->event_id);
+    refund_line_t line;
+    if (refund_db_line_facts(db, &plan, &line) != 0) return RF_APPLY_ERROR;
+    return start_refund(bus, db, &plan, false, &line, ev->event_id);
 }
 
 static rf_apply_result_t on_cancelled(rf_db_t *db, const rf_event_t *ev) {

@@ -117,9 +117,11 @@ const char *refund_platform_purpose(const refund_plan_t *plan);
 /* refund_platform_method: the API method of a purpose (NULL if unknown). */
 const char *refund_platform_method(const char *purpose);
 /* refund_platform_call: write the call that makes the platform pay the
- * plan's refund r (inside the caller's transaction). Returns 1 when the
- * refund now waits for the platform's answer, 0 when it does not (calls off:
- * recorded as not_sent and alerted; the adapter carries on as before), -1 db. */
+ * plan's refund r (inside the caller's transaction; r need not be written
+ * yet). Returns 1 when the refund now waits for the platform's answer (the
+ * caller keeps it from the retry timer: next attempt none), 0 when it does
+ * not (calls off: recorded as not_sent and alerted; the adapter carries on
+ * as before), -1 db. */
 int refund_platform_call(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
                          const refund_row_t *r);
 /* refund_platform_settle: the rf_pcall_settle_fn of the refund worker. */
@@ -134,15 +136,37 @@ int refund_issued(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char 
 int refund_failed_final(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *error,
                         const char *causation);
 
+/* What a refund needs to know of its line and its return before it is written. */
+typedef struct refund_line {
+    int64_t units_before, fen_before; /* taken by earlier refunds of the line */
+    bool plan_exists, refund_exists;  /* this return's */
+} refund_line_t;
+
+/* A new refund as it is written, with what it did to its plan. */
+typedef struct refund_write {
+    const char *refund_id, *idempotency_key;
+    refund_money_t money;
+    const char *refund_status;  /* awaiting_approval, pending, issued, failed */
+    const char *platform_ref;   /* issued: the platform's reference, else NULL */
+    const char *error;          /* the failed attempt's error, or NULL */
+    int64_t attempts;           /* attempts made (0 or 1) */
+    int64_t next_attempt_ms;    /* next attempt in ms from now; -1: none */
+    const char *plan_status;    /* the plan's status after it */
+    const char *claim_id, *party, *party_id; /* party NULL: no claim */
+} refund_write_t;
+
 /* refund_db.c */
-int refund_db_insert_plan(rf_db_t *db, const rf_event_t *approved); /* 1 new, 0 existed */
-/* What earlier refunds of the line took: units and fen (not counting return_id). */
-int refund_db_line_used(rf_db_t *db, const char *line_key, const char *return_id,
-                        int64_t *units, int64_t *fen);
-/* Insert the refund (status pending or awaiting_approval): 1, or 0 when the
- * return already has one. */
-int refund_db_insert_refund(rf_db_t *db, const char *refund_id, const char *return_id,
-                            const refund_money_t *m, const char *key, const char *status);
+/* Insert the plan (with its status): 1 new, 0 existed. */
+int refund_db_insert_plan(rf_db_t *db, const refund_plan_t *plan);
+/* refund_db_line_facts: what earlier refunds of the plan's line took (not
+ * counting its return) and whether its return has a plan and a refund. 0/-1. */
+int refund_db_line_facts(rf_db_t *db, const refund_plan_t *plan, refund_line_t *out);
+/* refund_db_write_refund: in one statement, insert the plan with
+ * w->plan_status (plan_is_new) or set its status, insert the refund w, and
+ * open w's claim (*claim_opened says whether it was new). 1 written, 0 when
+ * the plan (plan_is_new) or the refund existed (nothing written), -1 db. */
+int refund_db_write_refund(rf_db_t *db, const refund_plan_t *plan, bool plan_is_new,
+                           const refund_write_t *w, bool *claim_opened);
 int refund_db_get_refund(rf_db_t *db, const char *return_id, refund_row_t *out); /* 1/0 */
 int refund_db_refund_issued(rf_db_t *db, const char *refund_id, const char *platform_ref);
 int refund_db_refund_attempt_failed(rf_db_t *db, const char *refund_id, const char *error,
@@ -161,9 +185,6 @@ json_t *refund_db_supplier_balance(rf_db_t *db, const char *supplier_id);
 json_t *refund_db_claims(rf_db_t *db, const char *party_id);
 int refund_db_get_plan(rf_db_t *db, const char *return_id, refund_plan_t *out); /* 1/0 */
 int refund_db_set_plan_status(rf_db_t *db, const char *return_id, const char *status);
-/* 1 recorded, 0 when this return already has a refund */
-int refund_db_record_refund(rf_db_t *db, const char *refund_id, const char *return_id,
-                            int64_t amount_fen, const char *key, const char *platform_ref);
 int refund_db_open_claim(rf_db_t *db, const char *claim_id, const char *return_id,
                          const char *party, const char *party_id, int64_t amount_fen);
 json_t *refund_db_list(rf_db_t *db, const char *return_id); /* NULL on db error */

@@ -6,25 +6,86 @@
 
 #include "refund.h"
 
-int refund_db_insert_plan(rf_db_t *db, const rf_event_t *ev) {
-    const rf_body_return_approved_t *b = &ev->body.return_approved;
-    rf_num_t amount = rf_i64(b->refund_amount_fen), qty = rf_i64(b->quantity > 0 ? b->quantity : 1),
-             lp = rf_i64(b->line_paid_fen), lq = rf_i64(b->line_quantity),
-             sh = rf_i64(b->shipping_fen), ver = rf_i64(b->platform_version);
-    const char *p[] = {ev->return_id,  b->kind,        amount.s, b->goods_expected ? "t" : "f",
-                       b->liability,   b->supplier_id, b->reason_code, b->cost_bearer,
-                       b->line_key,    qty.s,          lp.s,     lq.s,
-                       sh.s,           b->freight_insured ? "t" : "f",
-                       b->platform,    b->shop_id,     b->platform_return_id, ver.s};
-    return (int)rf_db_exec_count(
+/* The plan's columns but its status, as text parameters $1..$18 (p), with
+ * the numbers' text in nums. */
+static void plan_params(const refund_plan_t *plan, rf_num_t nums[5], const char *p[18]) {
+    nums[0] = rf_i64(plan->amount_fen);
+    nums[1] = rf_i64(plan->quantity);
+    nums[2] = rf_i64(plan->line_paid_fen);
+    nums[3] = rf_i64(plan->line_quantity);
+    nums[4] = rf_i64(plan->shipping_fen);
+    const char *v[18] = {plan->return_id,   plan->kind,        nums[0].s,
+                         plan->goods_expected ? "t" : "f",     plan->liability,
+                         plan->supplier_id, plan->reason_code, plan->cost_bearer,
+                         plan->line_key,    nums[1].s,         nums[2].s,
+                         nums[3].s,         nums[4].s,         plan->freight_insured ? "t" : "f",
+                         plan->platform,    plan->shop_id,     plan->platform_return_id,
+                         NULL};
+    memcpy(p, v, sizeof v);
+}
+
+#define PLAN_COLUMNS                                                                          \
+    "return_id, kind, amount_fen, goods_expected, liability, supplier_id, reason_code,"       \
+    " cost_bearer, line_key, quantity, line_paid_fen, line_quantity, shipping_fen,"            \
+    " freight_insured, platform, shop_id, platform_return_id, platform_version, status"
+#define PLAN_VALUES                                                                           \
+    "$1, $2, $3::bigint, $4::boolean, $5, $6, $7, $8, $9, $10::integer, $11::bigint,"         \
+    " $12::integer, $13::bigint, $14::boolean, $15, $16, $17, $18::bigint, $19"
+
+int refund_db_insert_plan(rf_db_t *db, const refund_plan_t *plan) {
+    rf_num_t nums[5], ver = rf_i64(plan->platform_version);
+    const char *p[19];
+    plan_params(plan, nums, p);
+    p[17] = ver.s;
+    p[18] = plan->status;
+    return (int)rf_db_exec_count(db,
+                                 "INSERT INTO plans (" PLAN_COLUMNS ") VALUES (" PLAN_VALUES ")"
+                                 " ON CONFLICT (return_id) DO NOTHING",
+                                 19, p);
+}
+
+int refund_db_write_refund(rf_db_t *db, const refund_plan_t *plan, bool plan_is_new,
+                           const refund_write_t *w, bool *claim_opened) {
+    rf_num_t nums[5], ver = rf_i64(plan->platform_version), amount = rf_i64(w->money.amount_fen),
+             goods = rf_i64(w->money.goods_fen), ship = rf_i64(w->money.shipping_fen),
+             ded = rf_i64(w->money.deduction_fen), attempts = rf_i64(w->attempts),
+             next = rf_i64(w->next_attempt_ms), claim_amount = rf_i64(w->money.amount_fen);
+    const char *p[35];
+    plan_params(plan, nums, p);
+    const char *rest[] = {ver.s,         w->plan_status, plan_is_new ? "t" : "f",
+                          w->refund_id,  amount.s,       w->idempotency_key,
+                          w->refund_status, goods.s,     ship.s,
+                          ded.s,         w->platform_ref, w->error,
+                          attempts.s,    w->next_attempt_ms < 0 ? NULL : next.s,
+                          w->claim_id,   w->party,       w->party_id,
+                          claim_amount.s};
+    memcpy(p + 17, rest, sizeof rest);
+    /* One statement: the plan (new, or its status), the refund, and the
+     * claim when the refund was issued to a liable party's account. No row
+     * (a plan or refund that exists) is 0 refunds written. */
+    PGresult *res = rf_db_query(
         db,
-        "INSERT INTO plans (return_id, kind, amount_fen, goods_expected, liability, supplier_id,"
-        " status, reason_code, cost_bearer, line_key, quantity, line_paid_fen, line_quantity,"
-        " shipping_fen, freight_insured, platform, shop_id, platform_return_id,"
-        " platform_version) VALUES ($1, $2, $3, $4, $5, $6, 'waiting_goods', $7,"
-        " $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        " ON CONFLICT (return_id) DO NOTHING",
-        18, p);
+        "WITH p AS (INSERT INTO plans (" PLAN_COLUMNS ") SELECT " PLAN_VALUES
+        "   WHERE $20::boolean ON CONFLICT (return_id) DO NOTHING RETURNING return_id),"
+        " u AS (UPDATE plans SET status = $19, updated_at = now()"
+        "   WHERE return_id = $1 AND NOT $20::boolean RETURNING return_id),"
+        " r AS (INSERT INTO refunds (refund_id, return_id, amount_fen, idempotency_key, status,"
+        "   goods_fen, shipping_fen, deduction_fen, platform_ref, error, attempts,"
+        "   next_attempt_at)"
+        "   SELECT $21, k.return_id, $22::bigint, $23, $24, $25::bigint, $26::bigint, $27::bigint,"
+        "   $28, $29, $30::integer, now() + $31::bigint * interval '1 millisecond'"
+        "   FROM (SELECT return_id FROM p UNION ALL SELECT return_id FROM u) k"
+        "   ON CONFLICT DO NOTHING RETURNING return_id),"
+        " c AS (INSERT INTO claims (claim_id, return_id, party, party_id, amount_fen)"
+        "   SELECT $32, return_id, $33, $34, $35::bigint FROM r WHERE $33::text IS NOT NULL"
+        "   ON CONFLICT (return_id) DO NOTHING RETURNING return_id)"
+        " SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM c)",
+        35, p);
+    if (!res) return -1;
+    int written = (int)rf_get_i64(res, 0, 0);
+    *claim_opened = rf_get_i64(res, 0, 1) > 0;
+    PQclear(res);
+    return written;
 }
 
 int refund_db_get_plan(rf_db_t *db, const char *return_id, refund_plan_t *out) {
@@ -96,38 +157,25 @@ json_t *refund_db_list(rf_db_t *db, const char *return_id) {
         1, p, NULL);
 }
 
-int refund_db_line_used(rf_db_t *db, const char *line_key, const char *return_id,
-                        int64_t *units, int64_t *fen) {
-    *units = *fen = 0;
-    if (!*line_key) return 0;
-    const char *p[] = {line_key, return_id};
-    /* Lock the line's plans so two refunds of one line never both take the
-     * same remainder. */
+int refund_db_line_facts(rf_db_t *db, const refund_plan_t *plan, refund_line_t *out) {
+    const char *p[] = {plan->line_key, plan->return_id};
+    /* What earlier refunds of the line took (none counted without a line
+     * key), and whether this return has a plan and a refund yet. */
     PGresult *res = rf_db_query(db,
-                                "SELECT COALESCE(sum(p.quantity), 0), COALESCE(sum(r.amount_fen), 0)"
+                                "SELECT COALESCE(sum(p.quantity), 0), COALESCE(sum(r.amount_fen), 0),"
+                                " EXISTS (SELECT 1 FROM plans WHERE return_id = $2),"
+                                " EXISTS (SELECT 1 FROM refunds WHERE return_id = $2)"
                                 " FROM plans p JOIN refunds r USING (return_id)"
-                                " WHERE p.line_key = $1 AND p.return_id <> $2"
+                                " WHERE $1 <> '' AND p.line_key = $1 AND p.return_id <> $2"
                                 " AND r.status IN ('awaiting_approval', 'pending', 'issued')",
                                 2, p);
     if (!res) return -1;
-    *units = rf_get_i64(res, 0, 0);
-    *fen = rf_get_i64(res, 0, 1);
+    out->units_before = rf_get_i64(res, 0, 0);
+    out->fen_before = rf_get_i64(res, 0, 1);
+    out->plan_exists = strcmp(rf_get_str(res, 0, 2), "t") == 0;
+    out->refund_exists = strcmp(rf_get_str(res, 0, 3), "t") == 0;
     PQclear(res);
     return 0;
-}
-
-int refund_db_insert_refund(rf_db_t *db, const char *refund_id, const char *return_id,
-                            const refund_money_t *m, const char *key, const char *status) {
-    rf_num_t amount = rf_i64(m->amount_fen), goods = rf_i64(m->goods_fen),
-             ship = rf_i64(m->shipping_fen), ded = rf_i64(m->deduction_fen);
-    const char *p[] = {refund_id, return_id, amount.s, key, status, goods.s, ship.s, ded.s};
-    return (int)rf_db_exec_count(db,
-                                 "INSERT INTO refunds (refund_id, return_id, amount_fen,"
-                                 " idempotency_key, status, goods_fen, shipping_fen,"
-                                 " deduction_fen, next_attempt_at)"
-                                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())"
-                                 " ON CONFLICT DO NOTHING",
-                                 8, p);
 }
 
 int refund_db_get_refund(rf_db_t *db, const char *return_id, refund_row_t *out) {

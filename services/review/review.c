@@ -121,6 +121,24 @@ int review_emit_decision(rf_bus_t *bus, const review_task_t *t, const review_dec
 
 /* ---- deciding --------------------------------------------------------------------- */
 
+/* The decision a rule takes on task t (the lower of the requested and the
+ * paid amount when it approves). */
+static review_decision_t rule_decision(const review_task_t *t, const review_rule_t *rule,
+                                       const char *causation) {
+    int64_t amount = t->requested_amount_fen < t->paid_amount_fen ? t->requested_amount_fen
+                                                                   : t->paid_amount_fen;
+    review_decision_t d = {rule->outcome == REVIEW_AUTO_APPROVE, amount, "auto",
+                           rule->outcome == REVIEW_AUTO_REJECT ? rule->reject_reason : NULL,
+                           rule->name, causation};
+    return d;
+}
+
+static void log_decided(const review_task_t *t, const review_decision_t *d, int waits) {
+    rf_info("event=%s return_id=%s by=%s amount_fen=%lld platform=%s", d->approve ? "approved"
+            : "rejected", t->return_id, d->by, (long long)d->amount_fen,
+            waits ? "waiting_for_answer" : "-");
+}
+
 int review_carry_out(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
                      const review_decision_t *d) {
     static review_policy_t pol; /* one loop thread */
@@ -130,26 +148,28 @@ int review_carry_out(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
     if (review_db_decide(db, t->return_id, d->approve ? "approved" : "rejected", d->by,
                          d->reason_code, d->note) != 0)
         return -1;
-    rf_info("event=%s return_id=%s by=%s amount_fen=%lld platform=%s", d->approve ? "approved"
-            : "rejected", t->return_id, d->by, (long long)d->amount_fen,
-            waits ? "waiting_for_answer" : "-");
+    log_decided(t, d, waits);
     if (waits) return 1; /* the events follow the platform's answer */
     return review_emit_decision(bus, t, d) == 0 ? 0 : -1;
 }
 
-/* The shop's rules on the task's facts: the first matching rule (NULL:
- * manual); pol is filled. 0 or -1. */
-static int evaluate(rf_db_t *db, const review_task_t *t, review_policy_t *pol,
-                    const review_rule_t **rule) {
-    int64_t history = review_db_buyer_returns(db, t->shop_id, t->buyer_id, t->return_id);
-    if (history < 0 || review_db_load_policy(db, t->shop_id, pol) != 0) return -1;
+/* The shop's rules (pol) on the task's facts: the first matching rule, NULL
+ * for manual, in *rule. The buyer's other requests are counted only when a
+ * rule looks at them. 0 or -1. */
+static int judge(rf_db_t *db, const review_task_t *t, const review_policy_t *pol,
+                 const review_rule_t **rule) {
+    bool counted = review_policy_uses_history(pol);
+    int64_t history = counted ? review_db_buyer_returns(db, t) : 0;
+    if (history < 0) return -1;
     review_facts_t facts = {t->kind, t->reason_code, t->category, t->supplier_id,
                             t->requested_amount_fen, history};
     *rule = review_evaluate(pol, &facts);
-    rf_info("event=review_rule return_id=%s rule=%s outcome=%d buyer_returns_90d=%lld"
+    char seen[24] = "-";
+    if (counted) snprintf(seen, sizeof seen, "%lld", (long long)history);
+    rf_info("event=review_rule return_id=%s rule=%s outcome=%d buyer_returns_90d=%s"
             " liability=%s cost_bearer=%s returnless=%d",
-            t->return_id, *rule ? (*rule)->name : "-", *rule ? (int)(*rule)->outcome : 0,
-            (long long)history, t->liability, t->cost_bearer, t->returnless);
+            t->return_id, *rule ? (*rule)->name : "-", *rule ? (int)(*rule)->outcome : 0, seen,
+            t->liability, t->cost_bearer, t->returnless);
     return 0;
 }
 
@@ -159,11 +179,7 @@ static int act(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const review_
                const review_rule_t *rule, const char *causation) {
     review_outcome_t outcome = rule ? rule->outcome : REVIEW_MANUAL;
     if (outcome != REVIEW_MANUAL) {
-        int64_t amount = t->requested_amount_fen < t->paid_amount_fen ? t->requested_amount_fen
-                                                                       : t->paid_amount_fen;
-        review_decision_t d = {outcome == REVIEW_AUTO_APPROVE, amount, "auto",
-                               outcome == REVIEW_AUTO_REJECT ? rule->reject_reason : NULL,
-                               rule->name, causation};
+        review_decision_t d = rule_decision(t, rule, causation);
         int rc = review_carry_out(bus, db, t, &d);
         if (rc != -2) return rc < 0 ? -1 : 0;
         rf_warn("event=auto_decision_needs_person return_id=%s reason=no_return_address"
@@ -177,36 +193,78 @@ static int act(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const review_
 int review_redecide(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const char *causation) {
     static review_policy_t pol; /* one loop thread */
     const review_rule_t *rule;
-    if (evaluate(db, t, &pol, &rule) != 0) return -1;
+    if (review_db_load_policy(db, t->shop_id, &pol) != 0 || judge(db, t, &pol, &rule) != 0)
+        return -1;
     return act(bus, db, t, &pol, rule, causation);
 }
 
 /* ---- events in ------------------------------------------------------------------ */
 
-static rf_apply_result_t on_requested(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev) {
+/* The new task of a return request, as it is stored before the rules act
+ * (status pending, no platform state yet). */
+static void task_from_request(const rf_event_t *ev, review_task_t *t) {
     const rf_body_return_requested_t *b = &ev->body.return_requested;
+    *t = (review_task_t){0};
+    snprintf(t->return_id, sizeof t->return_id, "%s", ev->return_id);
+    snprintf(t->kind, sizeof t->kind, "%s", b->kind);
+    snprintf(t->status, sizeof t->status, "pending");
+    snprintf(t->sku_id, sizeof t->sku_id, "%s", b->sku_id);
+    snprintf(t->supplier_id, sizeof t->supplier_id, "%s", b->supplier_id);
+    snprintf(t->liability, sizeof t->liability, "%s", review_liability(b->reason_code));
+    t->quantity = b->quantity;
+    t->requested_amount_fen = b->requested_amount_fen;
+    t->paid_amount_fen = b->paid_amount_fen;
+    snprintf(t->shop_id, sizeof t->shop_id, "%s", b->shop_id);
+    snprintf(t->reason_code, sizeof t->reason_code, "%s", b->reason_code);
+    snprintf(t->cost_bearer, sizeof t->cost_bearer, "%s",
+             review_cost_bearer(t->liability, b->freight_insured));
+    snprintf(t->line_key, sizeof t->line_key, "%s", b->line_key);
+    snprintf(t->required_role, sizeof t->required_role, "cs");
+    t->line_paid_fen = b->line_paid_fen;
+    t->line_quantity = b->line_quantity;
+    t->shipping_fen = b->shipping_fen;
+    t->freight_insured = b->freight_insured;
+    snprintf(t->platform, sizeof t->platform, "%s", b->platform);
+    snprintf(t->platform_return_id, sizeof t->platform_return_id, "%s", b->platform_return_id);
+    snprintf(t->category, sizeof t->category, "%s", b->category);
+    snprintf(t->buyer_id, sizeof t->buyer_id, "%s", b->buyer_id);
+    t->platform_version = b->platform_version;
+    t->deadline_at = b->platform_deadline_at;
+}
+
+/* A new request: its task is judged in memory and written once, with the
+ * decision when a rule takes it and no platform call must come first; a
+ * decision that needs the platform's yes is carried out after the insert. */
+static rf_apply_result_t on_requested(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev) {
     /* one loop thread: a static policy saves a large allocation per event */
     static review_policy_t policy;
     review_policy_t *pol = &policy;
-    char destination[16];
-    if (review_db_destination(db, b->supplier_id, destination, sizeof destination) != 0)
-        return RF_APPLY_ERROR;
-    const char *liability = review_liability(b->reason_code);
-    const char *bearer = review_cost_bearer(liability, b->freight_insured);
-    review_verdict_t v = {false, "cs"};
-    int inserted = review_db_insert_task(db, ev, &v, liability);
-    if (inserted < 0) return RF_APPLY_ERROR;
-    if (inserted == 0) return RF_APPLY_OK; /* already reviewed */
     review_task_t t;
     const review_rule_t *rule;
-    if (review_db_load_policy(db, b->shop_id, pol) != 0 ||
-        review_db_task_details(db, ev, bearer, destination,
-                               review_returnless(pol, b->kind, b->paid_amount_fen), "") != 0 ||
-        review_db_get_task(db, ev->return_id, &t) != 1 || evaluate(db, &t, pol, &rule) != 0 ||
-        review_db_set_rule(db, ev->return_id, rule ? rule->name : "",
-                           rule && rule->outcome != REVIEW_MANUAL) != 0)
-        return RF_APPLY_ERROR;
-    return act(bus, db, &t, pol, rule, ev->event_id) == 0 ? RF_APPLY_OK : RF_APPLY_ERROR;
+    task_from_request(ev, &t);
+    if (review_db_load_policy(db, t.shop_id, pol) != 0) return RF_APPLY_ERROR;
+    t.returnless = review_returnless(pol, t.kind, t.paid_amount_fen);
+    if (judge(db, &t, pol, &rule) != 0) return RF_APPLY_ERROR;
+    bool automatic = rule && rule->outcome != REVIEW_MANUAL;
+    review_decision_t d = {0};
+    if (automatic) d = rule_decision(&t, rule, ev->event_id);
+    bool decide_now = automatic && !review_platform_purpose(&t, d.approve);
+    snprintf(t.required_role, sizeof t.required_role, "%s",
+             automatic ? "auto" : review_required_role(pol, t.requested_amount_fen));
+    int inserted =
+        review_db_create_task(db, &t, rule ? rule->name : "", decide_now ? &d : NULL);
+    if (inserted < 0) return RF_APPLY_ERROR;
+    if (inserted == 0) return RF_APPLY_OK; /* already reviewed */
+    int rc;
+    if (decide_now) {
+        log_decided(&t, &d, 0);
+        rc = review_emit_decision(bus, &t, &d);
+    } else if (automatic) {
+        rc = act(bus, db, &t, pol, rule, ev->event_id);
+    } else {
+        rc = review_reopen(bus, &t, t.required_role, ev->event_id);
+    }
+    return rc == 0 ? RF_APPLY_OK : RF_APPLY_ERROR;
 }
 
 rf_apply_result_t review_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen) {

@@ -76,6 +76,8 @@ int review_rule_from_json(json_t *r, review_rule_t *out, char *err, size_t errle
 bool review_rule_matches(const review_rule_t *r, const review_facts_t *f);
 /* review_evaluate: the first matching rule, NULL when none (manual). */
 const review_rule_t *review_evaluate(const review_policy_t *p, const review_facts_t *f);
+/* review_policy_uses_history: some rule looks at the buyer's other returns. */
+bool review_policy_uses_history(const review_policy_t *p);
 const char *review_required_role(const review_policy_t *p, int64_t amount_fen);
 /* review_cost_bearer: who pays the return shipping: the liable party, or
  * for the buyer's own reasons the freight insurer when the buyer is insured. */
@@ -97,12 +99,6 @@ typedef struct review_task {
     int64_t platform_version; /* the platform record's version the task knows */
     int64_t deadline_at;      /* the platform's deadline, ms (0: none) */
 } review_task_t;
-
-/* How a new task is handled: decided by a rule, or by a person of a role. */
-typedef struct review_verdict {
-    bool auto_approve;         /* approve now without a person */
-    const char *required_role; /* "auto", "cs" or "cs_supervisor" */
-} review_verdict_t;
 
 /* review.c: policy */
 const char *review_liability(const char *reason_code);
@@ -159,14 +155,16 @@ int review_reopen(rf_bus_t *bus, const review_task_t *t, const char *role,
 int review_emit_decision(rf_bus_t *bus, const review_task_t *t, const review_decision_t *d);
 
 /* review_db.c */
-int review_db_insert_task(rf_db_t *db, const rf_event_t *requested, const review_verdict_t *v,
-                          const char *liability); /* 1 new, 0 existed */
-/* Extra facts of a new task (cost bearer, destination, returnless, line). */
-int review_db_task_details(rf_db_t *db, const rf_event_t *requested, const char *cost_bearer,
-                           const char *destination, bool returnless, const char *rule);
-/* The buyer's other requests in this shop in the last 90 days. */
-int64_t review_db_buyer_returns(rf_db_t *db, const char *shop_id, const char *buyer_id,
-                                const char *return_id);
+/* review_db_create_task: insert task t (required_role as given) with the
+ * rule that judged it ("" for none), the destination of its supplier's
+ * goods (into t->destination) and, when d is not NULL, decided by d (status
+ * approved or rejected, the decision recorded with the decisions), in one
+ * statement. 1 new, 0 existed (nothing written), -1 db error. */
+int review_db_create_task(rf_db_t *db, review_task_t *t, const char *rule_name,
+                          const review_decision_t *d);
+/* The buyer's other requests in the task's shop in the last 90 days (0
+ * without a buyer id), -1 on a db error. */
+int64_t review_db_buyer_returns(rf_db_t *db, const review_task_t *t);
 /* The shop's review policy (defaults when none); 0 or -1. */
 int review_db_load_policy(rf_db_t *db, const char *shop_id, review_policy_t *p);
 int review_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_json);
@@ -175,8 +173,6 @@ int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *d
                              const char *return_address_id);
 /* The platform's return address id of a supplier ("" when none). */
 int review_db_supplier_address(rf_db_t *db, const char *supplier_id, char *out, size_t cap);
-/* The rule that decided the task (automatic: required_role 'auto'). */
-int review_db_set_rule(rf_db_t *db, const char *return_id, const char *rule_name, bool automatic);
 int review_db_set_required_role(rf_db_t *db, const char *return_id, const char *role);
 /* Where the task's decision stands on the platform. */
 int review_db_set_platform_state(rf_db_t *db, const char *return_id, const char *state);
@@ -190,8 +186,6 @@ int review_db_platform_changed(rf_db_t *db, const char *return_id, int64_t versi
                                const char *note);
 /* A refusal sends the decision back to a person (required_role kept). */
 int review_db_platform_refused(rf_db_t *db, const char *return_id, const char *error);
-/* Where goods of this supplier go back: "merchant" or "supplier" into out. */
-int review_db_destination(rf_db_t *db, const char *supplier_id, char *out, size_t cap);
 int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out); /* 1/0 */
 int review_db_decide(rf_db_t *db, const char *return_id, const char *status,
                      const char *decided_by, const char *reason_code, const char *note);

@@ -9,26 +9,51 @@
 #include "rf/log.h"
 #include "rf/policy_docs.h"
 
-int review_db_insert_task(rf_db_t *db, const rf_event_t *ev, const review_verdict_t *v,
-                          const char *liability) {
-    const rf_body_return_requested_t *b = &ev->body.return_requested;
-    rf_num_t qty = rf_i64(b->quantity), req = rf_i64(b->requested_amount_fen),
-             paid = rf_i64(b->paid_amount_fen), deadline = rf_i64(b->platform_deadline_at),
-             version = rf_i64(b->platform_version);
-    const char *p[] = {ev->return_id, b->platform,   b->shop_id,     b->platform_return_id,
-                       b->kind,       qty.s,         b->reason_code, req.s,
-                       paid.s,        b->sku_id,     b->supplier_id, b->category,
-                       b->buyer_id,   deadline.s,    v->required_role, liability,
-                       version.s};
-    return (int)rf_db_exec_count(
+int review_db_create_task(rf_db_t *db, review_task_t *t, const char *rule_name,
+                          const review_decision_t *d) {
+    rf_num_t qty = rf_i64(t->quantity), req = rf_i64(t->requested_amount_fen),
+             paid = rf_i64(t->paid_amount_fen), deadline = rf_i64(t->deadline_at),
+             version = rf_i64(t->platform_version), lp = rf_i64(t->line_paid_fen),
+             lq = rf_i64(t->line_quantity), sh = rf_i64(t->shipping_fen);
+    const char *status = d ? (d->approve ? "approved" : "rejected") : "pending";
+    const char *p[] = {t->return_id,     t->platform,       t->shop_id,
+                       t->platform_return_id, t->kind,      qty.s,
+                       t->reason_code,   req.s,             paid.s,
+                       t->sku_id,        t->supplier_id,    t->category,
+                       t->buyer_id,      deadline.s,        status,
+                       t->required_role, t->liability,      version.s,
+                       t->cost_bearer,   t->returnless ? "t" : "f",
+                       t->freight_insured ? "t" : "f",      t->line_key,
+                       lp.s,             lq.s,              sh.s,
+                       rule_name,        d ? d->by : NULL,  d ? d->reason_code : NULL,
+                       d ? d->note : NULL};
+    /* One statement: the task as the rules left it, with the destination of
+     * its supplier's goods, and, when the rules decided it, the decision;
+     * nothing when the task exists (a redelivery). */
+    PGresult *res = rf_db_query(
         db,
-        "INSERT INTO tasks (return_id, platform, shop_id, platform_return_id, kind, quantity,"
-        " reason_code, requested_amount_fen, paid_amount_fen, sku_id, supplier_id, category,"
-        " buyer_id, deadline_at, status, required_role, liability, platform_version) VALUES ($1,"
-        " $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-        " to_timestamp(NULLIF($14::bigint, 0) / 1000.0), 'pending', $15, $16, $17)"
-        " ON CONFLICT (return_id) DO NOTHING",
-        17, p);
+        "WITH t AS (INSERT INTO tasks (return_id, platform, shop_id, platform_return_id, kind,"
+        " quantity, reason_code, requested_amount_fen, paid_amount_fen, sku_id, supplier_id,"
+        " category, buyer_id, deadline_at, status, required_role, liability, platform_version,"
+        " cost_bearer, destination, returnless, freight_insured, line_key, line_paid_fen,"
+        " line_quantity, shipping_fen, rule_name, decided_by, decided_at, reject_reason, note)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+        " to_timestamp(NULLIF($14::bigint, 0) / 1000.0), $15, $16, $17, $18, $19,"
+        " COALESCE((SELECT destination FROM suppliers WHERE supplier_id = $11), 'merchant'),"
+        " $20, $21, $22, $23, $24, $25, $26, $27::text,"
+        " CASE WHEN $27::text IS NOT NULL THEN now() END, $28, $29)"
+        " ON CONFLICT (return_id) DO NOTHING"
+        " RETURNING return_id, status, decided_by, reject_reason, note, destination),"
+        " d AS (INSERT INTO decisions (return_id, decision, decided_by, reason_code, note)"
+        " SELECT return_id, status, decided_by, reject_reason, note FROM t"
+        " WHERE decided_by IS NOT NULL)"
+        " SELECT destination FROM t",
+        29, p);
+    if (!res) return -1;
+    int inserted = PQntuples(res) > 0;
+    if (inserted) snprintf(t->destination, sizeof t->destination, "%s", rf_get_str(res, 0, 0));
+    PQclear(res);
+    return inserted;
 }
 
 int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out) {
@@ -133,14 +158,6 @@ int review_db_platform_updated(rf_db_t *db, const rf_event_t *ev) {
                       3, p);
 }
 
-int review_db_set_rule(rf_db_t *db, const char *return_id, const char *rule_name, bool automatic) {
-    const char *p[] = {return_id, rule_name, automatic ? "t" : "f"};
-    return rf_db_exec(db,
-                      "UPDATE tasks SET rule_name = $2, required_role = CASE WHEN $3::boolean"
-                      " THEN 'auto' ELSE required_role END WHERE return_id = $1",
-                      3, p);
-}
-
 int review_db_set_required_role(rf_db_t *db, const char *return_id, const char *role) {
     const char *p[] = {return_id, role};
     return rf_db_exec(db, "UPDATE tasks SET required_role = $2 WHERE return_id = $1", 2, p);
@@ -221,36 +238,6 @@ json_t *review_db_list(rf_db_t *db, const char *status) {
         1, p, NULL);
 }
 
-int review_db_task_details(rf_db_t *db, const rf_event_t *ev, const char *cost_bearer,
-                           const char *destination, bool returnless, const char *rule) {
-    const rf_body_return_requested_t *b = &ev->body.return_requested;
-    rf_num_t lp = rf_i64(b->line_paid_fen), lq = rf_i64(b->line_quantity),
-             sh = rf_i64(b->shipping_fen);
-    const char *p[] = {ev->return_id, cost_bearer, destination, returnless ? "t" : "f",
-                       b->freight_insured ? "t" : "f", b->line_key, lp.s, lq.s, sh.s, rule};
-    return rf_db_exec(db,
-                      "UPDATE tasks SET cost_bearer = $2, destination = $3, returnless = $4,"
-                      " freight_insured = $5, line_key = $6, line_paid_fen = $7,"
-                      " line_quantity = $8, shipping_fen = $9, rule_name = $10"
-                      " WHERE return_id = $1",
-                      10, p);
-}
-
-int64_t review_db_buyer_returns(rf_db_t *db, const char *shop_id, const char *buyer_id,
-                                const char *return_id) {
-    if (!*buyer_id) return 0;
-    const char *p[] = {shop_id, buyer_id, return_id};
-    PGresult *res = rf_db_query(db,
-                                "SELECT count(*) FROM tasks WHERE shop_id = $1 AND buyer_id = $2"
-                                " AND return_id <> $3 AND status <> 'cancelled'"
-                                " AND created_at > now() - interval '90 days'",
-                                3, p);
-    if (!res) return -1;
-    int64_t n = rf_get_i64(res, 0, 0);
-    PQclear(res);
-    return n;
-}
-
 /* The shop's policy is the defaults, then the '*' document, then its own. */
 static void policy_default(void *pol) { review_policy_default(pol); }
 static int policy_apply(json_t *doc, void *pol, char *err, size_t errlen) {
@@ -290,14 +277,18 @@ int review_db_supplier_address(rf_db_t *db, const char *supplier_id, char *out, 
     return 0;
 }
 
-int review_db_destination(rf_db_t *db, const char *supplier_id, char *out, size_t cap) {
-    const char *p[] = {supplier_id};
-    PGresult *res =
-        rf_db_query(db, "SELECT destination FROM suppliers WHERE supplier_id = $1", 1, p);
+int64_t review_db_buyer_returns(rf_db_t *db, const review_task_t *t) {
+    if (!*t->buyer_id) return 0;
+    const char *p[] = {t->shop_id, t->buyer_id, t->return_id};
+    PGresult *res = rf_db_query(db,
+                                "SELECT count(*) FROM tasks WHERE shop_id = $1 AND buyer_id = $2"
+                                " AND return_id <> $3 AND status <> 'cancelled'"
+                                " AND created_at > now() - interval '90 days'",
+                                3, p);
     if (!res) return -1;
-    snprintf(out, cap, "%s", PQntuples(res) > 0 ? rf_get_str(res, 0, 0) : "merchant");
+    int64_t n = rf_get_i64(res, 0, 0);
     PQclear(res);
-    return 0;
+    return n;
 }
 
 json_t *review_db_take_deadline_alerts(rf_db_t *db, int64_t within_ms) {

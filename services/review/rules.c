@@ -160,6 +160,13 @@ const review_rule_t *review_evaluate(const review_policy_t *p, const review_fact
     return NULL; /* no rule: a person decides */
 }
 
+bool review_policy_uses_history(const review_policy_t *p) {
+    for (size_t i = 0; i < p->n_rules; i++)
+        if (p->rules[i].min_buyer_returns_90d > 0 || p->rules[i].max_buyer_returns_90d >= 0)
+            return true;
+    return false;
+}
+
 const char *review_required_role(const review_policy_t *p, int64_t amount_fen) {
     return amount_fen > p->cs_limit_fen ? "cs_supervisor" : "cs";
 }

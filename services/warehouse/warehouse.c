@@ -145,9 +145,10 @@ static void post_receipt(rf_http_exchange_t *x) {
     char receipt_id[RF_ULID_LEN + 1];
     rf_ulid_new(receipt_id);
     warehouse_parcel_t parcel;
+    const char *disposition = warehouse_disposition(grade);
+    warehouse_receipt_t receipt = {receipt_id, return_id, tracking_no, grade, disposition, by};
     int found;
-    if (rf_bus_tx_begin(bus) != 0 ||
-        (found = warehouse_db_find_parcel(db, return_id, tracking_no, &parcel)) < 0)
+    if (rf_bus_tx_begin(bus) != 0 || (found = warehouse_db_receive(db, &receipt, &parcel)) < 0)
         goto db_err;
     if (!found) {
         if (warehouse_db_unmatched(db, receipt_id, tracking_no, grade, by) != 0 ||
@@ -170,9 +171,7 @@ static void post_receipt(rf_http_exchange_t *x) {
         json_decref(doc);
         return;
     }
-    const char *disposition = warehouse_disposition(grade);
-    if (warehouse_db_receive(db, receipt_id, &parcel, tracking_no, grade, disposition, by) != 0 ||
-        emit_goods(bus, &parcel, receipt_id, tracking_no, grade, disposition, by) != 0 ||
+    if (emit_goods(bus, &parcel, receipt_id, tracking_no, grade, disposition, by) != 0 ||
         after_receipt(bus, db, &parcel, grade, disposition) != 0 || rf_bus_tx_commit(bus) != 0)
         goto db_err;
     rf_info("event=parcel_received return_id=%s receipt_id=%s grade=%s disposition=%s",

@@ -44,12 +44,16 @@ int warehouse_start(void *arg, rf_worker_t *w);
 /* warehouse_db.c */
 int warehouse_db_expect(rf_db_t *db, const rf_event_t *approved);
 int warehouse_db_cancel(rf_db_t *db, const char *return_id);
-/* Find the parcel by return id, else by tracking number; 1 found, 0 not. */
-int warehouse_db_find_parcel(rf_db_t *db, const char *return_id, const char *tracking_no,
-                             warehouse_parcel_t *out);
-int warehouse_db_receive(rf_db_t *db, const char *receipt_id, const warehouse_parcel_t *p,
-                         const char *tracking_no, const char *grade, const char *disposition,
-                         const char *received_by);
+/* A parcel's receipt as the warehouse records it. */
+typedef struct warehouse_receipt {
+    const char *receipt_id, *return_id, *tracking_no; /* the parcel by return id, else tracking */
+    const char *grade, *disposition, *received_by;
+} warehouse_receipt_t;
+/* warehouse_db_receive: find the parcel of receipt rc (into out, with the
+ * status it had) and, when it was expected, mark it received, record the
+ * receipt and enter its goods in the stock ledger. 1 found, 0 not (nothing
+ * written), -1 db error. */
+int warehouse_db_receive(rf_db_t *db, const warehouse_receipt_t *rc, warehouse_parcel_t *out);
 /* Record the return tracking number of an expected parcel: 1 set, 0 no such
  * parcel still expected. */
 int warehouse_db_set_tracking(rf_db_t *db, const char *return_id, const char *tracking_no);

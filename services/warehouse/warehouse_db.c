@@ -26,15 +26,28 @@ int warehouse_db_cancel(rf_db_t *db, const char *return_id) {
                       1, p);
 }
 
-int warehouse_db_find_parcel(rf_db_t *db, const char *return_id, const char *tracking_no,
-                             warehouse_parcel_t *out) {
-    const char *p[] = {return_id, tracking_no};
-    PGresult *res = rf_db_query(db,
-                                "SELECT return_id, sku_id, supplier_id, status, quantity,"
-                                " kind, destination FROM expected_parcels WHERE ($1 <> '' AND return_id = $1)"
-                                " OR ($1 = '' AND $2 <> '' AND tracking_no = $2)"
-                                " ORDER BY created_at LIMIT 1 FOR UPDATE",
-                                2, p);
+int warehouse_db_receive(rf_db_t *db, const warehouse_receipt_t *rc, warehouse_parcel_t *out) {
+    const char *p[] = {rc->return_id,  rc->tracking_no, rc->receipt_id,
+                       rc->grade,      rc->disposition, rc->received_by,
+                       warehouse_location(rc->disposition)};
+    /* One statement: find the parcel (by return id, else by tracking
+     * number) and, when it is expected, mark it received, record the
+     * receipt and enter the goods in the stock ledger. */
+    PGresult *res = rf_db_query(
+        db,
+        "WITH p AS (SELECT return_id, sku_id, supplier_id, status, quantity, kind, destination"
+        "   FROM expected_parcels WHERE ($1 <> '' AND return_id = $1)"
+        "   OR ($1 = '' AND $2 <> '' AND tracking_no = $2)"
+        "   ORDER BY created_at LIMIT 1 FOR UPDATE),"
+        " u AS (UPDATE expected_parcels e SET status = 'received', received_at = now() FROM p"
+        "   WHERE e.return_id = p.return_id AND p.status = 'expected'"
+        "   RETURNING e.return_id, e.sku_id, e.quantity),"
+        " r AS (INSERT INTO receipts (receipt_id, return_id, tracking_no, grade, disposition,"
+        "   received_by, matched) SELECT $3, return_id, NULLIF($2, ''), $4, $5, $6, true FROM u),"
+        " l AS (INSERT INTO stock_ledger (sku_id, delta, location, reason, return_id, receipt_id)"
+        "   SELECT sku_id, quantity, $7, $4, return_id, $3 FROM u)"
+        " SELECT return_id, sku_id, supplier_id, status, quantity, kind, destination FROM p",
+        7, p);
     if (!res) return -1;
     int found = PQntuples(res) > 0;
     if (found) {
@@ -48,31 +61,6 @@ int warehouse_db_find_parcel(rf_db_t *db, const char *return_id, const char *tra
     }
     PQclear(res);
     return found;
-}
-
-int warehouse_db_receive(rf_db_t *db, const char *receipt_id, const warehouse_parcel_t *parcel,
-                         const char *tracking_no, const char *grade, const char *disposition,
-                         const char *received_by) {
-    const char *p[] = {receipt_id, parcel->return_id, tracking_no, grade, disposition,
-                       received_by};
-    if (rf_db_exec(db,
-                   "INSERT INTO receipts (receipt_id, return_id, tracking_no, grade, disposition,"
-                   " received_by, matched) VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, true)",
-                   6, p) != 0)
-        return -1;
-    const char *q[] = {parcel->return_id};
-    if (rf_db_exec(db,
-                   "UPDATE expected_parcels SET status = 'received', received_at = now()"
-                   " WHERE return_id = $1",
-                   1, q) != 0)
-        return -1;
-    rf_num_t qty = rf_i64(parcel->quantity);
-    const char *r[] = {parcel->sku_id, qty.s, warehouse_location(disposition), grade,
-                       parcel->return_id, receipt_id};
-    return rf_db_exec(db,
-                      "INSERT INTO stock_ledger (sku_id, delta, location, reason, return_id,"
-                      " receipt_id) VALUES ($1, $2, $3, $4, $5, $6)",
-                      6, r);
 }
 
 int warehouse_db_unmatched(rf_db_t *db, const char *receipt_id, const char *tracking_no,

@@ -119,6 +119,27 @@ static void shop_rules(void **state) {
     json_decref(doc);
 }
 
+/* The buyer's history is counted only for a policy whose rules look at it. */
+static void history_needed(void **state) {
+    (void)state;
+    review_policy_t p;
+    review_policy_default(&p);
+    assert_true(review_policy_uses_history(&p)); /* small_refund_only: at most 2 */
+    char err[200];
+    json_t *doc = json_loads("{\"rules\": [{\"name\": \"all\", \"outcome\": \"auto_approve\"}]}",
+                             0, NULL);
+    assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), 0);
+    json_decref(doc);
+    assert_false(review_policy_uses_history(&p));
+    doc = json_loads("{\"rules\": [{\"name\": \"a\", \"max_amount_fen\": 10,"
+                     " \"outcome\": \"auto_approve\"}, {\"name\": \"serial\","
+                     " \"min_buyer_returns_90d\": 5, \"outcome\": \"manual\"}]}",
+                     0, NULL);
+    assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), 0);
+    json_decref(doc);
+    assert_true(review_policy_uses_history(&p));
+}
+
 static void cost_bearer_and_returnless(void **state) {
     (void)state;
     assert_string_equal(review_cost_bearer("buyer", false), "buyer");
@@ -188,6 +209,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(default_rules),
         cmocka_unit_test(shop_rules),
+        cmocka_unit_test(history_needed),
         cmocka_unit_test(cost_bearer_and_returnless),
         cmocka_unit_test(liability),
         cmocka_unit_test(reject_reasons),
