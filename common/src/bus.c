@@ -549,7 +549,9 @@ static void poll_peer(peer_t *peer) {
     const char *p[] = {peer->name, limit.s, owner.s};
     /* The due heads (no older row of the same return toward this consumer),
      * oldest first: read in seq order, stopping at the limit, so a poll
-     * costs what it sends, not the whole backlog. Replicated: the head of
+     * costs what it sends, not the whole backlog. (The head test is a
+     * correlated min(), one index probe per row read: as NOT EXISTS the
+     * planner may hash the whole outbox instead.) Replicated: the head of
      * each return is found among every replica's rows, and sent only by the
      * replica that owns it. */
     PGresult *res = rf_db_query_bin(
@@ -557,13 +559,13 @@ static void poll_peer(peer_t *peer) {
         bus->cfg.replicated
             ? "SELECT event_id, return_id, payload FROM outbox o"
               " WHERE dest = $1 AND next_attempt_at <= now() AND owner = $3::integer"
-              " AND NOT EXISTS (SELECT 1 FROM outbox a WHERE a.dest = o.dest"
-              " AND a.return_id = o.return_id AND a.seq < o.seq)"
+              " AND seq = (SELECT min(a.seq) FROM outbox a WHERE a.dest = o.dest"
+              " AND a.return_id = o.return_id)"
               " ORDER BY seq LIMIT $2"
             : "SELECT event_id, return_id, payload FROM outbox o"
               " WHERE dest = $1 AND next_attempt_at <= now()"
-              " AND NOT EXISTS (SELECT 1 FROM outbox a WHERE a.dest = o.dest"
-              " AND a.return_id = o.return_id AND a.seq < o.seq)"
+              " AND seq = (SELECT min(a.seq) FROM outbox a WHERE a.dest = o.dest"
+              " AND a.return_id = o.return_id)"
               " ORDER BY seq LIMIT $2",
         bus->cfg.replicated ? 3 : 2, p, NULL, NULL, 1);
     if (!res) return;

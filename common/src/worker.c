@@ -100,7 +100,7 @@ static size_t build_config(rf_worker_t *w, rf_config_entry_t *t) {
                                  "events applied per consumer transaction"};
     t[n++] = (rf_config_entry_t){"RF_OUTBOX_POLL_MS", RF_CFG_INT, &w->poll_ms, "500", 10, 60000,
                                  "outbox poll interval for resends and catch-up"};
-    t[n++] = (rf_config_entry_t){"RF_BUS_WINDOW", RF_CFG_INT, &w->window, "2000", 1, 100000,
+    t[n++] = (rf_config_entry_t){"RF_BUS_WINDOW", RF_CFG_INT, &w->window, "512", 1, 100000,
                                  "events in flight per consumer"};
     t[n++] = (rf_config_entry_t){"RF_HTTP_MAX_BODY", RF_CFG_INT, &w->http_max_body, "1048576",
                                  1024, 67108864, "largest HTTP request body accepted, bytes"};
