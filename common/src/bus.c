@@ -213,6 +213,7 @@ struct rf_bus {
     int64_t outbox_dead, last_vacuum_ms;
     rf_bus_apply_fn apply;
     void *apply_arg;
+    rf_bus_batch_hooks_t batch_hooks;
     char instance[RF_ULID_LEN + 1]; /* this process, in inbox_started */
     uv_prepare_t prepare;
     uv_idle_t idle;
@@ -1032,6 +1033,7 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
         rf_bus_tx_rollback(bus);
         goto out;
     }
+    if (bus->batch_hooks.begin) bus->batch_hooks.begin(bus->batch_hooks.arg);
     for (size_t i = 0; i < n; i++) {
         inmsg_t *m = &msgs[i];
         rf_apply_result_t r = decoded[i] ? apply_one(bus, m, &evs[i], fresh[i]) : RF_APPLY_REJECT;
@@ -1044,6 +1046,13 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
             rf_bus_tx_rollback(bus);
             goto out;
         }
+    }
+    if (bus->batch_hooks.end && bus->batch_hooks.end(bus->batch_hooks.arg) != 0) {
+        for (size_t i = 0; i < n; i++)
+            snprintf(msgs[i].reason, sizeof msgs[i].reason, "apply failed: %s",
+                     rf_db_error(bus->db));
+        rf_bus_tx_rollback(bus);
+        goto out;
     }
     if (started_forget(bus, msgs, n) != 0) {
         rf_bus_tx_rollback(bus);
@@ -1921,3 +1930,7 @@ int rf_bus_dead_letter_discard(rf_bus_t *bus, int64_t id, const char *who) {
 }
 
 rf_db_t *rf_bus_db(rf_bus_t *bus) { return bus->db; }
+
+void rf_bus_set_batch_hooks(rf_bus_t *bus, const rf_bus_batch_hooks_t *hooks) {
+    bus->batch_hooks = hooks ? *hooks : (rf_bus_batch_hooks_t){0};
+}

@@ -88,6 +88,20 @@ typedef enum rf_apply_result {
 typedef rf_apply_result_t (*rf_bus_apply_fn)(void *arg, const rf_event_t *ev, char *why,
                                              size_t whylen);
 
+/* Optional hooks around the applies of one batch (one transaction): begin
+ * runs before its first event is applied, end after the last one, when all
+ * were applied (or deferred, or rejected) and before COMMIT. A consumer that
+ * gathers its writes while applying makes them in end, in one statement for
+ * the whole batch, and may still emit there. end returns 0, or -1 (a database
+ * error: the batch is rolled back and retried, as when an apply returns
+ * RF_APPLY_ERROR). A batch rolled back before end is followed by a begin:
+ * what was gathered for it is dropped there. Either function may be NULL. */
+typedef struct rf_bus_batch_hooks {
+    void (*begin)(void *arg);
+    int (*end)(void *arg);
+    void *arg;
+} rf_bus_batch_hooks_t;
+
 typedef struct rf_bus_config {
     const char *self_name;                     /* "intake", ... */
     unsigned self_bit;                         /* RF_W_INTAKE, ... */
@@ -128,6 +142,9 @@ int rf_bus_endpoint_at(const char *list, unsigned idx, char *out, size_t cap);
  * Returns NULL with a message in err on failure. */
 rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
                      rf_bus_apply_fn apply, void *apply_arg, char *err, size_t errlen);
+
+/* rf_bus_set_batch_hooks: install (a copy of) hooks; NULL removes them. */
+void rf_bus_set_batch_hooks(rf_bus_t *bus, const rf_bus_batch_hooks_t *hooks);
 
 /* rf_bus_destroy: close sockets and handles (run the loop afterwards so the
  * close callbacks free memory); sets *bus_p to NULL. */
