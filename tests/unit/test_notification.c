@@ -110,6 +110,41 @@ static void retry_backoff(void **state) {
     assert_int_equal(notification_retry_delay_ms(1000, 60), 3600000);
 }
 
+/* A batch's rows: each message keyed by its source event and audience (the
+ * idempotency key), numbered by place, and announced unless told not to;
+ * completed returns listed once each time; clearing empties the batch. */
+static void batch_rows(void **state) {
+    (void)state;
+    notification_batch_t b;
+    notification_batch_init(&b);
+    assert_true(notification_batch_empty(&b));
+    notification_msg_t m = {"buyer", "platform_im", "refunded", "退款 12.34 元"};
+    notification_msg_t s = {"supplier", "email", "claim_opened", "索赔"};
+    assert_int_equal(notification_batch_add(&b, "01RET", "01EV", "01EV", true, &m), 0);
+    assert_int_equal(notification_batch_add(&b, "01RET", "01EV", "01EV", false, &s), 0);
+    assert_int_equal(notification_batch_complete(&b, "01RET"), 0);
+    assert_false(notification_batch_empty(&b));
+    assert_int_equal(json_array_size(b.messages), 2);
+    json_t *first = json_array_get(b.messages, 0), *second = json_array_get(b.messages, 1);
+    assert_int_equal(json_integer_value(json_object_get(first, "i")), 1);
+    assert_int_equal(json_integer_value(json_object_get(second, "i")), 2);
+    assert_string_equal(json_string_value(json_object_get(first, "idempotency_key")),
+                        "01EV:buyer");
+    assert_string_equal(json_string_value(json_object_get(second, "idempotency_key")),
+                        "01EV:supplier");
+    assert_string_equal(json_string_value(json_object_get(first, "body")), m.body);
+    assert_true(json_is_true(json_object_get(first, "announce")));
+    assert_true(json_is_false(json_object_get(second, "announce")));
+    const char *id1 = json_string_value(json_object_get(first, "notice_id"));
+    const char *id2 = json_string_value(json_object_get(second, "notice_id"));
+    assert_int_equal(strlen(id1), 26);
+    assert_string_not_equal(id1, id2);
+    assert_string_equal(json_string_value(json_array_get(b.completed, 0)), "01RET");
+    notification_batch_clear(&b);
+    assert_true(notification_batch_empty(&b));
+    notification_batch_free(&b);
+}
+
 /* Every event type has a plan that fits the array. */
 static void every_type_fits(void **state) {
     (void)state;
@@ -128,6 +163,7 @@ int main(void) {
         cmocka_unit_test(alerts_and_completion),
         cmocka_unit_test(yuan_text),
         cmocka_unit_test(retry_backoff),
+        cmocka_unit_test(batch_rows),
     };
     return cmocka_run_group_tests_name("notification", tests, NULL, NULL);
 }
