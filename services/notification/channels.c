@@ -37,22 +37,25 @@ int64_t notification_retry_delay_ms(int64_t base_ms, int attempts) {
  * once its last answer is in. An outcome lost with a database error leaves
  * its message queued: it is delivered again with the same key, and the
  * receiver dedupes. */
-static json_t *outcomes;
+static notification_rows_t outcomes;
+static bool outcomes_ready;
 
 static void outcome_add(const char *notice_id, const char *status, const char *via,
                         const char *error, int64_t delay_ms) {
-    if (!outcomes && !(outcomes = json_array())) return;
-    json_array_append_new(outcomes, json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "notice_id",
-                                              notice_id, "status", status, "via", via, "error",
-                                              error, "delay_ms", (json_int_t)delay_ms));
+    if (!outcomes_ready && notification_rows_init(&outcomes, OUT_COLS) != 0) return;
+    outcomes_ready = true;
+    rf_num_t d = rf_i64(delay_ms);
+    const char *row[OUT_COLS] = {[OUT_NOTICE_ID] = notice_id, [OUT_STATUS] = status,
+                                 [OUT_VIA] = via, [OUT_ERROR] = error, [OUT_DELAY_MS] = d.s};
+    notification_rows_add(&outcomes, row);
 }
 
 static void outcomes_write(rf_db_t *db) {
-    if (json_array_size(outcomes) == 0) return;
-    if (notification_db_delivery_outcomes(db, outcomes) != 0)
-        rf_warn("event=delivery_outcomes_not_recorded count=%zu error=\"%s\"",
-                json_array_size(outcomes), rf_db_error(db));
-    json_array_clear(outcomes);
+    if (!outcomes_ready || outcomes.n == 0) return;
+    if (notification_db_delivery_outcomes(db, &outcomes) != 0)
+        rf_warn("event=delivery_outcomes_not_recorded count=%zu error=\"%s\"", outcomes.n,
+                rf_db_error(db));
+    notification_rows_reset(&outcomes);
 }
 
 /* One webhook call on the wire: what its answer must update. */
@@ -131,12 +134,14 @@ static int webhook_start(rf_worker_t *w, const PGresult *due, int r) {
 }
 
 size_t notification_send_surveys(rf_worker_t *w, size_t limit) {
+    static notification_batch_t surveys;
+    static bool surveys_ready;
     rf_bus_t *bus = rf_worker_bus(w);
     rf_db_t *db = rf_worker_db(w);
+    if (!surveys_ready && notification_batch_init(&surveys) != 0) return 0;
+    surveys_ready = true;
     if (!rf_db_connected(db) || rf_bus_tx_begin(bus) != 0) return 0;
     json_t *due = notification_db_surveys_due(db, (int)limit);
-    notification_batch_t surveys;
-    notification_batch_init(&surveys);
     int rc = due ? 0 : -1;
     size_t i;
     json_t *rid;
@@ -152,7 +157,7 @@ size_t notification_send_surveys(rf_worker_t *w, size_t limit) {
     }
     /* One statement records the messages and marks the surveys sent. */
     if (rc == 0) rc = notification_batch_write(&surveys, bus, db, 0);
-    notification_batch_free(&surveys);
+    notification_batch_clear(&surveys);
     size_t n = rc == 0 ? json_array_size(due) : 0;
     json_decref(due);
     if (rc != 0 || rf_bus_tx_commit(bus) != 0) {

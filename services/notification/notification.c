@@ -285,8 +285,7 @@ int notification_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return -1;
-    notification_batch_init(&applying);
-    if (!applying.messages || !applying.completed) return -1;
+    if (notification_batch_init(&applying) != 0) return -1;
     rf_bus_set_batch_hooks(rf_worker_bus(w),
                            &(rf_bus_batch_hooks_t){.begin = batch_begin, .end = batch_end});
     rf_info("event=notification_channels log=1 webhook=%s", *notification_webhook_url ? "1" : "0");

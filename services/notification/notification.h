@@ -44,19 +44,43 @@ rf_apply_result_t notification_apply(void *arg, const rf_event_t *ev, char *why,
 bool notification_route(void *arg, rf_http_exchange_t *x);
 int notification_start(void *arg, rf_worker_t *w);
 
+/* notification_rows.c: rows for one statement as one PostgreSQL array
+ * literal per column, for unnest($1::text[], ...). */
+#define NOTIFICATION_ROWS_MAX_COLS 12
+typedef struct notification_rows {
+    int ncols;
+    size_t n; /* rows */
+    char *col[NOTIFICATION_ROWS_MAX_COLS];
+    size_t len[NOTIFICATION_ROWS_MAX_COLS], cap[NOTIFICATION_ROWS_MAX_COLS];
+} notification_rows_t;
+/* init and reset: no rows. 0 or -1 (out of memory: adding fails). */
+int notification_rows_init(notification_rows_t *r, int ncols);
+int notification_rows_reset(notification_rows_t *r);
+void notification_rows_free(notification_rows_t *r);
+/* Add a row of ncols values (NULL: SQL NULL). 0, or -1 (out of memory: every
+ * row is dropped, and the caller fails what it was gathering them for). */
+int notification_rows_add(notification_rows_t *r, const char *const *values);
+/* Column c's literal, "{...}" (borrowed until the next add or reset). */
+const char *notification_rows_literal(const notification_rows_t *r, int c);
+
 /* notification_batch.c: the messages of one transaction, recorded in one
  * statement and announced (notice.sent) when new. */
+typedef enum notification_msg_col {
+    MSG_NOTICE_ID, MSG_RETURN_ID, MSG_SOURCE_EVENT_ID, MSG_AUDIENCE, MSG_CHANNEL, MSG_TEMPLATE,
+    MSG_BODY, MSG_CAUSATION_ID, MSG_ANNOUNCE, MSG_COLS
+} notification_msg_col_t;
 typedef struct notification_batch {
-    json_t *messages;  /* rows for notification_db_record_batch, plus causation_id, announce */
-    json_t *completed; /* return ids whose survey is to be scheduled */
+    notification_rows_t messages;  /* columns notification_msg_col_t */
+    notification_rows_t completed; /* return ids whose survey is to be scheduled */
 } notification_batch_t;
-void notification_batch_init(notification_batch_t *b);
-void notification_batch_clear(notification_batch_t *b);
+int notification_batch_init(notification_batch_t *b); /* 0 or -1 */
+int notification_batch_clear(notification_batch_t *b);
 void notification_batch_free(notification_batch_t *b);
 bool notification_batch_empty(const notification_batch_t *b);
 /* Gather message m about return_id from source_event_id (its idempotency key
  * is source_event_id:audience), announced when announce, with causation_id
- * (NULL: none) on its notice.sent. 0 or -1 (out of memory). */
+ * (NULL: none) on its notice.sent. 0 or -1 (out of memory: the batch is
+ * dropped; fail the transaction). */
 int notification_batch_add(notification_batch_t *b, const char *return_id,
                            const char *source_event_id, const char *causation_id, bool announce,
                            const notification_msg_t *m);
@@ -70,14 +94,17 @@ int notification_batch_write(notification_batch_t *b, rf_bus_t *bus, rf_db_t *db
 
 /* notification_db.c */
 /* notification_db_record_batch: in one statement, record each message of
- * `messages` (JSON objects with i, their 1-based place, and notice_id,
- * return_id, source_event_id, audience, channel, template_name, body,
- * idempotency_key) unless its idempotency key is recorded already; mark the
- * survey of each survey message sent; schedule the survey (once) of each
- * return id in `completed`, due in survey_delay_ms. recorded[i] tells
- * whether message i is new. 0, or -1 on a db error. */
-int notification_db_record_batch(rf_db_t *db, json_t *messages, json_t *completed,
-                                 int64_t survey_delay_ms, bool *recorded);
+ * b->messages unless its idempotency key is recorded already, mark the
+ * survey of each survey message sent, and schedule the survey (once) of each
+ * return in b->completed, due in survey_delay_ms. Answers the new messages
+ * to announce, in order, columns in the order of notification_new_col_t;
+ * NULL on a db error (caller PQclear()s). */
+typedef enum notification_new_col {
+    NEW_NOTICE_ID, NEW_RETURN_ID, NEW_SOURCE_EVENT_ID, NEW_AUDIENCE, NEW_CHANNEL, NEW_TEMPLATE,
+    NEW_CAUSATION_ID,
+} notification_new_col_t;
+PGresult *notification_db_record_batch(rf_db_t *db, const notification_batch_t *b,
+                                       int64_t survey_delay_ms);
 json_t *notification_db_list(rf_db_t *db, const char *return_id); /* NULL on db error */
 /* Due surveys, at most limit: return ids (JSON array), locked until the
  * caller's transaction ends. NULL on db error. */
@@ -90,11 +117,14 @@ typedef enum notification_due_col {
 } notification_due_col_t;
 PGresult *notification_db_queue_due(rf_db_t *db, int limit);
 /* notification_db_delivery_outcomes: record the outcome of each delivery
- * attempt in `outcomes` (JSON objects {notice_id, status, via, error,
- * delay_ms}) in one statement: status sent (delivered through via), queued
- * (failed: again in delay_ms) or failed (for good, after error). Only
- * messages still queued change: an outcome is recorded once. 0 or -1. */
-int notification_db_delivery_outcomes(rf_db_t *db, json_t *outcomes);
+ * attempt in one statement; rows of columns notification_outcome_col_t:
+ * status sent (delivered through via), queued (failed: again in delay_ms)
+ * or failed (for good, after error). Only messages still queued change: an
+ * outcome is recorded once. 0 or -1. */
+typedef enum notification_outcome_col {
+    OUT_NOTICE_ID, OUT_STATUS, OUT_VIA, OUT_ERROR, OUT_DELAY_MS, OUT_COLS
+} notification_outcome_col_t;
+int notification_db_delivery_outcomes(rf_db_t *db, const notification_rows_t *outcomes);
 /* Record an answer: 1 new, 0 already answered, -2 no survey sent, -1 error. */
 int notification_db_feedback(rf_db_t *db, const char *return_id, int64_t score,
                              const char *comment);

@@ -9,69 +9,68 @@
  * is durably recorded before its event is acknowledged, as before, with one
  * statement per batch instead of one per message.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "notification.h"
 #include "rf/ids.h"
 #include "rf/log.h"
 
-void notification_batch_init(notification_batch_t *b) {
-    b->messages = json_array();
-    b->completed = json_array();
+int notification_batch_init(notification_batch_t *b) {
+    return notification_rows_init(&b->messages, MSG_COLS) |
+           notification_rows_init(&b->completed, 1);
 }
 
-void notification_batch_clear(notification_batch_t *b) {
-    json_array_clear(b->messages);
-    json_array_clear(b->completed);
+int notification_batch_clear(notification_batch_t *b) {
+    return notification_rows_reset(&b->messages) | notification_rows_reset(&b->completed);
 }
 
 void notification_batch_free(notification_batch_t *b) {
-    json_decref(b->messages);
-    json_decref(b->completed);
-    b->messages = b->completed = NULL;
+    notification_rows_free(&b->messages);
+    notification_rows_free(&b->completed);
 }
 
 bool notification_batch_empty(const notification_batch_t *b) {
-    return json_array_size(b->messages) == 0 && json_array_size(b->completed) == 0;
+    return b->messages.n == 0 && b->completed.n == 0;
 }
 
 int notification_batch_add(notification_batch_t *b, const char *return_id,
                            const char *source_event_id, const char *causation_id, bool announce,
                            const notification_msg_t *m) {
-    if (!b->messages || !b->completed) return -1;
     char notice_id[RF_ULID_LEN + 1];
     rf_ulid_new(notice_id);
-    /* i: the message's place, which the statement answers for the new ones. */
-    json_t *row = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s++, s:s, s:b}", "i",
-                            (json_int_t)json_array_size(b->messages) + 1, "notice_id", notice_id,
-                            "return_id", return_id, "source_event_id", source_event_id,
-                            "audience", m->audience, "channel", m->channel, "template_name",
-                            m->template_name, "body", m->body, "idempotency_key",
-                            source_event_id, ":", m->audience, "causation_id",
-                            causation_id ? causation_id : "", "announce", announce);
-    return json_array_append_new(b->messages, row);
+    /* The idempotency key, source_event_id:audience, is made by the statement. */
+    const char *row[MSG_COLS] = {
+        [MSG_NOTICE_ID] = notice_id,
+        [MSG_RETURN_ID] = return_id,
+        [MSG_SOURCE_EVENT_ID] = source_event_id,
+        [MSG_AUDIENCE] = m->audience,
+        [MSG_CHANNEL] = m->channel,
+        [MSG_TEMPLATE] = m->template_name,
+        [MSG_BODY] = m->body,
+        [MSG_CAUSATION_ID] = causation_id,
+        [MSG_ANNOUNCE] = announce ? "t" : "f",
+    };
+    return notification_rows_add(&b->messages, row);
 }
 
 int notification_batch_complete(notification_batch_t *b, const char *return_id) {
-    return b->completed ? json_array_append_new(b->completed, json_string(return_id)) : -1;
+    const char *row[] = {return_id};
+    return notification_rows_add(&b->completed, row);
 }
 
-/* Emit notice.sent for the recorded message m (a row of b->messages). */
-static int announce(rf_bus_t *bus, json_t *m) {
-#define FIELD(k) json_string_value(json_object_get(m, k))
-    const char *causation = FIELD("causation_id");
+/* Emit notice.sent for row r of the new messages. */
+static int announce(rf_bus_t *bus, const PGresult *res, int r) {
+    const char *causation = rf_get_str(res, r, NEW_CAUSATION_ID);
     rf_event_t ev;
-    if (rf_bus_event_init(bus, &ev, RF_EV_NOTICE_SENT, FIELD("return_id"),
-                          causation && *causation ? causation : NULL) != 0)
+    if (rf_bus_event_init(bus, &ev, RF_EV_NOTICE_SENT, rf_get_str(res, r, NEW_RETURN_ID),
+                          *causation ? causation : NULL) != 0)
         return -1;
     rf_body_notice_sent_t *b = &ev.body.notice_sent;
-    int rc = rf_event_set_str(&b->notice_id, FIELD("notice_id")) |
-             rf_event_set_str(&b->channel, FIELD("channel")) |
-             rf_event_set_str(&b->audience, FIELD("audience")) |
-             rf_event_set_str(&b->template_name, FIELD("template_name")) |
-             rf_event_set_str(&b->source_event_id, FIELD("source_event_id"));
-#undef FIELD
+    int rc = rf_event_set_str(&b->notice_id, rf_get_str(res, r, NEW_NOTICE_ID)) |
+             rf_event_set_str(&b->channel, rf_get_str(res, r, NEW_CHANNEL)) |
+             rf_event_set_str(&b->audience, rf_get_str(res, r, NEW_AUDIENCE)) |
+             rf_event_set_str(&b->template_name, rf_get_str(res, r, NEW_TEMPLATE)) |
+             rf_event_set_str(&b->source_event_id, rf_get_str(res, r, NEW_SOURCE_EVENT_ID));
     if (rc == 0) rc = rf_bus_emit(bus, &ev);
     rf_event_clear(&ev);
     return rc;
@@ -80,22 +79,16 @@ static int announce(rf_bus_t *bus, json_t *m) {
 int notification_batch_write(notification_batch_t *b, rf_bus_t *bus, rf_db_t *db,
                              int64_t survey_delay_ms) {
     if (notification_batch_empty(b)) return 0;
-    size_t n = json_array_size(b->messages);
-    bool *recorded = calloc(n ? n : 1, sizeof *recorded);
-    int rc = recorded ? notification_db_record_batch(db, b->messages, b->completed,
-                                                     survey_delay_ms, recorded)
-                      : -1;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        json_t *m = json_array_get(b->messages, i);
-        /* Not new: that event (or survey) already told that audience. */
-        if (!recorded[i] || !json_is_true(json_object_get(m, "announce"))) continue;
-        rc = announce(bus, m);
-        if (rc == 0 && strcmp(json_string_value(json_object_get(m, "template_name")), "survey") == 0)
+    PGresult *res = notification_db_record_batch(db, b, survey_delay_ms);
+    int rc = res ? 0 : -1;
+    /* Only the new ones: a message already recorded told its audience. */
+    for (int r = 0; rc == 0 && res && r < PQntuples(res); r++) {
+        rc = announce(bus, res, r);
+        if (rc == 0 && strcmp(rf_get_str(res, r, NEW_TEMPLATE), "survey") == 0)
             rf_info("event=survey_sent return_id=%s notice_id=%s",
-                    json_string_value(json_object_get(m, "return_id")),
-                    json_string_value(json_object_get(m, "notice_id")));
+                    rf_get_str(res, r, NEW_RETURN_ID), rf_get_str(res, r, NEW_NOTICE_ID));
     }
-    free(recorded);
-    notification_batch_clear(b);
+    if (res) PQclear(res);
+    if (notification_batch_clear(b) != 0) rc = -1;
     return rc;
 }

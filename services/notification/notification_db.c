@@ -2,49 +2,40 @@
  * notification_db.c: the notification worker's SQL, over its own schema only.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "notification.h"
 
-int notification_db_record_batch(rf_db_t *db, json_t *messages, json_t *completed,
-                                 int64_t survey_delay_ms, bool *recorded) {
-    size_t n = json_array_size(messages);
-    char *m = json_dumps(messages, JSON_COMPACT), *c = json_dumps(completed, JSON_COMPACT);
+PGresult *notification_db_record_batch(rf_db_t *db, const notification_batch_t *b,
+                                       int64_t survey_delay_ms) {
     rf_num_t d = rf_i64(survey_delay_ms);
-    const char *p[] = {m, c, d.s};
-    /* The messages keep their order (ORDER BY i); the answer names the new
-     * ones by place. A survey message marks its survey sent; a completed
+    const char *p[MSG_COLS + 2];
+    for (int c = 0; c < MSG_COLS; c++) p[c] = notification_rows_literal(&b->messages, c);
+    p[MSG_COLS] = notification_rows_literal(&b->completed, 0);
+    p[MSG_COLS + 1] = d.s;
+    /* The messages keep their order (ORDER BY i), and so do the new ones in
+     * the answer. A survey message marks its survey sent; a completed
      * return's survey is scheduled. */
-    PGresult *res =
-        m && c ? rf_db_query(db,
-                             "WITH m AS (SELECT * FROM json_to_recordset($1::json) AS m(i int,"
-                             " notice_id text, return_id text, source_event_id text, audience text,"
-                             " channel text, template_name text, body text, idempotency_key text)),"
-                             " ins AS (INSERT INTO messages (notice_id, return_id, source_event_id,"
-                             " audience, channel, template_name, body, idempotency_key)"
-                             " SELECT notice_id, return_id, source_event_id, audience, channel,"
-                             " template_name, body, idempotency_key FROM m ORDER BY i"
-                             " ON CONFLICT (idempotency_key) DO NOTHING RETURNING notice_id),"
-                             " sent AS (UPDATE surveys s SET sent_at = now(), notice_id = m.notice_id"
-                             " FROM m WHERE m.template_name = 'survey' AND s.return_id = m.return_id),"
-                             " due AS (INSERT INTO surveys (return_id, due_at)"
-                             " SELECT r, now() + $3::bigint * interval '1 millisecond'"
-                             " FROM json_array_elements_text($2::json) AS r"
-                             " ON CONFLICT (return_id) DO NOTHING)"
-                             " SELECT m.i FROM m JOIN ins ON ins.notice_id = m.notice_id",
-                             3, p)
-               : NULL;
-    free(m);
-    free(c);
-    if (!res) return -1;
-    for (size_t i = 0; i < n; i++) recorded[i] = false;
-    for (int r = 0; r < PQntuples(res); r++) {
-        int64_t i = rf_get_i64(res, r, 0);
-        if (i >= 1 && (size_t)i <= n) recorded[i - 1] = true;
-    }
-    PQclear(res);
-    return 0;
+    return rf_db_query(
+        db,
+        "WITH m AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+        " $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[]) WITH ORDINALITY"
+        " AS m(notice_id, return_id, source_event_id, audience, channel, template_name, body,"
+        " causation_id, announce, i)),"
+        " ins AS (INSERT INTO messages (notice_id, return_id, source_event_id, audience, channel,"
+        " template_name, body, idempotency_key)"
+        " SELECT notice_id, return_id, source_event_id, audience, channel, template_name, body,"
+        " source_event_id || ':' || audience FROM m ORDER BY i"
+        " ON CONFLICT (idempotency_key) DO NOTHING RETURNING notice_id),"
+        " sent AS (UPDATE surveys s SET sent_at = now(), notice_id = m.notice_id FROM m"
+        " WHERE m.template_name = 'survey' AND s.return_id = m.return_id),"
+        " due AS (INSERT INTO surveys (return_id, due_at)"
+        " SELECT r, now() + $11::bigint * interval '1 millisecond' FROM unnest($10::text[]) AS r"
+        " ON CONFLICT (return_id) DO NOTHING)"
+        " SELECT m.notice_id, m.return_id, m.source_event_id, m.audience, m.channel,"
+        " m.template_name, m.causation_id FROM m JOIN ins ON ins.notice_id = m.notice_id"
+        " WHERE m.announce ORDER BY m.i",
+        MSG_COLS + 2, p);
 }
 
 json_t *notification_db_list(rf_db_t *db, const char *return_id) {
@@ -81,12 +72,11 @@ PGresult *notification_db_queue_due(rf_db_t *db, int limit) {
                        1, p);
 }
 
-int notification_db_delivery_outcomes(rf_db_t *db, json_t *outcomes) {
-    if (json_array_size(outcomes) == 0) return 0;
-    char *o = json_dumps(outcomes, JSON_COMPACT);
-    if (!o) return -1;
-    const char *p[] = {o};
-    int rc = rf_db_exec(
+int notification_db_delivery_outcomes(rf_db_t *db, const notification_rows_t *outcomes) {
+    if (outcomes->n == 0) return 0;
+    const char *p[OUT_COLS];
+    for (int c = 0; c < OUT_COLS; c++) p[c] = notification_rows_literal(outcomes, c);
+    return rf_db_exec(
         db,
         "UPDATE messages m SET status = o.status, attempts = m.attempts + 1,"
         " last_error = o.error,"
@@ -94,12 +84,10 @@ int notification_db_delivery_outcomes(rf_db_t *db, json_t *outcomes) {
         " delivered_via = CASE WHEN o.status = 'sent' THEN o.via ELSE m.delivered_via END,"
         " next_attempt_at = CASE WHEN o.status = 'sent' THEN m.next_attempt_at"
         " ELSE now() + o.delay_ms * interval '1 millisecond' END"
-        " FROM json_to_recordset($1::json) AS o(notice_id text, status text, via text,"
-        " error text, delay_ms bigint)"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])"
+        " AS o(notice_id, status, via, error, delay_ms)"
         " WHERE m.notice_id = o.notice_id AND m.status = 'queued'",
-        1, p);
-    free(o);
-    return rc;
+        OUT_COLS, p);
 }
 
 int notification_db_feedback(rf_db_t *db, const char *return_id, int64_t score,
