@@ -1,6 +1,8 @@
 /*
  * notification.h: the notification worker's parts, shared by main.c,
- * notification.c (who is told what) and notification_db.c (its SQL).
+ * notification.c (who is told what), notification_batch.c (a transaction's
+ * messages, recorded together), notification_rows.c (rows as array literals
+ * for one statement), channels.c (delivery) and notification_db.c (its SQL).
  */
 #ifndef NOTIFICATION_H
 #define NOTIFICATION_H
