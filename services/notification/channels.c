@@ -11,8 +11,10 @@
  * failed call is retried with backoff (the same key: the receiver dedupes),
  * then the message is marked failed.
  *
- * Surveys: a completed return has a survey row with its due time; the tick
- * records the survey message (zh-CN) and announces it with notice.sent.
+ * Outcomes (delivered, to retry, failed) are recorded in one statement per
+ * batch of deliveries. Surveys: a completed return has a survey row with its
+ * due time; the tick records the due surveys' messages (zh-CN) in one
+ * statement and announces them with notice.sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,32 @@ int64_t notification_retry_delay_ms(int64_t base_ms, int attempts) {
     return d > 3600000 ? 3600000 : d;
 }
 
+/* Outcomes of delivery attempts not yet recorded: written in one statement
+ * (notification_db_delivery_outcomes) per log batch, and per webhook batch
+ * once its last answer is in. An outcome lost with a database error leaves
+ * its message queued: it is delivered again with the same key, and the
+ * receiver dedupes. */
+static notification_rows_t outcomes;
+static bool outcomes_ready;
+
+static void outcome_add(const char *notice_id, const char *status, const char *via,
+                        const char *error, int64_t delay_ms) {
+    if (!outcomes_ready && notification_rows_init(&outcomes, OUT_COLS) != 0) return;
+    outcomes_ready = true;
+    rf_num_t d = rf_i64(delay_ms);
+    const char *row[OUT_COLS] = {[OUT_NOTICE_ID] = notice_id, [OUT_STATUS] = status,
+                                 [OUT_VIA] = via, [OUT_ERROR] = error, [OUT_DELAY_MS] = d.s};
+    notification_rows_add(&outcomes, row);
+}
+
+static void outcomes_write(rf_db_t *db) {
+    if (!outcomes_ready || outcomes.n == 0) return;
+    if (notification_db_delivery_outcomes(db, &outcomes) != 0)
+        rf_warn("event=delivery_outcomes_not_recorded count=%zu error=\"%s\"", outcomes.n,
+                rf_db_error(db));
+    notification_rows_reset(&outcomes);
+}
+
 /* One webhook call on the wire: what its answer must update. */
 typedef struct webhook_call {
     rf_worker_t *worker;
@@ -44,7 +72,6 @@ static void webhook_done(void *arg, long status, const char *body, size_t len, c
     (void)body;
     (void)len;
     webhook_call_t *call = arg;
-    rf_db_t *db = rf_worker_db(call->worker);
     webhook_in_flight--;
     char err[256] = "";
     if (status == 0)
@@ -54,38 +81,45 @@ static void webhook_done(void *arg, long status, const char *body, size_t len, c
     if (!*err) {
         rf_info("event=notice_delivered channel=log notice_id=%s return_id=%s via=log+webhook",
                 call->notice_id, call->return_id);
-        notification_db_delivered(db, call->notice_id, "log+webhook");
+        outcome_add(call->notice_id, "sent", "log+webhook", NULL, 0);
     } else {
         bool final = call->attempts + 1 >= notification_retry_max;
         int64_t delay = notification_retry_delay_ms(notification_retry_base_ms, call->attempts + 1);
-        notification_db_delivery_failed(db, call->notice_id, err, delay, final);
+        outcome_add(call->notice_id, final ? "failed" : "queued", NULL, err, delay);
         rf_warn("event=notice_delivery_failed notice_id=%s return_id=%s attempt=%d final=%d"
                 " error=\"%s\"",
                 call->notice_id, call->return_id, call->attempts + 1, final, err);
     }
-    /* A database error above leaves the message queued: it is sent again
-     * with the same key, and the receiver dedupes. */
+    /* The batch's last answer: its outcomes in one statement. */
+    if (webhook_in_flight == 0) outcomes_write(rf_worker_db(call->worker));
     free(call);
 }
 
-/* Start the webhook call of message m (from notification_db_queue_due).
- * 0 started, -1 not (it stays queued for the next tick). */
-static int webhook_start(rf_worker_t *w, json_t *m) {
-    const char *key = json_string_value(json_object_get(m, "idempotency_key"));
+/* Start the webhook call of row r of due (from notification_db_queue_due):
+ * the message as JSON. 0 started, -1 not (it stays queued for the next tick). */
+static int webhook_start(rf_worker_t *w, const PGresult *due, int r) {
+    const char *key = rf_get_str(due, r, DUE_IDEMPOTENCY_KEY);
     if (!webhook_client && !(webhook_client = rf_httpc_new(rf_worker_loop(w)))) return -1;
     webhook_call_t *call = calloc(1, sizeof *call);
-    char *text = json_dumps(m, JSON_COMPACT);
+    json_t *m = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "notice_id",
+        rf_get_str(due, r, DUE_NOTICE_ID), "return_id", rf_get_str(due, r, DUE_RETURN_ID),
+        "audience", rf_get_str(due, r, DUE_AUDIENCE), "channel", rf_get_str(due, r, DUE_CHANNEL),
+        "template", rf_get_str(due, r, DUE_TEMPLATE), "body", rf_get_str(due, r, DUE_BODY),
+        "locale", rf_get_str(due, r, DUE_LOCALE), "idempotency_key", key, "source_event_id",
+        rf_get_str(due, r, DUE_SOURCE_EVENT_ID), "attempts",
+        (json_int_t)rf_get_i64(due, r, DUE_ATTEMPTS));
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
     char header[RF_ID_MAX + 300];
     snprintf(header, sizeof header, "Idempotency-Key: %s", key);
     const char *headers[] = {header, NULL};
     int rc = -1;
     if (call && text) {
         call->worker = w;
-        snprintf(call->notice_id, sizeof call->notice_id, "%s",
-                 json_string_value(json_object_get(m, "notice_id")));
-        snprintf(call->return_id, sizeof call->return_id, "%s",
-                 json_string_value(json_object_get(m, "return_id")));
-        call->attempts = (int)json_integer_value(json_object_get(m, "attempts"));
+        snprintf(call->notice_id, sizeof call->notice_id, "%s", rf_get_str(due, r, DUE_NOTICE_ID));
+        snprintf(call->return_id, sizeof call->return_id, "%s", rf_get_str(due, r, DUE_RETURN_ID));
+        call->attempts = (int)rf_get_i64(due, r, DUE_ATTEMPTS);
         rc = rf_httpc_post_headers(webhook_client, notification_webhook_url, "application/json",
                                    headers, text, strlen(text), (long)notification_webhook_timeout_ms,
                                    webhook_done, call);
@@ -99,94 +133,68 @@ static int webhook_start(rf_worker_t *w, json_t *m) {
     return 0;
 }
 
-/* Record and announce the survey of each due return (one transaction). */
-static void send_surveys(rf_worker_t *w) {
+size_t notification_send_surveys(rf_worker_t *w, size_t limit) {
+    static notification_batch_t surveys;
+    static bool surveys_ready;
     rf_bus_t *bus = rf_worker_bus(w);
     rf_db_t *db = rf_worker_db(w);
-    if (rf_bus_tx_begin(bus) != 0) return;
-    json_t *due = notification_db_surveys_due(db);
+    if (!surveys_ready && notification_batch_init(&surveys) != 0) return 0;
+    surveys_ready = true;
+    if (!rf_db_connected(db) || rf_bus_tx_begin(bus) != 0) return 0;
+    json_t *due = notification_db_surveys_due(db, (int)limit);
     int rc = due ? 0 : -1;
     size_t i;
     json_t *rid;
     json_array_foreach(due, i, rid) {
         const char *return_id = json_string_value(rid);
-        char notice_id[RF_ULID_LEN + 1], source[RF_ID_MAX + 8];
-        rf_ulid_new(notice_id);
+        char source[RF_ID_MAX + 8];
         snprintf(source, sizeof source, "survey:%s", return_id);
         notification_msg_t m = {"buyer", "platform_im", "survey", ""};
         snprintf(m.body, sizeof m.body,
                  "您的售后 %s 已完成。请为本次服务打分（1-5 分）并留下您的意见，感谢您的支持！",
                  return_id);
-        rf_event_t src;
-        if (rf_event_init(&src, RF_EV_NOTICE_SENT) != 0) {
-            rc = -1;
-            break;
-        }
-        int recorded = rf_event_set_str(&src.event_id, source) |
-                               rf_event_set_str(&src.return_id, return_id)
-                           ? -1
-                           : notification_db_record(db, notice_id, &src, &m);
-        rf_event_clear(&src);
-        if (recorded < 0 || notification_db_survey_sent(db, return_id, notice_id) != 0) {
-            rc = -1;
-            break;
-        }
-        if (recorded == 0) continue;
-        rf_event_t ev;
-        if (rf_bus_event_init(bus, &ev, RF_EV_NOTICE_SENT, return_id, NULL) != 0) {
-            rc = -1;
-            break;
-        }
-        rf_body_notice_sent_t *b = &ev.body.notice_sent;
-        rc = rf_event_set_str(&b->notice_id, notice_id) |
-             rf_event_set_str(&b->channel, "platform_im") | rf_event_set_str(&b->audience, "buyer") |
-             rf_event_set_str(&b->template_name, "survey") |
-             rf_event_set_str(&b->source_event_id, source);
-        if (rc == 0) rc = rf_bus_emit(bus, &ev);
-        rf_event_clear(&ev);
-        if (rc != 0) break;
-        rf_info("event=survey_sent return_id=%s notice_id=%s", return_id, notice_id);
+        if ((rc = notification_batch_add(&surveys, return_id, source, NULL, true, &m)) != 0) break;
     }
+    /* One statement records the messages and marks the surveys sent. */
+    if (rc == 0) rc = notification_batch_write(&surveys, bus, db, 0);
+    notification_batch_clear(&surveys);
+    size_t n = rc == 0 ? json_array_size(due) : 0;
     json_decref(due);
-    if (rc != 0 || rf_bus_tx_commit(bus) != 0) rf_bus_tx_rollback(bus);
+    if (rc != 0 || rf_bus_tx_commit(bus) != 0) {
+        rf_bus_tx_rollback(bus);
+        return 0;
+    }
+    return n;
 }
 
-size_t notification_deliver_due(rf_worker_t *w, size_t limit, bool surveys) {
+size_t notification_deliver_due(rf_worker_t *w, size_t limit) {
     rf_db_t *db = rf_worker_db(w);
     if (!rf_db_connected(db)) return 0;
-    if (surveys) send_surveys(w);
     /* Webhook calls run on the loop (rf/httpc.h); the next batch is read only
      * when the last one has been answered, so a message is never on the wire
      * twice at once and a slow endpoint never blocks the worker. */
     if (webhook_in_flight > 0) return 0;
+    outcomes_write(db); /* any left by a batch whose start failed part way */
+    bool webhook = *notification_webhook_url;
     /* The webhook's calls go out at once: at most 100 in flight. */
-    json_t *due = notification_db_queue_due(db, *notification_webhook_url && limit > 100
-                                                    ? 100
-                                                    : (int)limit);
-    size_t n = json_array_size(due);
-    /* The log channel marks its batch in one transaction (one commit), not
-     * one per message; a message whose mark is lost with it is delivered
-     * again (at least once, the idempotency key tells the receiver). */
-    bool tx = n > 0 && !*notification_webhook_url && rf_db_begin(db) == 0;
-    size_t i;
-    json_t *m;
-    json_array_foreach(due, i, m) {
-        const char *id = json_string_value(json_object_get(m, "notice_id"));
-        const char *rid = json_string_value(json_object_get(m, "return_id"));
-        const char *key = json_string_value(json_object_get(m, "idempotency_key"));
-        if (!id || !rid || !key) continue;
-        if (*notification_webhook_url) {
-            if (webhook_start(w, m) != 0) break;
+    PGresult *due = notification_db_queue_due(db, webhook && limit > 100 ? 100 : (int)limit);
+    int n = due ? PQntuples(due) : 0;
+    for (int r = 0; r < n; r++) {
+        const char *id = rf_get_str(due, r, DUE_NOTICE_ID);
+        if (webhook) {
+            if (webhook_start(w, due, r) != 0) break;
             continue;
         }
-        const char *tpl = json_string_value(json_object_get(m, "template"));
-        const char *aud = json_string_value(json_object_get(m, "audience"));
         rf_info("event=notice_delivered channel=log notice_id=%s return_id=%s audience=%s"
                 " template=%s via=log",
-                id, rid, aud ? aud : "", tpl ? tpl : "");
-        notification_db_delivered(db, id, "log");
+                id, rf_get_str(due, r, DUE_RETURN_ID), rf_get_str(due, r, DUE_AUDIENCE),
+                rf_get_str(due, r, DUE_TEMPLATE));
+        outcome_add(id, "sent", "log", NULL, 0);
     }
-    if (tx && rf_db_commit(db) != 0) rf_db_rollback(db);
-    json_decref(due);
-    return *notification_webhook_url ? 0 : n; /* webhook: the next batch after the answers */
+    if (due) PQclear(due);
+    /* The log channel's batch: its marks in one statement. A batch whose
+     * mark is lost is delivered again (at least once; the idempotency key
+     * tells the receiver). */
+    if (!webhook) outcomes_write(db);
+    return webhook ? 0 : (size_t)n; /* webhook: the next batch after the answers */
 }

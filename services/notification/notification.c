@@ -2,7 +2,9 @@
  * notification.c: the notification worker's logic: who is told what about
  * each event, sent at most once per event and audience (the idempotency key),
  * each message announced with notice.sent. Messages are zh-CN, amounts in
- * yuan. Recording queues a message; channels.c delivers it (log, webhook)
+ * yuan. The messages of a bus batch are recorded together before its COMMIT
+ * (notification_batch.c, through the bus's batch hooks). Recording queues a
+ * message; channels.c delivers it (log, webhook)
  * and sends the satisfaction survey after a return completes. The buyer's
  * answer comes in through POST /v1/feedback (feedback.received).
  */
@@ -159,45 +161,44 @@ bool notification_completes(const rf_event_t *ev) {
             strcmp(ev->body.reship_updated.state, "delivered") == 0);
 }
 
-static int emit_sent(rf_bus_t *bus, const rf_event_t *src, const char *notice_id,
-                     const notification_msg_t *m) {
-    rf_event_t ev;
-    if (rf_bus_event_init(bus, &ev, RF_EV_NOTICE_SENT, src->return_id, src->event_id) != 0)
-        return -1;
-    rf_body_notice_sent_t *b = &ev.body.notice_sent;
-    int rc = rf_event_set_str(&b->notice_id, notice_id) | rf_event_set_str(&b->channel, m->channel) |
-             rf_event_set_str(&b->audience, m->audience) |
-             rf_event_set_str(&b->template_name, m->template_name) |
-             rf_event_set_str(&b->source_event_id, src->event_id);
-    if (rc == 0) rc = rf_bus_emit(bus, &ev);
-    rf_event_clear(&ev);
-    return rc;
+/* The messages of the bus batch being applied: gathered by
+ * notification_apply, written in one statement by the batch end hook. */
+static notification_batch_t applying;
+static bool batch_open; /* inside the bus's batch hooks */
+
+static void batch_begin(void *arg) {
+    (void)arg;
+    notification_batch_clear(&applying); /* what a rolled back batch left */
+    batch_open = true;
+}
+
+static int batch_end(void *arg, rf_bus_t *bus) {
+    (void)arg;
+    (void)bus;
+    batch_open = false;
+    return notification_batch_write(&applying, rf_worker_bus(worker), rf_worker_db(worker),
+                                    notification_survey_delay_ms);
 }
 
 rf_apply_result_t notification_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen) {
     (void)arg;
     (void)why;
     (void)whylen;
-    rf_bus_t *bus = rf_worker_bus(worker);
-    rf_db_t *db = rf_worker_db(worker);
     notification_msg_t msgs[NOTIFICATION_MAX_PER_EVENT];
     size_t n = notification_plan(ev, msgs);
-    for (size_t i = 0; i < n; i++) {
-        char notice_id[RF_ULID_LEN + 1];
-        rf_ulid_new(notice_id);
-        int recorded = notification_db_record(db, notice_id, ev, &msgs[i]);
-        if (recorded < 0) return RF_APPLY_ERROR;
-        if (recorded == 0) continue; /* this event already told this audience */
-        /* An alert is not part of a return's story (and may be about an event
-         * whose return intake never knew): it is not announced to intake. */
-        if (ev->type == RF_EV_OPS_ALERT) continue;
-        if (emit_sent(bus, ev, notice_id, &msgs[i]) != 0) return RF_APPLY_ERROR;
-    }
+    /* An alert is not part of a return's story (and may be about an event
+     * whose return intake never knew): it is not announced to intake. */
+    bool announce = ev->type != RF_EV_OPS_ALERT;
+    for (size_t i = 0; i < n; i++)
+        if (notification_batch_add(&applying, ev->return_id, ev->event_id, ev->event_id, announce,
+                                   &msgs[i]) != 0)
+            return RF_APPLY_ERROR;
     /* A completed return gets a satisfaction survey (sent by the delivery
      * timer once it is due). */
-    if (notification_completes(ev) &&
-        notification_db_survey_schedule(db, ev->return_id, notification_survey_delay_ms) < 0)
+    if (notification_completes(ev) && notification_batch_complete(&applying, ev->return_id) != 0)
         return RF_APPLY_ERROR;
+    /* Outside the bus's batch hooks: written now, in the event's own transaction. */
+    if (!batch_open && batch_end(NULL, NULL) != 0) return RF_APPLY_ERROR;
     return RF_APPLY_OK;
 }
 
@@ -276,13 +277,18 @@ static uv_timer_t delivery_timer;
 static void deliver_tick(uv_timer_t *t) {
     (void)t;
     for (int i = 0; i < DELIVERY_BATCHES; i++)
-        if (notification_deliver_due(worker, DELIVERY_BATCH, i == 0) < DELIVERY_BATCH) break;
+        if (notification_send_surveys(worker, DELIVERY_BATCH) < DELIVERY_BATCH) break;
+    for (int i = 0; i < DELIVERY_BATCHES; i++)
+        if (notification_deliver_due(worker, DELIVERY_BATCH) < DELIVERY_BATCH) break;
 }
 
 int notification_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return -1;
+    if (notification_batch_init(&applying) != 0) return -1;
+    rf_bus_set_batch_hooks(rf_worker_bus(w),
+                           &(rf_bus_batch_hooks_t){.flush = batch_end, .discard = batch_begin});
     rf_info("event=notification_channels log=1 webhook=%s", *notification_webhook_url ? "1" : "0");
     uv_timer_init(rf_worker_loop(w), &delivery_timer);
     uv_unref((uv_handle_t *)&delivery_timer);

@@ -110,6 +110,60 @@ static void retry_backoff(void **state) {
     assert_int_equal(notification_retry_delay_ms(1000, 60), 3600000);
 }
 
+/* Rows as PostgreSQL array literals: quotes and backslashes escaped, NULL
+ * as SQL NULL, every column closed after each row; reset empties them. */
+static void rows_literals(void **state) {
+    (void)state;
+    notification_rows_t r;
+    assert_int_equal(notification_rows_init(&r, 2), 0);
+    assert_string_equal(notification_rows_literal(&r, 0), "{}");
+    const char *first[] = {"a \"b\" \\c,d{}", NULL};
+    const char *second[] = {"", "退款 12.34 元"};
+    assert_int_equal(notification_rows_add(&r, first), 0);
+    assert_int_equal(notification_rows_add(&r, second), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(notification_rows_literal(&r, 0), "{\"a \\\"b\\\" \\\\c,d{}\",\"\"}");
+    assert_string_equal(notification_rows_literal(&r, 1), "{NULL,\"退款 12.34 元\"}");
+    char big[3000];
+    memset(big, '"', sizeof big - 1); /* grows past the first buffer, all escaped */
+    big[sizeof big - 1] = '\0';
+    const char *third[] = {big, "x"};
+    assert_int_equal(notification_rows_add(&r, third), 0);
+    assert_int_equal(strlen(notification_rows_literal(&r, 0)), strlen("{\"a \\\"b\\\" \\\\c,d{}\",\"\",") + 2 * 2999 + 3);
+    assert_int_equal(notification_rows_reset(&r), 0);
+    assert_int_equal(r.n, 0);
+    assert_string_equal(notification_rows_literal(&r, 1), "{}");
+    notification_rows_free(&r);
+}
+
+/* A batch's messages: their columns in order, announced or not; completed
+ * returns listed; clearing empties the batch. */
+static void batch_rows(void **state) {
+    (void)state;
+    notification_batch_t b;
+    assert_int_equal(notification_batch_init(&b), 0);
+    assert_true(notification_batch_empty(&b));
+    notification_msg_t m = {"buyer", "platform_im", "refunded", "退款 12.34 元"};
+    notification_msg_t s = {"ops", "ops", "ops_alert", "告警"};
+    assert_int_equal(notification_batch_add(&b, "01RET", "01EV", "01EV", true, &m), 0);
+    assert_int_equal(notification_batch_add(&b, "01RET", "01EV2", NULL, false, &s), 0);
+    assert_int_equal(notification_batch_complete(&b, "01RET"), 0);
+    assert_false(notification_batch_empty(&b));
+    assert_int_equal(b.messages.n, 2);
+    assert_string_equal(notification_rows_literal(&b.messages, MSG_SOURCE_EVENT_ID),
+                        "{\"01EV\",\"01EV2\"}");
+    assert_string_equal(notification_rows_literal(&b.messages, MSG_AUDIENCE), "{\"buyer\",\"ops\"}");
+    assert_string_equal(notification_rows_literal(&b.messages, MSG_CAUSATION_ID), "{\"01EV\",NULL}");
+    assert_string_equal(notification_rows_literal(&b.messages, MSG_ANNOUNCE), "{\"t\",\"f\"}");
+    const char *ids = notification_rows_literal(&b.messages, MSG_NOTICE_ID);
+    assert_int_equal(strlen(ids), 2 + 2 * 28 + 1); /* two quoted ULIDs */
+    assert_memory_not_equal(ids + 2, ids + 31, 26);
+    assert_string_equal(notification_rows_literal(&b.completed, 0), "{\"01RET\"}");
+    assert_int_equal(notification_batch_clear(&b), 0);
+    assert_true(notification_batch_empty(&b));
+    notification_batch_free(&b);
+}
+
 /* Every event type has a plan that fits the array. */
 static void every_type_fits(void **state) {
     (void)state;
@@ -128,6 +182,8 @@ int main(void) {
         cmocka_unit_test(alerts_and_completion),
         cmocka_unit_test(yuan_text),
         cmocka_unit_test(retry_backoff),
+        cmocka_unit_test(rows_literals),
+        cmocka_unit_test(batch_rows),
     };
     return cmocka_run_group_tests_name("notification", tests, NULL, NULL);
 }
