@@ -169,6 +169,9 @@ unix_socket_directories = '$DIR/run'
 max_connections = 200
 fsync = on
 synchronous_commit = on
+# queue tables (outbox, inbox) change fast: look every 5 s, not every minute,
+# so their statistics and the workers' prepared plans follow them
+autovacuum_naptime = 5s
 logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF_CONF
