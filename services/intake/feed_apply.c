@@ -295,7 +295,10 @@ static void on_drain_timer(uv_timer_t *t) {
     fa.last_process_ms = now;
     if (fa.receiving) intake_feed_drain(rf_worker_db(fa.w), intake_feed_settings.spool_dir,
                                         fa.spool_key);
-    process();
+    /* Recorded, but processed (turned into returns and events) only while
+     * the pipeline keeps up. */
+    int64_t backlog;
+    if (!intake_pipeline_busy(&backlog)) process();
 }
 
 /* ---- start ------------------------------------------------------------------------------ */

@@ -354,11 +354,16 @@ db_err:
 
 int64_t intake_max_backlog;
 
+bool intake_pipeline_busy(int64_t *backlog) {
+    *backlog = rf_bus_backlog(rf_worker_bus(worker));
+    return intake_max_backlog > 0 && *backlog >= intake_max_backlog;
+}
+
 /* Whether the pipeline is too far behind to take a new return now: then the
  * caller is told to retry (503 busy) instead of being queued without bound. */
 static bool refuse_when_busy(rf_http_exchange_t *x) {
-    int64_t backlog = rf_bus_backlog(rf_worker_bus(worker));
-    if (intake_max_backlog <= 0 || backlog < intake_max_backlog) return false;
+    int64_t backlog;
+    if (!intake_pipeline_busy(&backlog)) return false;
     char msg[160];
     snprintf(msg, sizeof msg,
              "the pipeline is behind: %lld events wait for a consumer (limit %lld); retry shortly",

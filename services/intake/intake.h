@@ -114,6 +114,10 @@ typedef struct intake_status {
 /* intake.c: logic */
 extern char intake_policy_file[RF_CFG_STR_MAX]; /* RF_INTAKE_POLICY_FILE, "" for none */
 extern int64_t intake_max_backlog;              /* RF_INTAKE_MAX_BACKLOG, 0 for no limit */
+/* intake_pipeline_busy: intake's events not yet acknowledged (in *backlog)
+ * reached RF_INTAKE_MAX_BACKLOG: take no new return now (API: 503 busy;
+ * feeds: pushes stay recorded, processed once the pipeline caught up). */
+bool intake_pipeline_busy(int64_t *backlog);
 intake_status_t intake_status_after(const rf_event_t *ev);
 bool intake_reason_known(const char *reason_code);
 /* intake_follow.c: the events other workers send (timeline and status) */
