@@ -269,6 +269,7 @@ void intake_return_create_tx(const intake_return_req_t *r, bool record_amount_re
     }
     int has_line = intake_db_find_line(db, r->platform, r->order_id, r->line_id, &line);
     if (has_line < 0) return;
+    if (!has_line) memset(&line, 0, sizeof line); /* read below as "nothing known" */
     intake_policy_t policy;
     if (intake_db_load_policy(db, has_line ? line.shop_id : "", &policy) != 0) return;
     intake_check_in_t in = {
@@ -284,7 +285,6 @@ void intake_return_create_tx(const intake_return_req_t *r, bool record_amount_re
         .open_returns = line.open_returns,
         .open_return_id = line.open_return_id,
     };
-    if (!has_line) memset(&line, 0, sizeof line);
     const char *code = intake_check(&policy, &in, out->msg, sizeof out->msg);
     if (code && !has_line)
         snprintf(out->msg, sizeof out->msg,
