@@ -331,7 +331,9 @@ class Bench:
     def pg_counters(self):
         row = self.h.psql("SELECT (SELECT sum(xact_commit) FROM pg_stat_database),"
                           " (SELECT wal_sync FROM pg_stat_wal),"
-                          " (SELECT wal_records FROM pg_stat_wal)")[0]
+                          " (SELECT wal_records FROM pg_stat_wal),"
+                          " (SELECT wal_fpi FROM pg_stat_wal),"
+                          " (SELECT wal_bytes FROM pg_stat_wal)")[0]
         return [int(x or 0) for x in row]
 
     # ---- the pgbench ceiling ------------------------------------------------------------------
@@ -761,6 +763,7 @@ def scenario(h):
     cpu = b.cpu_per_return(cpu0, cpu1, done)
     commits, wal_syncs = pg1[0] - pg0[0], pg1[1] - pg0[1]
     wal_records = pg1[2] - pg0[2]
+    wal_fpi, wal_bytes = pg1[3] - pg0[3], pg1[4] - pg0[4]
     if ARGS.profile:
         writes_compared = write_profile(h, done, ceiling_capture if ARGS.pgbench_seconds > 0
                                         else None)
@@ -795,7 +798,9 @@ def scenario(h):
         "peak_rss_kb": memory, "cpu_us_per_return": cpu,
         "postgres": {"commits_per_return": round(commits / max(done, 1), 2),
                      "wal_syncs_per_return": round(wal_syncs / max(done, 1), 3),
-                     "wal_records_per_return": round(wal_records / max(done, 1), 1)},
+                     "wal_records_per_return": round(wal_records / max(done, 1), 1),
+                     "wal_full_page_images_per_return": round(wal_fpi / max(done, 1), 2),
+                     "wal_bytes_per_return": round(wal_bytes / max(done, 1))},
         "ceiling": ceiling,
         "write_statements_per_return_replayed_vs_ran": writes_compared,
         "write_statement_costs_per_return": costs_compared,
@@ -840,8 +845,10 @@ def scenario(h):
         print(row % ("  " + name, fmt_lat(hops[name])))
     print(row % ("peak RSS (MB)", "  ".join("%s %.1f" % (k, v / 1024) for k, v in memory.items())))
     print(row % ("CPU per return (us)", "  ".join("%s %.0f" % (k, v) for k, v in cpu.items())))
-    print(row % ("PostgreSQL per return", "%.2f commits, %.3f WAL syncs, %.1f WAL records" % (
-        commits / max(done, 1), wal_syncs / max(done, 1), wal_records / max(done, 1))))
+    print(row % ("PostgreSQL per return", "%.2f commits, %.3f WAL syncs, %.1f WAL records"
+                 " (%.2f full-page images), %.1f kB of WAL" % (
+                     commits / max(done, 1), wal_syncs / max(done, 1), wal_records / max(done, 1),
+                     wal_fpi / max(done, 1), wal_bytes / max(done, 1) / 1024)))
     if ceiling and ceiling.get("returns_per_s"):
         print(row % ("pgbench ceiling (returns/s)", "%.0f (-M prepared, %d returns per transaction,"
                      " %.1f statements per return); sustained completed/ceiling %s" % (
