@@ -13,6 +13,11 @@ and resends a goods.inspected for a return refund does not know, then resumed,
   - the event stays in warehouse's outbox for seconds after, not acknowledged;
   - every copy was answered DEFER (at least 2 deferrals counted);
   - it is not in refund's inbox and nothing about it was written there.
+
+And intake, which writes the events it hears once per batch (its flush): a
+review.opened for a return intake does not know, sent with events of a known
+return in the same stream, is deferred (review's outbox row counts deferrals, no
+timeline row, no inbox row), while the known return's events are recorded.
 """
 import os
 import signal
@@ -58,6 +63,28 @@ def scenario(h):
             "refund recorded the deferred event in its inbox")
     harness.log("3 s later the event is still pending in warehouse.outbox: deferrals=%s" % rows[0][0])
     h.psql("DELETE FROM warehouse.outbox WHERE event_id = '%s'" % event_id)
+
+    h.step("intake defers, from its batch flush, an event about a return it does not know")
+    order, line = h.fresh_line("known")
+    known = h.post_return(harness.uid("known"), order, line)
+    stranger = harness.ulid()
+    opened, p1 = harness.event_payload("review.opened", stranger, "review",
+                                       {"task_id": "t-x", "required_role": "cs"})
+    h.psql("INSERT INTO review.outbox (event_id, dest, return_id, type, payload)"
+           " VALUES ('%s', 'intake', '%s', 'review.opened', decode('%s', 'hex'))"
+           % (opened, stranger, p1.hex()))
+    h.wait_status(known, "refunded")
+    seen = h.wait_until(lambda: h.psql("SELECT deferrals, last_error FROM review.outbox"
+                                       " WHERE event_id = '%s' AND deferrals >= 1" % opened),
+                        15, "intake to defer the event about an unknown return")
+    h.check("not known to intake" in seen[0][1], "deferral reason %r" % seen[0][1])
+    h.check(h.count("FROM intake.timeline WHERE event_id = '%s'" % opened) == 0,
+            "intake recorded a timeline row for an unknown return")
+    h.check(h.count("FROM intake.inbox WHERE event_id = '%s'" % opened) == 0,
+            "intake kept the deferred event in its inbox")
+    harness.log("intake deferred it: deferrals=%s reason=%r; the known return was refunded"
+                % tuple(seen[0]))
+    h.psql("DELETE FROM review.outbox WHERE event_id = '%s'" % opened)
 
 
 if __name__ == "__main__":
