@@ -153,7 +153,9 @@ do_initdb() {
         die "'$PGDATA_DIR' exists, is not empty and is not a PostgreSQL data directory"
     locale=C
     if locale -a 2>/dev/null | grep -qix 'C.utf-\{0,1\}8'; then locale=C.UTF-8; fi
-    if ! as_owner "$BINDIR/initdb" -D "$PGDATA_DIR" -A trust -E UTF8 --locale="$locale" \
+    # Collation C: every id is text, and C compares with memcmp instead of
+    # strcoll (the same order as C.UTF-8: code points).
+    if ! as_owner "$BINDIR/initdb" -D "$PGDATA_DIR" -A trust -E UTF8 --locale="$locale" --lc-collate=C \
         -U "$SUPERUSER" >"$DIR/log/initdb.log" 2>&1; then
         tail -n 30 "$DIR/log/initdb.log" >&2
         die "initdb failed in '$PGDATA_DIR' (full output: $DIR/log/initdb.log)"
