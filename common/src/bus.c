@@ -923,23 +923,26 @@ static void started_forgotten(rf_bus_t *bus, size_t n) {
     bus->started_left = n >= bus->started_left ? 0 : bus->started_left - n;
 }
 
+/* Delete this process's current row (asynchronous commit), if it has one.
+ * 0 or -1. */
+static int started_drop_row(rf_bus_t *bus) {
+    if (bus->started_left == 0) return 0;
+    rf_num_t batch = rf_i64(bus->started_batch);
+    const char *p[] = {bus->instance, batch.s};
+    if (rf_db_exec(bus->db,
+                   "DELETE FROM inbox_batches WHERE instance = $1 AND batch = $2::bigint"
+                   " AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL",
+                   2, p) != 0)
+        return -1;
+    bus->started_left = 0;
+    return 0;
+}
+
 /* A suspect is about to be applied alone by this process: a row of its own,
- * after the other suspects of its batch left the batch's row (only the
- * suspect being applied is charged if the process dies). 0 or -1. */
-static int started_again(rf_bus_t *bus, const inmsg_t *suspects, size_t n_suspects,
-                         const inmsg_t *m) {
-    if (bus->started_left > 0) {
-        const char *ids = event_id_array(bus, suspects, n_suspects);
-        rf_num_t batch = rf_i64(bus->started_batch);
-        const char *p[] = {ids, bus->instance, batch.s};
-        if (!ids || rf_db_exec(bus->db,
-                               "DELETE FROM inbox_batches WHERE instance = $2 AND batch = $3::bigint"
-                               " AND (SELECT set_config('synchronous_commit', 'off', true))"
-                               " IS NOT NULL AND $1::text[] IS NOT NULL",
-                               3, p) != 0)
-            return -1;
-        bus->started_left = 0;
-    }
+ * after the batch's row is gone with the other suspects still in it (only
+ * the suspect being applied is charged if the process dies). 0 or -1. */
+static int started_again(rf_bus_t *bus, const inmsg_t *m) {
+    if (started_drop_row(bus) != 0) return -1;
     const char *ids = event_id_array(bus, m, 1);
     rf_num_t batch = rf_i64(++bus->started_batch);
     const char *p[] = {ids, bus->instance, batch.s};
@@ -956,14 +959,7 @@ static int started_again(rf_bus_t *bus, const inmsg_t *suspects, size_t n_suspec
 /* After a batch: a row still there (events that failed, or were not
  * answered) is not a crash of this process; delete it. */
 static void started_done(rf_bus_t *bus) {
-    if (bus->started_left == 0 || !rf_db_connected(bus->db)) return;
-    rf_num_t batch = rf_i64(bus->started_batch);
-    const char *p[] = {bus->instance, batch.s};
-    if (rf_db_exec(bus->db,
-                   "DELETE FROM inbox_batches WHERE instance = $1 AND batch = $2::bigint"
-                   " AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL",
-                   2, p) == 0)
-        bus->started_left = 0;
+    if (rf_db_connected(bus->db)) started_drop_row(bus);
 }
 
 /* Answer REJECT to every event that retry_max processes died on, and move
@@ -1231,8 +1227,7 @@ static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     size_t healthy = started_partition(bus, msgs, n);
     apply_group(bus, msgs, healthy);
     for (size_t i = healthy; i < n; i++)
-        if (msgs[i].crashes < bus->cfg.retry_max &&
-            started_again(bus, &msgs[healthy], n - healthy, &msgs[i]) == 0)
+        if (msgs[i].crashes < bus->cfg.retry_max && started_again(bus, &msgs[i]) == 0)
             apply_group(bus, &msgs[i], 1);
     started_done(bus);
     for (size_t i = 0; i < n; i++) {
