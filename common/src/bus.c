@@ -233,6 +233,7 @@ struct rf_bus {
     int64_t started_batch;          /* its current row there */
     size_t started_left;            /* events still in that row */
     bool others_started;            /* rows of other processes are there */
+    bool backlog_tracked;           /* rf_bus_track_backlog: count the outbox each second */
     int64_t backlog;                /* outbox rows (counted each second, kept between) */
     uv_prepare_t prepare;
     uv_idle_t idle;
@@ -1437,6 +1438,11 @@ static void count_backlog(rf_bus_t *bus) {
     PQclear(res);
 }
 
+void rf_bus_track_backlog(rf_bus_t *bus) {
+    bus->backlog_tracked = true;
+    count_backlog(bus);
+}
+
 int64_t rf_bus_backlog(const rf_bus_t *bus) { return bus->backlog; }
 
 static void on_tick(uv_timer_t *h) {
@@ -1486,7 +1492,7 @@ static void on_tick(uv_timer_t *h) {
         bus->last_heartbeat_ms = now;
         if (bus->cfg.replicated) replica_heartbeat(bus);
         if (bus->apply) started_check_others(bus);
-        count_backlog(bus);
+        if (bus->backlog_tracked) count_backlog(bus);
     }
     flush_acks(bus);
     vacuum_outbox(bus, now);
@@ -1642,7 +1648,6 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->apply_arg = apply_arg;
     rf_ulid_new(bus->instance);
     if (apply) started_check_others(bus);
-    count_backlog(bus);
     bus->batch = calloc((size_t)cfg->batch_max, sizeof *bus->batch);
     bus->batch_events = calloc((size_t)cfg->batch_max, sizeof *bus->batch_events);
     bus->batch_decoded = calloc((size_t)cfg->batch_max, sizeof *bus->batch_decoded);

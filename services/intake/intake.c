@@ -539,6 +539,7 @@ int intake_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
     intake_follow_start(w);
+    if (intake_max_backlog > 0) rf_bus_track_backlog(rf_worker_bus(w));
     if (load_policy_file(rf_worker_db(w)) != 0) return -1;
     return intake_feeds_start(w);
 }

@@ -206,11 +206,15 @@ typedef struct rf_bus_stats {
     int64_t peers_refused;    /* CURVE clients refused (key not listed) since start */
 } rf_bus_stats_t;
 
+/* rf_bus_track_backlog: from now on, count the outbox's rows each second
+ * (and now). Only a worker that reads rf_bus_backlog pays for the count. */
+void rf_bus_track_backlog(rf_bus_t *bus);
+
 /* rf_bus_backlog: events this worker produced that a consumer has not yet
- * acknowledged (its outbox rows): counted each second, raised by every
- * commit and lowered by every acknowledgement in between. A producer that
- * takes work from outside uses it to say "busy" rather than queue without
- * bound when the pipeline is behind. */
+ * acknowledged (its outbox rows): counted each second once tracked, raised
+ * by every commit and lowered by every acknowledgement in between. A
+ * producer that takes work from outside uses it to say "busy" rather than
+ * queue without bound when the pipeline is behind. */
 int64_t rf_bus_backlog(const rf_bus_t *bus);
 
 /* rf_bus_stats: counters, plus outbox and dead-letter figures read from the
