@@ -162,20 +162,18 @@ bool notification_completes(const rf_event_t *ev) {
 }
 
 /* The messages of the bus batch being applied: gathered by
- * notification_apply, written in one statement by the batch end hook. */
+ * notification_apply, written in one statement by the batch end hook (both
+ * hooks are installed by notification_start, before any event arrives). */
 static notification_batch_t applying;
-static bool batch_open; /* inside the bus's batch hooks */
 
 static void batch_begin(void *arg) {
     (void)arg;
     notification_batch_clear(&applying); /* what a rolled back batch left */
-    batch_open = true;
 }
 
 static int batch_end(void *arg, rf_bus_t *bus) {
     (void)arg;
     (void)bus;
-    batch_open = false;
     return notification_batch_write(&applying, rf_worker_bus(worker), rf_worker_db(worker),
                                     notification_survey_delay_ms);
 }
@@ -197,8 +195,6 @@ rf_apply_result_t notification_apply(void *arg, const rf_event_t *ev, char *why,
      * timer once it is due). */
     if (notification_completes(ev) && notification_batch_complete(&applying, ev->return_id) != 0)
         return RF_APPLY_ERROR;
-    /* Outside the bus's batch hooks: written now, in the event's own transaction. */
-    if (!batch_open && batch_end(NULL, NULL) != 0) return RF_APPLY_ERROR;
     return RF_APPLY_OK;
 }
 
