@@ -853,22 +853,20 @@ static int started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     const char *p[] = {ids, bus->instance, batch.s};
     /* One round trip: the row, the crashes already counted, and (when rows
      * of other processes exist) whether any of them holds these events. */
+#define RECORD_AND_COUNTED                                                                 \
+    "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"                \
+    " mine AS (INSERT INTO inbox_batches (instance, batch, event_ids)"                    \
+    "   SELECT $2, $3::bigint, $1::text[] FROM async)"                                    \
+    " SELECT event_id, crashes, false FROM inbox_started WHERE event_id = ANY($1::text[])"
     PGresult *res = rf_db_query(
         bus->db,
         bus->others_started
-            ? "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
-              " mine AS (INSERT INTO inbox_batches (instance, batch, event_ids)"
-              "   SELECT $2, $3::bigint, $1::text[] FROM async)"
-              " SELECT event_id, crashes, false FROM inbox_started"
-              " WHERE event_id = ANY($1::text[])"
+            ? RECORD_AND_COUNTED
               " UNION ALL SELECT '', 0, true WHERE EXISTS (SELECT 1 FROM inbox_batches b"
               "   WHERE (b.instance < $2 OR b.instance > $2) AND b.event_ids && $1::text[])"
-            : "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
-              " mine AS (INSERT INTO inbox_batches (instance, batch, event_ids)"
-              "   SELECT $2, $3::bigint, $1::text[] FROM async)"
-              " SELECT event_id, crashes, false FROM inbox_started"
-              " WHERE event_id = ANY($1::text[])",
+            : RECORD_AND_COUNTED,
         3, p);
+#undef RECORD_AND_COUNTED
     if (!res) return -1;
     bus->started_left = n;
     bool died = false;
@@ -877,7 +875,7 @@ static int started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     for (int r = 0; r < PQntuples(res); r++)
         if (strcmp(rf_get_str(res, r, 2), "t") == 0) died = true;
     PQclear(res);
-    return died ? started_fold_crashes(bus, msgs, n, event_id_array(bus, msgs, n)) : 0;
+    return died ? started_fold_crashes(bus, msgs, n, ids) : 0;
 }
 
 /* Whether rows of other processes are in inbox_batches (a process died
