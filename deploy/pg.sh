@@ -14,6 +14,10 @@
 #                                     every other role needs its password (scram-sha-256)
 #                                     (tests run deploy/compose/initdb/ against such a cluster)
 #
+# RF_PG_EXTRA_CONF (optional): server settings, one per line, added to a new
+# cluster's postgresql.conf at init (`make bench --profile` loads
+# pg_stat_statements with it).
+#
 # Layout under DIR: data/ (PGDATA), run/ (unix socket), log/postgres.log.
 # The server listens on 127.0.0.1:PORT only, authentication is `trust`, the
 # superuser is `postgres`. Each worker role rf_<worker> may create schemas in
