@@ -15,7 +15,7 @@
 #                                     (tests run deploy/compose/initdb/ against such a cluster)
 #
 # RF_PG_EXTRA_CONF (optional): server settings, one per line, added to a new
-# cluster's postgresql.conf at init (`make bench --profile` loads
+# cluster's postgresql.conf at init (the benchmark's --profile loads
 # pg_stat_statements with it).
 #
 # Layout under DIR: data/ (PGDATA), run/ (unix socket), log/postgres.log.
