@@ -38,6 +38,14 @@ records:
     replay beside pipeline. With --profile, the write statements (count,
     execution and planning time) per return replayed are compared with those
     pg_stat_statements saw the pipeline run under the load;
+  - the delivery floor: what the delivery rules alone cost this server. Each
+    delivery of an event to a consumer is at least an outbox row written and
+    deleted by its producer and an inbox row written by its consumer,
+    durably; pgbench does only that (a minimal outbox: key and poll index, no
+    payload read, no poll), --batch deliveries per transaction, and the floor
+    is its deliveries per second divided by the pipeline's deliveries per
+    return (inbox rows written per return): no pipeline on this machine can
+    complete more returns per second than that, whatever else it saves;
   - the exactly-once check: every accepted return refunded exactly once.
 
 Writes the figures to var/bench/latest.json and prints them as a table.
@@ -101,6 +109,8 @@ def parse_args():
     p.add_argument("--pgbench-seconds", type=float, default=20,
                    help="pgbench ceiling run length, shared between the workers' scripts"
                         " (0: skip the ceiling; default 20)")
+    p.add_argument("--floor-seconds", type=float, default=10,
+                   help="delivery floor run length (0: skip it; default 10)")
     p.add_argument("--batch", type=int, default=32,
                    help="returns per pgbench transaction (each worker's writes)")
     p.add_argument("--profile", action="store_true",
@@ -431,6 +441,79 @@ class Bench:
                 "statements_per_return": round(sum(w["statements_per_return"]
                                                    for w in out.values()), 1)}, costs
 
+    # ---- the delivery floor -----------------------------------------------------------------
+
+    FLOOR_SCHEMA = """
+DROP SCHEMA IF EXISTS bench_floor CASCADE;
+CREATE SCHEMA bench_floor;
+CREATE SEQUENCE bench_floor.batches;
+CREATE TABLE bench_floor.outbox (seq bigserial, event_id text NOT NULL, dest text NOT NULL,
+  return_id text NOT NULL, payload bytea NOT NULL, PRIMARY KEY (event_id, dest));
+CREATE INDEX ON bench_floor.outbox (dest, seq);
+CREATE TABLE bench_floor.inbox (event_id text PRIMARY KEY, return_id text NOT NULL);
+"""
+
+    # One transaction: a producer writes a batch of deliveries and deletes the
+    # previous batch (acknowledged), a consumer records the batch in its
+    # inbox. Ids are 26 characters, time-ordered, like the workers' ULIDs;
+    # payloads are 300 bytes, about an event's.
+    FLOOR_SCRIPT = """SELECT nextval('bench_floor.batches') AS b \\gset
+BEGIN;
+INSERT INTO bench_floor.outbox (event_id, dest, return_id, payload)
+  SELECT lpad(:b::text, 12, '0') || lpad(g::text, 4, '0') || 'ABCDEFGHIJ', 'c' || :client_id,
+  'R' || :b || '-' || g, decode(repeat('ab', 300), 'hex') FROM generate_series(1, %(n)d) g;
+DELETE FROM bench_floor.outbox o USING (SELECT lpad(:prev::text, 12, '0') || lpad(g::text, 4, '0')
+  || 'ABCDEFGHIJ' AS e FROM generate_series(1, %(n)d) g) a
+  WHERE o.event_id = a.e AND o.dest = 'c' || :client_id;
+INSERT INTO bench_floor.inbox (event_id, return_id)
+  SELECT lpad(:b::text, 12, '0') || lpad(g::text, 4, '0') || 'ABCDEFGHIJ', 'R' || :b || '-' || g
+  FROM generate_series(1, %(n)d) g;
+COMMIT;
+\\set prev :b
+"""
+
+    def inbox_rows(self):
+        """Inbox rows of every worker: one per event applied (deliveries)."""
+        return int(self.h.psql_val("SELECT " + " + ".join("(SELECT count(*) FROM %s.inbox)" % w
+                                              for w in harness.WORKERS)))
+
+    def delivery_floor(self, seconds, deliveries_per_return):
+        """Run FLOOR_SCRIPT with pgbench for `seconds` (5 clients, one per
+        worker, --batch deliveries per transaction, durable commits) and
+        return its deliveries per second, PostgreSQL's CPU and WAL records per
+        delivery, and the returns per second they allow at the pipeline's
+        deliveries per return."""
+        tmp = os.path.join(ROOT, "var", "bench", "pgbench")
+        os.makedirs(tmp, exist_ok=True)
+        os.chmod(tmp, 0o755)
+        path = os.path.join(tmp, "delivery-floor.sql")
+        with open(path, "w") as f:
+            f.write(self.FLOOR_SCRIPT % {"n": ARGS.batch})
+        os.chmod(path, 0o644)
+        self.h.psql(self.FLOOR_SCHEMA)
+        clients = len(harness.WORKERS)
+        cmd = [find_pgbench(), "-n", "-M", "prepared", "-D", "prev=0", "-h", "127.0.0.1",
+               "-p", str(self.h.pg_port), "-U", "postgres", "-c", str(clients), "-j", "2",
+               "-T", str(max(2, int(seconds))), "-f", path, "returnflow"]
+        env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
+        cpu0, pg0 = self.postgres_cpu_seconds(), self.pg_counters()
+        p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
+        cpu1, pg1 = self.postgres_cpu_seconds(), self.pg_counters()
+        self.h.psql("DROP SCHEMA bench_floor CASCADE")
+        m = re.search(r"tps = ([0-9.]+)", p.stdout)
+        n = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
+        if p.returncode != 0 or not m or not n or int(n.group(1)) == 0:
+            return {"error": (p.stderr or p.stdout)[-2000:]}
+        deliveries = int(n.group(1)) * ARGS.batch
+        per_s = float(m.group(1)) * ARGS.batch
+        return {"deliveries_per_s": round(per_s),
+                "deliveries_per_transaction": ARGS.batch, "clients": clients,
+                "postgres_cpu_us_per_delivery": round((cpu1 - cpu0) / deliveries * 1e6, 1),
+                "wal_records_per_delivery": round((pg1[2] - pg0[2]) / deliveries, 2),
+                "deliveries_per_return": round(deliveries_per_return, 2),
+                "returns_per_s": (round(per_s / deliveries_per_return)
+                                  if deliveries_per_return > 0 else None)}
+
     # ---- the run ------------------------------------------------------------------------------
 
     def step(self, rate, seconds, mix):
@@ -739,14 +822,15 @@ def scenario(h):
     prefix = b.new_orders(int(round(ARGS.rate * ARGS.seconds)))
     if ARGS.profile:
         h.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
-    cpu0, pg0 = b.cpu_snapshot(), b.pg_counters()
+    cpu0, pg0, inbox0 = b.cpu_snapshot(), b.pg_counters(), b.inbox_rows()
     load0 = os.getloadavg()
     harness.log("bench: %.0f returns/s for %.0f s, mix %.2f return-and-refund" %
                 (ARGS.rate, ARGS.seconds, ARGS.mix))
     before = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
     http = b.load(ARGS.rate, ARGS.seconds, ARGS.mix, prefix)
     done = b.wait_drained(before + http["accepted"]) - before
-    cpu1, pg1 = b.cpu_snapshot(), b.pg_counters()
+    cpu1, pg1, inbox1 = b.cpu_snapshot(), b.pg_counters(), b.inbox_rows()
+    deliveries_per_return = (inbox1 - inbox0) / max(done, 1)
     t0 = http["t0"]
     w = b.window_rates(t0, http["t1"])
     sus = b.sustained(t0)
@@ -786,6 +870,10 @@ def scenario(h):
             with open(os.path.join(ROOT, "var", "bench", "statements.txt"), "a") as f:
                 f.write("\n" + "\n".join(lines) + "\n")
             print("\n".join(lines))
+    floor = None
+    if ARGS.floor_seconds > 0:
+        harness.log("bench: delivery floor, %d s" % ARGS.floor_seconds)
+        floor = b.delivery_floor(ARGS.floor_seconds, deliveries_per_return)
     figures = {
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load0],
                     "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
@@ -801,7 +889,7 @@ def scenario(h):
                      "wal_records_per_return": round(wal_records / max(done, 1), 1),
                      "wal_full_page_images_per_return": round(wal_fpi / max(done, 1), 2),
                      "wal_bytes_per_return": round(wal_bytes / max(done, 1))},
-        "ceiling": ceiling,
+        "ceiling": ceiling, "delivery_floor": floor,
         "write_statements_per_return_replayed_vs_ran": writes_compared,
         "write_statement_costs_per_return": costs_compared,
         "pipeline_to_ceiling": (round(sus["completed_per_s"] / ceiling["returns_per_s"], 3)
@@ -876,6 +964,17 @@ def scenario(h):
             sum(b for _, b in writes_compared.values()),
             ", ".join("%s %.1f/%.1f" % (u[len("rf_"):], a, b)
                       for u, (a, b) in sorted(writes_compared.items())))))
+    if floor and floor.get("deliveries_per_s"):
+        print(row % ("delivery floor (returns/s)", "%s: %d deliveries/s (outbox row written and"
+                     " deleted, inbox row written; %d per transaction, %d clients) over the"
+                     " pipeline's %.1f deliveries per return" % (
+                         floor["returns_per_s"], floor["deliveries_per_s"],
+                         floor["deliveries_per_transaction"], floor["clients"],
+                         floor["deliveries_per_return"])))
+        print(row % ("  floor: PostgreSQL per delivery", "%.0f us CPU, %.1f WAL records" % (
+            floor["postgres_cpu_us_per_delivery"], floor["wal_records_per_delivery"])))
+    if floor and floor.get("error"):
+        print(row % ("delivery floor", "failed: %s" % floor["error"][:300]))
     print(row % ("exactly once", "lost %d, doubled %d, not refunded %d" % (
         figures["lost"], figures["doubled"], not_refunded)))
     h.check(done == http["accepted"] and figures["doubled"] == 0 and not_refunded == 0,
