@@ -1111,7 +1111,12 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     int rc = -1;
     if (bus->hooks.discard) bus->hooks.discard(bus->hooks.arg);
     if (rf_bus_tx_begin(bus) != 0) goto out;
-    if (inbox_insert(bus, evs, decoded, n, fresh) != 0) {
+    /* The batch's statements reach their rows by key, so a plan made once
+     * serves every event. Left to choose, PostgreSQL kept planning some of
+     * them anew for each event (refund's line facts: 9 executions in 10, at
+     * twelve times the cost of running them). */
+    if (rf_db_exec(bus->db, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL) != 0 ||
+        inbox_insert(bus, evs, decoded, n, fresh) != 0) {
         for (size_t i = 0; i < n; i++)
             snprintf(msgs[i].reason, sizeof msgs[i].reason, "apply failed: %s",
                      rf_db_error(bus->db));
