@@ -214,8 +214,17 @@ class Cluster:
             % (self.build, " (sanitizers, timeouts x%g)" % self.scale if SANITIZED else "",
                self.tmp, self.pg_port))
         if start:
-            self.start_postgres()
-            self.start_all(workers)
+            try:
+                self.start_postgres()
+                self.start_all(workers)
+            except BaseException:
+                # The caller never gets this cluster to tear down: stop what
+                # did start (the other workers, PostgreSQL), or they outlive
+                # the run.
+                for problem in self.teardown():
+                    log("harness: %s" % problem)
+                log("harness: kept %s for inspection" % self.tmp)
+                raise
 
     # ---- time ---------------------------------------------------------------------
 
