@@ -493,12 +493,12 @@ COMMIT;
         return int(self.h.psql_val("SELECT " + " + ".join("(SELECT count(*) FROM %s.inbox)" % w
                                               for w in harness.WORKERS)))
 
-    def delivery_floor(self, seconds, deliveries_per_return):
+    def delivery_floor(self, seconds):
         """Run FLOOR_SCRIPT with pgbench for `seconds` (5 clients, one per
-        worker, --batch deliveries per transaction, durable commits) and
-        return its deliveries per second, PostgreSQL's CPU and WAL records per
-        delivery, and the returns per second they allow at the pipeline's
-        deliveries per return."""
+        worker, --batch deliveries per transaction, durable commits) on the
+        quiet server, before the load (after it, autovacuum is still at the
+        pipeline's tables), and return its deliveries per second and
+        PostgreSQL's CPU and WAL records per delivery."""
         tmp = os.path.join(ROOT, "var", "bench", "pgbench")
         os.makedirs(tmp, exist_ok=True)
         os.chmod(tmp, 0o755)
@@ -525,10 +525,7 @@ COMMIT;
         return {"deliveries_per_s": round(per_s),
                 "deliveries_per_transaction": ARGS.batch, "clients": clients,
                 "postgres_cpu_us_per_delivery": round((cpu1 - cpu0) / deliveries * 1e6, 1),
-                "wal_records_per_delivery": round((pg1[2] - pg0[2]) / deliveries, 2),
-                "deliveries_per_return": round(deliveries_per_return, 2),
-                "returns_per_s": (round(per_s / deliveries_per_return)
-                                  if deliveries_per_return > 0 else None)}
+                "wal_records_per_delivery": round((pg1[2] - pg0[2]) / deliveries, 2)}
 
     # ---- the run ------------------------------------------------------------------------------
 
@@ -836,6 +833,10 @@ def scenario(h):
         ceiling_capture = b.capture_writes(ARGS.batch, ARGS.rate, ARGS.mix)
     # The load's orders are set-up: made before the counters start.
     prefix = b.new_orders(int(round(ARGS.rate * ARGS.seconds)))
+    floor = None
+    if ARGS.floor_seconds > 0:
+        harness.log("bench: delivery floor, %d s" % ARGS.floor_seconds)
+        floor = b.delivery_floor(ARGS.floor_seconds)
     if ARGS.warm_wal_mb > 0:
         harness.log("bench: WAL warmed (%d MB) in %.1f s" % (
             ARGS.warm_wal_mb, b.warm_wal(ARGS.warm_wal_mb)))
@@ -889,10 +890,10 @@ def scenario(h):
             with open(os.path.join(ROOT, "var", "bench", "statements.txt"), "a") as f:
                 f.write("\n" + "\n".join(lines) + "\n")
             print("\n".join(lines))
-    floor = None
-    if ARGS.floor_seconds > 0:
-        harness.log("bench: delivery floor, %d s" % ARGS.floor_seconds)
-        floor = b.delivery_floor(ARGS.floor_seconds, deliveries_per_return)
+    if floor and floor.get("deliveries_per_s"):
+        floor["deliveries_per_return"] = round(deliveries_per_return, 2)
+        floor["returns_per_s"] = (round(floor["deliveries_per_s"] / deliveries_per_return)
+                                  if deliveries_per_return > 0 else None)
     figures = {
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load0],
                     "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
