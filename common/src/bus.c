@@ -137,6 +137,7 @@ typedef struct link {
     uv_poll_t poll;         /* readable notices on ZMQ_FD */
     bool poll_started;
     int64_t timeout_streak; /* ack timeouts since the last answer: it may be stalled */
+    int64_t streak_at;      /* rf_mono_ms() of the streak's last step */
     int64_t stalled_until;  /* rf_mono_ms(): send nothing before this (backoff) */
     int64_t down_until;     /* rf_mono_ms(): it refused a send (no connection); skip it */
     bool reported_down;     /* its unreachability was logged (once until it answers) */
@@ -1471,6 +1472,13 @@ static void on_tick(uv_timer_t *h) {
         for (int li = 0; li < peer->n_links; li++) {
             if (!timed_out[li]) continue;
             link_t *link = &peer->links[li];
+            /* One step per ack timeout without an answer: the events sent
+             * over a few hundred milliseconds expire over as many ticks, and
+             * each tick is not a new silence (counted per tick, a consumer
+             * silent for one fsync hiccup was backed off for 30 s). */
+            if (link->timeout_streak > 0 && now - link->streak_at < bus->cfg.ack_timeout_ms)
+                continue;
+            link->streak_at = now;
             /* No answer at all: the consumer is down or stalled. Resend, but
              * less and less often (doubling, capped at 30 s) until it answers;
              * with replicas, the others take its returns meanwhile. */

@@ -1010,6 +1010,10 @@ if __name__ == "__main__":
     json.dump(POLICY, policy)
     policy.close()
     try:
-        harness.main(scenario, env={"RF_REVIEW_POLICY_FILE": policy.name})
+        # The workers run with their own delivery timings, as deployed, not
+        # the harness's test-speed ones (a 500 ms ack timeout resends, and
+        # then backs off from, a consumer that is merely busy under load).
+        harness.main(scenario, env={"RF_REVIEW_POLICY_FILE": policy.name,
+                                    "RF_ACK_TIMEOUT_MS": None, "RF_OUTBOX_POLL_MS": None})
     finally:
         os.unlink(policy.name)

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """08-consumer-stall: a consumer stopped (SIGSTOP) for 60 s under load, then
-continued. Producers keep accepting work, their memory stays bounded, and the
-consumer catches up by itself: every return refunded once, every message sent
-once, nothing left in any outbox, nothing dead-lettered.
+continued. Producers keep accepting work, their memory stays bounded, they back
+off from the silent consumer one step per ack timeout (doubling: a handful of
+steps, not one per expiring event), and the consumer catches up by itself:
+every return refunded once, every message sent once, nothing left in any
+outbox, nothing dead-lettered.
 
 The stopped consumer is notification: every other worker produces events for
 it, so all of them hold a growing backlog while it sleeps.
 """
+import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -74,6 +78,19 @@ def scenario(h):
         for w in producers:
             h.check(peak[w] < before[w] + 40 * 1024, "%s grew from %d kB to %d kB while its"
                     " consumer was stopped" % (w, before[w], peak[w]))
+
+    # Backoff: one step per ack timeout without an answer, each doubling the
+    # wait, so a silence of STALL_S seconds is a handful of steps.
+    ack_s = float(h.base_env().get("RF_ACK_TIMEOUT_MS", "3000")) / 1000
+    limit = 4 + math.ceil(math.log2(STALL_S / ack_s))
+    for w in producers:
+        steps = [int(m) for m in re.findall(
+            r"event=consumer_not_answering dest=notification streak=(\d+)", h.log_text(w))]
+        harness.log("%s backed off from notification in %d steps (at most %d)"
+                    % (w, max(steps or [0]), limit))
+        h.check(steps and max(steps) <= limit, "%s backoff toward the stopped notification"
+                " took %s steps in %.0f s (one per ack timeout of %.1f s would be at most %d)"
+                % (w, max(steps or [0]), STALL_S, ack_s, limit))
 
     h.step("notification continued: it catches up")
     t0 = time.monotonic()

@@ -15,7 +15,8 @@ outside the kernel's ephemeral range so that a killed worker can always bind
 its ports again, see free_ports), a temporary directory, a private PostgreSQL
 (deploy/pg.sh init), the five worker binaries as subprocesses (logs in the
 temporary directory; RF_ACK_TIMEOUT_MS=500, RF_OUTBOX_POLL_MS=100 unless the
-scenario overrides them), and waits for every /healthz to answer 200. A
+scenario overrides them, an override of None leaving the worker's default),
+and waits for every /healthz to answer 200. A
 worker that exits on its own during the scenario (one the scenario did not
 stop or kill) fails it. Whatever happens (success, failed check, exception,
 SIGTERM, SIGINT) everything is torn down: workers stopped (SIGTERM, then
@@ -339,7 +340,8 @@ class Cluster:
             env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         env.update(self.env_overrides)
-        return env
+        # An override of None unsets the variable: the worker's own default.
+        return {k: v for k, v in env.items() if v is not None}
 
     def worker_cmd(self, worker):
         return [os.path.join(self.build, "bin", "rf-" + worker)]
@@ -352,6 +354,7 @@ class Cluster:
         e = self.base_env()
         e.update(self.worker_env.get(worker, {}))
         e.update(env or {})
+        e = {k: v for k, v in e.items() if v is not None}
         wk.starts += 1
         with open(wk.log_path, "ab") as f:
             f.write(("---- harness: start #%d of %s at %s ----\n"
