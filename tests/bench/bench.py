@@ -386,53 +386,35 @@ class Bench:
         per_worker, captured = capture
         if captured == 0:
             return {"error": "nothing captured"}, {}
-        # Kept under var/bench/pgbench/ for a look (pgbench -r shows each
-        # statement's latency); readable by the server's user, who runs pgbench.
-        tmp = os.path.join(ROOT, "var", "bench", "pgbench")
-        os.makedirs(tmp, exist_ok=True)
-        os.chmod(tmp, 0o755)
-        pgbench = find_pgbench()
         # Every captured statement is its own prepared statement, run a few
         # dozen times per connection where a worker runs each of its few
         # thousands of times: plan each once, as the workers' plans are
         # reused once warm, rather than five custom plans first.
-        env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on"
-                   " -c plan_cache_mode=force_generic_plan")
+        pgoptions = "-c synchronous_commit=on -c plan_cache_mode=force_generic_plan"
         each = max(2, int(seconds / max(len(per_worker), 1)))
         out, costs, outputs = {}, {}, []
         cpu_s = wal = 0.0
         for user, stmts in sorted(per_worker.items()):
-            path = os.path.join(tmp, "%s.sql" % user)
-            with open(path, "w") as f:
-                f.write(pgbench_script(user[len("rf_"):], [replay for _, replay in stmts]))
-            os.chmod(path, 0o644)
-            cmd = [pgbench, "-n", "-M", "prepared", "-h", "127.0.0.1",
-                   "-p", str(self.h.pg_port), "-U", "postgres", "-c", str(len(per_worker)),
-                   "-j", "2", "-T", str(each), "-r", "-f", path, "returnflow"]
+            path = pgbench_file("%s.sql" % user,
+                                pgbench_script(user[len("rf_"):], [replay for _, replay in stmts]))
             if profile:
                 self.h.psql("SELECT pg_stat_statements_reset()")
-            cpu0, pg0 = self.postgres_cpu_seconds(), self.pg_counters()
-            p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
-            cpu1, pg1 = self.postgres_cpu_seconds(), self.pg_counters()
-            outputs.append(p.stdout + p.stderr)
-            m = re.search(r"tps = ([0-9.]+)", p.stdout)
-            n = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
-            if p.returncode != 0 or not m or not n or float(m.group(1)) <= 0:
-                with open(os.path.join(tmp, "pgbench.out"), "w") as f:
-                    f.write("\n".join(outputs))
-                return {"error": "%s: %s" % (user, (p.stderr or p.stdout)[-2000:])}, {}
-            replayed = int(n.group(1)) * captured
-            out[user] = {"tps": float(m.group(1)), "returns_replayed": replayed,
+            run = self.run_pgbench(path, len(per_worker), each, pgoptions, ["-r"])
+            outputs.append(run["output"])
+            if "error" in run:
+                write_pgbench_output(outputs)
+                return {"error": "%s: %s" % (user, run["error"])}, {}
+            replayed = run["transactions"] * captured
+            out[user] = {"tps": run["tps"], "returns_replayed": replayed,
                          "statements_per_return": round(len(stmts) / captured, 2)}
-            cpu_s += (cpu1 - cpu0) / replayed
-            wal += (pg1[2] - pg0[2]) / replayed
+            cpu_s += run["postgres_cpu_s"] / replayed
+            wal += run["wal_records"] / replayed
             if profile:
                 for key, v in write_costs(self.h, "postgres").items():
                     c = costs.setdefault(key, [0.0, 0.0, 0.0])
                     for i in range(3):
                         c[i] += v[i] / replayed
-        with open(os.path.join(tmp, "pgbench.out"), "w") as f:
-            f.write("\n".join(outputs))
+        write_pgbench_output(outputs)
         # A return needs one transaction of each script, each for `captured`
         # returns.
         rate = captured / sum(1.0 / w["tps"] for w in out.values())
@@ -499,33 +481,39 @@ COMMIT;
         quiet server, before the load (after it, autovacuum is still at the
         pipeline's tables), and return its deliveries per second and
         PostgreSQL's CPU and WAL records per delivery."""
-        tmp = os.path.join(ROOT, "var", "bench", "pgbench")
-        os.makedirs(tmp, exist_ok=True)
-        os.chmod(tmp, 0o755)
-        path = os.path.join(tmp, "delivery-floor.sql")
-        with open(path, "w") as f:
-            f.write(self.FLOOR_SCRIPT % {"n": ARGS.batch})
-        os.chmod(path, 0o644)
+        path = pgbench_file("delivery-floor.sql", self.FLOOR_SCRIPT % {"n": ARGS.batch})
         self.h.psql(self.FLOOR_SCHEMA)
         clients = len(harness.WORKERS)
-        cmd = [find_pgbench(), "-n", "-M", "prepared", "-D", "prev=0", "-h", "127.0.0.1",
-               "-p", str(self.h.pg_port), "-U", "postgres", "-c", str(clients), "-j", "2",
-               "-T", str(max(2, int(seconds))), "-f", path, "returnflow"]
-        env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
+        run = self.run_pgbench(path, clients, max(2, int(seconds)), "-c synchronous_commit=on",
+                               ["-D", "prev=0"])
+        self.h.psql("DROP SCHEMA bench_floor CASCADE")
+        if "error" in run:
+            return {"error": run["error"]}
+        deliveries = run["transactions"] * ARGS.batch
+        return {"deliveries_per_s": round(run["tps"] * ARGS.batch),
+                "deliveries_per_transaction": ARGS.batch, "clients": clients,
+                "postgres_cpu_us_per_delivery": round(run["postgres_cpu_s"] / deliveries * 1e6, 1),
+                "wal_records_per_delivery": round(run["wal_records"] / deliveries, 2)}
+
+    def run_pgbench(self, path, clients, seconds, pgoptions, extra_args):
+        """Run pgbench's script `path` against the server, prepared statements,
+        `clients` clients for `seconds`, with PGOPTIONS `pgoptions`. Returns
+        its output, and either its tps, transactions, and PostgreSQL's CPU
+        seconds and WAL records during the run, or an error."""
+        cmd = ([find_pgbench(), "-n", "-M", "prepared", "-h", "127.0.0.1",
+                "-p", str(self.h.pg_port), "-U", "postgres", "-c", str(clients), "-j", "2",
+                "-T", str(seconds)] + list(extra_args) + ["-f", path, "returnflow"])
+        env = dict(os.environ, PGOPTIONS=pgoptions)
         cpu0, pg0 = self.postgres_cpu_seconds(), self.pg_counters()
         p = subprocess.run(prefix_runas(cmd), capture_output=True, text=True, env=env)
         cpu1, pg1 = self.postgres_cpu_seconds(), self.pg_counters()
-        self.h.psql("DROP SCHEMA bench_floor CASCADE")
         m = re.search(r"tps = ([0-9.]+)", p.stdout)
         n = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
-        if p.returncode != 0 or not m or not n or int(n.group(1)) == 0:
-            return {"error": (p.stderr or p.stdout)[-2000:]}
-        deliveries = int(n.group(1)) * ARGS.batch
-        per_s = float(m.group(1)) * ARGS.batch
-        return {"deliveries_per_s": round(per_s),
-                "deliveries_per_transaction": ARGS.batch, "clients": clients,
-                "postgres_cpu_us_per_delivery": round((cpu1 - cpu0) / deliveries * 1e6, 1),
-                "wal_records_per_delivery": round((pg1[2] - pg0[2]) / deliveries, 2)}
+        if p.returncode != 0 or not m or not n or float(m.group(1)) <= 0 or int(n.group(1)) == 0:
+            return {"output": p.stdout + p.stderr, "error": (p.stderr or p.stdout)[-2000:]}
+        return {"output": p.stdout + p.stderr, "tps": float(m.group(1)),
+                "transactions": int(n.group(1)), "postgres_cpu_s": cpu1 - cpu0,
+                "wal_records": pg1[2] - pg0[2]}
 
     # ---- the run ------------------------------------------------------------------------------
 
@@ -686,6 +674,30 @@ def pgbench_script(schema, statements):
     lines += [sql + ";" for sql in statements]
     lines += ["SET LOCAL synchronous_commit TO on;", "COMMIT;", ""]
     return "\n".join(lines)
+
+
+def pgbench_dir():
+    """var/bench/pgbench/: pgbench's scripts and output, kept for a look
+    (pgbench -r shows each statement's latency); readable by the server's
+    user, who runs pgbench."""
+    path = os.path.join(ROOT, "var", "bench", "pgbench")
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, 0o755)
+    return path
+
+
+def pgbench_file(name, text):
+    """Write a pgbench script there, readable by pgbench; returns its path."""
+    path = os.path.join(pgbench_dir(), name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+    return path
+
+
+def write_pgbench_output(outputs):
+    with open(os.path.join(pgbench_dir(), "pgbench.out"), "w") as f:
+        f.write("\n".join(outputs))
 
 
 def find_pgbench():

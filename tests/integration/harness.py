@@ -340,8 +340,7 @@ class Cluster:
             env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         env.update(self.env_overrides)
-        # An override of None unsets the variable: the worker's own default.
-        return {k: v for k, v in env.items() if v is not None}
+        return without_unset(env)
 
     def worker_cmd(self, worker):
         return [os.path.join(self.build, "bin", "rf-" + worker)]
@@ -354,7 +353,7 @@ class Cluster:
         e = self.base_env()
         e.update(self.worker_env.get(worker, {}))
         e.update(env or {})
-        e = {k: v for k, v in e.items() if v is not None}
+        e = without_unset(e)
         wk.starts += 1
         with open(wk.log_path, "ab") as f:
             f.write(("---- harness: start #%d of %s at %s ----\n"
@@ -734,6 +733,12 @@ class Cluster:
 
     def remove_tmp(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def without_unset(env):
+    """env without the variables overridden with None: unset, so the worker
+    takes its own default."""
+    return {k: v for k, v in env.items() if v is not None}
 
 
 class _Terminated(BaseException):
