@@ -35,6 +35,7 @@
 #define RECV_BUDGET 4096 /* replies drained per socket per pass */
 #define LINK_DOWN_MS 1000 /* a replica that refused a send is skipped this long */
 #define HEARTBEAT_MS 1000 /* replica lease renewal and takeover check */
+#define DUE_SLOTS 32 /* backed-off due times remembered per consumer */
 #define VACUUM_AFTER_ROWS 5000 /* outbox rows deleted between two VACUUMs */
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "returnflow"
@@ -155,6 +156,10 @@ typedef struct peer {
     int64_t n_inflight;
     chain_t *chains;       /* by return id: what follows its event in flight */
     bool needs_poll;       /* something is pending that the fast path did not send */
+    int64_t due[DUE_SLOTS]; /* rf_mono_ms() when rows this worker backed off (retry or
+                               deferral) come due, ascending; a full list drops the
+                               latest, which the periodic poll finds, up to poll_ms late */
+    int n_due;
     int64_t sent, acked, retried, deferred, rejected, timeouts;
 } peer_t;
 
@@ -591,6 +596,31 @@ static void poll_peer(peer_t *peer) {
 /* Move the outbox row of event_id toward peer to the dead-letter table and,
  * in the same transaction, raise an ops.alert so operations hear of it (not
  * for an alert itself: a broken notification worker must not breed alerts). */
+/* A row toward peer was backed off for seconds: poll for it when it is due
+ * (times within a tick of one already remembered share its wake-up). */
+static void wake_when_due(peer_t *peer, double seconds) {
+    int64_t at = rf_mono_ms() + (int64_t)(seconds * 1000.0) + 1;
+    int i = 0;
+    while (i < peer->n_due && peer->due[i] < at) i++;
+    if ((i > 0 && at - peer->due[i - 1] < TICK_MS) ||
+        (i < peer->n_due && peer->due[i] - at < TICK_MS) || i == DUE_SLOTS)
+        return;
+    int keep = peer->n_due < DUE_SLOTS ? peer->n_due : DUE_SLOTS - 1;
+    memmove(&peer->due[i + 1], &peer->due[i], (size_t)(keep - i) * sizeof peer->due[0]);
+    peer->due[i] = at;
+    peer->n_due = keep + 1;
+}
+
+/* Forget the due times that have passed; true if there were any. */
+static bool came_due(peer_t *peer, int64_t now) {
+    int n = 0;
+    while (n < peer->n_due && peer->due[n] <= now) n++;
+    if (n == 0) return false;
+    memmove(&peer->due[0], &peer->due[n], (size_t)(peer->n_due - n) * sizeof peer->due[0]);
+    peer->n_due -= n;
+    return true;
+}
+
 static void dead_letter(peer_t *peer, const char *event_id, const char *reason,
                         int64_t attempts) {
     rf_bus_t *bus = peer->bus;
@@ -657,12 +687,14 @@ static void record_failure(peer_t *peer, const char *event_id, const char *reaso
         return;
     }
     char secs[32];
-    snprintf(secs, sizeof secs, "%.3f", backoff_seconds(attempts));
+    double backoff = backoff_seconds(attempts);
+    snprintf(secs, sizeof secs, "%.3f", backoff);
     const char *p[] = {event_id, peer->name, secs};
-    rf_db_exec(bus->db,
-               "UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $3::float8)"
-               " WHERE event_id = $1 AND dest = $2",
-               3, p);
+    if (rf_db_exec(bus->db,
+                   "UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $3::float8)"
+                   " WHERE event_id = $1 AND dest = $2",
+                   3, p) == 0)
+        wake_when_due(peer, backoff);
     rf_warn("event=delivery_retry dest=%s event_id=%s attempts=%lld backoff_s=%s reason=\"%s\"",
             peer->name, event_id, (long long)attempts, secs, reason);
 }
@@ -680,10 +712,12 @@ static void record_deferral(peer_t *peer, const char *event_id, const char *reas
         "UPDATE outbox SET deferrals = deferrals + 1, last_error = $3,"
         " next_attempt_at = now() + make_interval(secs => least(30, 0.1 * 2 ^ least(deferrals, 9)))"
         " WHERE event_id = $1 AND dest = $2"
-        " RETURNING deferrals, now() - created_at > make_interval(secs => $4::bigint)",
+        " RETURNING deferrals, now() - created_at > make_interval(secs => $4::bigint),"
+        " extract(epoch FROM next_attempt_at - now())::float8",
         4, p);
     if (!res) return;
     bool expired = PQntuples(res) > 0 && strcmp(rf_get_str(res, 0, 1), "t") == 0;
+    if (PQntuples(res) > 0 && !expired) wake_when_due(peer, atof(rf_get_str(res, 0, 2)));
     PQclear(res);
     if (expired) {
         char why[300];
@@ -1511,6 +1545,7 @@ static void on_tick(uv_timer_t *h) {
     if (periodic) bus->last_poll_ms = now;
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
         peer_t *peer = &bus->peers[i];
+        if (came_due(peer, now)) peer->needs_poll = true; /* a retry or deferral is due */
         if (peer->sock && (periodic || peer->needs_poll)) poll_peer(peer);
     }
 }
