@@ -38,6 +38,9 @@ records:
     replay beside pipeline. With --profile, the write statements (count,
     execution and planning time) per return replayed are compared with those
     pg_stat_statements saw the pipeline run under the load;
+  - the same replay of the domain writes alone, without the event bus's
+    (outbox, inbox and its bookkeeping): what the workers' own tables cost
+    per return, as if delivering events were free;
   - the delivery floor: what the delivery rules alone cost this server. Each
     delivery of an event to a consumer is at least an outbox row written and
     deleted by its producer and an inbox row written by its consumer,
@@ -374,7 +377,7 @@ class Bench:
             text = f.read()
         return parse_statement_log(text), fig["accepted"]
 
-    def pgbench_ceiling(self, capture, seconds, profile=False):
+    def pgbench_ceiling(self, capture, seconds, profile=False, name=""):
         """Replay the captured writes with pgbench, as prepared statements
         (-M prepared), each worker's writes in one durable transaction: one
         pgbench run per worker's script, `seconds` shared between them, with
@@ -395,14 +398,14 @@ class Bench:
         out, costs, outputs = {}, {}, []
         cpu_s = wal = 0.0
         for user, stmts in sorted(per_worker.items()):
-            path = pgbench_file("%s.sql" % user,
+            path = pgbench_file("%s%s.sql" % (user, name),
                                 pgbench_script(user[len("rf_"):], [replay for _, replay in stmts]))
             if profile:
                 self.h.psql("SELECT pg_stat_statements_reset()")
             run = self.run_pgbench(path, len(per_worker), each, pgoptions, ["-r"])
             outputs.append(run["output"])
             if "error" in run:
-                write_pgbench_output(outputs)
+                write_pgbench_output(outputs, name)
                 return {"error": "%s: %s" % (user, run["error"])}, {}
             replayed = run["transactions"] * captured
             out[user] = {"tps": run["tps"], "returns_replayed": replayed,
@@ -414,7 +417,7 @@ class Bench:
                     c = costs.setdefault(key, [0.0, 0.0, 0.0])
                     for i in range(3):
                         c[i] += v[i] / replayed
-        write_pgbench_output(outputs)
+        write_pgbench_output(outputs, name)
         # A return needs one transaction of each script, each for `captured`
         # returns.
         rate = captured / sum(1.0 / w["tps"] for w in out.values())
@@ -577,6 +580,19 @@ def is_write(sql):
     return False
 
 
+BUS_TABLES_RE = re.compile(r"\b(?:INTO|FROM|UPDATE)\s+(?:outbox|inbox|inbox_batches|inbox_started"
+                           r"|dead_letter|replica_lease)\b", re.I)
+
+
+def domain_only(capture):
+    """The captured writes without the event bus's own (outbox, inbox and the
+    bus's bookkeeping): what the workers' domain writes alone cost, as if
+    delivering events were free."""
+    per_worker, captured = capture
+    return ({u: [(t, r) for t, r in stmts if not BUS_TABLES_RE.search(LITERAL_RE.sub("''", t))]
+             for u, stmts in per_worker.items()}, captured)
+
+
 def statement_key(sql):
     """A statement with its literals and parameters as ?, to match the worker's
     prepared text with pg_stat_statements' normalised one."""
@@ -695,8 +711,8 @@ def pgbench_file(name, text):
     return path
 
 
-def write_pgbench_output(outputs):
-    with open(os.path.join(pgbench_dir(), "pgbench.out"), "w") as f:
+def write_pgbench_output(outputs, name=""):
+    with open(os.path.join(pgbench_dir(), "pgbench%s.out" % name), "w") as f:
         f.write("\n".join(outputs))
 
 
@@ -894,6 +910,11 @@ def scenario(h):
         harness.log("bench: pgbench ceiling, %d s" % ARGS.pgbench_seconds)
         ceiling, replay_costs = b.pgbench_ceiling(ceiling_capture, ARGS.pgbench_seconds,
                                                   ARGS.profile)
+        harness.log("bench: pgbench ceiling of the domain writes alone, %d s" % ARGS.pgbench_seconds)
+        domain, _ = b.pgbench_ceiling(domain_only(ceiling_capture), ARGS.pgbench_seconds,
+                                      name="-domain")
+        if ceiling:
+            ceiling["domain_only"] = domain
         if ARGS.profile and replay_costs:
             costs_compared, lines = compare_costs(
                 pipeline_costs, replay_costs, done,
@@ -983,6 +1004,15 @@ def scenario(h):
                      " (the pipeline: %.0f us, %.1f)" % (
                          ceiling["postgres_cpu_us_per_return"], ceiling["wal_records_per_return"],
                          cpu["postgres"], wal_records / max(done, 1))))
+        domain = ceiling.get("domain_only") or {}
+        if domain.get("returns_per_s"):
+            print(row % ("  domain writes alone (no bus tables)", "%.0f returns/s: %.0f us CPU,"
+                         " %.1f WAL records, %.1f statements per return" % (
+                             domain["returns_per_s"], domain["postgres_cpu_us_per_return"],
+                             domain["wal_records_per_return"],
+                             domain["statements_per_return"])))
+        elif domain.get("error"):
+            print(row % ("  domain writes alone", "failed: %s" % domain["error"][:300]))
     if ceiling and ceiling.get("error"):
         print(row % ("pgbench ceiling", "failed: %s" % ceiling["error"][:300]))
     if costs_compared:
