@@ -701,7 +701,9 @@ static void record_failure(peer_t *peer, const char *event_id, const char *reaso
 
 /* The consumer cannot apply the event yet (a prerequisite is missing): back
  * off without counting it as a failure, up to defer_limit_s after it was
- * written; past that it is dead-lettered, since it will likely never apply. */
+ * written; past that it is dead-lettered, since it will likely never apply.
+ * The backoff starts at 25 ms, doubling to 30 s: the usual prerequisite is an
+ * event from another producer a few milliseconds behind this one. */
 static void record_deferral(peer_t *peer, const char *event_id, const char *reason) {
     rf_bus_t *bus = peer->bus;
     if (!rf_db_connected(bus->db)) return;
@@ -710,7 +712,7 @@ static void record_deferral(peer_t *peer, const char *event_id, const char *reas
     PGresult *res = rf_db_query(
         bus->db,
         "UPDATE outbox SET deferrals = deferrals + 1, last_error = $3,"
-        " next_attempt_at = now() + make_interval(secs => least(30, 0.1 * 2 ^ least(deferrals, 9)))"
+        " next_attempt_at = now() + make_interval(secs => least(30, 0.025 * 2 ^ least(deferrals, 11)))"
         " WHERE event_id = $1 AND dest = $2"
         " RETURNING deferrals, now() - created_at > make_interval(secs => $4::bigint),"
         " extract(epoch FROM next_attempt_at - now())::float8",

@@ -5,10 +5,11 @@ backoff ends, not at the producer's next periodic outbox poll.
 Warehouse polls its outbox only every 30 s here (RF_OUTBOX_POLL_MS), so the
 periodic poll cannot be what resends. A goods.inspected for a return refund
 has never heard of is put in warehouse's outbox; refund answers DEFER to it
-every time, and warehouse backs off 0.1, 0.2, 0.4, 0.8, 1.6 s ... between
-tries. Proves:
+every time, and warehouse backs off 25, 50, 100, 200 ms ... (doubling)
+between tries. Proves:
   - it is tried again at those backoffs: at least 4 more deferrals within
-    about 3 s of the first (with only the periodic poll: none for 30 s);
+    about half a second of the first (with only the periodic poll: none for
+    30 s);
   - a deferral is still not a failure (attempts stays 0);
   - once the event is discarded, nothing is left in any outbox.
 """
@@ -45,7 +46,7 @@ def scenario(h):
     h.wait_until(lambda: (deferrals(h, event_id) or (0, 0))[0] >= 1 or None, 15,
                          "refund to defer the goods.inspected of an unknown return")
     t_first = time.monotonic()
-    # Backoffs 0.1 + 0.2 + 0.4 + 0.8 = 1.5 s for four more; the poll would take 30 s.
+    # Backoffs 25 + 50 + 100 + 200 ms for four more; the poll would take 30 s.
     h.wait_until(lambda: (deferrals(h, event_id) or (0, 0))[0] >= 5 or None, 10,
                  "four more deferrals at the backoffs (the periodic poll is every %d s)"
                  % (POLL_MS // 1000))
