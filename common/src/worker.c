@@ -14,6 +14,7 @@
 
 #include "rf/ids.h"
 #include "rf/log.h"
+#include "rf/watchdog.h"
 
 #define MAX_CONFIG 64
 
@@ -37,6 +38,8 @@ struct rf_worker {
     char bus_endpoints[RF_WORKER_COUNT][RF_CFG_STR_MAX];
     int64_t ack_timeout_ms, retry_max, defer_limit_s, batch_max, poll_ms, window, http_max_body;
     int64_t db_wait_s;
+    int64_t watchdog_s; /* 0: no watchdog */
+    rf_watchdog_t *watchdog;
     /* bus encryption and replicas (rf/bus.h) */
     char curve_secret_file[RF_CFG_STR_MAX];
     char curve_public_file[RF_CFG_STR_MAX];
@@ -109,6 +112,9 @@ static size_t build_config(rf_worker_t *w, rf_config_entry_t *t) {
                                  "authentication (development only)"};
     t[n++] = (rf_config_entry_t){"RF_DB_WAIT_S", RF_CFG_INT, &w->db_wait_s, "30", 0, 3600,
                                  "how long start-up waits for the database"};
+    t[n++] = (rf_config_entry_t){"RF_WATCHDOG_S", RF_CFG_INT, &w->watchdog_s, "60", 0, 3600,
+                                 "abort when the event loop has not turned for this long (a "
+                                 "stuck handler), so the supervisor restarts the worker; 0: off"};
     t[n++] = (rf_config_entry_t){"RF_CURVE_SECRET_KEY_FILE", RF_CFG_STRING, w->curve_secret_file,
                                  "", 0, 0,
                                  "this worker's CURVE secret key (rf-keygen); with "
@@ -762,10 +768,14 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
     w->sigint.data = w->sigterm.data = w;
     uv_signal_start(&w->sigint, on_signal, SIGINT);
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
-    rf_info("event=started http=%s bus=%s pid=%d", w->http_addr, bc.bind_endpoint, (int)getpid());
+    if (w->watchdog_s > 0 && !(w->watchdog = rf_watchdog_start(&w->loop, w->watchdog_s)))
+        goto out;
+    rf_info("event=started http=%s bus=%s pid=%d watchdog_s=%lld", w->http_addr, bc.bind_endpoint,
+            (int)getpid(), (long long)w->watchdog_s);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
+    rf_watchdog_stop(&w->watchdog);
     if (w->db && w->http && rf_db_group_open(w->db)) on_group(w, RF_DB_GROUP_FLUSH);
     rf_http_server_destroy(&w->http);
     rf_bus_destroy(&w->bus);

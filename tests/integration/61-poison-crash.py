@@ -25,7 +25,6 @@ Proves (refund with RF_RETRY_MAX=3):
 """
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -40,37 +39,13 @@ def refund_backends_waiting(h):
                    " AND wait_event_type = 'Lock'")
 
 
-def end_orphans(h):
-    """End backends of killed refund processes still waiting on the held lock."""
-    h.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-           " WHERE usename = 'rf_refund' AND wait_event_type = 'Lock'")
-
-
 def scenario(h):
     order = harness.uid("order")
     h.post_order(order, [("L%d" % i, 1000, 9000) for i in range(1, 51)])
     stream = harness.ReturnStream(h, order, pace=0.1)
 
     h.step("the event: an approval review sends to refund while refund is down")
-    x = h.post_return(harness.uid("x"), order, "L1", kind="refund_only", amount=8000,
-                      reason="quality")
-    h.wait_status(x, "under_review")
-    h.kill("refund", signal.SIGKILL)
-    r = h.http("POST", "review", "/v1/reviews/%s/approve" % x, {"by": "alice"})
-    h.check(r.status == 200, "approve %s: %r" % (x, r))
-    poison = h.wait_until(lambda: h.psql_val(
-        "SELECT event_id FROM review.outbox WHERE dest = 'refund' AND return_id = '%s'"
-        " AND type = 'return.approved'" % x), 10, "the approval of %s in review.outbox" % x)
-    holder = subprocess.Popen(h._psql_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, cwd="/")
-    holder.stdin.write(("BEGIN;\nINSERT INTO refund.inbox (event_id, producer, type, return_id)"
-                        " VALUES ('%s', 'review', 'return.approved', '%s');\n"
-                        % (poison, x)).encode())
-    holder.stdin.flush()
-    h.wait_until(lambda: h.count("FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-                                 " WHERE a.usename = 'postgres' AND l.locktype = 'transactionid'"
-                                 " AND a.state = 'idle in transaction'") > 0,
-                 10, "the test's transaction holding %s" % poison)
+    x, poison, holder = harness.approval_refund_hangs_on(h, order, "L1")
     harness.log("event %s (return.approved of %s) will stop refund each time it applies it"
                 % (poison, x))
 
@@ -84,7 +59,7 @@ def scenario(h):
                      "refund to take %s and hang in its apply" % poison)
         between.append(h.count("FROM refund.refunds") - before)
         h.kill("refund", signal.SIGKILL)
-        end_orphans(h)
+        harness.end_refund_lock_waiters(h)
         h.wait_until(lambda: refund_backends_waiting(h) == 0, 10,
                      "the killed refund's backend to end")
         deaths += 1
@@ -127,14 +102,7 @@ def scenario(h):
             "other dead letters: %s" % h.dead_letter_counts())
 
     h.step("the cause removed, the dead letter replayed: applied once")
-    holder.stdin.write(b"ROLLBACK;\n")
-    holder.stdin.close()
-    holder.wait(timeout=h.t(10))
-    r = h.http("POST", "review", "/v1/deadletters/%s/replay" % dl_id)
-    h.check(r.status == 200 and r.get("result") == "replayed", "replay: %r" % r)
-    h.wait_status(x, "refunded", 30)
-    h.check(h.count("FROM refund.refunds WHERE return_id = '%s'" % x) == 1,
-            "%s not refunded exactly once" % x)
+    harness.release_and_replay(h, holder, dl_id, x)
     h.check(h.count("FROM refund.inbox WHERE event_id = '%s'" % poison) == 1,
             "the replayed event is not in refund's inbox once")
 

@@ -801,6 +801,54 @@ def main(scenario, **cluster_kw):
     sys.exit(0)
 
 
+def approval_refund_hangs_on(h, order, line, amount=8000):
+    """A return approved while refund is down, and its approval made to hang
+    refund when applied: the test holds an uncommitted row with the event's
+    id in refund.inbox, so refund's apply waits on that row's lock. That is,
+    from outside, a consumer that takes the event and never answers.
+    Returns (return id, event id, the psql process holding the lock: write
+    ROLLBACK to it to release)."""
+    x = h.post_return(uid("x"), order, line, kind="refund_only", amount=amount,
+                      reason="quality")
+    h.wait_status(x, "under_review")
+    h.kill("refund", signal.SIGKILL)
+    r = h.http("POST", "review", "/v1/reviews/%s/approve" % x, {"by": "alice"})
+    h.check(r.status == 200, "approve %s: %r" % (x, r))
+    event_id = h.wait_until(lambda: h.psql_val(
+        "SELECT event_id FROM review.outbox WHERE dest = 'refund' AND return_id = '%s'"
+        " AND type = 'return.approved'" % x), 10, "the approval of %s in review.outbox" % x)
+    holder = subprocess.Popen(h._psql_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, cwd="/")
+    holder.stdin.write(("BEGIN;\nINSERT INTO refund.inbox (event_id, producer, type, return_id)"
+                        " VALUES ('%s', 'review', 'return.approved', '%s');\n"
+                        % (event_id, x)).encode())
+    holder.stdin.flush()
+    h.wait_until(lambda: h.count("FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                                 " WHERE a.usename = 'postgres' AND l.locktype = 'transactionid'"
+                                 " AND a.state = 'idle in transaction'") > 0,
+                 10, "the test's transaction holding %s" % event_id)
+    return x, event_id, holder
+
+
+def release_and_replay(h, holder, dl_id, return_id):
+    """Release the lock approval_refund_hangs_on holds, replay review's dead
+    letter dl_id, and check that the return is then refunded exactly once."""
+    holder.stdin.write(b"ROLLBACK;\n")
+    holder.stdin.close()
+    holder.wait(timeout=h.t(10))
+    r = h.http("POST", "review", "/v1/deadletters/%s/replay" % dl_id)
+    h.check(r.status == 200 and r.get("result") == "replayed", "replay: %r" % r)
+    h.wait_status(return_id, "refunded", 30)
+    h.check(h.count("FROM refund.refunds WHERE return_id = '%s'" % return_id) == 1,
+            "%s not refunded exactly once" % return_id)
+
+
+def end_refund_lock_waiters(h):
+    """End the backends of ended refund processes still waiting on a held lock."""
+    h.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+           " WHERE usename = 'rf_refund' AND wait_event_type = 'Lock'")
+
+
 def stream_policy_env():
     """Environment for scenarios about delivery and faults that stream many small
     refund_only returns of one buyer over a few order lines: shop policies
