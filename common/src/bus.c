@@ -142,6 +142,8 @@ typedef struct link {
     int64_t stalled_until;  /* rf_mono_ms(): send nothing before this (backoff) */
     int64_t down_until;     /* rf_mono_ms(): it refused a send (no connection); skip it */
     bool reported_down;     /* its unreachability was logged (once until it answers) */
+    void *monitor;          /* PAIR: the DEALER's completed handshakes (a consumer that
+                               (re)started), read each tick */
 } link_t;
 
 /* The producer side toward one consuming worker (one link per replica). */
@@ -1485,6 +1487,39 @@ void rf_bus_track_backlog(rf_bus_t *bus) {
 
 int64_t rf_bus_backlog(const rf_bus_t *bus) { return bus->backlog; }
 
+/* A consumer replica completed a handshake with this link: it (re)started or
+ * came back. Whatever backoff its silence earned ends, and what waits for it
+ * is sent by the next poll. */
+static void link_handshakes(link_t *link, int64_t now) {
+    bool seen = false;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        int n = zmq_msg_recv(&m, link->monitor, ZMQ_DONTWAIT);
+        bool more = n >= 0 && zmq_msg_more(&m);
+        if (n >= 6) {
+            uint16_t ev;
+            memcpy(&ev, zmq_msg_data(&m), sizeof ev);
+            if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) seen = true;
+        }
+        zmq_msg_close(&m);
+        if (n < 0) break;
+        while (more) { /* the event's second frame: the endpoint */
+            zmq_msg_init(&m);
+            more = zmq_msg_recv(&m, link->monitor, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+    }
+    if (!seen) return;
+    if (link->timeout_streak > 1 || link->stalled_until > now || link->down_until > now)
+        rf_info("event=consumer_connected dest=%s endpoint=%s streak=%lld backoff_ended=true",
+                link->peer->name, link->endpoint, (long long)link->timeout_streak);
+    link->timeout_streak = 0;
+    link->stalled_until = 0;
+    link->down_until = 0;
+    link->peer->needs_poll = true;
+}
+
 static void on_tick(uv_timer_t *h) {
     rf_bus_t *bus = h->data;
     int64_t now = rf_mono_ms();
@@ -1535,6 +1570,9 @@ static void on_tick(uv_timer_t *h) {
             }
         }
     }
+    for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
+        for (int li = 0; li < bus->peers[i].n_links; li++)
+            if (bus->peers[i].links[li].monitor) link_handshakes(&bus->peers[i].links[li], now);
     if (now - bus->last_heartbeat_ms >= HEARTBEAT_MS) {
         bus->last_heartbeat_ms = now;
         if (bus->cfg.replicated) replica_heartbeat(bus);
@@ -1627,6 +1665,20 @@ static int curve_setup(rf_bus_t *bus, const rf_bus_config_t *cfg, char *err, siz
 }
 
 /* Connect one DEALER per replica of a consuming worker. 0 or -1. */
+/* Watch a link's DEALER for completed handshakes: a consumer that comes
+ * back (a restarted process is a new connection) ends the backoff at once,
+ * rather than after up to 30 s of it (see link_handshakes). */
+static int link_monitor(rf_bus_t *bus, link_t *link, unsigned replica) {
+    char addr[96];
+    int zero = 0;
+    snprintf(addr, sizeof addr, "inproc://rf-link-monitor.%s.%u", link->peer->name, replica);
+    if (zmq_socket_monitor(link->sock, addr, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) return -1;
+    link->monitor = zmq_socket(bus->zctx, ZMQ_PAIR);
+    if (!link->monitor) return -1;
+    zmq_setsockopt(link->monitor, ZMQ_LINGER, &zero, sizeof zero);
+    return zmq_connect(link->monitor, addr);
+}
+
 static int peer_connect(rf_bus_t *bus, peer_t *peer, const char *endpoints, char *err,
                         size_t errlen) {
     int zero = 0, one = 1, hwm = 10000, ivl = 100, ivl_max = 2000;
@@ -1666,6 +1718,11 @@ static int peer_connect(rf_bus_t *bus, peer_t *peer, const char *endpoints, char
              zmq_setsockopt(link->sock, ZMQ_CURVE_SECRETKEY, bus->curve_secret,
                             RF_CURVE_KEY_Z85 + 1) != 0)) {
             snprintf(err, errlen, "cannot set CURVE keys toward %s: %s", peer->name,
+                     zmq_strerror(errno));
+            return -1;
+        }
+        if (link_monitor(bus, link, r) != 0) {
+            snprintf(err, errlen, "cannot watch the bus link to %s: %s", peer->name,
                      zmq_strerror(errno));
             return -1;
         }
@@ -1817,8 +1874,14 @@ void rf_bus_destroy(rf_bus_t **bus_p) {
     bus->closing_handles = nh + 1;
     for (int i = 0; i < nh; i++) uv_close(handles[i], on_handle_closed);
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
-        for (int l = 0; l < bus->peers[i].n_links; l++)
-            if (bus->peers[i].links[l].sock) zmq_close(bus->peers[i].links[l].sock);
+        for (int l = 0; l < bus->peers[i].n_links; l++) {
+            link_t *link = &bus->peers[i].links[l];
+            if (link->monitor) {
+                zmq_socket_monitor(link->sock, NULL, 0);
+                zmq_close(link->monitor);
+            }
+            if (link->sock) zmq_close(link->sock);
+        }
     if (bus->router) zmq_close(bus->router);
     if (bus->zap) zmq_close(bus->zap);
     rf_curve_keyring_destroy(&bus->keyring);

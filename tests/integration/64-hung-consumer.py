@@ -15,6 +15,8 @@ Proves:
      keeps running: a process that did not run is not hung;
   B. refund hangs on the event: its watchdog logs event=watchdog_expired and
      aborts it (SIGABRT) within a few seconds, each of 2 times it is started;
+     review, which backed off from the silent refund, ends its backoff as
+     soon as the restarted refund connects (event=consumer_connected);
   C. the next refund process refuses the event without applying it ("stopped
      2 times while applying it"): review dead-letters it;
   D. once the cause is gone, replaying the dead letter refunds the return
@@ -71,6 +73,9 @@ def scenario(h):
         h.check(len(fired) == death, "watchdog lines after %d hangs: %s" % (death, fired))
         harness.end_refund_lock_waiters(h)
     harness.log("watchdog: %s" % fired[-1])
+    back = [ln for ln in h.log_grep("review", "event=consumer_connected") if "dest=refund" in ln]
+    h.check(back, "review did not end its backoff when a restarted refund connected")
+    harness.log("review: %s" % back[-1])
 
     h.step("C. the next refund process refuses it: dead letter, not applied")
     h.start("refund")
