@@ -593,11 +593,6 @@ static void poll_peer(peer_t *peer) {
     PQclear(res);
 }
 
-/* An answered failure (RETRY or REJECT) or a permanent one: count it, back
- * off, and dead-letter the row past retry_max. */
-/* Move the outbox row of event_id toward peer to the dead-letter table and,
- * in the same transaction, raise an ops.alert so operations hear of it (not
- * for an alert itself: a broken notification worker must not breed alerts). */
 /* A row toward peer was backed off for seconds: poll for it when it is due
  * (times within a tick of one already remembered share its wake-up). */
 static void wake_when_due(peer_t *peer, double seconds) {
@@ -623,6 +618,9 @@ static bool came_due(peer_t *peer, int64_t now) {
     return true;
 }
 
+/* Move the outbox row of event_id toward peer to the dead-letter table and,
+ * in the same transaction, raise an ops.alert so operations hear of it (not
+ * for an alert itself: a broken notification worker must not breed alerts). */
 static void dead_letter(peer_t *peer, const char *event_id, const char *reason,
                         int64_t attempts) {
     rf_bus_t *bus = peer->bus;
@@ -664,6 +662,8 @@ static void dead_letter(peer_t *peer, const char *event_id, const char *reason,
                  peer->name, event_id, (long long)attempts, reason);
 }
 
+/* An answered failure (RETRY or REJECT) or a permanent one: count it, back
+ * off, and dead-letter the row past retry_max. */
 static void record_failure(peer_t *peer, const char *event_id, const char *reason,
                            bool permanent) {
     rf_bus_t *bus = peer->bus;
@@ -1664,7 +1664,6 @@ static int curve_setup(rf_bus_t *bus, const rf_bus_config_t *cfg, char *err, siz
     return 0;
 }
 
-/* Connect one DEALER per replica of a consuming worker. 0 or -1. */
 /* Watch a link's DEALER for completed handshakes: a consumer that comes
  * back (a restarted process is a new connection) ends the backoff at once,
  * rather than after up to 30 s of it (see link_handshakes). */
@@ -1679,6 +1678,7 @@ static int link_monitor(rf_bus_t *bus, link_t *link, unsigned replica) {
     return zmq_connect(link->monitor, addr);
 }
 
+/* Connect one DEALER per replica of a consuming worker. 0 or -1. */
 static int peer_connect(rf_bus_t *bus, peer_t *peer, const char *endpoints, char *err,
                         size_t errlen) {
     int zero = 0, one = 1, hwm = 10000, ivl = 100, ivl_max = 2000;
