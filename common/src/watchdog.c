@@ -8,46 +8,45 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "rf/ids.h"
 #include "rf/log.h"
 
 struct rf_watchdog {
     uv_timer_t beat_timer;     /* on the watched loop */
-    _Atomic uint64_t beat_ms;  /* uv_hrtime() of the loop's last beat, in ms */
-    uint64_t limit_ms;
-    uint64_t interval_ms;      /* between beats, and between the thread's checks */
+    _Atomic int64_t beat_ms;   /* rf_mono_ms() of the loop's last beat */
+    int64_t limit_ms;
+    int64_t interval_ms;       /* between beats, and between the thread's checks */
     uv_thread_t thread;
     uv_mutex_t lock;
     uv_cond_t wake;
     bool stopping;             /* under lock */
 };
 
-static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
-
 static void on_beat(uv_timer_t *h) {
     rf_watchdog_t *wd = h->data;
-    atomic_store(&wd->beat_ms, now_ms());
+    atomic_store(&wd->beat_ms, rf_mono_ms());
 }
 
 static void free_on_close(uv_handle_t *h) { free(h->data); }
 
 static void watch(void *arg) {
     rf_watchdog_t *wd = arg;
-    uint64_t last_check = now_ms();
-    uint64_t counting_from = last_check; /* a stop of the whole process restarts the count */
+    int64_t last_check = rf_mono_ms();
+    int64_t counting_from = last_check; /* a stop of the whole process restarts the count */
     uv_mutex_lock(&wd->lock);
     while (!wd->stopping) {
-        uv_cond_timedwait(&wd->wake, &wd->lock, wd->interval_ms * 1000000u);
+        uv_cond_timedwait(&wd->wake, &wd->lock, (uint64_t)wd->interval_ms * 1000000u);
         if (wd->stopping) break;
-        uint64_t now = now_ms();
+        int64_t now = rf_mono_ms();
         if (now - last_check > 2 * wd->interval_ms + 1000) counting_from = now;
         last_check = now;
-        uint64_t beat = atomic_load(&wd->beat_ms);
-        uint64_t since = now - (beat > counting_from ? beat : counting_from);
+        int64_t beat = atomic_load(&wd->beat_ms);
+        int64_t since = now - (beat > counting_from ? beat : counting_from);
         if (since > wd->limit_ms) {
-            rf_error("event=watchdog_expired stalled_ms=%llu limit_ms=%llu action=abort"
+            rf_error("event=watchdog_expired stalled_ms=%lld limit_ms=%lld action=abort"
                      " detail=\"the event loop has not turned: a handler is stuck; the event"
                      " being applied, if any, counts as a crash when the worker restarts\"",
-                     (unsigned long long)since, (unsigned long long)wd->limit_ms);
+                     (long long)since, (long long)wd->limit_ms);
             abort();
         }
     }
@@ -57,14 +56,15 @@ static void watch(void *arg) {
 rf_watchdog_t *rf_watchdog_start(uv_loop_t *loop, int64_t limit_s) {
     rf_watchdog_t *wd = calloc(1, sizeof *wd);
     if (!wd) return NULL;
-    wd->limit_ms = (uint64_t)(limit_s < 1 ? 1 : limit_s) * 1000u;
+    wd->limit_ms = (limit_s < 1 ? 1 : limit_s) * 1000;
     wd->interval_ms = wd->limit_ms / 4 < 1000 ? wd->limit_ms / 4 : 1000;
-    atomic_store(&wd->beat_ms, now_ms());
+    atomic_store(&wd->beat_ms, rf_mono_ms());
     uv_mutex_init(&wd->lock);
     uv_cond_init(&wd->wake);
     uv_timer_init(loop, &wd->beat_timer);
     wd->beat_timer.data = wd;
-    uv_timer_start(&wd->beat_timer, on_beat, wd->interval_ms, wd->interval_ms);
+    uv_timer_start(&wd->beat_timer, on_beat, (uint64_t)wd->interval_ms,
+                   (uint64_t)wd->interval_ms);
     uv_unref((uv_handle_t *)&wd->beat_timer); /* the loop ends when its work does */
     int rc = uv_thread_create(&wd->thread, watch, wd);
     if (rc != 0) {
