@@ -42,12 +42,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-def insert_outbox(h, schema, dest, event_id, return_id, type_, payload):
-    h.psql("INSERT INTO %s.outbox (event_id, dest, return_id, type, payload)"
-           " VALUES ('%s', '%s', '%s', '%s', decode('%s', 'hex'))"
-           % (schema, event_id, dest, return_id, type_, payload.hex()))
-
-
 def dead_letter(h, schema, event_id):
     rows = h.psql("SELECT id, attempts, reason, dest, type FROM %s.dead_letter"
                   " WHERE event_id = '%s' ORDER BY id" % (schema, event_id))
@@ -99,7 +93,7 @@ def scenario(h):
     junk = bytes([random.getrandbits(8) for _ in range(96)])
     poison = harness.ulid()
     t_poison = time.monotonic()
-    insert_outbox(h, "review", "refund", poison, x, "return.approved", junk)
+    harness.insert_outbox(h, "review", "refund", poison, x, "return.approved", junk)
     harness.log("inserted %s into review.outbox (dest refund, return %s): %s..."
                 % (poison, x, junk[:16].hex()))
     rows, secs = wait_dead(h, "review", poison, 10, "undecodable")
@@ -167,17 +161,17 @@ def scenario(h):
     body = {"receipt_id": harness.ulid(), "grade": "resellable", "disposition": "restock",
             "sku_id": "sku-L1", "quantity": 1, "inspected_by": "mallory"}
     deferred, payload = harness.event_payload("goods.inspected", unknown, "warehouse", body)
-    insert_outbox(h, "warehouse", "refund", deferred, unknown, "goods.inspected", payload)
+    harness.insert_outbox(h, "warehouse", "refund", deferred, unknown, "goods.inspected", payload)
     # Each under a return of its own (one event per return is in flight at a time).
     other = [harness.ulid() for _ in range(3)]
     wrong_type, p2 = harness.event_payload("review.opened", other[0], "warehouse",
                                            {"task_id": "t", "required_role": "cs"})
-    insert_outbox(h, "warehouse", "refund", wrong_type, other[0], "review.opened", p2)
+    harness.insert_outbox(h, "warehouse", "refund", wrong_type, other[0], "review.opened", p2)
     mismatch = harness.ulid()
     _, p3 = harness.event_payload("goods.inspected", other[1], "warehouse", body)  # other id inside
-    insert_outbox(h, "warehouse", "refund", mismatch, other[1], "goods.inspected", p3)
+    harness.insert_outbox(h, "warehouse", "refund", mismatch, other[1], "goods.inspected", p3)
     newer, p4 = harness.event_payload("goods.inspected", other[2], "warehouse", body, v=2)
-    insert_outbox(h, "warehouse", "refund", newer, other[2], "goods.inspected", p4)
+    harness.insert_outbox(h, "warehouse", "refund", newer, other[2], "goods.inspected", p4)
     for ev, want, what in ((wrong_type, "refund does not consume", "an unconsumed type"),
                            (mismatch, "envelope does not match", "an envelope/frame mismatch"),
                            (newer, "undecodable", "a newer schema version")):

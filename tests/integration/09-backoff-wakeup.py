@@ -36,15 +36,14 @@ def scenario(h):
     body = {"receipt_id": harness.ulid(), "grade": "resellable", "disposition": "restock",
             "sku_id": "sku-L1", "quantity": 1, "inspected_by": "mallory"}
     event_id, payload = harness.event_payload("goods.inspected", unknown, "warehouse", body)
-    h.psql("INSERT INTO warehouse.outbox (event_id, dest, return_id, type, payload)"
-           " VALUES ('%s', 'refund', '%s', 'goods.inspected', decode('%s', 'hex'))"
-           % (event_id, unknown, payload.hex()))
+    harness.insert_outbox(h, "warehouse", "refund", event_id, unknown, "goods.inspected",
+                          payload)
     # A restarted worker polls its whole outbox once at start: that sends it.
     h.restart("warehouse", signal.SIGTERM)
 
     h.step("refund defers it; warehouse tries again at each backoff, not each poll")
     h.wait_until(lambda: (deferrals(h, event_id) or (0, 0))[0] >= 1 or None, 15,
-                         "refund to defer the goods.inspected of an unknown return")
+                 "refund to defer the goods.inspected of an unknown return")
     t_first = time.monotonic()
     # Backoffs 25 + 50 + 100 + 200 ms for four more; the poll would take 30 s.
     h.wait_until(lambda: (deferrals(h, event_id) or (0, 0))[0] >= 5 or None, 10,

@@ -65,9 +65,8 @@ class Rfctl:
 
 def insert_poison(h, schema, dest, return_id):
     event_id = harness.ulid()
-    h.psql("INSERT INTO %s.outbox (event_id, dest, return_id, type, payload)"
-           " VALUES ('%s', '%s', '%s', 'return.approved', decode('c1c1c1deadbeef', 'hex'))"
-           % (schema, event_id, dest, return_id))
+    harness.insert_outbox(h, schema, dest, event_id, return_id, "return.approved",
+                          bytes.fromhex("c1c1c1deadbeef"))
     return event_id
 
 

@@ -155,9 +155,8 @@ def scenario(h):
     for r in (tee, mug, lamp):
         h.wait_status(r, "under_review")
     # A dead letter, so that table has a row: an undecodable event in review's outbox.
-    h.psql("INSERT INTO review.outbox (event_id, dest, return_id, type, payload)"
-           " VALUES ('%s', 'refund', '%s', 'return.approved', decode('c1c1c1', 'hex'))"
-           % (harness.ulid(), done[0]))
+    harness.insert_outbox(h, "review", "refund", harness.ulid(), done[0], "return.approved",
+                          bytes.fromhex("c1c1c1"))
     h.wait_until(lambda: h.count("FROM review.dead_letter") == 1, 20, "a dead letter")
 
     h.step("chromedriver and headless chromium")

@@ -112,9 +112,7 @@ def scenario(h):
                 "platform_code": "11/1", "kind": "", "requested_amount_fen": amount,
                 "tracking_no": ""}
         event_id, payload = harness.event_payload("return.updated", ret, "intake", body)
-        h.psql("INSERT INTO intake.outbox (event_id, dest, return_id, type, payload)"
-               " VALUES ('%s', 'review', '%s', 'return.updated', decode('%s', 'hex'))"
-               % (event_id, ret, payload.hex()))
+        harness.insert_outbox(h, "intake", "review", event_id, ret, "return.updated", payload)
         h.wait_until(lambda: h.count("FROM review.inbox WHERE event_id = '%s'" % event_id) == 1,
                      10, "review to apply the return.updated of version %d" % version)
     task = h.psql("SELECT platform_version, requested_amount_fen FROM review.tasks"

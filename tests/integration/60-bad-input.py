@@ -263,9 +263,7 @@ def run_event_case(h, case, events):
     else:
         eid, payload = harness.event_payload(case["type"], rid, case["producer"], case["body"],
                                              v=case["v"])
-    h.psql("INSERT INTO %s.outbox (event_id, dest, return_id, type, payload)"
-           " VALUES ('%s', '%s', '%s', '%s', decode('%s', 'hex'))"
-           % (case["producer"], eid, case["dest"], rid, case["type"], payload.hex()))
+    harness.insert_outbox(h, case["producer"], case["dest"], eid, rid, case["type"], payload)
     rows = h.wait_until(lambda: h.psql("SELECT reason FROM %s.dead_letter WHERE event_id = '%s'"
                                        % (case["producer"], eid)),
                         15, "%s: the event to be dead-lettered" % case["name"])

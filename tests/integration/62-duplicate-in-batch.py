@@ -37,9 +37,8 @@ def scenario(h):
     h.step("refund stopped; warehouse sends the event, and resends it while refund is silent")
     h.kill("refund", signal.SIGSTOP, wait=False)
     try:
-        h.psql("INSERT INTO warehouse.outbox (event_id, dest, return_id, type, payload)"
-               " VALUES ('%s', 'refund', '%s', 'goods.inspected', decode('%s', 'hex'))"
-               % (event_id, unknown, payload.hex()))
+        harness.insert_outbox(h, "warehouse", "refund", event_id, unknown, "goods.inspected",
+                              payload)
         time.sleep(2.0)  # several ack timeouts of 300 ms: copies queue at refund
     finally:
         h.kill("refund", signal.SIGCONT, wait=False)
@@ -70,9 +69,7 @@ def scenario(h):
     stranger = harness.ulid()
     opened, p1 = harness.event_payload("review.opened", stranger, "review",
                                        {"task_id": "t-x", "required_role": "cs"})
-    h.psql("INSERT INTO review.outbox (event_id, dest, return_id, type, payload)"
-           " VALUES ('%s', 'intake', '%s', 'review.opened', decode('%s', 'hex'))"
-           % (opened, stranger, p1.hex()))
+    harness.insert_outbox(h, "review", "intake", opened, stranger, "review.opened", p1)
     h.wait_status(known, "refunded")
     seen = h.wait_until(lambda: h.psql("SELECT deferrals, last_error FROM review.outbox"
                                        " WHERE event_id = '%s' AND deferrals >= 1" % opened),

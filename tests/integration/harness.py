@@ -801,6 +801,15 @@ def main(scenario, **cluster_kw):
     sys.exit(0)
 
 
+def insert_outbox(h, producer, dest, event_id, return_id, type_, payload):
+    """Put an event straight into a producer's outbox, as if the producer had
+    emitted it (payload: the wire bytes); its dispatcher sends it like any
+    other row."""
+    h.psql("INSERT INTO %s.outbox (event_id, dest, return_id, type, payload)"
+           " VALUES ('%s', '%s', '%s', '%s', decode('%s', 'hex'))"
+           % (producer, event_id, dest, return_id, type_, payload.hex()))
+
+
 def approval_refund_hangs_on(h, order, line, amount=8000):
     """A return approved while refund is down, and its approval made to hang
     refund when applied: the test holds an uncommitted row with the event's
