@@ -53,7 +53,11 @@ def scenario(h):
     deaths = 0
     between = []
     while deaths < RETRY_MAX:
-        h.start("refund")
+        # Not waiting for its /healthz: review resends the event as soon as
+        # the new process connects, and its loop may already be stuck on it
+        # (and past the watchdog's limit, a lock timeout after another) before
+        # the first health check would be answered.
+        h.start("refund", wait=False)
         before = h.count("FROM refund.refunds")
         h.wait_until(lambda: refund_backends_waiting(h) > 0, 75,
                      "refund to take %s and hang in its apply" % poison)
