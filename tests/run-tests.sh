@@ -11,7 +11,7 @@
 # (absolute BUILD_DIR) and RF_REPO_ROOT set. Prints `PASS name (Ns)` or
 # `FAIL name (Ns)` plus the last 60 lines of output per test; full output goes to
 # BUILD_DIR/test-logs/<name>.log. Writes BUILD_DIR/test-results.txt (`passed N`,
-# `failed N`) for tests/summary.sh and ends with the line `N passed, N failed`.
+# `failed N`, and a `failure NAME: why` line per failed test) for tests/summary.sh and ends with the line `N passed, N failed`.
 # Exits 1 if any test failed or if no test ran.
 set -eu
 
@@ -42,7 +42,8 @@ if [ -n "${RF_VALGRIND:-}" ]; then
     RF_PROTO_FUZZ_ITER=${RF_PROTO_FUZZ_ITER:-20000}
     export RF_PROTO_FUZZ_ITER
 fi
-rm -f "$RESULTS"
+FAILURES=$RESULTS.failures
+rm -f "$RESULTS" "$FAILURES"
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
@@ -82,6 +83,17 @@ if env --default-signal=INT true 2>/dev/null; then
     RESET_SIGNALS="env --default-signal=INT,QUIT"
 fi
 
+# failure_reason LOG: why the test says it failed, on one line: the harness's
+# last `FAIL name: ...` (with the two lines after it) or cmocka's first
+# `[  ERROR   ]` (with the `[   LINE   ]` after it), else the log's last line.
+failure_reason() {
+    awk '/^FAIL / { r = $0; sub(/^FAIL [^ :]*: /, "", r); n = 2; next }
+         /^\[  ERROR   \]/ && r == "" { r = $0; n = 1; next }
+         n > 0 { r = r " | " $0; n-- }
+         NF { last = $0 }
+         END { s = (r != "" ? r : last); print substr(s, 1, 400) }' "$1"
+}
+
 # run_one NAME TIMEOUT COMMAND...
 run_one() {
     name=$1 limit=$2
@@ -110,6 +122,7 @@ run_one() {
         echo "---- last $TAIL_LINES lines of $log ----"
         tail -n "$TAIL_LINES" "$log"
         echo "---- end of $name ----"
+        printf 'failure %s: %s: %s\n' "$name" "$why" "$(failure_reason "$log")" >>"$FAILURES"
     fi
 }
 
@@ -131,6 +144,7 @@ for t in "$ROOT"/tests/integration/[0-9][0-9]-*.py; do
 done
 
 printf 'passed %d\nfailed %d\n' "$passed" "$failed" >"$RESULTS"
+[ ! -f "$FAILURES" ] || cat "$FAILURES" >>"$RESULTS"
 if [ $((passed + failed)) -eq 0 ]; then
     if [ -n "${RF_TESTS:-}" ]; then
         echo "run-tests.sh: no test ran: RF_TESTS=\"$RF_TESTS\" matched none" >&2

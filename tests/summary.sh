@@ -5,7 +5,8 @@
 #   sh tests/summary.sh build/release build/san [build/release/valgrind-results.txt]
 #
 # Reads DIR/test-results.txt (written by tests/run-tests.sh) for each DIR, prints
-# one line per DIR, then the totals as the last line: `N passed, N failed`.
+# one line per DIR (and under it the reason each failed test gave), then the
+# totals as the last line: `N passed, N failed`.
 # A missing results file (that run did not finish, e.g. the build failed) counts
 # as one failure. Exits 1 if anything failed, a file was missing, or no test ran.
 set -eu
@@ -28,6 +29,8 @@ for dir in "$@"; do
     p=$(awk '$1 == "passed" { print $2 + 0; found = 1 } END { if (!found) print 0 }' "$f")
     fl=$(awk '$1 == "failed" { print $2 + 0; found = 1 } END { if (!found) print 0 }' "$f")
     echo "summary: $dir: passed $p, failed $fl"
+    # why each failed, here at the end where a reader of the output looks first
+    sed -n 's/^failure /summary:   FAIL /p' "$f"
     total_passed=$((total_passed + p))
     total_failed=$((total_failed + fl))
 done

@@ -789,6 +789,12 @@ def main(scenario, **cluster_kw):
         if h is not None:
             h.report_logs()
             sys.stdout.write("kept %s for inspection\n" % h.tmp)
+            # again after the logs, so that a tail of this output (the test
+            # runner's, CI's) still says why the scenario failed
+            reason = failure.splitlines()
+            if len(reason) > 20:
+                reason = reason[:20] + ["... (%d more lines above)" % (len(reason) - 20)]
+            sys.stdout.write("FAIL %s: %s\n" % (name, "\n".join(reason)))
         sys.stdout.flush()
         sys.exit(1)
     sys.stdout.write("PASS %s (%.1fs)\n" % (name, elapsed))
