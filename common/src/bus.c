@@ -262,6 +262,10 @@ struct rf_bus {
     rf_pgarray_t cols[5]; /* array parameters, reused by each multi-row statement */
     /* counters */
     int64_t inbox_applied, inbox_duplicates, inbox_deferred, inbox_rejected, inbox_failed;
+    bool apply_blocked; /* the last apply_batch failed on another transaction's lock */
+    bool batch_blocked; /* some of the current batch was deferred for such a lock */
+    int64_t blocked_until; /* rf_mono_ms(): no batch is taken before then (0: none) */
+    char lock_wait[24]; /* lock_timeout while applying: "2000ms" (cfg.apply_lock_wait_ms) */
 };
 
 static bool drain_all(rf_bus_t *bus);
@@ -1140,8 +1144,17 @@ static void follow_first_copies(inmsg_t *msgs, const bool *decoded, const bool *
     }
 }
 
+/* Whether the statement that just failed waited out its lock timeout, or
+ * was a deadlock's victim: another transaction holds what the events need,
+ * which is no fault of theirs. */
+static bool blocked_by_lock(const rf_db_t *db) {
+    const char *state = rf_db_sqlstate(db);
+    return strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0;
+}
+
 /* Apply msgs[0..n) in one transaction. 0 when committed (replies set), -1
- * when rolled back. */
+ * when rolled back (bus->apply_blocked: because of another transaction's
+ * lock). */
 static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     rf_event_t *evs = bus->batch_events;
     bool *decoded = bus->batch_decoded, *fresh = bus->batch_fresh;
@@ -1149,18 +1162,24 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     decode_batch(msgs, n, evs, decoded);
     int rc = -1;
     if (bus->hooks.discard) bus->hooks.discard(bus->hooks.arg);
+    bus->apply_blocked = false;
     if (rf_bus_tx_begin(bus) != 0) goto out;
     /* The batch's statements reach their rows by key, so a plan made once
      * serves every event. Left to choose, PostgreSQL kept planning some of
      * them anew for each event (refund's line facts: 9 executions in 10, at
-     * twelve times the cost of running them). */
-    if (rf_db_exec(bus->db, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL) != 0 ||
+     * twelve times the cost of running them). And a row or table another
+     * transaction holds (an operator's, a migration's) is waited for
+     * apply_lock_wait_ms, not the connection's 10 s: see apply_group. */
+    const char *p[] = {bus->lock_wait};
+    if (rf_db_exec(bus->db,
+                   "SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
+                   " set_config('lock_timeout', $1, true)",
+                   1, p) != 0 ||
         inbox_insert(bus, evs, decoded, n, fresh) != 0) {
         for (size_t i = 0; i < n; i++)
             snprintf(msgs[i].reason, sizeof msgs[i].reason, "apply failed: %s",
                      rf_db_error(bus->db));
-        rf_bus_tx_rollback(bus);
-        goto out;
+        goto fail;
     }
     for (size_t i = 0; i < n; i++) {
         inmsg_t *m = &msgs[i];
@@ -1171,8 +1190,7 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
         case RF_APPLY_REJECT: m->reply = "REJECT"; break;
         case RF_APPLY_ERROR:
             snprintf(m->reason, sizeof m->reason, "apply failed: %s", rf_db_error(bus->db));
-            rf_bus_tx_rollback(bus);
-            goto out;
+            goto fail;
         }
     }
     if (bus->hooks.flush) {
@@ -1185,17 +1203,17 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
             for (size_t i = 0; i < n; i++)
                 snprintf(msgs[i].reason, sizeof msgs[i].reason, "apply failed: %s",
                          rf_db_error(bus->db));
-            rf_bus_tx_rollback(bus);
-            goto out;
+            goto fail;
         }
     }
     follow_first_copies(msgs, decoded, fresh, n);
-    if (started_forget(bus, msgs, n) != 0) {
-        rf_bus_tx_rollback(bus);
-        goto out;
-    }
+    if (started_forget(bus, msgs, n) != 0) goto fail;
     rc = rf_bus_tx_commit(bus);
     if (rc == 0) started_forgotten(bus, n);
+    goto out;
+fail:
+    bus->apply_blocked = blocked_by_lock(bus->db);
+    rf_bus_tx_rollback(bus);
 out:
     for (size_t i = 0; i < n; i++)
         if (decoded[i]) rf_event_clear(&evs[i]);
@@ -1234,16 +1252,40 @@ static void reply(rf_bus_t *bus, inmsg_t *m) {
                 m->event_id, m->return_id, m->reason);
 }
 
+/* msgs[0..n) could not be applied because another transaction holds a row
+ * or table they need: answer DEFER (try again soon, not counted as a
+ * failure) rather than RETRY, which would dead-letter them after
+ * retry_max, and rather than trying them one by one, each waiting out the
+ * lock timeout while the loop stands still. */
+static void defer_blocked(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+    rf_warn("event=apply_blocked count=%zu lock_wait=%s error=\"%s\"", n, bus->lock_wait,
+            rf_db_error(bus->db));
+    bus->batch_blocked = true;
+    for (size_t i = 0; i < n; i++) {
+        msgs[i].reply = "DEFER";
+        snprintf(msgs[i].reason, sizeof msgs[i].reason,
+                 "blocked by another transaction's lock: %s", rf_db_error(bus->db));
+    }
+}
+
 /* Apply msgs[0..n) as one batch; if that fails, one transaction per event
  * so that one failing event does not hold the others back. */
 static void apply_group(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     if (n == 0) return;
     if (apply_batch(bus, msgs, n) != 0) {
+        if (bus->apply_blocked) {
+            defer_blocked(bus, msgs, n);
+            return;
+        }
         /* Isolate the failing event: one transaction per event. */
         for (size_t i = 0; i < n; i++) {
             msgs[i].reply = NULL;
             if (!rf_db_connected(bus->db) && rf_db_connect(bus->db) != 0) break;
             if (apply_batch(bus, &msgs[i], 1) != 0) {
+                if (bus->apply_blocked) {
+                    defer_blocked(bus, &msgs[i], n - i);
+                    break;
+                }
                 if (rf_db_connected(bus->db)) {
                     /* The database answered: this event itself fails. */
                     msgs[i].reply = "RETRY";
@@ -1284,6 +1326,14 @@ static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
  * true when the batch was full (more may be queued). */
 static bool drain_router(rf_bus_t *bus) {
     size_t n = 0;
+    /* After a batch waited out another transaction's lock, the consumer
+     * rests as long as it waited before it takes the next one: the loop
+     * serves its other sockets (HTTP, the links) at least half the time
+     * while the lock is held. A later turn's prepare or tick drains again. */
+    if (bus->blocked_until != 0) {
+        if (rf_mono_ms() < bus->blocked_until) return false;
+        bus->blocked_until = 0;
+    }
     while (n < (size_t)bus->cfg.batch_max) {
         zmq_msg_t f[5];
         int nf = 0;
@@ -1323,10 +1373,15 @@ static bool drain_router(rf_bus_t *bus) {
         }
         for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
     }
+    bus->batch_blocked = false;
     if (n > 0) process_batch(bus, bus->batch, n);
     for (size_t i = 0; i < n; i++) {
         free(bus->batch[i].body);
         bus->batch[i].body = NULL;
+    }
+    if (bus->batch_blocked) {
+        bus->blocked_until = rf_mono_ms() + bus->cfg.apply_lock_wait_ms;
+        return false;
     }
     return n == (size_t)bus->cfg.batch_max;
 }
@@ -1748,6 +1803,9 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->db = db;
     bus->cfg = *cfg;
     if (bus->cfg.replica_lease_s <= 0) bus->cfg.replica_lease_s = 10;
+    if (bus->cfg.apply_lock_wait_ms <= 0) bus->cfg.apply_lock_wait_ms = 2000;
+    snprintf(bus->lock_wait, sizeof bus->lock_wait, "%lldms",
+             (long long)bus->cfg.apply_lock_wait_ms);
     snprintf(bus->self_name, sizeof bus->self_name, "%s", cfg->self_name);
     bus->apply = apply;
     bus->apply_arg = apply_arg;

@@ -30,6 +30,7 @@ struct rf_db {
     char *schema;       /* the worker's own schema */
     PGconn *conn;       /* NULL when disconnected */
     char error[512];    /* last error, one line */
+    char sqlstate[6];   /* the server's SQLSTATE for that error ("" if none) */
     bool in_tx;         /* inside BEGIN .. COMMIT */
     stmt_t stmts[STMT_SLOTS]; /* prepared on conn, by hash of the text (open addressing) */
     size_t n_stmts;
@@ -47,6 +48,7 @@ struct rf_db {
 
 static void set_error(rf_db_t *db, const char *what, const char *detail) {
     snprintf(db->error, sizeof db->error, "%s: %s", what, detail ? detail : "");
+    db->sqlstate[0] = '\0'; /* set by the caller when the server gave one */
     /* libpq messages end in a newline; keep the error one line. */
     for (char *p = db->error; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
@@ -196,13 +198,14 @@ int rf_db_connect(rf_db_t *db) {
         disconnect(db);
         return -1;
     }
-    db->error[0] = '\0';
+    db->error[0] = db->sqlstate[0] = '\0';
     return 0;
 }
 
 bool rf_db_connected(const rf_db_t *db) { return db->conn != NULL; }
 PGconn *rf_db_conn(rf_db_t *db) { return db->conn; }
 const char *rf_db_error(const rf_db_t *db) { return db->error; }
+const char *rf_db_sqlstate(const rf_db_t *db) { return db->sqlstate; }
 
 /* ---- group commit ------------------------------------------------------------- */
 
@@ -305,6 +308,7 @@ PGresult *rf_db_query_bin(rf_db_t *db, const char *sql, int n, const char *const
     if (s) stmt_forget(db, s);
     set_error(db, "query", PQresultErrorMessage(res));
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state) snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state);
     rf_warn("event=db_error sqlstate=%s error=\"%s\"", state ? state : "-", db->error);
     PQclear(res);
     if (PQstatus(db->conn) != CONNECTION_OK) {

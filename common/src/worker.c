@@ -36,7 +36,8 @@ struct rf_worker {
     char tokens_file[RF_CFG_STR_MAX];
     char bus_bind[RF_CFG_STR_MAX];
     char bus_endpoints[RF_WORKER_COUNT][RF_CFG_STR_MAX];
-    int64_t ack_timeout_ms, retry_max, defer_limit_s, batch_max, poll_ms, window, http_max_body;
+    int64_t ack_timeout_ms, retry_max, defer_limit_s, apply_lock_wait_ms, batch_max, poll_ms,
+        window, http_max_body;
     int64_t db_wait_s;
     int64_t watchdog_s; /* 0: no watchdog */
     rf_watchdog_t *watchdog;
@@ -99,6 +100,10 @@ static size_t build_config(rf_worker_t *w, rf_config_entry_t *t) {
                                  604800,
                                  "how long an event may wait for a prerequisite before it is "
                                  "dead-lettered"};
+    t[n++] = (rf_config_entry_t){"RF_APPLY_LOCK_WAIT_MS", RF_CFG_INT, &w->apply_lock_wait_ms,
+                                 "2000", 10, 3600000,
+                                 "how long applying events waits for a row or table another "
+                                 "transaction holds before they are deferred"};
     t[n++] = (rf_config_entry_t){"RF_BATCH_MAX", RF_CFG_INT, &w->batch_max, "256", 1, 10000,
                                  "events applied per consumer transaction"};
     t[n++] = (rf_config_entry_t){"RF_OUTBOX_POLL_MS", RF_CFG_INT, &w->poll_ms, "500", 10, 60000,
@@ -721,6 +726,7 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         .ack_timeout_ms = w->ack_timeout_ms,
         .retry_max = w->retry_max,
         .defer_limit_s = w->defer_limit_s,
+        .apply_lock_wait_ms = w->apply_lock_wait_ms,
         .batch_max = w->batch_max,
         .poll_ms = w->poll_ms,
         .window = w->window,

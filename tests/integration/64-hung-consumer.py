@@ -7,8 +7,8 @@ How refund is made to hang, black-box (as in 61): the test holds an
 uncommitted row with the event's id in refund.inbox, so refund, applying the
 event, waits on that row's lock with its loop blocked. That is what a handler
 stuck in a loop or a call that never returns looks like from outside. Here
-RF_WATCHDOG_S=3 (under the 10 s lock_timeout, so the wait does not end by
-itself first) and RF_RETRY_MAX=2.
+RF_WATCHDOG_S=3, RF_RETRY_MAX=2, and RF_APPLY_LOCK_WAIT_MS 10 minutes, so
+that the wait does not end by itself (in a DEFER) first.
 
 Proves:
   A. refund stopped (SIGSTOP) for twice its watchdog limit, then continued,
@@ -101,5 +101,6 @@ def scenario(h):
 
 
 if __name__ == "__main__":
-    harness.main(scenario, worker_env={"refund": {"RF_WATCHDOG_S": str(WATCHDOG_S),
-                                                  "RF_RETRY_MAX": str(RETRY_MAX)}})
+    harness.main(scenario, worker_env={"refund": dict(harness.REFUND_HANGS_ON_LOCKS,
+                                                      RF_WATCHDOG_S=str(WATCHDOG_S),
+                                                      RF_RETRY_MAX=str(RETRY_MAX))})

@@ -816,11 +816,18 @@ def insert_outbox(h, producer, dest, event_id, return_id, type_, payload):
            % (producer, event_id, dest, return_id, type_, payload.hex()))
 
 
+# The environment under which approval_refund_hangs_on's lock hangs refund:
+# an apply waits RF_APPLY_LOCK_WAIT_MS (2 s by default, then the events are
+# deferred) for a row another transaction holds; here, 10 minutes.
+REFUND_HANGS_ON_LOCKS = {"RF_APPLY_LOCK_WAIT_MS": "600000"}
+
+
 def approval_refund_hangs_on(h, order, line, amount=8000):
     """A return approved while refund is down, and its approval made to hang
     refund when applied: the test holds an uncommitted row with the event's
     id in refund.inbox, so refund's apply waits on that row's lock. That is,
-    from outside, a consumer that takes the event and never answers.
+    from outside, a consumer that takes the event and never answers. Refund
+    must run with REFUND_HANGS_ON_LOCKS in its environment.
     Returns (return id, event id, the psql process holding the lock: write
     ROLLBACK to it to release)."""
     x = h.post_return(uid("x"), order, line, kind="refund_only", amount=amount,

@@ -45,6 +45,11 @@ PGconn *rf_db_conn(rf_db_t *db);
 /* rf_db_error: the last error text ("" if none). */
 const char *rf_db_error(const rf_db_t *db);
 
+/* rf_db_sqlstate: the SQLSTATE the server gave with that error ("55P03":
+ * lock_timeout expired), or "" (no error yet, or one without a server code:
+ * not connected, a lost connection). */
+const char *rf_db_sqlstate(const rf_db_t *db);
+
 /* rf_db_query: run sql with n text parameters (NULL entries are SQL NULL).
  * Returns the result (caller PQclear()s) when it is COMMAND_OK or TUPLES_OK;
  * otherwise NULL, with the error logged and kept in rf_db_error(). A lost
