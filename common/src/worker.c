@@ -778,6 +778,11 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         goto out;
     rf_info("event=started http=%s bus=%s pid=%d watchdog_s=%lld", w->http_addr, bc.bind_endpoint,
             (int)getpid(), (long long)w->watchdog_s);
+    if (w->watchdog_s > 0 && w->apply_lock_wait_ms >= w->watchdog_s * 1000)
+        rf_warn("event=config_warning setting=RF_APPLY_LOCK_WAIT_MS value=%lld"
+                " detail=\"not under RF_WATCHDOG_S (%llds): a lock another transaction holds"
+                " that long will abort this worker as hung\"",
+                (long long)w->apply_lock_wait_ms, (long long)w->watchdog_s);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
