@@ -15,11 +15,13 @@ Proves:
   A. while the lock is held: refund logs event=apply_blocked and answers DEFER
      (review's outbox rows toward refund have deferrals and no attempts),
      stays the same process, answers /healthz, and its watchdog never fires;
-     nothing is dead-lettered;
+     nothing is dead-lettered; the README's query (Operations) finds the
+     transaction holding the lock;
   B. once the lock is released: every return is refunded exactly once, soon,
      and every outbox and dead-letter table is empty.
 """
 import os
+import re
 import subprocess
 import sys
 import time
@@ -31,6 +33,17 @@ WATCHDOG_S = 5
 RETRY_MAX = 2
 RETURNS = 10
 HOLD_S = 15
+
+
+def readme_holder_query(h):
+    """The SQL block the README's Operations section gives for finding the
+    transaction that holds a consumer up."""
+    with open(os.path.join(h.root, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"scenario 65 runs this query:\s*```sql\n(.*?)```", text, re.S)
+    if not m:
+        raise harness.Failure("README.md: no sql block after 'scenario 65 runs this query:'")
+    return " ".join(m.group(1).split()).rstrip(";")
 
 
 def scenario(h):
@@ -85,6 +98,13 @@ def scenario(h):
     h.check(h.alive("refund") and h.pid("refund") == pid,
             "refund did not survive the lock: status %s" % h.workers["refund"].proc.poll())
     h.check(not h.log_grep("refund", "event=watchdog_expired"), "refund's watchdog fired")
+    # the README's query (Operations) finds the holder while refund waits on it
+    query = readme_holder_query(h)
+    holders = h.wait_until(lambda: h.psql(query), 10,
+                           "the README's query to find the transaction holding refund.plans")
+    h.check([list(r[1:3]) for r in holders] == [["postgres", "idle in transaction"]],
+            "the README's query found %s, not the test's transaction" % holders)
+    harness.log("holder found: %s" % holders)
     blocked = h.log_grep("refund", "event=apply_blocked")
     h.check(blocked, "refund did not log event=apply_blocked")
     harness.log("refund: %s" % blocked[-1])
