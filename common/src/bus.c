@@ -265,7 +265,6 @@ struct rf_bus {
     bool apply_blocked; /* the last apply_batch failed on another transaction's lock */
     bool batch_blocked; /* some of the current batch was deferred for such a lock */
     int64_t blocked_until; /* rf_mono_ms(): no batch is taken before then (0: none) */
-    char lock_wait[24]; /* lock_timeout while applying: "2000ms" (cfg.apply_lock_wait_ms) */
 };
 
 static bool drain_all(rf_bus_t *bus);
@@ -1167,14 +1166,10 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     /* The batch's statements reach their rows by key, so a plan made once
      * serves every event. Left to choose, PostgreSQL kept planning some of
      * them anew for each event (refund's line facts: 9 executions in 10, at
-     * twelve times the cost of running them). And a row or table another
-     * transaction holds (an operator's, a migration's) is waited for
-     * apply_lock_wait_ms, not the connection's 10 s: see apply_group. */
-    const char *p[] = {bus->lock_wait};
-    if (rf_db_exec(bus->db,
-                   "SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
-                   " set_config('lock_timeout', $1, true)",
-                   1, p) != 0 ||
+     * twelve times the cost of running them). A row or table another
+     * transaction holds (an operator's, a migration's) is waited for the
+     * connection's lock_timeout (cfg.lock_wait_ms): see apply_group. */
+    if (rf_db_exec(bus->db, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL) != 0 ||
         inbox_insert(bus, evs, decoded, n, fresh) != 0) {
         for (size_t i = 0; i < n; i++)
             snprintf(msgs[i].reason, sizeof msgs[i].reason, "apply failed: %s",
@@ -1258,8 +1253,8 @@ static void reply(rf_bus_t *bus, inmsg_t *m) {
  * retry_max, and rather than trying them one by one, each waiting out the
  * lock timeout while the loop stands still. */
 static void defer_blocked(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
-    rf_warn("event=apply_blocked count=%zu lock_wait=%s error=\"%s\"", n, bus->lock_wait,
-            rf_db_error(bus->db));
+    rf_warn("event=apply_blocked count=%zu lock_wait_ms=%lld error=\"%s\"", n,
+            (long long)bus->cfg.lock_wait_ms, rf_db_error(bus->db));
     bus->batch_blocked = true;
     for (size_t i = 0; i < n; i++) {
         msgs[i].reply = "DEFER";
@@ -1380,7 +1375,7 @@ static bool drain_router(rf_bus_t *bus) {
         bus->batch[i].body = NULL;
     }
     if (bus->batch_blocked) {
-        bus->blocked_until = rf_mono_ms() + bus->cfg.apply_lock_wait_ms;
+        bus->blocked_until = rf_mono_ms() + bus->cfg.lock_wait_ms;
         return false;
     }
     return n == (size_t)bus->cfg.batch_max;
@@ -1803,9 +1798,7 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->db = db;
     bus->cfg = *cfg;
     if (bus->cfg.replica_lease_s <= 0) bus->cfg.replica_lease_s = 10;
-    if (bus->cfg.apply_lock_wait_ms <= 0) bus->cfg.apply_lock_wait_ms = 2000;
-    snprintf(bus->lock_wait, sizeof bus->lock_wait, "%lldms",
-             (long long)bus->cfg.apply_lock_wait_ms);
+    if (bus->cfg.lock_wait_ms <= 0) bus->cfg.lock_wait_ms = 2000;
     snprintf(bus->self_name, sizeof bus->self_name, "%s", cfg->self_name);
     bus->apply = apply;
     bus->apply_arg = apply_arg;

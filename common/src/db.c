@@ -17,6 +17,7 @@
 
 #define STMT_SLOTS 512 /* prepared statements kept per connection (power of two) */
 #define STMT_MAX 384   /* statements past this many run unprepared */
+#define MIGRATION_LOCK_WAIT "60s" /* lock_timeout of a migration's transaction */
 
 /* A statement prepared on the current connection. */
 typedef struct stmt {
@@ -31,6 +32,7 @@ struct rf_db {
     PGconn *conn;       /* NULL when disconnected */
     char error[512];    /* last error, one line */
     char sqlstate[6];   /* the server's SQLSTATE for that error ("" if none) */
+    int64_t lock_wait_ms; /* lock_timeout of every statement (rf_db_set_lock_wait_ms) */
     bool in_tx;         /* inside BEGIN .. COMMIT */
     stmt_t stmts[STMT_SLOTS]; /* prepared on conn, by hash of the text (open addressing) */
     size_t n_stmts;
@@ -71,8 +73,13 @@ rf_db_t *rf_db_new(const char *conninfo, const char *schema) {
         db->conninfo = strdup(conninfo);
     }
     db->schema = strdup(schema);
+    db->lock_wait_ms = 2000;
     if (!db->conninfo || !db->schema) rf_db_destroy(&db);
     return db;
+}
+
+void rf_db_set_lock_wait_ms(rf_db_t *db, int64_t ms) {
+    if (ms > 0) db->lock_wait_ms = ms;
 }
 
 void rf_db_destroy(rf_db_t **db_p) {
@@ -187,8 +194,8 @@ int rf_db_connect(rf_db_t *db) {
     char sql[600];
     snprintf(sql, sizeof sql,
              "CREATE SCHEMA IF NOT EXISTS %s; SET search_path TO %s; "
-             "SET lock_timeout = '10s'; SET application_name = 'returnflow-%s'",
-             ident, ident, db->schema);
+             "SET lock_timeout = '%lldms'; SET application_name = 'returnflow-%s'",
+             ident, ident, (long long)db->lock_wait_ms, db->schema);
     PQfreemem(ident);
     PGresult *res = PQexec(db->conn, sql);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -423,7 +430,13 @@ int rf_db_migrate(rf_db_t *db, const rf_migration_t *migrations, size_t n) {
         const char *name = migrations[i].name;
         if (rf_db_begin(db) != 0) return -1;
         const char *lock[] = {db->schema};
-        if (rf_db_exec(db, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, lock) != 0) goto err;
+        /* Another replica of this worker may be migrating at the same time:
+         * wait for it longer than an ordinary statement would. */
+        if (rf_db_exec(db,
+                       "SELECT set_config('lock_timeout', '" MIGRATION_LOCK_WAIT "', true),"
+                       " pg_advisory_xact_lock(hashtext($1))",
+                       1, lock) != 0)
+            goto err;
         const char *p[] = {name};
         PGresult *res = rf_db_query(db, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, p);
         if (!res) goto err;

@@ -36,7 +36,7 @@ struct rf_worker {
     char tokens_file[RF_CFG_STR_MAX];
     char bus_bind[RF_CFG_STR_MAX];
     char bus_endpoints[RF_WORKER_COUNT][RF_CFG_STR_MAX];
-    int64_t ack_timeout_ms, retry_max, defer_limit_s, apply_lock_wait_ms, batch_max, poll_ms,
+    int64_t ack_timeout_ms, retry_max, defer_limit_s, lock_wait_ms, batch_max, poll_ms,
         window, http_max_body;
     int64_t db_wait_s;
     int64_t watchdog_s; /* 0: no watchdog */
@@ -100,10 +100,10 @@ static size_t build_config(rf_worker_t *w, rf_config_entry_t *t) {
                                  604800,
                                  "how long an event may wait for a prerequisite before it is "
                                  "dead-lettered"};
-    t[n++] = (rf_config_entry_t){"RF_APPLY_LOCK_WAIT_MS", RF_CFG_INT, &w->apply_lock_wait_ms,
+    t[n++] = (rf_config_entry_t){"RF_LOCK_WAIT_MS", RF_CFG_INT, &w->lock_wait_ms,
                                  "2000", 10, 3600000,
-                                 "how long applying events waits for a row or table another "
-                                 "transaction holds before they are deferred"};
+                                 "how long a statement waits for a row or table another "
+                                 "transaction holds (events: then deferred)"};
     t[n++] = (rf_config_entry_t){"RF_BATCH_MAX", RF_CFG_INT, &w->batch_max, "256", 1, 10000,
                                  "events applied per consumer transaction"};
     t[n++] = (rf_config_entry_t){"RF_OUTBOX_POLL_MS", RF_CFG_INT, &w->poll_ms, "500", 10, 60000,
@@ -716,6 +716,7 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
     int rc = 1;
     uv_loop_init(&w->loop);
     w->db = rf_db_new(w->db_conninfo, spec->name);
+    if (w->db) rf_db_set_lock_wait_ms(w->db, w->lock_wait_ms);
     if (!w->db || connect_db(w) != 0) goto out;
     if (rf_db_migrate(w->db, rf_bus_migrations, rf_bus_migrations_count) != 0 ||
         rf_db_migrate(w->db, spec->migrations, spec->n_migrations) != 0)
@@ -726,7 +727,7 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         .ack_timeout_ms = w->ack_timeout_ms,
         .retry_max = w->retry_max,
         .defer_limit_s = w->defer_limit_s,
-        .apply_lock_wait_ms = w->apply_lock_wait_ms,
+        .lock_wait_ms = w->lock_wait_ms,
         .batch_max = w->batch_max,
         .poll_ms = w->poll_ms,
         .window = w->window,
@@ -778,11 +779,11 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         goto out;
     rf_info("event=started http=%s bus=%s pid=%d watchdog_s=%lld", w->http_addr, bc.bind_endpoint,
             (int)getpid(), (long long)w->watchdog_s);
-    if (w->watchdog_s > 0 && w->apply_lock_wait_ms >= w->watchdog_s * 1000)
-        rf_warn("event=config_warning setting=RF_APPLY_LOCK_WAIT_MS value=%lld"
+    if (w->watchdog_s > 0 && w->lock_wait_ms >= w->watchdog_s * 1000)
+        rf_warn("event=config_warning setting=RF_LOCK_WAIT_MS value=%lld"
                 " detail=\"not under RF_WATCHDOG_S (%llds): a lock another transaction holds"
                 " that long will abort this worker as hung\"",
-                (long long)w->apply_lock_wait_ms, (long long)w->watchdog_s);
+                (long long)w->lock_wait_ms, (long long)w->watchdog_s);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

@@ -10,7 +10,7 @@ apply; the test then kills it with SIGKILL (and ends the orphaned backend) and
 starts it again. That is what a consumer that crashes on an event looks like
 from outside: it took the event and never answered.
 
-Proves (refund with RF_RETRY_MAX=3, and RF_APPLY_LOCK_WAIT_MS 10 minutes so
+Proves (refund with RF_RETRY_MAX=3, and RF_LOCK_WAIT_MS 10 minutes so
 that the wait does not end by itself in a DEFER):
   - while refund keeps dying on the event, a stream of healthy refund_only returns
     keeps being refunded between the deaths (events that shared the poison's batch

@@ -7,7 +7,7 @@ How refund is made to hang, black-box (as in 61): the test holds an
 uncommitted row with the event's id in refund.inbox, so refund, applying the
 event, waits on that row's lock with its loop blocked. That is what a handler
 stuck in a loop or a call that never returns looks like from outside. Here
-RF_WATCHDOG_S=3, RF_RETRY_MAX=2, and RF_APPLY_LOCK_WAIT_MS 10 minutes, so
+RF_WATCHDOG_S=3, RF_RETRY_MAX=2, and RF_LOCK_WAIT_MS 10 minutes, so
 that the wait does not end by itself (in a DEFER) first.
 
 Proves:

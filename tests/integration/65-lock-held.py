@@ -9,7 +9,8 @@ takes: reads go on, writes wait) in its own open transaction for 15 s while
 refund_only returns are approved, so every approval refund applies must wait
 for it. Refund runs with RF_WATCHDOG_S=5 and RF_RETRY_MAX=2: were the wait
 answered RETRY, the events would be dead-lettered after two answers; were it
-the connection's 10 s lock_timeout per event, the watchdog would abort refund.
+a 10 s wait per event, one event at a time, the watchdog would abort refund
+(both were so before RF_LOCK_WAIT_MS, 2 s by default).
 
 Proves:
   A. while the lock is held: refund logs event=apply_blocked and answers DEFER

@@ -817,9 +817,9 @@ def insert_outbox(h, producer, dest, event_id, return_id, type_, payload):
 
 
 # The environment under which approval_refund_hangs_on's lock hangs refund:
-# an apply waits RF_APPLY_LOCK_WAIT_MS (2 s by default, then the events are
+# an apply waits RF_LOCK_WAIT_MS (2 s by default, then the events are
 # deferred) for a row another transaction holds; here, 10 minutes.
-REFUND_HANGS_ON_LOCKS = {"RF_APPLY_LOCK_WAIT_MS": "600000"}
+REFUND_HANGS_ON_LOCKS = {"RF_LOCK_WAIT_MS": "600000"}
 
 
 def approval_refund_hangs_on(h, order, line, amount=8000):

@@ -29,6 +29,12 @@ typedef struct rf_db rf_db_t;
 /* rf_db_new: remember conninfo and schema; does not connect. NULL on OOM. */
 rf_db_t *rf_db_new(const char *conninfo, const char *schema);
 
+/* rf_db_set_lock_wait_ms: how long a statement waits for a row or table
+ * another transaction holds before it fails with SQLSTATE 55P03 (the
+ * connection's lock_timeout; default 2000). Takes effect at the next
+ * connect; a migration's transaction waits up to 60 s. */
+void rf_db_set_lock_wait_ms(rf_db_t *db, int64_t ms);
+
 /* rf_db_destroy: close and free; sets *db_p to NULL. */
 void rf_db_destroy(rf_db_t **db_p);
 
