@@ -11,7 +11,8 @@
 # (absolute BUILD_DIR) and RF_REPO_ROOT set. Prints `PASS name (Ns)` or
 # `FAIL name (Ns)` plus the last 60 lines of output per test; full output goes to
 # BUILD_DIR/test-logs/<name>.log. Writes BUILD_DIR/test-results.txt (`passed N`,
-# `failed N`, and a `failure NAME: why` line per failed test) for tests/summary.sh and ends with the line `N passed, N failed`.
+# `failed N`, and a `failure NAME: why` line per failed test) for
+# tests/summary.sh and ends with the line `N passed, N failed`.
 # Exits 1 if any test failed or if no test ran.
 set -eu
 

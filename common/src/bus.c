@@ -262,9 +262,8 @@ struct rf_bus {
     rf_pgarray_t cols[5]; /* array parameters, reused by each multi-row statement */
     /* counters */
     int64_t inbox_applied, inbox_duplicates, inbox_deferred, inbox_rejected, inbox_failed;
-    bool apply_blocked; /* the last apply_batch failed on another transaction's lock */
-    bool batch_blocked; /* some of the current batch was deferred for such a lock */
-    int64_t blocked_until; /* rf_mono_ms(): no batch is taken before then (0: none) */
+    int64_t blocked_until; /* rf_mono_ms(): a batch waited out another transaction's
+                              lock; no batch is taken before then (0: none) */
 };
 
 static bool drain_all(rf_bus_t *bus);
@@ -1151,9 +1150,11 @@ static bool blocked_by_lock(const rf_db_t *db) {
     return strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0;
 }
 
+#define APPLY_BLOCKED (-2) /* apply_batch: rolled back on another transaction's lock */
+
 /* Apply msgs[0..n) in one transaction. 0 when committed (replies set), -1
- * when rolled back (bus->apply_blocked: because of another transaction's
- * lock). */
+ * when rolled back, APPLY_BLOCKED when rolled back because another
+ * transaction held what it needed. */
 static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     rf_event_t *evs = bus->batch_events;
     bool *decoded = bus->batch_decoded, *fresh = bus->batch_fresh;
@@ -1161,14 +1162,13 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     decode_batch(msgs, n, evs, decoded);
     int rc = -1;
     if (bus->hooks.discard) bus->hooks.discard(bus->hooks.arg);
-    bus->apply_blocked = false;
     if (rf_bus_tx_begin(bus) != 0) goto out;
     /* The batch's statements reach their rows by key, so a plan made once
      * serves every event. Left to choose, PostgreSQL kept planning some of
      * them anew for each event (refund's line facts: 9 executions in 10, at
      * twelve times the cost of running them). A row or table another
      * transaction holds (an operator's, a migration's) is waited for the
-     * connection's lock_timeout (cfg.lock_wait_ms): see apply_group. */
+     * connection's lock_timeout (rf_db_lock_wait_ms): see apply_group. */
     if (rf_db_exec(bus->db, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL) != 0 ||
         inbox_insert(bus, evs, decoded, n, fresh) != 0) {
         for (size_t i = 0; i < n; i++)
@@ -1207,7 +1207,7 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     if (rc == 0) started_forgotten(bus, n);
     goto out;
 fail:
-    bus->apply_blocked = blocked_by_lock(bus->db);
+    if (blocked_by_lock(bus->db)) rc = APPLY_BLOCKED;
     rf_bus_tx_rollback(bus);
 out:
     for (size_t i = 0; i < n; i++)
@@ -1253,9 +1253,10 @@ static void reply(rf_bus_t *bus, inmsg_t *m) {
  * retry_max, and rather than trying them one by one, each waiting out the
  * lock timeout while the loop stands still. */
 static void defer_blocked(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+    int64_t wait_ms = rf_db_lock_wait_ms(bus->db);
     rf_warn("event=apply_blocked count=%zu lock_wait_ms=%lld error=\"%s\"", n,
-            (long long)bus->cfg.lock_wait_ms, rf_db_error(bus->db));
-    bus->batch_blocked = true;
+            (long long)wait_ms, rf_db_error(bus->db));
+    bus->blocked_until = rf_mono_ms() + wait_ms;
     for (size_t i = 0; i < n; i++) {
         msgs[i].reply = "DEFER";
         snprintf(msgs[i].reason, sizeof msgs[i].reason,
@@ -1267,20 +1268,20 @@ static void defer_blocked(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
  * so that one failing event does not hold the others back. */
 static void apply_group(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     if (n == 0) return;
-    if (apply_batch(bus, msgs, n) != 0) {
-        if (bus->apply_blocked) {
-            defer_blocked(bus, msgs, n);
-            return;
-        }
+    int rc = apply_batch(bus, msgs, n);
+    if (rc == APPLY_BLOCKED) {
+        defer_blocked(bus, msgs, n);
+    } else if (rc != 0) {
         /* Isolate the failing event: one transaction per event. */
         for (size_t i = 0; i < n; i++) {
             msgs[i].reply = NULL;
             if (!rf_db_connected(bus->db) && rf_db_connect(bus->db) != 0) break;
-            if (apply_batch(bus, &msgs[i], 1) != 0) {
-                if (bus->apply_blocked) {
-                    defer_blocked(bus, &msgs[i], n - i);
-                    break;
-                }
+            rc = apply_batch(bus, &msgs[i], 1);
+            if (rc == APPLY_BLOCKED) {
+                defer_blocked(bus, &msgs[i], n - i);
+                break;
+            }
+            if (rc != 0) {
                 if (rf_db_connected(bus->db)) {
                     /* The database answered: this event itself fails. */
                     msgs[i].reply = "RETRY";
@@ -1368,17 +1369,13 @@ static bool drain_router(rf_bus_t *bus) {
         }
         for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
     }
-    bus->batch_blocked = false;
     if (n > 0) process_batch(bus, bus->batch, n);
     for (size_t i = 0; i < n; i++) {
         free(bus->batch[i].body);
         bus->batch[i].body = NULL;
     }
-    if (bus->batch_blocked) {
-        bus->blocked_until = rf_mono_ms() + bus->cfg.lock_wait_ms;
-        return false;
-    }
-    return n == (size_t)bus->cfg.batch_max;
+    /* a batch deferred for a lock set blocked_until: rest before the next */
+    return bus->blocked_until == 0 && n == (size_t)bus->cfg.batch_max;
 }
 
 /* ---- CURVE: the ZAP handler ------------------------------------------------ */
@@ -1798,7 +1795,6 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->db = db;
     bus->cfg = *cfg;
     if (bus->cfg.replica_lease_s <= 0) bus->cfg.replica_lease_s = 10;
-    if (bus->cfg.lock_wait_ms <= 0) bus->cfg.lock_wait_ms = 2000;
     snprintf(bus->self_name, sizeof bus->self_name, "%s", cfg->self_name);
     bus->apply = apply;
     bus->apply_arg = apply_arg;

@@ -82,6 +82,8 @@ void rf_db_set_lock_wait_ms(rf_db_t *db, int64_t ms) {
     if (ms > 0) db->lock_wait_ms = ms;
 }
 
+int64_t rf_db_lock_wait_ms(const rf_db_t *db) { return db->lock_wait_ms; }
+
 void rf_db_destroy(rf_db_t **db_p) {
     if (!db_p || !*db_p) return;
     rf_db_t *db = *db_p;

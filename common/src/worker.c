@@ -727,7 +727,6 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         .ack_timeout_ms = w->ack_timeout_ms,
         .retry_max = w->retry_max,
         .defer_limit_s = w->defer_limit_s,
-        .lock_wait_ms = w->lock_wait_ms,
         .batch_max = w->batch_max,
         .poll_ms = w->poll_ms,
         .window = w->window,

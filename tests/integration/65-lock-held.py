@@ -23,7 +23,6 @@ Proves:
 """
 import os
 import re
-import subprocess
 import sys
 import time
 
@@ -57,10 +56,7 @@ def scenario(h):
     pid = h.pid("refund")
 
     h.step("A. refund.plans locked (SHARE) by another transaction for %d s" % HOLD_S)
-    holder = subprocess.Popen(h._psql_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, cwd="/")
-    holder.stdin.write(b"BEGIN;\nLOCK TABLE refund.plans IN SHARE MODE;\n")
-    holder.stdin.flush()
+    holder = harness.hold_transaction(h, "LOCK TABLE refund.plans IN SHARE MODE")
     h.wait_until(lambda: h.count("FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
                                  " JOIN pg_stat_activity a USING (pid)"
                                  " WHERE c.relname = 'plans' AND l.mode = 'ShareLock'"
@@ -111,9 +107,7 @@ def scenario(h):
     harness.log("refund: %s" % blocked[-1])
 
     h.step("B. the lock released: every return refunded once")
-    holder.stdin.write(b"ROLLBACK;\n")
-    holder.stdin.close()
-    holder.wait(timeout=h.t(10))
+    harness.release_transaction(h, holder)
     released = time.monotonic()
     for r in rids:
         h.wait_status(r, "refunded", 60)

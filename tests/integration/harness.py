@@ -816,6 +816,25 @@ def insert_outbox(h, producer, dest, event_id, return_id, type_, payload):
            % (producer, event_id, dest, return_id, type_, payload.hex()))
 
 
+def hold_transaction(h, sql):
+    """Run sql in a transaction of the test's own (a psql session as the
+    superuser) and leave it open, holding whatever locks sql took, as an
+    operator's forgotten BEGIN would. Returns the psql process: pass it to
+    release_transaction."""
+    holder = subprocess.Popen(h._psql_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, cwd="/")
+    holder.stdin.write(("BEGIN;\n%s;\n" % sql).encode())
+    holder.stdin.flush()
+    return holder
+
+
+def release_transaction(h, holder):
+    """Roll back a hold_transaction's transaction and end its session."""
+    holder.stdin.write(b"ROLLBACK;\n")
+    holder.stdin.close()
+    holder.wait(timeout=h.t(10))
+
+
 # The environment under which approval_refund_hangs_on's lock hangs refund:
 # an apply waits RF_LOCK_WAIT_MS (2 s by default, then the events are
 # deferred) for a row another transaction holds; here, 10 minutes.
@@ -828,8 +847,8 @@ def approval_refund_hangs_on(h, order, line, amount=8000):
     id in refund.inbox, so refund's apply waits on that row's lock. That is,
     from outside, a consumer that takes the event and never answers. Refund
     must run with REFUND_HANGS_ON_LOCKS in its environment.
-    Returns (return id, event id, the psql process holding the lock: write
-    ROLLBACK to it to release)."""
+    Returns (return id, event id, the psql process holding the lock: see
+    release_transaction)."""
     x = h.post_return(uid("x"), order, line, kind="refund_only", amount=amount,
                       reason="quality")
     h.wait_status(x, "under_review")
@@ -839,12 +858,9 @@ def approval_refund_hangs_on(h, order, line, amount=8000):
     event_id = h.wait_until(lambda: h.psql_val(
         "SELECT event_id FROM review.outbox WHERE dest = 'refund' AND return_id = '%s'"
         " AND type = 'return.approved'" % x), 10, "the approval of %s in review.outbox" % x)
-    holder = subprocess.Popen(h._psql_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, cwd="/")
-    holder.stdin.write(("BEGIN;\nINSERT INTO refund.inbox (event_id, producer, type, return_id)"
-                        " VALUES ('%s', 'review', 'return.approved', '%s');\n"
-                        % (event_id, x)).encode())
-    holder.stdin.flush()
+    holder = hold_transaction(h, "INSERT INTO refund.inbox (event_id, producer, type, return_id)"
+                                 " VALUES ('%s', 'review', 'return.approved', '%s')"
+                                 % (event_id, x))
     h.wait_until(lambda: h.count("FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
                                  " WHERE a.usename = 'postgres' AND l.locktype = 'transactionid'"
                                  " AND a.state = 'idle in transaction'") > 0,
@@ -855,9 +871,7 @@ def approval_refund_hangs_on(h, order, line, amount=8000):
 def release_and_replay(h, holder, dl_id, return_id):
     """Release the lock approval_refund_hangs_on holds, replay review's dead
     letter dl_id, and check that the return is then refunded exactly once."""
-    holder.stdin.write(b"ROLLBACK;\n")
-    holder.stdin.close()
-    holder.wait(timeout=h.t(10))
+    release_transaction(h, holder)
     r = h.http("POST", "review", "/v1/deadletters/%s/replay" % dl_id)
     h.check(r.status == 200 and r.get("result") == "replayed", "replay: %r" % r)
     h.wait_status(return_id, "refunded", 30)

@@ -18,7 +18,7 @@
  *    backoff when the consumer answered RETRY (its apply failed), or DEFER
  *    (a prerequisite, such as the approval of that return, has not reached it
  *    yet; or another transaction held rows the apply needed for longer than
- *    `lock_wait_ms`, which is no fault of the event). After `retry_max`
+ *    the connection's lock wait, rf/db.h, which is no fault of the event). After `retry_max`
  *    RETRYs, one REJECT (undecodable body, a permanent refusal), or deferrals
  *    for longer than `defer_limit_s`, the event moves to the `dead_letter`
  *    table, from where an operator replays or discards it.
@@ -98,9 +98,6 @@ typedef struct rf_bus_config {
     int64_t ack_timeout_ms;                    /* resend an unanswered event after this */
     int64_t retry_max;                         /* answered failures before dead-lettering */
     int64_t defer_limit_s;                     /* how long an event may be deferred */
-    int64_t lock_wait_ms;                      /* the db connection's lock_timeout: a
-                                                  batch that waited it out is deferred,
-                                                  and the next one waits as long (0: 2000) */
     int64_t batch_max;                         /* events applied per consumer transaction */
     int64_t poll_ms;                           /* outbox poll interval when idle */
     int64_t window;                            /* events in flight per consumer */

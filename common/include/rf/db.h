@@ -35,6 +35,9 @@ rf_db_t *rf_db_new(const char *conninfo, const char *schema);
  * connect; a migration's transaction waits up to 60 s. */
 void rf_db_set_lock_wait_ms(rf_db_t *db, int64_t ms);
 
+/* rf_db_lock_wait_ms: that wait. */
+int64_t rf_db_lock_wait_ms(const rf_db_t *db);
+
 /* rf_db_destroy: close and free; sets *db_p to NULL. */
 void rf_db_destroy(rf_db_t **db_p);
 
