@@ -9,8 +9,10 @@
 #   make SANITIZE=address,undefined check   one sanitizer pass only
 #   make clean
 #
-# Layout: common/ and proto/ build into one static library, libreturnflow.a, that
-# every worker links. Objects go out of tree under $(BUILD); -MMD -MP tracks headers.
+# Layout: common/ (one folder per concern, README "Architecture") and proto/ build
+# into one static library, libreturnflow.a, that every worker links. Sources include
+# common's headers by folder ("bus/bus.h"). Objects go out of tree under $(BUILD);
+# -MMD -MP tracks headers; generated C (migrations, the ops page) goes to $(BUILD)/gen.
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -36,14 +38,19 @@ OPT := $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-
 OPT += $(if $(FUZZ),-fsanitize=fuzzer-no-link)
 CFLAGS ?=
 CFLAGS += -std=c11 -g $(OPT) $(WARN)
-CPPFLAGS += -D_GNU_SOURCE -Icommon/include -Iproto -I$(BUILD)/gen
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Iproto -I$(BUILD)/gen
 LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
 SERVICES := intake review warehouse refund notification
 
 LIB := $(BUILD)/libreturnflow.a
-LIB_SRC := $(wildcard common/src/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_SRC := $(wildcard common/*/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ops_page.o
+
+# The operations page, embedded as a C string at build time.
+$(BUILD)/gen/ops_page.c: common/http/ops.html deploy/embed-page.sh
+	@mkdir -p $(@D)
+	$(Q)sh deploy/embed-page.sh common/http/ops.html > $@
 
 # Each service: every .c in its folder, plus its migrations embedded as C strings.
 define service_rules

@@ -1,15 +1,14 @@
 #!/bin/sh
-# returnflow: embed the operations page (common/ops/ops.html) in the workers.
+# returnflow: embed the operations page in the workers.
 #
-#   sh deploy/embed-page.sh > common/src/ops_page.c
+#   sh deploy/embed-page.sh common/http/ops.html > BUILD/gen/ops_page.c
 #
 # Writes a C file defining `const char rf_ops_page[]`, the page every worker
-# serves at GET /ops. The output is committed (the Makefile needs no extra
-# rule); tests/integration/20-metrics-promtool.py fails when it is stale, so
-# after editing the page run this again.
+# serves at GET /ops. The Makefile runs it at build time (the output is not
+# committed), so an edit to the page is in the next build.
 set -eu
-cd "$(dirname "$0")/.."
-src=common/ops/ops.html
+[ $# -eq 1 ] || { echo "usage: embed-page.sh PAGE.html > ops_page.c" >&2; exit 2; }
+src=$1
 [ -r "$src" ] || { echo "embed-page.sh: cannot read $src" >&2; exit 1; }
 printf '// Derived from %s by deploy/embed-page.sh; do not edit.\n' "$src"
 printf '// The operations page, served by every worker at GET /ops.\n\n'

@@ -7,7 +7,7 @@
 #   const rf_migration_t rf_SERVICE_migrations[] = { {"001_init", "..."}, ... };
 #   const size_t rf_SERVICE_migrations_count = N;
 # one entry per FILE, in the order given (the Makefile sorts them), named after
-# the file's basename without .sql. rf_migration_t is declared in rf/db.h.
+# the file's basename without .sql. rf_migration_t is declared in db/db.h.
 # The first line is a // comment: "/*" from "sql/*.sql" inside a /* */ comment
 # would trip -Wcomment (and so -Werror).
 set -eu
@@ -26,7 +26,7 @@ for f in "$@"; do
 done
 
 printf '// Derived from services/%s/sql/*.sql by deploy/embed-sql.sh; do not edit.\n' "$svc"
-printf '#include "rf/db.h"\n\n'
+printf '#include "db/db.h"\n\n'
 
 if [ $# -eq 0 ]; then
     # ISO C has no empty arrays: one unused zeroed entry, and a count of 0.

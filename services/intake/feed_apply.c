@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "feeds.h"
-#include "rf/ids.h"
-#include "rf/log.h"
+#include "runtime/ids.h"
+#include "runtime/log.h"
 
 intake_feed_settings_t intake_feed_settings;
 

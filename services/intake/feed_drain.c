@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "feeds.h"
-#include "rf/ids.h"
-#include "rf/log.h"
+#include "runtime/ids.h"
+#include "runtime/log.h"
 
 #define DRAIN_BATCH 500
 

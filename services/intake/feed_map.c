@@ -5,7 +5,7 @@
  * Kuaishou refund records and Douyin push payloads as PLATFORMS.md describes
  * them: ids as text, money in fen, times in ms; handlingWay / aftersale_type
  * give the kind, (status, negotiateStatus) / aftersale_status the neutral
- * status (rf/kuaishou.h, rf/douyin.h). The version of a record is its
+ * status (platform/kuaishou.h, platform/douyin.h). The version of a record is its
  * updateTime (Douyin: the newest of its event times, which are seconds).
  */
 #include <stdio.h>
@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "feeds.h"
-#include "rf/douyin.h"
-#include "rf/kuaishou.h"
+#include "platform/douyin.h"
+#include "platform/kuaishou.h"
 
 /* ---- reason maps ------------------------------------------------------------------- */
 

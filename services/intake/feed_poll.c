@@ -1,6 +1,6 @@
 /*
  * feed_poll.c: intake's calls to the Kuaishou open platform (feeds.h), all
- * asynchronous on the worker's loop (rf/ks_client.h):
+ * asynchronous on the worker's loop (platform/ks_client.h):
  *
  *  - refund detail for a push that carries only ids;
  *  - order detail for a return waiting on an order intake does not know;
@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "feeds.h"
-#include "rf/ids.h"
-#include "rf/log.h"
+#include "runtime/ids.h"
+#include "runtime/log.h"
 
 #define DAY_MS 86400000LL
 #define INFLIGHT_MAX 16

@@ -17,11 +17,11 @@
 #include <openssl/crypto.h>
 
 #include "feeds.h"
-#include "rf/ks_client.h"
-#include "rf/douyin.h"
-#include "rf/ids.h"
-#include "rf/kuaishou.h"
-#include "rf/log.h"
+#include "platform/ks_client.h"
+#include "platform/douyin.h"
+#include "runtime/ids.h"
+#include "platform/kuaishou.h"
+#include "runtime/log.h"
 
 #define AUDIT_BODY_MAX (64 * 1024)
 

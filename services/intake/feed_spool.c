@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "feeds.h"
-#include "rf/ids.h"
+#include "runtime/ids.h"
 
 struct intake_spool {
     char dir[RF_CFG_STR_MAX];

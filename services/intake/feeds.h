@@ -22,7 +22,7 @@
 #include <jansson.h>
 
 #include "intake.h"
-#include "rf/ks_client.h"
+#include "platform/ks_client.h"
 
 /* ---- feed_map.c ------------------------------------------------------------------- */
 

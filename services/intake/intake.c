@@ -15,9 +15,9 @@
 
 #include "feeds.h"
 #include "intake.h"
-#include "rf/ids.h"
-#include "rf/jsonv.h"
-#include "rf/log.h"
+#include "runtime/ids.h"
+#include "runtime/jsonv.h"
+#include "runtime/log.h"
 
 #define MAX_ID 128   /* platform ids and similar */
 #define MAX_TEXT 2000 /* free text */

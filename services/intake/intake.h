@@ -9,12 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "rf/bus.h"
-#include "rf/db.h"
-#include "rf/http.h"
-#include "rf/ids.h"
-#include "rf/proto.h"
-#include "rf/worker.h"
+#include "bus/bus.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "runtime/ids.h"
+#include "proto/proto.h"
+#include "worker/worker.h"
 
 /* One order line as sent by a feed. Strings are borrowed from the request. */
 typedef struct intake_order_line {

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "intake.h"
-#include "rf/ids.h"
-#include "rf/log.h"
-#include "rf/policy_docs.h"
+#include "runtime/ids.h"
+#include "runtime/log.h"
+#include "db/policy_docs.h"
 
 
 int intake_db_upsert_order(rf_db_t *db, const intake_order_t *o) {

@@ -18,8 +18,8 @@
 #include <jansson.h>
 
 #include "intake.h"
-#include "rf/log.h"
-#include "rf/pgarray.h"
+#include "runtime/log.h"
+#include "db/pgarray.h"
 
 enum { RET, EV, TYPE, PRODUCER, AT, BODY, NCOL };
 

@@ -4,7 +4,7 @@
 #ifndef INTAKE_OPS_H
 #define INTAKE_OPS_H
 
-#include "rf/worker.h"
+#include "worker/worker.h"
 
 bool intake_ops_route(rf_worker_t *w, rf_http_exchange_t *x);
 void intake_metrics(rf_worker_t *w, rf_metrics_out_t *out);

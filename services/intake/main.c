@@ -5,7 +5,7 @@
 #include "intake.h"
 #include "feeds.h"
 #include "intake_ops.h"
-#include "rf/ks_client.h"
+#include "platform/ks_client.h"
 
 extern const rf_migration_t rf_intake_migrations[];
 extern const size_t rf_intake_migrations_count;

@@ -7,7 +7,7 @@
  * (RF_NOTIFICATION_WEBHOOK_URL) when configured: a JSON POST carrying the
  * message's idempotency key in an Idempotency-Key header, bounded by
  * RF_NOTIFICATION_WEBHOOK_TIMEOUT_MS and sent asynchronously on the worker's
- * loop (rf/httpc.h), so a slow or dead endpoint never holds up the events. A
+ * loop (http/httpc.h), so a slow or dead endpoint never holds up the events. A
  * failed call is retried with backoff (the same key: the receiver dedupes),
  * then the message is marked failed.
  *
@@ -21,9 +21,9 @@
 #include <string.h>
 
 #include "notification.h"
-#include "rf/httpc.h"
-#include "rf/ids.h"
-#include "rf/log.h"
+#include "http/httpc.h"
+#include "runtime/ids.h"
+#include "runtime/log.h"
 
 int64_t notification_retry_delay_ms(int64_t base_ms, int attempts) {
     if (attempts < 1) attempts = 1;
@@ -170,7 +170,7 @@ size_t notification_send_surveys(rf_worker_t *w, size_t limit) {
 size_t notification_deliver_due(rf_worker_t *w, size_t limit) {
     rf_db_t *db = rf_worker_db(w);
     if (!rf_db_connected(db)) return 0;
-    /* Webhook calls run on the loop (rf/httpc.h); the next batch is read only
+    /* Webhook calls run on the loop (http/httpc.h); the next batch is read only
      * when the last one has been answered, so a message is never on the wire
      * twice at once and a slow endpoint never blocks the worker. */
     if (webhook_in_flight > 0) return 0;

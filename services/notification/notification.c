@@ -14,9 +14,9 @@
 #include <curl/curl.h>
 
 #include "notification.h"
-#include "rf/jsonv.h"
-#include "rf/ids.h"
-#include "rf/log.h"
+#include "runtime/jsonv.h"
+#include "runtime/ids.h"
+#include "runtime/log.h"
 
 static rf_worker_t *worker;
 

@@ -9,12 +9,12 @@
 
 #include <stddef.h>
 
-#include "rf/pgarray.h"
-#include "rf/bus.h"
-#include "rf/db.h"
-#include "rf/http.h"
-#include "rf/proto.h"
-#include "rf/worker.h"
+#include "db/pgarray.h"
+#include "bus/bus.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "proto/proto.h"
+#include "worker/worker.h"
 
 /* One message to send about an event. */
 typedef struct notification_msg {

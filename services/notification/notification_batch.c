@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "notification.h"
-#include "rf/ids.h"
-#include "rf/log.h"
+#include "runtime/ids.h"
+#include "runtime/log.h"
 
 int notification_batch_init(notification_batch_t *b) {
     return notification_rows_init(&b->messages, MSG_COLS) |

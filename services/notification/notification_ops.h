@@ -5,7 +5,7 @@
 #ifndef NOTIFICATION_OPS_H
 #define NOTIFICATION_OPS_H
 
-#include "rf/worker.h"
+#include "worker/worker.h"
 
 bool notification_ops_route(rf_worker_t *w, rf_http_exchange_t *x);
 void notification_metrics(rf_worker_t *w, rf_metrics_out_t *out);

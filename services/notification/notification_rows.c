@@ -1,6 +1,6 @@
 /*
  * notification_rows.c: rows for one statement, kept as one PostgreSQL array
- * literal per column (rf/pgarray.h), each passed as one $n::text[] (or
+ * literal per column (db/pgarray.h), each passed as one $n::text[] (or
  * another array type) and read back with unnest(...): many rows written by
  * one statement instead of one statement per row. The columns stay equally
  * long: a row that cannot be added in full drops every row.

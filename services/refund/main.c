@@ -3,7 +3,7 @@
  */
 #include "refund.h"
 #include "refund_ops.h"
-#include "rf/platform_calls.h"
+#include "platform/platform_calls.h"
 
 extern const rf_migration_t rf_refund_migrations[];
 extern const size_t rf_refund_migrations_count;

@@ -7,7 +7,7 @@
  * the refund is issued, after finance's approval when above the limit; a
  * return whose goods came back and passed inspection is confirmed with
  * open.seller.order.refund.confirm.receipt, which makes the platform refund.
- * The call is written with the refund (rf/platform_calls.h sends it, once);
+ * The call is written with the refund (platform/platform_calls.h sends it, once);
  * the platform's yes is refund.issued, its final no refund.failed and an
  * alert, as the sandbox adapter's failures are. Other platforms, and an
  * exchange, go through the adapter as before.
@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "refund.h"
-#include "rf/log.h"
-#include "rf/platform_calls.h"
+#include "runtime/log.h"
+#include "platform/platform_calls.h"
 
 extern rf_pcalls_t *refund_pcalls; /* refund.c */
 

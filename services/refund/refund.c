@@ -19,10 +19,10 @@
 #include <string.h>
 
 #include "refund.h"
-#include "rf/ids.h"
-#include "rf/jsonv.h"
-#include "rf/log.h"
-#include "rf/platform_calls.h"
+#include "runtime/ids.h"
+#include "runtime/jsonv.h"
+#include "runtime/log.h"
+#include "platform/platform_calls.h"
 
 int64_t refund_finance_threshold_fen = 100000;
 int64_t refund_return_shipping_fen = 0;

@@ -8,11 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "rf/bus.h"
-#include "rf/db.h"
-#include "rf/http.h"
-#include "rf/proto.h"
-#include "rf/worker.h"
+#include "bus/bus.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "proto/proto.h"
+#include "worker/worker.h"
 
 typedef struct refund_plan {
     char return_id[64], kind[32], liability[16], supplier_id[128], status[24];
@@ -107,7 +107,7 @@ typedef struct refund_row {
     int64_t amount_fen, attempts;
 } refund_row_t;
 
-/* ---- platform.c: the money calls to the platform (rf/platform_calls.h) ---------- */
+/* ---- platform.c: the money calls to the platform (platform/platform_calls.h) ---------- */
 
 /* refund_platform_purpose: the call that makes the platform pay a plan:
  * "approve_refund" (open.seller.order.refund.approve) when no goods come

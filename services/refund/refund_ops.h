@@ -4,7 +4,7 @@
 #ifndef REFUND_OPS_H
 #define REFUND_OPS_H
 
-#include "rf/worker.h"
+#include "worker/worker.h"
 
 bool refund_ops_route(rf_worker_t *w, rf_http_exchange_t *x);
 void refund_metrics(rf_worker_t *w, rf_metrics_out_t *out);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "refund_ops.h"
-#include "rf/platform_calls.h"
+#include "platform/platform_calls.h"
 
 bool refund_ops_route(rf_worker_t *w, rf_http_exchange_t *x) {
     if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/reports/claims") != 0)

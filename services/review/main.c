@@ -4,7 +4,7 @@
  */
 #include "review.h"
 #include "review_ops.h"
-#include "rf/platform_calls.h"
+#include "platform/platform_calls.h"
 
 extern const rf_migration_t rf_review_migrations[];
 extern const size_t rf_review_migrations_count;

@@ -8,7 +8,7 @@
  * merchant's from the review policy or the supplier's own); a rejection is
  * open.refund.reject with the reason and refundVersion, the version of the
  * record the decision saw. The call is written with the decision
- * (rf/platform_calls.h sends it, once) and return.approved / return.rejected
+ * (platform/platform_calls.h sends it, once) and return.approved / return.rejected
  * follow only the platform's yes, so the warehouse never expects a parcel
  * the platform did not agree to. A refund-only (or returnless) approval
  * makes no call here: the refund worker's refund.approve is the refund.
@@ -25,9 +25,9 @@
 #include <string.h>
 
 #include "review.h"
-#include "rf/kuaishou.h"
-#include "rf/log.h"
-#include "rf/platform_calls.h"
+#include "platform/kuaishou.h"
+#include "runtime/log.h"
+#include "platform/platform_calls.h"
 
 extern rf_pcalls_t *review_pcalls; /* review.c */
 

@@ -18,10 +18,10 @@
 
 #include "review.h"
 #include "review_ops.h"
-#include "rf/ids.h"
-#include "rf/jsonv.h"
-#include "rf/log.h"
-#include "rf/platform_calls.h"
+#include "runtime/ids.h"
+#include "runtime/jsonv.h"
+#include "runtime/log.h"
+#include "platform/platform_calls.h"
 
 int64_t review_auto_approve_max_fen = 5000;
 int64_t review_cs_limit_fen = 50000;

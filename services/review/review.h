@@ -8,11 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "rf/bus.h"
-#include "rf/db.h"
-#include "rf/http.h"
-#include "rf/proto.h"
-#include "rf/worker.h"
+#include "bus/bus.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "proto/proto.h"
+#include "worker/worker.h"
 
 /* Settings (filled by the worker's configuration table). */
 extern int64_t review_auto_approve_max_fen; /* refund-only at or under this: automatic */

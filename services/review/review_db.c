@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "review.h"
-#include "rf/ids.h"
-#include "rf/log.h"
-#include "rf/policy_docs.h"
+#include "runtime/ids.h"
+#include "runtime/log.h"
+#include "db/policy_docs.h"
 
 int review_db_create_task(rf_db_t *db, review_task_t *t, const char *rule_name,
                           const review_decision_t *d) {

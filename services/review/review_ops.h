@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "rf/worker.h"
+#include "worker/worker.h"
 
 /* RF_REVIEW_DEADLINE_WARN_S: a pending task whose platform deadline is this
  * close counts as near its deadline. */

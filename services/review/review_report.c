@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "review_ops.h"
-#include "rf/platform_calls.h"
+#include "platform/platform_calls.h"
 
 int64_t review_deadline_warn_s = 21600;
 

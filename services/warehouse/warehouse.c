@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rf/ids.h"
-#include "rf/jsonv.h"
-#include "rf/log.h"
+#include "runtime/ids.h"
+#include "runtime/jsonv.h"
+#include "runtime/log.h"
 #include "warehouse.h"
 
 static rf_worker_t *worker;

@@ -8,11 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "rf/bus.h"
-#include "rf/db.h"
-#include "rf/http.h"
-#include "rf/proto.h"
-#include "rf/worker.h"
+#include "bus/bus.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "proto/proto.h"
+#include "worker/worker.h"
 
 /* An expected parcel as stored. */
 typedef struct warehouse_parcel {

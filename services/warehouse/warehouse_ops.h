@@ -4,7 +4,7 @@
 #ifndef WAREHOUSE_OPS_H
 #define WAREHOUSE_OPS_H
 
-#include "rf/worker.h"
+#include "worker/worker.h"
 
 bool warehouse_ops_route(rf_worker_t *w, rf_http_exchange_t *x);
 void warehouse_metrics(rf_worker_t *w, rf_metrics_out_t *out);

@@ -1,5 +1,5 @@
 /*
- * fuzz_dy_push.c: libFuzzer target for the Douyin push path (common/src/
+ * fuzz_dy_push.c: libFuzzer target for the Douyin push path (common/platform/
  * douyin.c): the event-sign check over the raw body, the array-of-messages
  * parse (data as a JSON string or an object) and the neutral mapping of
  * each message's after-sale status and type.
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rf/douyin.h"
+#include "platform/douyin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_http.c: libFuzzer target for HTTP request handling (common/src/http.c).
+ * fuzz_http.c: libFuzzer target for HTTP request handling (common/http/http.c).
  *
  * Each input is written, as a client would, to a real server on a loopback
  * socket run by a libuv loop in this process; the server must answer or close
@@ -16,7 +16,7 @@
 
 #include <uv.h>
 
-#include "rf/http.h"
+#include "http/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

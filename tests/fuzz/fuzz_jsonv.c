@@ -1,7 +1,7 @@
 /*
  * fuzz_jsonv.c: libFuzzer target for request-body handling: JSON parsing as
  * rf_worker_json_body does it (jansson, duplicates refused, an object
- * required) and the checked field readers (rf/jsonv.h) over every field of
+ * required) and the checked field readers (runtime/jsonv.h) over every field of
  * the neutral request bodies the workers read: the order (with its lines)
  * and the return request of intake, review's approve/reject, warehouse's
  * receipt, supplier-leg and reship bodies, notification's feedback.
@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "rf/jsonv.h"
+#include "runtime/jsonv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_ks_push.c: libFuzzer target for the Kuaishou push path (common/src/
+ * fuzz_ks_push.c: libFuzzer target for the Kuaishou push path (common/platform/
  * kuaishou.c): Base64 + AES-CBC decryption with the message key, then the
  * envelope and `info` parse and the neutral mapping of what it names.
  *
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rf/kuaishou.h"
+#include "platform/kuaishou.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

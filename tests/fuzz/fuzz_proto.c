@@ -1,5 +1,5 @@
 /*
- * fuzz_proto.c: libFuzzer target for the event decoder (common/src/proto.c).
+ * fuzz_proto.c: libFuzzer target for the event decoder (common/proto/proto.c).
  *
  * Any input must either decode or be refused with an RF_PROTO_* error,
  * without reading outside the buffer (ASan) or undefined behaviour (UBSan).
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rf/proto.h"
+#include "proto/proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

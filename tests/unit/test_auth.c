@@ -1,5 +1,5 @@
 /*
- * test_auth.c: unit tests for bearer tokens and roles (rf/auth.h).
+ * test_auth.c: unit tests for bearer tokens and roles (http/auth.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "rf/auth.h"
+#include "http/auth.h"
 
 static char path[64];
 

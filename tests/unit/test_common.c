@@ -1,7 +1,7 @@
 /*
  * test_common.c: unit tests for the small common modules: configuration
- * (rf/config.h), ids and clocks (rf/ids.h), JSON field checks (rf/jsonv.h),
- * path matching (rf/worker.h) and number helpers (rf/db.h).
+ * (runtime/config.h), ids and clocks (runtime/ids.h), JSON field checks (runtime/jsonv.h),
+ * path matching (worker/worker.h) and number helpers (db/db.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,12 +12,12 @@
 
 #include <cmocka.h>
 
-#include "rf/config.h"
-#include "rf/db.h"
-#include "rf/ids.h"
-#include "rf/jsonv.h"
-#include "rf/pgarray.h"
-#include "rf/worker.h"
+#include "runtime/config.h"
+#include "db/db.h"
+#include "runtime/ids.h"
+#include "runtime/jsonv.h"
+#include "db/pgarray.h"
+#include "worker/worker.h"
 
 static void config_defaults_and_values(void **state) {
     (void)state;

@@ -1,6 +1,6 @@
 /*
- * test_curve.c: unit tests for CURVE key handling (rf/curve.h) and the bus's
- * endpoint lists (rf_bus_endpoint_at, rf/bus.h): key pairs and their public
+ * test_curve.c: unit tests for CURVE key handling (bus/curve.h) and the bus's
+ * endpoint lists (rf_bus_endpoint_at, bus/bus.h): key pairs and their public
  * halves, key files written by rf_curve_keygen_dir and read back (Z85 keys
  * may contain '#'), refusals of loose permissions and malformed lines.
  */
@@ -18,8 +18,8 @@
 #include <cmocka.h>
 #include <zmq.h>
 
-#include "rf/bus.h"
-#include "rf/curve.h"
+#include "bus/bus.h"
+#include "bus/curve.h"
 
 static void keypair_and_public(void **state) {
     (void)state;

@@ -1,5 +1,5 @@
 /*
- * test_http.c: unit tests for the HTTP server in common/src/http.c (rf/http.h).
+ * test_http.c: unit tests for the HTTP server in common/http/http.c (http/http.h).
  *
  * Each test runs a server on 127.0.0.1:0 on its own libuv loop, driven by a
  * background thread; the test itself is the client, with plain blocking
@@ -9,8 +9,8 @@
  * server from the loop thread (uv_async), lets the loop run dry and checks
  * that uv_loop_close() returns 0; ASan/LSan or valgrind check the rest.
  */
-#include "rf/http.h"
-#include "rf/log.h"
+#include "http/http.h"
+#include "runtime/log.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /*
- * test_httpc.c: unit tests for the asynchronous HTTP client (rf/httpc.h),
- * against a real server (rf/http.h) on a loopback port in the same loop.
+ * test_httpc.c: unit tests for the asynchronous HTTP client (http/httpc.h),
+ * against a real server (http/http.h) on a loopback port in the same loop.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "rf/http.h"
-#include "rf/httpc.h"
+#include "http/http.h"
+#include "http/httpc.h"
 
 typedef struct result {
     int calls;

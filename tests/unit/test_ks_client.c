@@ -1,5 +1,5 @@
 /*
- * test_ks_client.c: signed Kuaishou API calls (rf/ks_client.h) against the
+ * test_ks_client.c: signed Kuaishou API calls (platform/ks_client.h) against the
  * stand-in platform (tests/standin/kuaishou.py, run as a child process), so
  * the signature, form encoding and paging are checked by independent code.
  * Needs python3 and the stand-in; run from the repository root.
@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "rf/ids.h"
-#include "rf/ks_client.h"
+#include "runtime/ids.h"
+#include "platform/ks_client.h"
 
 #define REFUNDS 230
 

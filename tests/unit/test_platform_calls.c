@@ -1,6 +1,6 @@
 /*
  * test_platform_calls.c: the pure parts of the platform-call sender
- * (rf/platform_calls.h): backoff, when a refetched Kuaishou record already
+ * (platform/platform_calls.h): backoff, when a refetched Kuaishou record already
  * shows what a call asked for, how platform ids are sent, and the rate-limit
  * codes setting.
  */
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "rf/platform_calls.h"
+#include "platform/platform_calls.h"
 
 static void backoff(void **state) {
     (void)state;

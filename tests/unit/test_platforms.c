@@ -1,6 +1,6 @@
 /*
- * test_platforms.c: unit tests for the platform protocols (rf/kuaishou.h,
- * rf/douyin.h, rf/crypto.h) against vectors computed independently (Python's
+ * test_platforms.c: unit tests for the platform protocols (platform/kuaishou.h,
+ * platform/douyin.h, runtime/crypto.h) against vectors computed independently (Python's
  * hashlib/hmac and the openssl command line), so a mistake in our signing or
  * decryption cannot hide behind a round trip through our own code.
  */
@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "rf/crypto.h"
-#include "rf/douyin.h"
-#include "rf/kuaishou.h"
+#include "runtime/crypto.h"
+#include "platform/douyin.h"
+#include "platform/kuaishou.h"
 
 #define KEY_B64 "AAECAwQFBgcICQoLDA0ODw==" /* bytes 0..15 */
 static const char cipher[] = "vw9sm7ndAiD3WjPirJh7RIiA6go5foJZ0+8kUBrc6MW4zd24ecQDPIabFi5NyYSbjLUlmeWc8wa3lWQngBasy0V1Cgol48z7E3vR7ghHnM+uA3REK0ySVnNLUsBOx+/1A9rG46LMVfqJw4oCInc8GT5iXgx80QP12/c5QJ8fS7pWYaQQhtBr5r55ROI0CVMfFkWJY6vINwomPSqLJW5U4DU5oxQFJG3bjiw5NtFfHAFWuStu+lHEn9GlHjmKHm0sjEZITZe9HElKEHhg4/37tugW8VJTW+ealJ1LF8/aDQtMvMbcN8VZKccZYqljZ++83tCuJHsiCSzdhVdpSalY/yeRnp34suU/yiouE9e04YPKJSHTiIPfhd3l3HBpLpxHFxeRwDa92Cbo0vwzRSOR8w==";

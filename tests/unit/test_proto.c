@@ -1,5 +1,5 @@
 /*
- * test_proto.c: unit tests of the event codec (common/src/proto.c).
+ * test_proto.c: unit tests of the event codec (common/proto/proto.c).
  *
  * Every test walks the descriptors, so a new event or field in
  * proto/events.def is covered without editing this file. Events that must
@@ -29,7 +29,7 @@
 
 #include <msgpack.h>
 
-#include "rf/proto.h"
+#include "proto/proto.h"
 
 #define FUZZ_SEED UINT64_C(0x5eed2024)
 #define FUZZ_ITER_DEFAULT 200000L

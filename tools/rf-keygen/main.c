@@ -1,5 +1,5 @@
 /*
- * rf-keygen: make CURVE key pairs for the bus (rf/curve.h).
+ * rf-keygen: make CURVE key pairs for the bus (bus/curve.h).
  *
  *   rf-keygen DIR [NAME...]   a key pair per NAME (default: the five workers):
  *                             DIR/NAME.key (secret, 0600) and a line per key
@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rf/curve.h"
-#include "rf/proto.h"
+#include "bus/curve.h"
+#include "proto/proto.h"
 
 int main(int argc, char **argv) {
     char err[512];

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rf/proto.h"
+#include "proto/proto.h"
 
 static const char *type_label(rf_field_type_t type) {
     switch (type) {

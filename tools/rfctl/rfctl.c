@@ -22,8 +22,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "rf/curve.h"
-#include "rf/proto.h"
+#include "bus/curve.h"
+#include "proto/proto.h"
 
 #define N_WORKERS 5
 static const char *const worker_names[N_WORKERS] = {"intake", "review", "warehouse", "refund",

@@ -1,0 +1,554 @@
+/*
+ * platform_calls.c: decisions told to the platform once, after a crash too,
+ * and on the record (platform/platform_calls.h).
+ *
+ * A due call is leased (its next_attempt_at pushed past the request's
+ * timeout) before it is sent, so the timer does not send it twice while it
+ * is in flight; a crash leaves the lease to expire (or start-up clears it)
+ * and the call goes out again with the same idempotency key. Each answer is
+ * handled in one bus transaction: the attempt's record, the call's new state
+ * and whatever the worker's settle callback writes and emits.
+ */
+#include "platform/platform_calls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ids.h"
+#include "runtime/log.h"
+
+int64_t rf_pcalls_timeout_ms = 10000;
+int64_t rf_pcalls_retry_max = 8;
+int64_t rf_pcalls_retry_base_ms = 1000;
+
+#define DETAIL_METHOD "open.seller.order.refund.detail"
+#define POLL_MS 250        /* how often due calls are looked for */
+#define BATCH 16           /* calls leased per look */
+#define MAX_IN_FLIGHT 64   /* requests outstanding at once */
+#define ANSWER_KEEP 8000   /* bytes of an answer kept in the record */
+
+struct rf_pcalls {
+    rf_worker_t *worker;
+    rf_httpc_t *http;      /* NULL when calls are off */
+    rf_ks_config_t ks;
+    rf_pcall_settle_fn settle;
+    void *arg;
+    uv_timer_t timer;
+};
+
+/* One request on the wire: the call itself (stage 0), or the record fetched
+ * again after a refusal (stage 1). */
+typedef struct flight {
+    rf_pcalls_t *p;
+    int64_t call_id;
+    int stage;
+    char method[128];      /* what is being sent now */
+    char call_method[128]; /* the call's own method */
+    char key[256];
+    char platform_return_id[64];
+    char *param_json;      /* what is being sent now */
+    int64_t started_wall, started_mono;
+    int refused_code;      /* stage 1: the refusal of stage 0 */
+    char refused_error[320];
+} flight_t;
+
+bool rf_pcalls_enabled(void) { return rf_ks_enabled(); }
+
+/* ---- pure helpers ---------------------------------------------------------------- */
+
+int64_t rf_pcalls_backoff_ms(int64_t base_ms, int64_t n) {
+    const int64_t cap = 3600000;
+    int64_t d = base_ms > 0 ? base_ms : 1;
+    for (int64_t i = 1; i < n && d < cap; i++) d *= 2;
+    return d < cap ? d : cap;
+}
+
+static int64_t int_field(json_t *obj, const char *key) {
+    json_t *v = json_object_get(obj, key);
+    if (json_is_integer(v)) return (int64_t)json_integer_value(v);
+    if (json_is_string(v)) return strtoll(json_string_value(v), NULL, 10);
+    return -1;
+}
+
+bool rf_pcalls_target_reached(const char *method, json_t *detail) {
+    if (!json_is_object(detail)) return false;
+    int64_t status = int_field(detail, "status"), negotiate = int_field(detail, "negotiateStatus");
+    if (strcmp(method, "open.refund.reject") == 0) return negotiate == 3 || status == 12;
+    if (strcmp(method, "open.seller.order.refund.confirm.receipt") == 0)
+        return status == 50 || status == 60;
+    if (strcmp(method, "open.seller.order.refund.approve") == 0 ||
+        strcmp(method, "open.seller.order.refund.returngoods.approve") == 0)
+        return negotiate == 2 || status == 22 || status == 30 || status == 40 || status == 50 ||
+               status == 60;
+    return false;
+}
+
+json_t *rf_pcalls_id_json(const char *id) {
+    size_t n = strlen(id);
+    bool digits = n > 0 && n <= 19;
+    for (size_t i = 0; digits && i < n; i++) digits = id[i] >= '0' && id[i] <= '9';
+    if (digits) {
+        errno = 0;
+        long long v = strtoll(id, NULL, 10);
+        if (errno == 0) return json_integer(v);
+    }
+    return json_string(id);
+}
+
+/* ---- the record ---------------------------------------------------------------------- */
+
+/* The two tables, in the schema of each worker that calls the platform
+ * (applied by rf_pcalls_new, like the bus's own tables). */
+static const rf_migration_t pcalls_migrations[] = {{"pcalls_001_platform_calls",
+"-- every decision call (one row) and every request sent for it (attempts)\n"
+    "CREATE TABLE platform_calls (\n"
+    "    call_id            bigserial PRIMARY KEY,\n"
+    "    return_id          text NOT NULL,\n"
+    "    platform           text NOT NULL,\n"
+    "    platform_return_id text NOT NULL,\n"
+    "    purpose            text NOT NULL,                  -- the worker's name for it\n"
+    "    method             text NOT NULL,                  -- the platform API method\n"
+    "    param              jsonb NOT NULL,                 -- the business parameters sent\n"
+    "    idempotency_key    text NOT NULL UNIQUE,           -- sent as Idempotency-Key\n"
+    "    platform_version   bigint NOT NULL DEFAULT 0,      -- record version the decision saw\n"
+    "    context            jsonb NOT NULL DEFAULT '{}',    -- the decision (who, amount, reason)\n"
+    "    state              text NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed',\n"
+    "                                                      'superseded', 'not_sent')),\n"
+    "    attempts           integer NOT NULL DEFAULT 0,     -- failures (rate limits not counted)\n"
+    "    rate_limited       integer NOT NULL DEFAULT 0,\n"
+    "    next_attempt_at    timestamptz,\n"
+    "    outcome            text,                           -- what the final answer meant\n"
+    "    error              text,\n"
+    "    created_at         timestamptz NOT NULL DEFAULT now(),\n"
+    "    done_at            timestamptz\n"
+    ");\n"
+    "CREATE INDEX platform_calls_due ON platform_calls (next_attempt_at) WHERE state = 'pending';\n"
+    "CREATE INDEX platform_calls_return ON platform_calls (return_id);\n"
+    "\n"
+    "CREATE TABLE platform_call_attempts (\n"
+    "    id              bigserial PRIMARY KEY,\n"
+    "    call_id         bigint NOT NULL REFERENCES platform_calls,\n"
+    "    method          text NOT NULL,\n"
+    "    param           jsonb NOT NULL,\n"
+    "    idempotency_key text NOT NULL,\n"
+    "    started_at      timestamptz NOT NULL,\n"
+    "    duration_ms     integer NOT NULL,\n"
+    "    outcome         text NOT NULL,                     -- ok | refused | rate_limited | transport\n"
+    "    result_code     integer NOT NULL DEFAULT 0,\n"
+    "    answer          text,                              -- the platform's answer, as sent\n"
+    "    error           text\n"
+    ");\n"
+    "CREATE INDEX platform_call_attempts_call ON platform_call_attempts (call_id);\n"
+}};
+
+/* ---- the calls ---------------------------------------------------------------------- */
+
+int rf_pcalls_enqueue(rf_db_t *db, const rf_pcall_new_t *c) {
+    char *param = json_dumps(c->param, JSON_COMPACT | JSON_SORT_KEYS);
+    char *context = c->context ? json_dumps(c->context, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    rf_num_t version = rf_i64(c->platform_version);
+    bool on = rf_pcalls_enabled();
+    const char *p[] = {c->return_id, c->platform, c->platform_return_id, c->purpose, c->method,
+                       param, c->idempotency_key, version.s, context ? context : "{}",
+                       on ? "pending" : "not_sent",
+                       on ? NULL
+                          : "calls are off (no RF_KUAISHOU_API_URL): do this in the platform's"
+                            " seller console"};
+    int rc = -1;
+    if (param)
+        rc = (int)rf_db_exec_count(
+            db,
+            "INSERT INTO platform_calls (return_id, platform, platform_return_id, purpose, method,"
+            " param, idempotency_key, platform_version, context, state, next_attempt_at, error)"
+            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10,"
+            " CASE WHEN $10 = 'pending' THEN now() END, $11)"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            11, p);
+    if (rc == 1)
+        rf_info("event=platform_call_%s return_id=%s purpose=%s method=%s idempotency_key=%s",
+                on ? "queued" : "not_sent", c->return_id, c->purpose, c->method,
+                c->idempotency_key);
+    free(param);
+    free(context);
+    return rc;
+}
+
+int rf_pcalls_alert(rf_bus_t *bus, const char *return_id, const char *kind, const char *subject,
+                    const char *detail) {
+    rf_event_t ev;
+    if (rf_bus_event_init(bus, &ev, RF_EV_OPS_ALERT, return_id, NULL) != 0) return -1;
+    int rc = rf_event_set_str(&ev.body.ops_alert.kind, kind) |
+             rf_event_set_str(&ev.body.ops_alert.subject, subject) |
+             rf_event_set_str(&ev.body.ops_alert.detail, detail ? detail : "");
+    if (rc == 0) rc = rf_bus_emit(bus, &ev);
+    rf_event_clear(&ev);
+    return rc;
+}
+
+/* The answer as text the database takes: at most ANSWER_KEEP bytes of valid
+ * UTF-8 (an invalid byte becomes '?'). malloc'd; NULL for none. */
+static char *answer_text(const char *raw) {
+    if (!raw) return NULL;
+    size_t n = strlen(raw);
+    if (n > ANSWER_KEEP) n = ANSWER_KEEP;
+    char *out = malloc(n + 1);
+    if (!out) return NULL;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)raw[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++) ok = ((unsigned char)raw[i + k] >> 6) == 2;
+        if (ok) {
+            memcpy(out + i, raw + i, len);
+            i += len;
+        } else {
+            out[i++] = '?';
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static int record_attempt(rf_db_t *db, const flight_t *f, const char *outcome, int code,
+                          const char *raw, const char *error) {
+    char *answer = answer_text(raw);
+    rf_num_t id = rf_i64(f->call_id), at = rf_i64(f->started_wall),
+             took = rf_i64(rf_mono_ms() - f->started_mono), rc = rf_i64(code);
+    const char *p[] = {id.s,    f->method, f->param_json, f->stage == 0 ? f->key : "",
+                       at.s,    took.s,    outcome,       rc.s,
+                       answer,  error};
+    int r = rf_db_exec(db,
+                       "INSERT INTO platform_call_attempts (call_id, method, param,"
+                       " idempotency_key, started_at, duration_ms, outcome, result_code, answer,"
+                       " error) VALUES ($1, $2, $3::jsonb, $4, to_timestamp($5::bigint / 1000.0),"
+                       " $6, $7, $8, $9, $10)",
+                       10, p);
+    free(answer);
+    return r;
+}
+
+/* ---- sending --------------------------------------------------------------------------- */
+
+static void send_due(rf_pcalls_t *p);
+static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data, const char *raw,
+                      const char *error);
+
+static void flight_free(flight_t *f) {
+    if (!f) return;
+    free(f->param_json);
+    free(f);
+}
+
+/* Send f's current request; -1 when it could not be started. */
+static int flight_send(flight_t *f) {
+    json_t *param = json_loads(f->param_json, 0, NULL);
+    f->started_wall = rf_now_ms();
+    f->started_mono = rf_mono_ms();
+    int rc = param ? rf_ks_call_keyed(f->p->http, &f->p->ks, f->method, param,
+                                      f->stage == 0 ? f->key : NULL, f->started_wall,
+                                      (long)rf_pcalls_timeout_ms, on_answer, f)
+                   : -1;
+    json_decref(param);
+    return rc;
+}
+
+static void on_timer(uv_timer_t *t) { send_due(t->data); }
+
+/* Look for due calls on the next loop turn (never from inside a callback). */
+void rf_pcalls_kick(rf_pcalls_t *p) {
+    if (p && p->http) uv_timer_start(&p->timer, on_timer, 0, POLL_MS);
+}
+
+static void send_due(rf_pcalls_t *p) {
+    rf_db_t *db = rf_worker_db(p->worker);
+    if (!p->http || !rf_db_connected(db) || rf_httpc_pending(p->http) >= MAX_IN_FLIGHT) return;
+    /* the lease outlives the request and its refetch */
+    rf_num_t lease = rf_i64(2 * rf_pcalls_timeout_ms + 1000), batch = rf_i64(BATCH);
+    const char *params[] = {lease.s, batch.s};
+    PGresult *res = rf_db_query(
+        db,
+        "UPDATE platform_calls SET next_attempt_at = now() + $1::bigint * interval '1 millisecond'"
+        " WHERE call_id IN (SELECT call_id FROM platform_calls WHERE state = 'pending'"
+        "   AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $2::int"
+        "   FOR UPDATE SKIP LOCKED)"
+        " RETURNING call_id, method, param::text, idempotency_key, platform_return_id",
+        2, params);
+    if (!res) return;
+    for (int i = 0; i < PQntuples(res); i++) {
+        flight_t *f = calloc(1, sizeof *f);
+        if (!f) break;
+        f->p = p;
+        f->call_id = rf_get_i64(res, i, 0);
+        snprintf(f->method, sizeof f->method, "%s", rf_get_str(res, i, 1));
+        snprintf(f->call_method, sizeof f->call_method, "%s", rf_get_str(res, i, 1));
+        f->param_json = strdup(rf_get_str(res, i, 2));
+        snprintf(f->key, sizeof f->key, "%s", rf_get_str(res, i, 3));
+        snprintf(f->platform_return_id, sizeof f->platform_return_id, "%s",
+                 rf_get_str(res, i, 4));
+        if (!f->param_json || flight_send(f) != 0) {
+            rf_warn("event=platform_call_not_started call_id=%lld method=%s",
+                    (long long)f->call_id, f->method);
+            flight_free(f); /* the lease expires and it is tried again */
+        }
+    }
+    PQclear(res);
+}
+
+/* The call's final outcome: the worker settles it and the state is stored.
+ * Inside the open transaction; 0 or -1 (roll back). */
+static int settle(flight_t *f, rf_bus_t *bus, rf_db_t *db, const rf_pcall_outcome_t *o,
+                  const char *outcome_name) {
+    rf_num_t id = rf_i64(f->call_id);
+    const char *p1[] = {id.s};
+    PGresult *res = rf_db_query(db,
+                                "SELECT call_id, return_id, platform, platform_return_id, purpose,"
+                                " method, idempotency_key, platform_version, param::text,"
+                                " context::text FROM platform_calls"
+                                " WHERE call_id = $1 AND state = 'pending' FOR UPDATE",
+                                1, p1);
+    if (!res) return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0; /* settled already */
+    }
+    json_t *param = json_loads(rf_get_str(res, 0, 8), 0, NULL);
+    json_t *context = json_loads(rf_get_str(res, 0, 9), 0, NULL);
+    rf_pcall_t call = {
+        .call_id = f->call_id,
+        .return_id = rf_get_str(res, 0, 1),
+        .platform = rf_get_str(res, 0, 2),
+        .platform_return_id = rf_get_str(res, 0, 3),
+        .purpose = rf_get_str(res, 0, 4),
+        .method = rf_get_str(res, 0, 5),
+        .idempotency_key = rf_get_str(res, 0, 6),
+        .platform_version = rf_get_i64(res, 0, 7),
+        .param = param,
+        .context = context,
+    };
+    const char *state = f->p->settle(f->p->arg, bus, db, &call, o);
+    int rc = -1;
+    if (state) {
+        const char *p2[] = {id.s, state, outcome_name, o->accepted ? NULL : o->error};
+        rc = rf_db_exec(db,
+                        "UPDATE platform_calls SET state = $2, outcome = $3, error = $4,"
+                        " done_at = now(), next_attempt_at = NULL WHERE call_id = $1",
+                        4, p2);
+        rf_log(o->accepted ? RF_LOG_INFO : RF_LOG_WARN,
+               "event=platform_call_%s return_id=%s call_id=%lld method=%s idempotency_key=%s"
+               " outcome=%s error=\"%s\"",
+               state, call.return_id, (long long)f->call_id, call.method, call.idempotency_key,
+               outcome_name, o->accepted ? "" : (o->error ? o->error : ""));
+    }
+    json_decref(param);
+    json_decref(context);
+    PQclear(res);
+    return rc;
+}
+
+/* A failed attempt (no usable answer): counted; retried with backoff, or
+ * given up after RF_PLATFORM_CALL_RETRY_MAX. Inside the transaction. */
+static int count_failure(flight_t *f, rf_bus_t *bus, rf_db_t *db, const char *error) {
+    rf_num_t id = rf_i64(f->call_id), base = rf_i64(rf_pcalls_retry_base_ms),
+             max = rf_i64(rf_pcalls_retry_max);
+    const char *p[] = {id.s, base.s, max.s, error};
+    PGresult *res = rf_db_query(
+        db,
+        "UPDATE platform_calls SET attempts = attempts + 1, error = $4,"
+        " next_attempt_at = now() + least($2::bigint * (2 ^ least(attempts, 30))::bigint,"
+        "   3600000) * interval '1 millisecond'"
+        " WHERE call_id = $1 AND state = 'pending' RETURNING attempts >= $3::int",
+        4, p);
+    if (!res) return -1;
+    bool give_up = PQntuples(res) == 1 && strcmp(rf_get_str(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!give_up) return 0;
+    rf_pcall_outcome_t o = {.accepted = false, .error = error};
+    return settle(f, bus, db, &o, "gave_up");
+}
+
+static const char *outcome_name(rf_ks_outcome_t o) {
+    switch (o) {
+    case RF_KS_OK: return "ok";
+    case RF_KS_RATE_LIMITED: return "rate_limited";
+    case RF_KS_REFUSED: return "refused";
+    default: return "transport";
+    }
+}
+
+/* The next request of a refused call: fetch the record again. */
+static void start_refetch(flight_t *f, int code, const char *error) {
+    f->stage = 1;
+    f->refused_code = code;
+    snprintf(f->refused_error, sizeof f->refused_error, "%s", error ? error : "refused");
+    snprintf(f->method, sizeof f->method, "%s", DETAIL_METHOD);
+    json_t *param = json_pack("{s:o}", "refundId", rf_pcalls_id_json(f->platform_return_id));
+    free(f->param_json);
+    f->param_json = param ? json_dumps(param, JSON_COMPACT) : NULL;
+    json_decref(param);
+    if (!f->param_json || flight_send(f) != 0) {
+        rf_warn("event=platform_refetch_not_started call_id=%lld", (long long)f->call_id);
+        flight_free(f); /* the lease expires and the call is tried again */
+    }
+}
+
+static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data, const char *raw,
+                      const char *error) {
+    flight_t *f = arg;
+    rf_pcalls_t *p = f->p;
+    rf_bus_t *bus = rf_worker_bus(p->worker);
+    rf_db_t *db = rf_worker_db(p->worker);
+    if (rf_bus_tx_begin(bus) != 0) {
+        flight_free(f); /* the lease expires and it is tried again */
+        return;
+    }
+    int rc = record_attempt(db, f, outcome_name(outcome), code, raw, error);
+    bool refetch = false;
+    if (rc == 0) {
+        if (outcome == RF_KS_RATE_LIMITED) {
+            rf_num_t id = rf_i64(f->call_id), base = rf_i64(rf_pcalls_retry_base_ms);
+            const char *q[] = {id.s, base.s};
+            rc = rf_db_exec(db,
+                            "UPDATE platform_calls SET rate_limited = rate_limited + 1,"
+                            " next_attempt_at = now() + least($2::bigint"
+                            "   * (2 ^ least(rate_limited, 30))::bigint, 3600000)"
+                            "   * interval '1 millisecond'"
+                            " WHERE call_id = $1 AND state = 'pending'",
+                            2, q);
+            rf_warn("event=platform_rate_limited call_id=%lld method=%s", (long long)f->call_id,
+                    f->method);
+        } else if (f->stage == 0 && outcome == RF_KS_OK) {
+            rf_pcall_outcome_t o = {.accepted = true, .result_code = 1};
+            rc = settle(f, bus, db, &o, "accepted");
+        } else if (f->stage == 0 && outcome == RF_KS_REFUSED) {
+            refetch = true; /* the attempt is committed; the record decides */
+        } else if (f->stage == 1 && outcome == RF_KS_OK) {
+            bool done = rf_pcalls_target_reached(f->call_method, data);
+            rf_pcall_outcome_t o = {.accepted = done, .already_done = done,
+                                    .result_code = f->refused_code, .error = f->refused_error,
+                                    .detail = data};
+            rc = settle(f, bus, db, &o, done ? "already_done" : "refused");
+        } else {
+            rc = count_failure(f, bus, db, error ? error : "no answer");
+        }
+    }
+    if (rc != 0 || rf_bus_tx_commit(bus) != 0) {
+        rf_bus_tx_rollback(bus);
+        rf_warn("event=platform_call_unrecorded call_id=%lld method=%s (retried after the lease)",
+                (long long)f->call_id, f->method);
+        flight_free(f);
+        return;
+    }
+    if (refetch) {
+        start_refetch(f, code, error);
+        return;
+    }
+    flight_free(f);
+    rf_pcalls_kick(p); /* a settle may have written a new call */
+}
+
+/* ---- set-up -------------------------------------------------------------------------------- */
+
+rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *arg) {
+    rf_pcalls_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    if (rf_ks_settings_load(&p->ks) != 0) {
+        free(p);
+        return NULL;
+    }
+    if (rf_db_migrate(rf_worker_db(w), pcalls_migrations,
+                      sizeof pcalls_migrations / sizeof pcalls_migrations[0]) != 0) {
+        free(p);
+        return NULL;
+    }
+    p->worker = w;
+    p->settle = settle_fn;
+    p->arg = arg;
+    if (!rf_pcalls_enabled()) {
+        rf_warn("event=platform_calls_off detail=\"no RF_KUAISHOU_API_URL: decisions on Kuaishou"
+                " returns are recorded as not_sent and alerted; do them in the seller console\"");
+        return p;
+    }
+    p->http = rf_httpc_new(rf_worker_loop(w));
+    if (!p->http) {
+        free(p);
+        return NULL;
+    }
+    /* calls in flight when the process stopped go out again at once */
+    rf_db_exec(rf_worker_db(w),
+               "UPDATE platform_calls SET next_attempt_at = now() WHERE state = 'pending'", 0,
+               NULL);
+    uv_timer_init(rf_worker_loop(w), &p->timer);
+    p->timer.data = p;
+    uv_unref((uv_handle_t *)&p->timer);
+    uv_timer_start(&p->timer, on_timer, 0, POLL_MS);
+    rf_info("event=platform_calls_on api_url=%s sign_method=%s", p->ks.api_url,
+            rf_ks_sign_method);
+    return p;
+}
+
+/* ---- metrics ---------------------------------------------------------------------------------- */
+
+void rf_pcalls_metrics(rf_worker_t *w, rf_metrics_out_t *out, const char *worker_name) {
+    static const char *const states[] = {"pending", "succeeded", "failed", "superseded",
+                                         "not_sent"};
+    json_t *doc = rf_worker_query_json(
+        w,
+        "SELECT json_build_object('states', COALESCE((SELECT json_object_agg(state, n) FROM"
+        " (SELECT state, count(*) AS n FROM platform_calls GROUP BY state) s), '{}'::json),"
+        " 'oldest', COALESCE((SELECT extract(epoch FROM now() - min(created_at))::bigint"
+        "   FROM platform_calls WHERE state = 'pending'), 0))",
+        0, NULL);
+    if (!doc) return;
+    json_t *st = json_object_get(doc, "states");
+    rf_metrics_printf(out, "# HELP rf_platform_calls Decision calls to the platform, by state"
+                           " (not_sent: calls off, an operator must act).\n"
+                           "# TYPE rf_platform_calls gauge\n");
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        rf_metrics_printf(out, "rf_platform_calls{worker=\"%s\",state=\"%s\"} %lld\n",
+                          worker_name, states[i],
+                          (long long)json_integer_value(json_object_get(st, states[i])));
+    rf_metrics_printf(out,
+                      "# HELP rf_platform_call_oldest_pending_age_seconds Age of the oldest"
+                      " platform call not yet answered.\n"
+                      "# TYPE rf_platform_call_oldest_pending_age_seconds gauge\n"
+                      "rf_platform_call_oldest_pending_age_seconds{worker=\"%s\"} %lld\n",
+                      worker_name, (long long)json_integer_value(json_object_get(doc, "oldest")));
+    json_decref(doc);
+}
+
+/* ---- GET /v1/platform-calls?return_id= -------------------------------------------------------- */
+
+bool rf_pcalls_route(rf_db_t *db, rf_http_exchange_t *x) {
+    if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/platform-calls") != 0)
+        return false;
+    char return_id[RF_ID_MAX];
+    if (rf_http_query_param(x, "return_id", return_id, sizeof return_id) < 0) return_id[0] = '\0';
+    const char *p[] = {return_id};
+    bool dberr = false;
+    json_t *calls = rf_db_query_json(
+        db,
+        "SELECT COALESCE(json_agg(json_build_object('call_id', c.call_id, 'return_id',"
+        " c.return_id, 'platform', c.platform, 'platform_return_id', c.platform_return_id,"
+        " 'purpose', c.purpose, 'method', c.method, 'param', c.param, 'idempotency_key',"
+        " c.idempotency_key, 'platform_version', c.platform_version, 'context', c.context,"
+        " 'state', c.state, 'attempts', c.attempts, 'rate_limited', c.rate_limited,"
+        " 'outcome', c.outcome, 'error', c.error,"
+        " 'created_at', (extract(epoch FROM c.created_at) * 1000)::bigint,"
+        " 'done_at', (extract(epoch FROM c.done_at) * 1000)::bigint,"
+        " 'requests', (SELECT COALESCE(json_agg(json_build_object('method', a.method, 'param',"
+        "   a.param, 'idempotency_key', a.idempotency_key, 'started_at',"
+        "   (extract(epoch FROM a.started_at) * 1000)::bigint, 'duration_ms', a.duration_ms,"
+        "   'outcome', a.outcome, 'result_code', a.result_code, 'answer', a.answer,"
+        "   'error', a.error) ORDER BY a.id), '[]'::json)"
+        "   FROM platform_call_attempts a WHERE a.call_id = c.call_id))"
+        " ORDER BY c.call_id), '[]'::json)"
+        " FROM (SELECT * FROM platform_calls WHERE $1 = '' OR return_id = $1"
+        "   ORDER BY call_id DESC LIMIT 200) c",
+        1, p, &dberr);
+    if (!calls) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
+    else rf_http_reply_json(x, 200, json_pack("{s:s, s:o}", "return_id", return_id, "calls", calls));
+    return true;
+}

@@ -1,0 +1,152 @@
+/*
+ * platform/platform_calls.h: decisions told to a platform (today Kuaishou), once,
+ * surviving a crash, and on the record.
+ *
+ * A worker that decides something the platform must hear (review: approve a
+ * return, reject; refund: agree a refund, confirm receipt) writes a *call*
+ * into its own platform_calls table in the same transaction as the decision
+ * (state pending). This module sends due calls asynchronously on the
+ * worker's loop (platform/ks_client.h, never blocking it), each with its
+ * idempotency key as the Idempotency-Key header, and records every request
+ * (method, param JSON, key: never the secret) with the platform's answer,
+ * outcome and timing in platform_call_attempts.
+ *
+ *   - accepted (result 1): the worker's settle callback runs, in a bus
+ *     transaction, and emits what follows (return.approved, refund.issued...);
+ *   - rate limited: retried later with backoff, not counted as a failure;
+ *   - no answer / not the platform's JSON: retried with backoff, counted;
+ *     after RF_PLATFORM_CALL_RETRY_MAX the call is settled as failed;
+ *   - refused: the record is fetched again (open.seller.order.refund.detail).
+ *     A record already in the call's target state (a retry after a crash whose
+ *     first attempt went through) counts as accepted; otherwise the worker's
+ *     settle callback gets the refusal and the fresh record (a newer version
+ *     is a conflict: it re-decides and writes a new call, or gives up).
+ *
+ * Pending calls are sent at start and from a timer, so a crash between the
+ * decision and the platform's answer loses nothing: the call is sent again
+ * with the same key. With no RF_KUAISHOU_API_URL calls are off: a call is
+ * recorded as not_sent (an operator does it in the platform's seller console)
+ * and the worker raises an alert; nothing is sent.
+ */
+#ifndef RF_PLATFORM_CALLS_H
+#define RF_PLATFORM_CALLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bus/bus.h"
+#include "runtime/config.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "platform/ks_client.h"
+#include "worker/worker.h"
+
+/* Settings of the workers that make decision calls (review, refund), besides
+ * the Kuaishou API settings of platform/ks_client.h (RF_KS_CONFIG). */
+extern int64_t rf_pcalls_timeout_ms;    /* RF_PLATFORM_CALL_TIMEOUT_MS */
+extern int64_t rf_pcalls_retry_max;     /* RF_PLATFORM_CALL_RETRY_MAX */
+extern int64_t rf_pcalls_retry_base_ms; /* RF_PLATFORM_CALL_RETRY_BASE_MS */
+
+/* The configuration-table rows of those settings, for a worker's table. */
+#define RF_PCALLS_CONFIG                                                                       \
+    RF_KS_CONFIG,                                                                              \
+    {"RF_PLATFORM_CALL_TIMEOUT_MS", RF_CFG_INT, &rf_pcalls_timeout_ms, "10000", 100, 600000,   \
+     "a platform call must be answered within this many ms"},                                  \
+    {"RF_PLATFORM_CALL_RETRY_MAX", RF_CFG_INT, &rf_pcalls_retry_max, "8", 1, 1000,             \
+     "failed attempts (no answer) before a platform call is given up and alerted"},            \
+    {"RF_PLATFORM_CALL_RETRY_BASE_MS", RF_CFG_INT, &rf_pcalls_retry_base_ms, "1000", 10,       \
+     3600000, "delay before a platform call is retried, doubled each time (at most an hour)"}
+
+typedef struct rf_pcalls rf_pcalls_t;
+
+/* A call as stored (every pointer borrowed for the callback). */
+typedef struct rf_pcall {
+    int64_t call_id;
+    const char *return_id, *platform, *platform_return_id;
+    const char *purpose; /* the worker's name for it: approve_return, reject, ... */
+    const char *method;  /* open.seller.order.refund.returngoods.approve, ... */
+    const char *idempotency_key;
+    int64_t platform_version; /* the record's version the decision saw (0: unknown) */
+    json_t *param;            /* the business parameters sent */
+    json_t *context;          /* the worker's own facts of the decision */
+} rf_pcall_t;
+
+/* The final outcome of a call. */
+typedef struct rf_pcall_outcome {
+    bool accepted;      /* the platform did it (now, or before: already_done) */
+    bool already_done;  /* refused, but the record is already in the target state */
+    int result_code;    /* the platform's result of the refusal (0: no answer) */
+    const char *error;  /* why not, when not accepted */
+    json_t *detail;     /* the record fetched again after a refusal, or NULL */
+} rf_pcall_outcome_t;
+
+/* Final states a settle callback returns. */
+#define RF_PCALL_SUCCEEDED "succeeded"
+#define RF_PCALL_FAILED "failed"
+#define RF_PCALL_SUPERSEDED "superseded" /* a conflict: a new call replaces this one */
+
+/* rf_pcall_settle_fn: act on a call's final outcome inside the open bus
+ * transaction (emit events, write the worker's tables, write a new call).
+ * Returns one of the states above, or NULL to roll back (tried again later). */
+typedef const char *(*rf_pcall_settle_fn)(void *arg, rf_bus_t *bus, rf_db_t *db,
+                                          const rf_pcall_t *call,
+                                          const rf_pcall_outcome_t *outcome);
+
+/* rf_pcalls_new: the sender for worker w (call from the worker's start
+ * hook). Checks the settings: with an API URL, the app key, secret and token
+ * are required and the sign method must be MD5 or HMAC_SHA256; a bad
+ * setting is logged naming it and NULL is returned (start-up stops). With
+ * calls off it returns a sender that sends nothing. */
+rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle, void *arg);
+
+/* rf_pcalls_enabled: an API URL is set. */
+bool rf_pcalls_enabled(void);
+
+/* A call to write (strings copied by the database). */
+typedef struct rf_pcall_new {
+    const char *return_id, *platform, *platform_return_id, *purpose, *method, *idempotency_key;
+    int64_t platform_version;
+    json_t *param;   /* borrowed */
+    json_t *context; /* borrowed; NULL for {} */
+} rf_pcall_new_t;
+
+/* rf_pcalls_enqueue: write the call in the caller's transaction, pending
+ * (or not_sent when calls are off). Returns 1 written, 0 when a call with
+ * that idempotency key exists (the same decision again), -1 db error. */
+int rf_pcalls_enqueue(rf_db_t *db, const rf_pcall_new_t *c);
+
+/* rf_pcalls_kick: send due calls now (after the decision's commit). */
+void rf_pcalls_kick(rf_pcalls_t *p);
+
+/* rf_pcalls_alert: emit ops.alert {kind, subject, detail} about return_id in
+ * the caller's transaction. 0 or -1. */
+int rf_pcalls_alert(rf_bus_t *bus, const char *return_id, const char *kind, const char *subject,
+                    const char *detail);
+
+/* rf_pcalls_route: GET /v1/platform-calls?return_id=ID (every call with its
+ * attempts). true when the request was this route (and answered). */
+bool rf_pcalls_route(rf_db_t *db, rf_http_exchange_t *x);
+
+/* rf_pcalls_metrics: rf_platform_calls{worker,state} (calls by state) and
+ * rf_platform_call_oldest_pending_age_seconds on a /metrics page. */
+void rf_pcalls_metrics(rf_worker_t *w, rf_metrics_out_t *out, const char *worker_name);
+
+/* ---- pure helpers (tested on their own) ------------------------------------------ */
+
+/* rf_pcalls_backoff_ms: base * 2^(n-1), at most an hour; n >= 1. */
+int64_t rf_pcalls_backoff_ms(int64_t base_ms, int64_t n);
+
+/* rf_pcalls_target_reached: true when the Kuaishou refund record `detail`
+ * (open.seller.order.refund.detail's data) already shows what method asks
+ * for: agreed (negotiateStatus 2, or past waiting for the seller) for the two
+ * approves, rejected (negotiateStatus 3, or status 12) for open.refund.reject,
+ * refunding or refunded (status 50, 60) for confirm.receipt. */
+bool rf_pcalls_target_reached(const char *method, json_t *detail);
+
+/* rf_pcalls_id_json: a platform id as the API wants it: a JSON integer when
+ * the text is a decimal number that fits int64, else the text. New ref. */
+json_t *rf_pcalls_id_json(const char *id);
+
+#endif
