@@ -52,9 +52,12 @@ $(BUILD)/gen/ops_page.c: common/http/ops.html deploy/embed-page.sh
 	@mkdir -p $(@D)
 	$(Q)sh deploy/embed-page.sh common/http/ops.html > $@
 
-# Each service: every .c in its folder, plus its migrations embedded as C strings.
+# Each service: every .c in its folder and its subfolders (intake/feeds/), plus its
+# migrations embedded as C strings. A service's files include its own headers from
+# its folder's root ("intake.h", "feeds/feeds.h").
 define service_rules
-$(1)_SRC := $$(wildcard services/$(1)/*.c)
+$(1)_SRC := $$(wildcard services/$(1)/*.c services/$(1)/*/*.c)
+$(BUILD)/obj/services/$(1)/%.o: CPPFLAGS += -Iservices/$(1)
 $(1)_SQL := $$(sort $$(wildcard services/$(1)/sql/*.sql))
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/$(1)_migrations.o
 $(BUILD)/gen/$(1)_migrations.c: $$($(1)_SQL) deploy/embed-sql.sh
