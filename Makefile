@@ -7,6 +7,9 @@
 #   make bench      end-to-end throughput/latency/memory figures (var/bench/latest.json)
 #   make soak       10 minutes of load with random kill -9 of workers and PostgreSQL
 #   make SANITIZE=address,undefined check   one sanitizer pass only
+#   make format     clang-format every C file (.clang-format); format-check only checks
+#   make lint       clang-tidy over every C file (.clang-tidy); fails on any finding
+#   make compile_commands.json   the real compile commands, for editors and clang-tidy
 #   make clean
 #
 # Layout: common/ (one folder per concern, README "Architecture") and proto/ build
@@ -119,7 +122,8 @@ $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)ar rcs $@ $^
 
-.PHONY: all deps build-tests run test check valgrind clean bench soak fuzz fuzz-build fuzz-smoke
+.PHONY: all deps build-tests run test check valgrind clean bench soak fuzz fuzz-build fuzz-smoke \
+        format format-check lint static-checks
 all: $(BINS) $(TOOL_BINS)
 build-tests: all $(UNIT_BINS)
 
@@ -164,23 +168,54 @@ fuzz: deps
 fuzz-smoke:
 	@RF_FUZZ_SECONDS=30 $(MAKE) --no-print-directory fuzz
 
+# Formatting and lint, over every C file of the tree (tests included).
+C_FILES = $(shell find common services tools tests proto -name '*.[ch]' | sort)
+format:
+	$(Q)clang-format -i $(C_FILES)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(C_FILES)
+
+# compile_commands.json: every compile command of a full build, recorded by bear in
+# a build of its own (build/cc), so clang-tidy and editors see the real flags.
+compile_commands.json: Makefile $(wildcard common/*/*.c services/*/*.c services/*/*/*.c tools/*/*.c tests/unit/*.c)
+	$(Q)rm -rf build/cc
+	$(Q)bear --output $@ -- $(MAKE) --no-print-directory BUILD=build/cc -j2 all build-tests >/dev/null
+
+# clang-tidy with the checks of .clang-tidy, every finding an error. The tests'
+# sources are left out (cmocka's macros), the libFuzzer targets are built with clang.
+LINT_FILES = $(shell find common services tools -name '*.c' | sort)
+lint: compile_commands.json
+	@mkdir -p build
+	$(Q)printf '%s\n' $(LINT_FILES) | xargs -P2 -n4 clang-tidy -p . --quiet \
+	    --extra-arg=-Wno-unknown-warning-option >build/lint.txt 2>&1; \
+	grep -v -e '^[0-9]* warnings* \(and [0-9]* errors* \)*generated\.$$' \
+	    -e '^Error while processing' build/lint.txt >build/lint-findings.txt; \
+	if [ -s build/lint-findings.txt ]; then cat build/lint-findings.txt; \
+	    echo "lint: $$(grep -c ': error: ' build/lint-findings.txt) findings (.clang-tidy)"; exit 1; fi; \
+	echo "lint: clean, $(words $(LINT_FILES)) files"
+
+# Format and lint as two tests with results in build/static (make test counts them).
+static-checks:
+	@sh tests/static-checks.sh build/static
+
 # The unit tests under valgrind's memcheck (the plain build).
 valgrind: build-tests
 	@RF_VALGRIND=1 sh tests/run-tests.sh $(BUILD)
 
-# The whole suite, as CI runs it: the plain build's tests, its unit tests under
+# The whole suite, as CI runs it: format and lint, the plain build's tests, its unit tests under
 # valgrind, the sanitizer build's tests, a short pass of every fuzzer, then one
 # summary line for all of them. With SANITIZE=... given, just that build's pass.
 ifeq ($(SANITIZE),)
 test: deps
 	@rm -f build/release/test-results.txt build/release/valgrind-results.txt build/san/test-results.txt \
-	    build/fuzz/fuzz/results.txt
+	    build/fuzz/fuzz/results.txt build/static/test-results.txt
 	@status=0; \
+	$(MAKE) --no-print-directory static-checks || status=1; \
 	$(MAKE) --no-print-directory check || status=1; \
 	$(MAKE) --no-print-directory valgrind || status=1; \
 	$(MAKE) --no-print-directory SANITIZE=address,undefined check || status=1; \
 	$(MAKE) --no-print-directory fuzz-smoke || status=1; \
-	sh tests/summary.sh build/release build/release/valgrind-results.txt build/san \
+	sh tests/summary.sh build/static build/release build/release/valgrind-results.txt build/san \
 	    build/fuzz/fuzz/results.txt || status=1; \
 	exit $$status
 else

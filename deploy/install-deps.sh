@@ -24,6 +24,9 @@ python3               # integration test scenarios (tests/integration/*.py)
 valgrind              # make test runs the unit tests under valgrind's memcheck
 clang                 # libFuzzer targets (make fuzz; a short pass in make test)
 libclang-rt-14-dev    # clang's sanitizer and libFuzzer runtimes
+clang-format          # make format / format-check: the tree's C style (.clang-format)
+clang-tidy            # make lint: the static analyzer and bug-finding checks (.clang-tidy)
+bear                  # make compile_commands.json: the real compile flags for clang-tidy
 openssl               # the openssl command: the tests' platform stand-in encrypts pushes with it
 curl                  # talking to the workers' HTTP APIs by hand and in scripts
 procps                # ps/pkill used when supervising and testing worker processes

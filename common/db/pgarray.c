@@ -69,8 +69,10 @@ int rf_pgarray_add_bytea(rf_pgarray_t *a, const uint8_t *data, size_t n) {
     if (reserve(a, 2 * n + 6) != 0) return -1;
     separate(a);
     char *p = a->buf + a->len;
-    memcpy(p, "\"\\\\x", 4); /* "\\x: the element's text is \x<hex> */
-    p += 4;
+    /* "\\x: the element's text is \x<hex> (a quote, the backslash escaped, x) */
+    static const char prefix[4] = {'"', '\\', '\\', 'x'};
+    memcpy(p, prefix, sizeof prefix);
+    p += sizeof prefix;
     for (size_t i = 0; i < n; i++) {
         *p++ = hex[data[i] >> 4];
         *p++ = hex[data[i] & 15];

@@ -79,9 +79,9 @@ int rf_config_load(const rf_config_entry_t *table, size_t n, char *err, size_t e
         case RF_CFG_STRING:
         case RF_CFG_HOSTPORT:
         case RF_CFG_ENDPOINT:
-            if (strlen(text) >= RF_CFG_STR_MAX) ok = false;
-            else if (e->type == RF_CFG_HOSTPORT && !valid_hostport(text)) ok = false;
-            else if (e->type == RF_CFG_ENDPOINT && !valid_endpoint(text)) ok = false;
+            ok = strlen(text) < RF_CFG_STR_MAX &&
+                 (e->type != RF_CFG_HOSTPORT || valid_hostport(text)) &&
+                 (e->type != RF_CFG_ENDPOINT || valid_endpoint(text));
             if (ok) snprintf((char *)e->target, RF_CFG_STR_MAX, "%s", text);
             break;
         case RF_CFG_INT: {

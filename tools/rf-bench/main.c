@@ -390,7 +390,7 @@ int main(int argc, char **argv) {
     uv_timer_start(&b.tick, on_tick, 1, 1);
     uv_run(b.loop, UV_RUN_DEFAULT);
     double wall = (double)(uv_hrtime() - b.t0_ns) / 1e9;
-    qsort(b.lat_us, b.nlat, sizeof *b.lat_us, cmp_u64);
+    if (b.nlat) qsort(b.lat_us, b.nlat, sizeof *b.lat_us, cmp_u64);
     printf("{\"offered\": %llu, \"unsent\": %llu, \"sent\": %llu, \"answered\": %llu, "
            "\"accepted\": %llu, \"refused\": %llu, "
            "\"errors\": %llu, \"return_refund_accepted\": %llu, \"receipts\": %llu, "
