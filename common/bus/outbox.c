@@ -14,7 +14,7 @@
  *     batches, polling the outbox for what is due, and (replicated) renewing
  *     this replica's lease and taking over the rows of dead replicas.
  */
-#include "bus/bus.h"
+#include "bus/bus_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,261 +22,86 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <uthash.h>
-#include <zmq.h>
-
-#include "bus/curve.h"
-#include "runtime/ids.h"
 #include "runtime/log.h"
-#include "db/pgarray.h"
 
-#define TICK_MS 20
-#define MAX_FRAME_ID 128
-#define RECV_BUDGET 4096 /* replies drained per socket per pass */
-#define LINK_DOWN_MS 1000 /* a replica that refused a send is skipped this long */
-#define HEARTBEAT_MS 1000 /* replica lease renewal and takeover check */
-#define DUE_SLOTS 32 /* backed-off due times remembered per consumer */
+#define RECV_BUDGET 4096       /* replies drained per socket per pass */
+#define LINK_DOWN_MS 1000      /* a replica that refused a send is skipped this long */
+#define HEARTBEAT_MS 1000      /* replica lease renewal and takeover check */
 #define VACUUM_AFTER_ROWS 5000 /* outbox rows deleted between two VACUUMs */
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
-#define ZAP_DOMAIN "returnflow"
 
 const rf_migration_t rf_bus_migrations[] = {
-    {"000_bus",
-     "CREATE TABLE IF NOT EXISTS outbox (\n"
-     "  seq bigserial NOT NULL,\n"
-     "  event_id text NOT NULL,\n"
-     "  dest text NOT NULL,\n"
-     "  return_id text NOT NULL,\n"
-     "  type text NOT NULL,\n"
-     "  payload bytea NOT NULL,\n"
-     "  attempts integer NOT NULL DEFAULT 0,\n"
-     "  deferrals integer NOT NULL DEFAULT 0,\n"
-     "  next_attempt_at timestamptz NOT NULL DEFAULT now(),\n"
-     "  last_error text,\n"
-     "  created_at timestamptz NOT NULL DEFAULT now(),\n"
-     "  PRIMARY KEY (event_id, dest));\n"
-     "CREATE INDEX IF NOT EXISTS outbox_dest_return ON outbox (dest, return_id, seq);\n"
-     "CREATE TABLE IF NOT EXISTS inbox (\n"
-     "  event_id text PRIMARY KEY,\n"
-     "  producer text NOT NULL,\n"
-     "  type text NOT NULL,\n"
-     "  return_id text NOT NULL,\n"
-     "  applied_at timestamptz NOT NULL DEFAULT now());\n"
-     "CREATE TABLE IF NOT EXISTS dead_letter (\n"
-     "  id bigserial PRIMARY KEY,\n"
-     "  event_id text NOT NULL,\n"
-     "  dest text NOT NULL,\n"
-     "  return_id text NOT NULL,\n"
-     "  type text NOT NULL,\n"
-     "  payload bytea NOT NULL,\n"
-     "  attempts integer NOT NULL,\n"
-     "  reason text NOT NULL,\n"
-     "  created_at timestamptz NOT NULL,\n"
-     "  failed_at timestamptz NOT NULL DEFAULT now());\n"},
+    {.name = "000_bus",
+     .sql = "CREATE TABLE IF NOT EXISTS outbox (\n"
+            "  seq bigserial NOT NULL,\n"
+            "  event_id text NOT NULL,\n"
+            "  dest text NOT NULL,\n"
+            "  return_id text NOT NULL,\n"
+            "  type text NOT NULL,\n"
+            "  payload bytea NOT NULL,\n"
+            "  attempts integer NOT NULL DEFAULT 0,\n"
+            "  deferrals integer NOT NULL DEFAULT 0,\n"
+            "  next_attempt_at timestamptz NOT NULL DEFAULT now(),\n"
+            "  last_error text,\n"
+            "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+            "  PRIMARY KEY (event_id, dest));\n"
+            "CREATE INDEX IF NOT EXISTS outbox_dest_return ON outbox (dest, return_id, seq);\n"
+            "CREATE TABLE IF NOT EXISTS inbox (\n"
+            "  event_id text PRIMARY KEY,\n"
+            "  producer text NOT NULL,\n"
+            "  type text NOT NULL,\n"
+            "  return_id text NOT NULL,\n"
+            "  applied_at timestamptz NOT NULL DEFAULT now());\n"
+            "CREATE TABLE IF NOT EXISTS dead_letter (\n"
+            "  id bigserial PRIMARY KEY,\n"
+            "  event_id text NOT NULL,\n"
+            "  dest text NOT NULL,\n"
+            "  return_id text NOT NULL,\n"
+            "  type text NOT NULL,\n"
+            "  payload bytea NOT NULL,\n"
+            "  attempts integer NOT NULL,\n"
+            "  reason text NOT NULL,\n"
+            "  created_at timestamptz NOT NULL,\n"
+            "  failed_at timestamptz NOT NULL DEFAULT now());\n"},
     /* Replicas: who sends each row, and who is alive (bus/bus.h). */
-    {"000_bus_replicas",
-     "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS owner integer NOT NULL DEFAULT 0;\n"
-     "CREATE TABLE IF NOT EXISTS replica_lease (\n"
-     "  replica_id integer PRIMARY KEY,\n"
-     "  pid integer NOT NULL,\n"
-     "  heartbeat_at timestamptz NOT NULL DEFAULT now());\n"},
+    {.name = "000_bus_replicas",
+     .sql = "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS owner integer NOT NULL DEFAULT 0;\n"
+            "CREATE TABLE IF NOT EXISTS replica_lease (\n"
+            "  replica_id integer PRIMARY KEY,\n"
+            "  pid integer NOT NULL,\n"
+            "  heartbeat_at timestamptz NOT NULL DEFAULT now());\n"},
     /* Events being applied, and by which process: what a consumer that died
      * mid-apply finds on its next start (see "consumer: poison that kills"). */
-    {"000_bus_inbox_started",
-     "CREATE TABLE IF NOT EXISTS inbox_started (\n"
-     "  event_id text PRIMARY KEY,\n"
-     "  instance text NOT NULL,\n"
-     "  crashes integer NOT NULL DEFAULT 0,\n"
-     "  started_at timestamptz NOT NULL DEFAULT now());\n"},
+    {.name = "000_bus_inbox_started",
+     .sql = "CREATE TABLE IF NOT EXISTS inbox_started (\n"
+            "  event_id text PRIMARY KEY,\n"
+            "  instance text NOT NULL,\n"
+            "  crashes integer NOT NULL DEFAULT 0,\n"
+            "  started_at timestamptz NOT NULL DEFAULT now());\n"},
     /* The same, one row per batch being applied (inbox_started keeps only
      * the crash counts). */
-    {"000_bus_inbox_batches",
-     "CREATE TABLE IF NOT EXISTS inbox_batches (\n"
-     "  instance text NOT NULL,\n"
-     "  batch bigint NOT NULL,\n"
-     "  event_ids text[] NOT NULL,\n"
-     "  started_at timestamptz NOT NULL DEFAULT now(),\n"
-     "  PRIMARY KEY (instance, batch));\n"},
+    {.name = "000_bus_inbox_batches",
+     .sql = "CREATE TABLE IF NOT EXISTS inbox_batches (\n"
+            "  instance text NOT NULL,\n"
+            "  batch bigint NOT NULL,\n"
+            "  event_ids text[] NOT NULL,\n"
+            "  started_at timestamptz NOT NULL DEFAULT now(),\n"
+            "  PRIMARY KEY (instance, batch));\n"},
     /* The poll reads due heads in seq order and stops at its limit. */
-    {"000_bus_outbox_dest_seq",
-     "CREATE INDEX IF NOT EXISTS outbox_dest_seq ON outbox (dest, seq);\n"},
+    {.name = "000_bus_outbox_dest_seq",
+     .sql = "CREATE INDEX IF NOT EXISTS outbox_dest_seq ON outbox (dest, seq);\n"},
 };
 const size_t rf_bus_migrations_count = sizeof rf_bus_migrations / sizeof rf_bus_migrations[0];
 
-/* An event sent to a consumer and not yet answered; one per return at most. */
-typedef struct inflight {
-    char return_id[MAX_FRAME_ID]; /* hash key */
-    char event_id[MAX_FRAME_ID];  /* the event in flight for that return */
-    int64_t sent_at;              /* rf_mono_ms() */
-    int link;                     /* the replica it went to */
-    UT_hash_handle hh;
-} inflight_t;
-
-/* Events of one return emitted in one transaction after the one now in
- * flight toward a consumer: sent one by one as each is acknowledged, without
- * waiting for a poll. Memory only (the outbox rows stay the truth): dropped
- * when anything but an ACK happens to the return, and the poll takes over. */
-typedef struct chained {
-    char event_id[MAX_FRAME_ID];
-    uint8_t *payload;
-    size_t len;
-    struct chained *next;
-} chained_t;
-
-typedef struct chain {
-    char return_id[MAX_FRAME_ID]; /* hash key */
-    chained_t *head, *tail;
-    int64_t n;                    /* events in it */
-    UT_hash_handle hh;
-} chain_t;
-
-/* The link to one replica of a consuming worker. */
-typedef struct link {
-    struct peer *peer;
-    char endpoint[256];     /* where that replica's ROUTER listens */
-    void *sock;             /* DEALER connected to it */
-    uv_poll_t poll;         /* readable notices on ZMQ_FD */
-    bool poll_started;
-    int64_t timeout_streak; /* ack timeouts since the last answer: it may be stalled */
-    int64_t streak_at;      /* rf_mono_ms() of the streak's last step */
-    int64_t stalled_until;  /* rf_mono_ms(): send nothing before this (backoff) */
-    int64_t down_until;     /* rf_mono_ms(): it refused a send (no connection); skip it */
-    bool reported_down;     /* its unreachability was logged (once until it answers) */
-    void *monitor;          /* PAIR: the DEALER's completed handshakes (a consumer that
-                               (re)started), read each tick */
-} link_t;
-
-/* The producer side toward one consuming worker (one link per replica). */
-typedef struct peer {
-    rf_bus_t *bus;
-    unsigned bit;          /* RF_W_* of the consumer */
-    const char *name;      /* its worker name */
-    void *sock;            /* links[0].sock: non-NULL when this worker is a consumer */
-    link_t links[RF_BUS_MAX_REPLICAS];
-    int n_links;
-    inflight_t *inflight;  /* by return id, whatever the link */
-    int64_t n_inflight;
-    chain_t *chains;       /* by return id: what follows its event in flight */
-    bool needs_poll;       /* something is pending that the fast path did not send */
-    int64_t due[DUE_SLOTS]; /* rf_mono_ms() when rows this worker backed off (retry or
-                               deferral) come due, ascending; a full list drops the
-                               latest, which the periodic poll finds, up to poll_ms late */
-    int n_due;
-    int64_t sent, acked, retried, deferred, rejected, timeouts;
-} peer_t;
-
-/* An event emitted in the open transaction toward one consumer: written to
- * the outbox (all of the transaction's in one INSERT) just before COMMIT,
- * sent after it. */
-typedef struct emitted {
-    unsigned bit;
-    const char *type;      /* static event type name */
-    bool held;             /* an older row of that return toward that consumer exists:
-                              only the poll (which sends heads) may send this one */
-    int64_t ahead;         /* unacknowledged rows of that return toward that consumer
-                              before it (-1: unknown); it may follow them in memory
-                              when they are exactly the event in flight and its chain */
-    char event_id[MAX_FRAME_ID];
-    char return_id[MAX_FRAME_ID];
-    uint8_t *payload;
-    size_t len;
-} emitted_t;
-
-/* An acknowledged outbox row waiting for its DELETE. */
-typedef struct acked_row {
-    char event_id[MAX_FRAME_ID];
-    unsigned bit;
-} acked_row_t;
-
-/* How many acknowledged rows of one (consumer, return) wait for their
- * DELETE: such rows do not hold back a newer event of that return. */
-typedef struct acked_count {
-    char key[MAX_FRAME_ID + 2]; /* consumer bit index digit, then the return id */
-    int64_t n;
-    UT_hash_handle hh;
-} acked_count_t;
-
-/* One event received on the ROUTER. */
-typedef struct inmsg {
-    uint8_t identity[256];
-    size_t identity_len;
-    char event_id[MAX_FRAME_ID];
-    char return_id[MAX_FRAME_ID];
-    uint8_t *body;
-    size_t body_len;
-    /* outcome */
-    const char *reply;     /* "ACK", "RETRY", "DEFER", "REJECT" or NULL (no answer) */
-    char reason[200];
-    int64_t crashes;       /* earlier processes that died while applying it */
-} inmsg_t;
-
-struct rf_bus {
-    uv_loop_t *loop;
-    rf_db_t *db;
-    rf_bus_config_t cfg;
-    char self_name[32];
-    void *zctx;
-    void *router;
-    uv_poll_t router_poll;
-    bool router_poll_started;
-    peer_t peers[RF_WORKER_COUNT];
-    /* CURVE (curve_on): our keys, who may connect, and the ZAP handler */
-    bool curve_on;
-    char curve_secret[RF_CURVE_KEY_Z85 + 1], curve_public[RF_CURVE_KEY_Z85 + 1];
-    rf_curve_keyring_t *keyring;
-    void *zap;
-    uv_poll_t zap_poll;
-    bool zap_poll_started;
-    int64_t curve_refused;
-    /* replicas */
-    int64_t last_heartbeat_ms;
-    /* the outbox is a queue: rows deleted since its last VACUUM, and when */
-    int64_t outbox_dead, last_vacuum_ms;
-    rf_bus_apply_fn apply;
-    void *apply_arg;
-    rf_bus_batch_hooks_t hooks;
-    inmsg_t *applying; /* the batch inside apply_batch (for rf_bus_defer_applied) */
-    size_t n_applying;
-    char instance[RF_ULID_LEN + 1]; /* this process, in inbox_batches */
-    int64_t started_batch;          /* its current row there */
-    size_t started_left;            /* events still in that row */
-    bool others_started;            /* rows of other processes are there */
-    bool backlog_tracked;           /* rf_bus_track_backlog: count the outbox each second */
-    int64_t backlog;                /* outbox rows (counted each second, kept between) */
-    uv_prepare_t prepare;
-    uv_idle_t idle;
-    uv_timer_t timer;
-    int closing_handles;
-    /* open transaction (or group of them: see rf_db_group_enter) */
-    emitted_t *emitted;
-    size_t n_emitted, cap_emitted;
-    size_t emit_mark;      /* where the current request's events start */
-    /* acknowledged rows to delete */
-    acked_row_t *acks;
-    size_t n_acks, cap_acks;
-    acked_count_t *acked_by_return; /* the same rows, counted per (consumer, return) */
-    int64_t last_poll_ms;
-    inmsg_t *batch; /* batch_max slots */
-    rf_event_t *batch_events; /* the batch decoded (batch_max slots) */
-    bool *batch_decoded, *batch_fresh;
-    rf_pgarray_t cols[5]; /* array parameters, reused by each multi-row statement */
-    /* counters */
-    int64_t inbox_applied, inbox_duplicates, inbox_deferred, inbox_rejected, inbox_failed;
-    int64_t blocked_until; /* rf_mono_ms(): a batch waited out another transaction's
-                              lock; no batch is taken before then (0: none) */
-};
-
-static bool drain_all(rf_bus_t *bus);
-
 /* ---- small helpers ---------------------------------------------------------- */
 
-static unsigned bit_index(unsigned bit) {
+unsigned rf__bus_bit_index(unsigned bit) {
     unsigned i = 0;
     while (i < RF_WORKER_COUNT && (1u << i) != bit) i++;
     return i;
 }
 
-static void copy_frame_text(char *dst, size_t cap, const zmq_msg_t *m) {
+void rf__bus_copy_frame_text(char *dst, size_t cap, const zmq_msg_t *m) {
     size_t n = zmq_msg_size((zmq_msg_t *)m);
     if (n >= cap) n = cap - 1;
     memcpy(dst, zmq_msg_data((zmq_msg_t *)m), n);
@@ -284,7 +109,7 @@ static void copy_frame_text(char *dst, size_t cap, const zmq_msg_t *m) {
 }
 
 /* Send frames as one multipart message without blocking. 0, or -1 (errno). */
-static int send_frames(void *sock, const void *const *data, const size_t *lens, int n) {
+int rf__bus_send_frames(void *sock, const void *const *data, const size_t *lens, int n) {
     for (int i = 0; i < n; i++) {
         int flags = ZMQ_DONTWAIT | (i < n - 1 ? ZMQ_SNDMORE : 0);
         if (zmq_send(sock, data[i], lens[i], flags) < 0) return -1;
@@ -324,7 +149,7 @@ static bool link_usable(const link_t *l, int64_t now) {
 }
 
 /* The replica a return goes to now, or -1 when none may be sent to. */
-static int pick_link(const peer_t *peer, const char *return_id, int64_t now) {
+int rf__bus_pick_link(const peer_t *peer, const char *return_id, int64_t now) {
     if (peer->n_links == 1) return link_usable(&peer->links[0], now) ? 0 : -1;
     int best = -1;
     uint64_t best_w = 0;
@@ -339,7 +164,7 @@ static int pick_link(const peer_t *peer, const char *return_id, int64_t now) {
     return best;
 }
 
-static bool any_link_usable(const peer_t *peer, int64_t now) {
+bool rf__bus_any_link_usable(const peer_t *peer, int64_t now) {
     for (int i = 0; i < peer->n_links; i++)
         if (link_usable(&peer->links[i], now)) return true;
     return false;
@@ -348,8 +173,8 @@ static bool any_link_usable(const peer_t *peer, int64_t now) {
 /* Try to send one outbox row now. Holds it (for the next poll) when an event
  * of the same return is in flight, the window is full or no replica of the
  * peer is reachable. */
-static void dispatch(peer_t *peer, const char *event_id, const char *return_id,
-                     const uint8_t *payload, size_t len) {
+void rf__bus_dispatch(peer_t *peer, const char *event_id, const char *return_id,
+                      const uint8_t *payload, size_t len) {
     inflight_t *f = NULL;
     HASH_FIND_STR(peer->inflight, return_id, f);
     if (f && strcmp(f->event_id, event_id) == 0) return; /* this very event is in flight */
@@ -360,7 +185,7 @@ static void dispatch(peer_t *peer, const char *event_id, const char *return_id,
     int64_t now = rf_mono_ms();
     int li;
     for (;;) {
-        li = pick_link(peer, return_id, now);
+        li = rf__bus_pick_link(peer, return_id, now);
         if (li < 0) {
             peer->needs_poll = true; /* held until a replica may be tried again */
             return;
@@ -368,7 +193,7 @@ static void dispatch(peer_t *peer, const char *event_id, const char *return_id,
         link_t *l = &peer->links[li];
         const void *data[] = {"EV", event_id, return_id, payload};
         size_t lens[] = {2, strlen(event_id), strlen(return_id), len};
-        if (send_frames(l->sock, data, lens, 4) == 0) break;
+        if (rf__bus_send_frames(l->sock, data, lens, 4) == 0) break;
         if (errno != EAGAIN)
             rf_warn("event=bus_send_failed dest=%s event_id=%s return_id=%s error=\"%s\"",
                     peer->name, event_id, return_id, zmq_strerror(errno));
@@ -399,7 +224,7 @@ static void inflight_remove(peer_t *peer, inflight_t *f) {
 }
 
 static void acked_key(char *key, unsigned bit, const char *return_id) {
-    snprintf(key, MAX_FRAME_ID + 2, "%c%s", '0' + (int)bit_index(bit), return_id);
+    snprintf(key, MAX_FRAME_ID + 2, "%c%s", '0' + (int)rf__bus_bit_index(bit), return_id);
 }
 
 static void acked_count_add(rf_bus_t *bus, unsigned bit, const char *return_id) {
@@ -424,7 +249,7 @@ static int64_t acked_count_of(rf_bus_t *bus, unsigned bit, const char *return_id
     return c ? c->n : 0;
 }
 
-static void acked_counts_clear(rf_bus_t *bus) {
+void rf__bus_acked_counts_clear(rf_bus_t *bus) {
     acked_count_t *c, *tmp;
     HASH_ITER(hh, bus->acked_by_return, c, tmp) {
         HASH_DEL(bus->acked_by_return, c);
@@ -442,6 +267,15 @@ static void chain_drop(peer_t *peer, chain_t *c) {
     free(c);
 }
 
+/* Forget every event in flight toward peer and the chains behind them
+ * (rf_bus_destroy). */
+void rf__bus_forget_inflight(peer_t *peer) {
+    inflight_t *f, *tmp;
+    HASH_ITER(hh, peer->inflight, f, tmp) inflight_remove(peer, f);
+    chain_t *c, *ctmp;
+    HASH_ITER(hh, peer->chains, c, ctmp) chain_drop(peer, c);
+}
+
 /* Something other than an ACK happened to the return: the poll sends the
  * rest, in order, once it is due. */
 static void chain_forget(peer_t *peer, const char *return_id) {
@@ -456,7 +290,7 @@ static void chain_forget(peer_t *peer, const char *return_id) {
 /* Whether the `ahead` unacknowledged rows before an event of return_id are
  * exactly the return's event in flight and its chain: then the event may
  * follow them in memory (sent when they are acknowledged). */
-static bool chain_follows(peer_t *peer, const char *return_id, int64_t ahead) {
+bool rf__bus_chain_follows(peer_t *peer, const char *return_id, int64_t ahead) {
     inflight_t *f = NULL;
     HASH_FIND_STR(peer->inflight, return_id, f);
     if (!f || ahead < 1) return false;
@@ -467,8 +301,8 @@ static bool chain_follows(peer_t *peer, const char *return_id, int64_t ahead) {
 
 /* Queue an event to follow the return's event in flight (or its chain).
  * false when it cannot (the caller leaves it to the poll). */
-static bool chain_append(peer_t *peer, const char *event_id, const char *return_id,
-                         const uint8_t *payload, size_t len) {
+bool rf__bus_chain_append(peer_t *peer, const char *event_id, const char *return_id,
+                          const uint8_t *payload, size_t len) {
     chain_t *c = NULL;
     HASH_FIND_STR(peer->chains, return_id, c);
     if (!c) {
@@ -506,7 +340,7 @@ static void chain_advance(peer_t *peer, const char *return_id) {
     c->head = e->next;
     c->n--;
     if (!c->head) c->tail = NULL;
-    dispatch(peer, e->event_id, return_id, e->payload, e->len);
+    rf__bus_dispatch(peer, e->event_id, return_id, e->payload, e->len);
     inflight_t *f = NULL;
     HASH_FIND_STR(peer->inflight, return_id, f);
     bool sent = f && strcmp(f->event_id, e->event_id) == 0;
@@ -518,14 +352,37 @@ static void chain_advance(peer_t *peer, const char *return_id) {
     }
 }
 
+/* The consumer acknowledged event_id: its outbox row toward peer is deleted
+ * by the next rf__bus_flush_acks. was_in_flight: it answered the event in
+ * flight for return_id (not a second ACK of a resent one). */
+void rf__bus_ack_row(peer_t *peer, const char *event_id, const char *return_id,
+                     bool was_in_flight) {
+    rf_bus_t *bus = peer->bus;
+    if (bus->n_acks == bus->cap_acks) {
+        size_t ncap = bus->cap_acks ? bus->cap_acks * 2 : 1024;
+        acked_row_t *na = realloc(bus->acks, ncap * sizeof *na);
+        if (na) {
+            bus->acks = na;
+            bus->cap_acks = ncap;
+        }
+    }
+    if (bus->n_acks < bus->cap_acks) {
+        snprintf(bus->acks[bus->n_acks].event_id, MAX_FRAME_ID, "%s", event_id);
+        bus->acks[bus->n_acks++].bit = peer->bit;
+        /* Counted once per row: a second ACK of a resent event
+         * must not make a newer row look unblocked. */
+        if (was_in_flight) acked_count_add(bus, peer->bit, return_id);
+    }
+}
+
 /* Delete acknowledged outbox rows, in one statement. */
-static void flush_acks(rf_bus_t *bus) {
+void rf__bus_flush_acks(rf_bus_t *bus) {
     if (bus->n_acks == 0 || !rf_db_connected(bus->db)) return;
     rf_pgarray_t *ids = &bus->cols[0], *dests = &bus->cols[1];
     if (rf_pgarrays_open(bus->cols, 2) != 0) return;
     for (size_t i = 0; i < bus->n_acks; i++)
         if (rf_pgarray_add(ids, bus->acks[i].event_id) != 0 ||
-            rf_pgarray_add(dests, rf_worker_name(bit_index(bus->acks[i].bit))) != 0)
+            rf_pgarray_add(dests, rf_worker_name(rf__bus_bit_index(bus->acks[i].bit))) != 0)
             return;
     const char *p[] = {rf_pgarray_close(ids), rf_pgarray_close(dests)};
     int64_t deleted = rf_db_exec_count(
@@ -535,7 +392,7 @@ static void flush_acks(rf_bus_t *bus) {
         2, p);
     if (deleted >= 0) {
         bus->n_acks = 0;
-        acked_counts_clear(bus);
+        rf__bus_acked_counts_clear(bus);
         bus->outbox_dead += deleted;
         bus->backlog = bus->backlog > deleted ? bus->backlog - deleted : 0;
     }
@@ -543,10 +400,11 @@ static void flush_acks(rf_bus_t *bus) {
 
 /* Send what is due toward one peer: the oldest pending row of each return,
  * skipping returns that already have an event in flight. */
-static void poll_peer(peer_t *peer) {
+void rf__bus_poll_peer(peer_t *peer) {
     rf_bus_t *bus = peer->bus;
     int64_t room = bus->cfg.window - peer->n_inflight;
-    if (!any_link_usable(peer, rf_mono_ms())) return; /* polled again once the backoff ends */
+    if (!rf__bus_any_link_usable(peer, rf_mono_ms()))
+        return; /* polled again once the backoff ends */
     peer->needs_poll = false;
     /* Under saturation, wait until a quarter of the window is free: each
      * poll reads the heads in flight too, so polling for a few free slots
@@ -587,8 +445,8 @@ static void poll_peer(peer_t *peer) {
         snprintf(return_id, sizeof return_id, "%.*s", PQgetlength(res, r, 1),
                  PQgetvalue(res, r, 1));
         int64_t before = peer->sent;
-        dispatch(peer, event_id, return_id, (const uint8_t *)PQgetvalue(res, r, 2),
-                 (size_t)PQgetlength(res, r, 2));
+        rf__bus_dispatch(peer, event_id, return_id, (const uint8_t *)PQgetvalue(res, r, 2),
+                         (size_t)PQgetlength(res, r, 2));
         if (peer->sent == before && !peer->needs_poll) break; /* unreachable: try later */
     }
     if (rows >= atoi(limit.s)) peer->needs_poll = true; /* more may be waiting */
@@ -611,7 +469,7 @@ static void wake_when_due(peer_t *peer, double seconds) {
 }
 
 /* Forget the due times that have passed; true if there were any. */
-static bool came_due(peer_t *peer, int64_t now) {
+bool rf__bus_came_due(peer_t *peer, int64_t now) {
     int n = 0;
     while (n < peer->n_due && peer->due[n] <= now) n++;
     if (n == 0) return false;
@@ -623,18 +481,17 @@ static bool came_due(peer_t *peer, int64_t now) {
 /* Move the outbox row of event_id toward peer to the dead-letter table and,
  * in the same transaction, raise an ops.alert so operations hear of it (not
  * for an alert itself: a broken notification worker must not breed alerts). */
-static void dead_letter(peer_t *peer, const char *event_id, const char *reason,
-                        int64_t attempts) {
+void rf__bus_dead_letter(peer_t *peer, const char *event_id, const char *reason, int64_t attempts) {
     rf_bus_t *bus = peer->bus;
     const char *p[] = {event_id, peer->name, reason};
     if (rf_bus_tx_begin(bus) != 0) return;
-    PGresult *res = rf_db_query(
-        bus->db,
-        "WITH moved AS (DELETE FROM outbox WHERE event_id = $1 AND dest = $2"
-        " RETURNING *) INSERT INTO dead_letter (event_id, dest, return_id, type,"
-        " payload, attempts, reason, created_at) SELECT event_id, dest, return_id,"
-        " type, payload, attempts, $3, created_at FROM moved RETURNING type, return_id",
-        3, p);
+    PGresult *res =
+        rf_db_query(bus->db,
+                    "WITH moved AS (DELETE FROM outbox WHERE event_id = $1 AND dest = $2"
+                    " RETURNING *) INSERT INTO dead_letter (event_id, dest, return_id, type,"
+                    " payload, attempts, reason, created_at) SELECT event_id, dest, return_id,"
+                    " type, payload, attempts, $3, created_at FROM moved RETURNING type, return_id",
+                    3, p);
     if (!res) {
         rf_bus_tx_rollback(bus);
         return;
@@ -660,14 +517,14 @@ static void dead_letter(peer_t *peer, const char *event_id, const char *reason,
         return;
     }
     if (moved)
-        rf_error("event=dead_lettered dest=%s event_id=%s attempts=%lld reason=\"%s\"",
-                 peer->name, event_id, (long long)attempts, reason);
+        rf_error("event=dead_lettered dest=%s event_id=%s attempts=%lld reason=\"%s\"", peer->name,
+                 event_id, (long long)attempts, reason);
 }
 
 /* An answered failure (RETRY or REJECT) or a permanent one: count it, back
  * off, and dead-letter the row past retry_max. */
-static void record_failure(peer_t *peer, const char *event_id, const char *reason,
-                           bool permanent) {
+void rf__bus_record_failure(peer_t *peer, const char *event_id, const char *reason,
+                            bool permanent) {
     rf_bus_t *bus = peer->bus;
     if (!rf_db_connected(bus->db)) return;
     int64_t attempts = 0;
@@ -686,7 +543,7 @@ static void record_failure(peer_t *peer, const char *event_id, const char *reaso
         PQclear(res);
     }
     if (permanent || attempts >= bus->cfg.retry_max) {
-        dead_letter(peer, event_id, reason, attempts);
+        rf__bus_dead_letter(peer, event_id, reason, attempts);
         peer->needs_poll = true; /* the next event of that return may go now */
         return;
     }
@@ -708,19 +565,20 @@ static void record_failure(peer_t *peer, const char *event_id, const char *reaso
  * written; past that it is dead-lettered, since it will likely never apply.
  * The backoff starts at 25 ms, doubling to 30 s: the usual prerequisite is an
  * event from another producer a few milliseconds behind this one. */
-static void record_deferral(peer_t *peer, const char *event_id, const char *reason) {
+void rf__bus_record_deferral(peer_t *peer, const char *event_id, const char *reason) {
     rf_bus_t *bus = peer->bus;
     if (!rf_db_connected(bus->db)) return;
     rf_num_t limit = rf_i64(bus->cfg.defer_limit_s);
     const char *p[] = {event_id, peer->name, reason, limit.s};
-    PGresult *res = rf_db_query(
-        bus->db,
-        "UPDATE outbox SET deferrals = deferrals + 1, last_error = $3,"
-        " next_attempt_at = now() + make_interval(secs => least(30, 0.025 * 2 ^ least(deferrals, 11)))"
-        " WHERE event_id = $1 AND dest = $2"
-        " RETURNING deferrals, now() - created_at > make_interval(secs => $4::bigint),"
-        " extract(epoch FROM next_attempt_at - now())::float8",
-        4, p);
+    PGresult *res =
+        rf_db_query(bus->db,
+                    "UPDATE outbox SET deferrals = deferrals + 1, last_error = $3,"
+                    " next_attempt_at = now()"
+                    " + make_interval(secs => least(30, 0.025 * 2 ^ least(deferrals, 11)))"
+                    " WHERE event_id = $1 AND dest = $2"
+                    " RETURNING deferrals, now() - created_at > make_interval(secs => $4::bigint),"
+                    " extract(epoch FROM next_attempt_at - now())::float8",
+                    4, p);
     if (!res) return;
     bool expired = PQntuples(res) > 0 && strcmp(rf_get_str(res, 0, 1), "t") == 0;
     if (PQntuples(res) > 0 && !expired) wake_when_due(peer, atof(rf_get_str(res, 0, 2)));
@@ -729,15 +587,14 @@ static void record_deferral(peer_t *peer, const char *event_id, const char *reas
         char why[300];
         snprintf(why, sizeof why, "deferred for over %llds: %s", (long long)bus->cfg.defer_limit_s,
                  reason);
-        record_failure(peer, event_id, why, true);
+        rf__bus_record_failure(peer, event_id, why, true);
     }
 }
 
 /* Replies from one consumer replica: ACK, RETRY, DEFER or REJECT. Returns true
  * if it hit the budget (more may be queued). */
-static bool drain_link(link_t *link) {
+bool rf__bus_drain_link(link_t *link) {
     peer_t *peer = link->peer;
-    rf_bus_t *bus = peer->bus;
     for (int n = 0; n < RECV_BUDGET; n++) {
         zmq_msg_t f[4];
         int nf = 0;
@@ -761,10 +618,10 @@ static bool drain_link(link_t *link) {
         }
         if (!bad && nf == 4) {
             char kind[16], event_id[MAX_FRAME_ID], return_id[MAX_FRAME_ID], reason[256];
-            copy_frame_text(kind, sizeof kind, &f[0]);
-            copy_frame_text(event_id, sizeof event_id, &f[1]);
-            copy_frame_text(return_id, sizeof return_id, &f[2]);
-            copy_frame_text(reason, sizeof reason, &f[3]);
+            rf__bus_copy_frame_text(kind, sizeof kind, &f[0]);
+            rf__bus_copy_frame_text(event_id, sizeof event_id, &f[1]);
+            rf__bus_copy_frame_text(return_id, sizeof return_id, &f[2]);
+            rf__bus_copy_frame_text(reason, sizeof reason, &f[3]);
             inflight_t *fl = NULL;
             HASH_FIND_STR(peer->inflight, return_id, fl);
             bool was_in_flight = fl && strcmp(fl->event_id, event_id) == 0;
@@ -777,34 +634,20 @@ static bool drain_link(link_t *link) {
             link->reported_down = false;
             if (strcmp(kind, "ACK") == 0) {
                 peer->acked++;
-                if (bus->n_acks == bus->cap_acks) {
-                    size_t ncap = bus->cap_acks ? bus->cap_acks * 2 : 1024;
-                    acked_row_t *na = realloc(bus->acks, ncap * sizeof *na);
-                    if (na) {
-                        bus->acks = na;
-                        bus->cap_acks = ncap;
-                    }
-                }
-                if (bus->n_acks < bus->cap_acks) {
-                    snprintf(bus->acks[bus->n_acks].event_id, MAX_FRAME_ID, "%s", event_id);
-                    bus->acks[bus->n_acks++].bit = peer->bit;
-                    /* Counted once per row: a second ACK of a resent event
-                     * must not make a newer row look unblocked. */
-                    if (was_in_flight) acked_count_add(bus, peer->bit, return_id);
-                }
+                rf__bus_ack_row(peer, event_id, return_id, was_in_flight);
                 if (was_in_flight) chain_advance(peer, return_id);
             } else if (strcmp(kind, "RETRY") == 0) {
                 chain_forget(peer, return_id);
                 peer->retried++;
-                record_failure(peer, event_id, reason, false);
+                rf__bus_record_failure(peer, event_id, reason, false);
             } else if (strcmp(kind, "DEFER") == 0) {
                 chain_forget(peer, return_id);
                 peer->deferred++;
-                record_deferral(peer, event_id, reason);
+                rf__bus_record_deferral(peer, event_id, reason);
             } else if (strcmp(kind, "REJECT") == 0) {
                 chain_forget(peer, return_id);
                 peer->rejected++;
-                record_failure(peer, event_id, reason, true);
+                rf__bus_record_failure(peer, event_id, reason, true);
             } else {
                 rf_warn("event=bus_bad_reply dest=%s kind=%s", peer->name, kind);
             }
@@ -887,25 +730,24 @@ static int started_fold_crashes(rf_bus_t *bus, inmsg_t *msgs, size_t n, const ch
 
 /* Record that msgs[0..n) are being applied by this process (a new row of
  * inbox_batches), and set each one's crashes. 0, or -1 on a database error. */
-static int started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+int rf__bus_started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     const char *ids = event_id_array(bus, msgs, n);
     if (!ids) return -1;
     rf_num_t batch = rf_i64(++bus->started_batch);
     const char *p[] = {ids, bus->instance, batch.s};
     /* One round trip: the row, the crashes already counted, and (when rows
      * of other processes exist) whether any of them holds these events. */
-#define RECORD_AND_COUNTED                                                                 \
-    "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"                \
-    " mine AS (INSERT INTO inbox_batches (instance, batch, event_ids)"                    \
-    "   SELECT $2, $3::bigint, $1::text[] FROM async)"                                    \
+#define RECORD_AND_COUNTED                                                  \
+    "WITH async AS (SELECT set_config('synchronous_commit', 'off', true))," \
+    " mine AS (INSERT INTO inbox_batches (instance, batch, event_ids)"      \
+    "   SELECT $2, $3::bigint, $1::text[] FROM async)"                      \
     " SELECT event_id, crashes, false FROM inbox_started WHERE event_id = ANY($1::text[])"
     PGresult *res = rf_db_query(
         bus->db,
-        bus->others_started
-            ? RECORD_AND_COUNTED
-              " UNION ALL SELECT '', 0, true WHERE EXISTS (SELECT 1 FROM inbox_batches b"
-              "   WHERE (b.instance < $2 OR b.instance > $2) AND b.event_ids && $1::text[])"
-            : RECORD_AND_COUNTED,
+        bus->others_started ? RECORD_AND_COUNTED
+            " UNION ALL SELECT '', 0, true WHERE EXISTS (SELECT 1 FROM inbox_batches b"
+            "   WHERE (b.instance < $2 OR b.instance > $2) AND b.event_ids && $1::text[])"
+                            : RECORD_AND_COUNTED,
         3, p);
 #undef RECORD_AND_COUNTED
     if (!res) return -1;
@@ -922,7 +764,7 @@ static int started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
 /* Whether rows of other processes are in inbox_batches (a process died
  * mid-batch, or another replica is applying): only then does each batch
  * look for its events there. Checked at start and every second. */
-static void started_check_others(rf_bus_t *bus) {
+void rf__bus_started_check_others(rf_bus_t *bus) {
     const char *p[] = {bus->instance};
     PGresult *res = rf_db_query(bus->db,
                                 "SELECT EXISTS (SELECT 1 FROM inbox_batches"
@@ -935,7 +777,7 @@ static void started_check_others(rf_bus_t *bus) {
 
 /* Take msgs[0..n) out of this process's current row (inside the transaction
  * applying them), with their crash counts if they have any. 0 or -1. */
-static int started_forget(rf_bus_t *bus, const inmsg_t *msgs, size_t n) {
+int rf__bus_started_forget(rf_bus_t *bus, const inmsg_t *msgs, size_t n) {
     const char *ids = event_id_array(bus, msgs, n);
     if (!ids) return -1;
     rf_num_t batch = rf_i64(bus->started_batch);
@@ -953,13 +795,13 @@ static int started_forget(rf_bus_t *bus, const inmsg_t *msgs, size_t n) {
     bool counted = false;
     for (size_t i = 0; i < n; i++) counted |= msgs[i].crashes > 0;
     if (rc == 0 && counted)
-        rc = rf_db_exec(bus->db, "DELETE FROM inbox_started WHERE event_id = ANY($1::text[])", 1,
-                        p);
+        rc =
+            rf_db_exec(bus->db, "DELETE FROM inbox_started WHERE event_id = ANY($1::text[])", 1, p);
     return rc;
 }
 
 /* msgs[0..n) were committed: they are no longer in the current row. */
-static void started_forgotten(rf_bus_t *bus, size_t n) {
+void rf__bus_started_forgotten(rf_bus_t *bus, size_t n) {
     bus->started_left = n >= bus->started_left ? 0 : bus->started_left - n;
 }
 
@@ -981,7 +823,7 @@ static int started_drop_row(rf_bus_t *bus) {
 /* A suspect is about to be applied alone by this process: a row of its own,
  * after the batch's row is gone with the other suspects still in it (only
  * the suspect being applied is charged if the process dies). 0 or -1. */
-static int started_again(rf_bus_t *bus, const inmsg_t *m) {
+int rf__bus_started_again(rf_bus_t *bus, const inmsg_t *m) {
     if (started_drop_row(bus) != 0) return -1;
     const char *ids = event_id_array(bus, m, 1);
     rf_num_t batch = rf_i64(++bus->started_batch);
@@ -998,21 +840,21 @@ static int started_again(rf_bus_t *bus, const inmsg_t *m) {
 
 /* After a batch: a row still there (events that failed, or were not
  * answered) is not a crash of this process; delete it. */
-static void started_done(rf_bus_t *bus) {
+void rf__bus_started_done(rf_bus_t *bus) {
     if (rf_db_connected(bus->db)) started_drop_row(bus);
 }
 
 /* Answer REJECT to every event that retry_max processes died on, and move
  * the other events that some process died on to the end of msgs. Returns
  * the number of events never involved in a crash (now first). */
-static size_t started_partition(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
+size_t rf__bus_started_partition(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     size_t healthy = 0;
     for (size_t i = 0; i < n; i++) {
         inmsg_t *m = &msgs[i];
         if (m->crashes >= bus->cfg.retry_max) {
-            if (rf_bus_tx_begin(bus) == 0 && started_forget(bus, m, 1) == 0 &&
+            if (rf_bus_tx_begin(bus) == 0 && rf__bus_started_forget(bus, m, 1) == 0 &&
                 rf_bus_tx_commit(bus) == 0) {
-                started_forgotten(bus, 1);
+                rf__bus_started_forgotten(bus, 1);
                 snprintf(m->reason, sizeof m->reason,
                          "the consumer stopped %lld times while applying it",
                          (long long)m->crashes);
@@ -1020,8 +862,8 @@ static size_t started_partition(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
             } else {
                 rf_bus_tx_rollback(bus);
             }
-            rf_error("event=poison_suspected event_id=%s return_id=%s crashes=%lld",
-                     m->event_id, m->return_id, (long long)m->crashes);
+            rf_error("event=poison_suspected event_id=%s return_id=%s crashes=%lld", m->event_id,
+                     m->return_id, (long long)m->crashes);
         } else if (m->crashes > 0) {
             rf_warn("event=apply_after_crash event_id=%s return_id=%s crashes=%lld", m->event_id,
                     m->return_id, (long long)m->crashes);
@@ -1071,8 +913,7 @@ static int inbox_insert(rf_bus_t *bus, const rf_event_t *evs, const bool *decode
     if (rf_pgarrays_open(arr, NCOL) != 0) return -1;
     for (size_t i = 0; i < n; i++) {
         /* Undecodable ones keep their place (the ordinality) with empty ids. */
-        const char *v[NCOL] = {decoded[i] ? evs[i].event_id : "",
-                               decoded[i] ? evs[i].producer : "",
+        const char *v[NCOL] = {decoded[i] ? evs[i].event_id : "", decoded[i] ? evs[i].producer : "",
                                decoded[i] ? rf_event_type_name(evs[i].type) : "",
                                decoded[i] ? evs[i].return_id : ""};
         if (rf_pgarrays_add_row(arr, NCOL, v) != 0) return -1;
@@ -1098,8 +939,7 @@ static int inbox_insert(rf_bus_t *bus, const rf_event_t *evs, const bool *decode
 
 /* Apply one decoded event inside the open transaction; its id is already in
  * the inbox when fresh (a DEFER or REJECT takes it out again). */
-static rf_apply_result_t apply_one(rf_bus_t *bus, inmsg_t *m, const rf_event_t *ev,
-                                   bool fresh) {
+static rf_apply_result_t apply_one(rf_bus_t *bus, inmsg_t *m, const rf_event_t *ev, bool fresh) {
     if (!fresh) {
         snprintf(m->reason, sizeof m->reason, "duplicate");
         bus->inbox_duplicates++;
@@ -1121,7 +961,7 @@ static rf_apply_result_t apply_one(rf_bus_t *bus, inmsg_t *m, const rf_event_t *
     return r;
 }
 
-static void discard_emitted(rf_bus_t *bus) {
+void rf__bus_discard_emitted(rf_bus_t *bus) {
     for (size_t i = 0; i < bus->n_emitted; i++) free(bus->emitted[i].payload);
     bus->n_emitted = 0;
 }
@@ -1202,9 +1042,9 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
         }
     }
     follow_first_copies(msgs, decoded, fresh, n);
-    if (started_forget(bus, msgs, n) != 0) goto fail;
+    if (rf__bus_started_forget(bus, msgs, n) != 0) goto fail;
     rc = rf_bus_tx_commit(bus);
-    if (rc == 0) started_forgotten(bus, n);
+    if (rc == 0) rf__bus_started_forgotten(bus, n);
     goto out;
 fail:
     if (blocked_by_lock(bus->db)) rc = APPLY_BLOCKED;
@@ -1237,11 +1077,10 @@ int rf_bus_defer_applied(rf_bus_t *bus, const char *event_id, const char *why) {
 static void reply(rf_bus_t *bus, inmsg_t *m) {
     if (!m->reply) return;
     const void *data[] = {m->identity, m->reply, m->event_id, m->return_id, m->reason};
-    size_t lens[] = {m->identity_len, strlen(m->reply), strlen(m->event_id),
-                     strlen(m->return_id), strlen(m->reason)};
-    if (send_frames(bus->router, data, lens, 5) != 0)
-        rf_debug("event=reply_not_sent event_id=%s error=\"%s\"", m->event_id,
-                 zmq_strerror(errno));
+    size_t lens[] = {m->identity_len, strlen(m->reply), strlen(m->event_id), strlen(m->return_id),
+                     strlen(m->reason)};
+    if (rf__bus_send_frames(bus->router, data, lens, 5) != 0)
+        rf_debug("event=reply_not_sent event_id=%s error=\"%s\"", m->event_id, zmq_strerror(errno));
     if (strcmp(m->reply, "ACK") != 0)
         rf_warn("event=event_refused answer=%s event_id=%s return_id=%s reason=\"%s\"", m->reply,
                 m->event_id, m->return_id, m->reason);
@@ -1254,13 +1093,13 @@ static void reply(rf_bus_t *bus, inmsg_t *m) {
  * lock timeout while the loop stands still. */
 static void defer_blocked(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     int64_t wait_ms = rf_db_lock_wait_ms(bus->db);
-    rf_warn("event=apply_blocked count=%zu lock_wait_ms=%lld error=\"%s\"", n,
-            (long long)wait_ms, rf_db_error(bus->db));
+    rf_warn("event=apply_blocked count=%zu lock_wait_ms=%lld error=\"%s\"", n, (long long)wait_ms,
+            rf_db_error(bus->db));
     bus->blocked_until = rf_mono_ms() + wait_ms;
     for (size_t i = 0; i < n; i++) {
         msgs[i].reply = "DEFER";
-        snprintf(msgs[i].reason, sizeof msgs[i].reason,
-                 "blocked by another transaction's lock: %s", rf_db_error(bus->db));
+        snprintf(msgs[i].reason, sizeof msgs[i].reason, "blocked by another transaction's lock: %s",
+                 rf_db_error(bus->db));
     }
 }
 
@@ -1296,7 +1135,7 @@ static void apply_group(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
 
 static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     for (size_t i = 0; i < n; i++) msgs[i].reply = NULL;
-    if (rf_db_connect(bus->db) != 0 || started_record(bus, msgs, n) != 0) {
+    if (rf_db_connect(bus->db) != 0 || rf__bus_started_record(bus, msgs, n) != 0) {
         /* No answer: the producers resend once we are back. */
         rf_warn("event=batch_dropped reason=db_unavailable count=%zu error=\"%s\"", n,
                 rf_db_error(bus->db));
@@ -1305,12 +1144,12 @@ static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     /* Events an earlier process died on: refused past retry_max, otherwise
      * applied last and alone, so that the rest of the batch goes through
      * even if one of them kills this process too. */
-    size_t healthy = started_partition(bus, msgs, n);
+    size_t healthy = rf__bus_started_partition(bus, msgs, n);
     apply_group(bus, msgs, healthy);
     for (size_t i = healthy; i < n; i++)
-        if (msgs[i].crashes < bus->cfg.retry_max && started_again(bus, &msgs[i]) == 0)
+        if (msgs[i].crashes < bus->cfg.retry_max && rf__bus_started_again(bus, &msgs[i]) == 0)
             apply_group(bus, &msgs[i], 1);
-    started_done(bus);
+    rf__bus_started_done(bus);
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].reply && strcmp(msgs[i].reply, "DEFER") == 0) bus->inbox_deferred++;
         if (msgs[i].reply && strcmp(msgs[i].reply, "REJECT") == 0) bus->inbox_rejected++;
@@ -1320,7 +1159,7 @@ static void process_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
 
 /* Receive up to batch_max events from the ROUTER and apply them. Returns
  * true when the batch was full (more may be queued). */
-static bool drain_router(rf_bus_t *bus) {
+bool rf__bus_drain_router(rf_bus_t *bus) {
     size_t n = 0;
     /* After a batch waited out another transaction's lock, the consumer
      * rests as long as it waited before it takes the next one: the loop
@@ -1356,8 +1195,8 @@ static bool drain_router(rf_bus_t *bus) {
             inmsg_t *m = &bus->batch[n];
             m->identity_len = zmq_msg_size(&f[0]);
             memcpy(m->identity, zmq_msg_data(&f[0]), m->identity_len);
-            copy_frame_text(m->event_id, sizeof m->event_id, &f[2]);
-            copy_frame_text(m->return_id, sizeof m->return_id, &f[3]);
+            rf__bus_copy_frame_text(m->event_id, sizeof m->event_id, &f[2]);
+            rf__bus_copy_frame_text(m->return_id, sizeof m->return_id, &f[3]);
             m->body_len = zmq_msg_size(&f[4]);
             m->body = malloc(m->body_len ? m->body_len : 1);
             if (m->body) {
@@ -1383,7 +1222,7 @@ static bool drain_router(rf_bus_t *bus) {
 /* Answer ZAP requests (RFC 27) from libzmq's CURVE handshakes on our ROUTER:
  * 200 for a client whose public key is listed, 400 (logged with the key) for
  * anyone else. Returns true if it hit its budget. */
-static bool drain_zap(rf_bus_t *bus) {
+bool rf__bus_drain_zap(rf_bus_t *bus) {
     for (int n = 0; n < 256; n++) {
         zmq_msg_t f[8];
         int nf = 0;
@@ -1402,11 +1241,11 @@ static bool drain_zap(rf_bus_t *bus) {
         if (nf == 0) return false;
         /* version, request id, domain, address, routing id, mechanism, credentials */
         char mech[32] = "", address[64] = "";
-        if (nf >= 6) copy_frame_text(mech, sizeof mech, &f[5]);
-        if (nf >= 4) copy_frame_text(address, sizeof address, &f[3]);
+        if (nf >= 6) rf__bus_copy_frame_text(mech, sizeof mech, &f[5]);
+        if (nf >= 4) rf__bus_copy_frame_text(address, sizeof address, &f[3]);
         const char *who = NULL;
-        bool curve = nf == 7 && strcmp(mech, "CURVE") == 0 &&
-                     zmq_msg_size(&f[6]) == RF_CURVE_KEY_BIN;
+        bool curve =
+            nf == 7 && strcmp(mech, "CURVE") == 0 && zmq_msg_size(&f[6]) == RF_CURVE_KEY_BIN;
         if (curve) who = rf_curve_keyring_lookup(bus->keyring, zmq_msg_data(&f[6]));
         if (!who) {
             char key[RF_CURVE_KEY_Z85 + 1] = "-";
@@ -1420,11 +1259,11 @@ static bool drain_zap(rf_bus_t *bus) {
         }
         const char *status = who ? "200" : "400";
         const char *text = who ? "OK" : "unknown key";
-        const void *data[] = {"1.0", nf >= 2 ? zmq_msg_data(&f[1]) : "", status, text,
-                              who ? who : "", ""};
-        size_t lens[] = {3, nf >= 2 ? zmq_msg_size(&f[1]) : 0, 3, strlen(text),
-                         who ? strlen(who) : 0, 0};
-        if (send_frames(bus->zap, data, lens, 6) != 0)
+        const void *data[] = {
+            "1.0", nf >= 2 ? zmq_msg_data(&f[1]) : "", status, text, who ? who : "", ""};
+        size_t lens[] = {
+            3, nf >= 2 ? zmq_msg_size(&f[1]) : 0, 3, strlen(text), who ? strlen(who) : 0, 0};
+        if (rf__bus_send_frames(bus->zap, data, lens, 6) != 0)
             rf_warn("event=zap_reply_failed error=\"%s\"", zmq_strerror(errno));
         for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
     }
@@ -1436,7 +1275,7 @@ static bool drain_zap(rf_bus_t *bus) {
 /* Renew this replica's lease, and take over the outbox rows of replicas whose
  * lease ran out (they died). The UPDATE moves each row once: a second live
  * replica doing the same finds nothing left to take. */
-static void replica_heartbeat(rf_bus_t *bus) {
+void rf__bus_replica_heartbeat(rf_bus_t *bus) {
     rf_num_t me = rf_i64(bus->cfg.replica_id), pid = rf_i64((int64_t)getpid()),
              lease = rf_i64(bus->cfg.replica_lease_s);
     const char *p[] = {me.s, pid.s};
@@ -1458,8 +1297,8 @@ static void replica_heartbeat(rf_bus_t *bus) {
     if (!res) return;
     int64_t moved = rf_get_i64(res, 0, 1);
     if (moved > 0) {
-        rf_warn("event=replica_takeover replica=%u from_replicas=%s rows=%lld",
-                bus->cfg.replica_id, rf_get_str(res, 0, 0), (long long)moved);
+        rf_warn("event=replica_takeover replica=%u from_replicas=%s rows=%lld", bus->cfg.replica_id,
+                rf_get_str(res, 0, 0), (long long)moved);
         for (unsigned i = 0; i < RF_WORKER_COUNT; i++) bus->peers[i].needs_poll = true;
     }
     PQclear(res);
@@ -1470,7 +1309,7 @@ static void replica_heartbeat(rf_bus_t *bus) {
  * (a pass a minute at most) clears them, and every poll and every emit's
  * count walks them. VACUUM it (a small table: milliseconds) every few
  * thousand deletions, at most once a second. */
-static void vacuum_outbox(rf_bus_t *bus, int64_t now) {
+void rf__bus_vacuum_outbox(rf_bus_t *bus, int64_t now) {
     if (bus->outbox_dead < VACUUM_AFTER_ROWS || now - bus->last_vacuum_ms < 1000) return;
     PGconn *conn = rf_db_conn(bus->db);
     if (!conn) return;
@@ -1491,11 +1330,11 @@ static bool drain_all(rf_bus_t *bus) {
     bool more = false;
     for (int round = 0; round < 4; round++) {
         bool again = false;
-        if (bus->zap) again |= drain_zap(bus);
-        if (bus->router) again |= drain_router(bus);
+        if (bus->zap) again |= rf__bus_drain_zap(bus);
+        if (bus->router) again |= rf__bus_drain_router(bus);
         for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
             for (int l = 0; l < bus->peers[i].n_links; l++)
-                again |= drain_link(&bus->peers[i].links[l]);
+                again |= rf__bus_drain_link(&bus->peers[i].links[l]);
         more = again;
         if (!again) break;
     }
@@ -1520,7 +1359,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 }
 
 /* The outbox's rows, counted (events not yet acknowledged by a consumer). */
-static void count_backlog(rf_bus_t *bus) {
+void rf__bus_count_backlog(rf_bus_t *bus) {
     PGresult *res = rf_db_query(bus->db, "SELECT count(*) FROM outbox", 0, NULL);
     if (!res) return;
     bus->backlog = rf_get_i64(res, 0, 0);
@@ -1529,7 +1368,7 @@ static void count_backlog(rf_bus_t *bus) {
 
 void rf_bus_track_backlog(rf_bus_t *bus) {
     bus->backlog_tracked = true;
-    count_backlog(bus);
+    rf__bus_count_backlog(bus);
 }
 
 int64_t rf_bus_backlog(const rf_bus_t *bus) { return bus->backlog; }
@@ -1537,7 +1376,7 @@ int64_t rf_bus_backlog(const rf_bus_t *bus) { return bus->backlog; }
 /* A consumer replica completed a handshake with this link: it (re)started or
  * came back. Whatever backoff its silence earned ends, and what waits for it
  * is sent by the next poll. */
-static void link_handshakes(link_t *link, int64_t now) {
+void rf__bus_link_handshakes(link_t *link, int64_t now) {
     bool seen = false;
     for (;;) {
         zmq_msg_t m;
@@ -1567,11 +1406,9 @@ static void link_handshakes(link_t *link, int64_t now) {
     link->peer->needs_poll = true;
 }
 
-static void on_tick(uv_timer_t *h) {
-    rf_bus_t *bus = h->data;
-    int64_t now = rf_mono_ms();
-    if (!rf_db_connected(bus->db) && rf_db_connect(bus->db) != 0) return;
-    /* Events unanswered for too long are resent by the next poll. */
+/* Events unanswered for ack_timeout_ms: forget them (the next poll resends
+ * them), and back off each link that keeps not answering. */
+void rf__bus_ack_timeouts(rf_bus_t *bus, int64_t now) {
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
         peer_t *peer = &bus->peers[i];
         inflight_t *f, *tmp;
@@ -1617,23 +1454,32 @@ static void on_tick(uv_timer_t *h) {
             }
         }
     }
+}
+
+static void on_tick(uv_timer_t *h) {
+    rf_bus_t *bus = h->data;
+    int64_t now = rf_mono_ms();
+    if (!rf_db_connected(bus->db) && rf_db_connect(bus->db) != 0) return;
+    /* Events unanswered for too long are resent by the next poll. */
+    rf__bus_ack_timeouts(bus, now);
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++)
         for (int li = 0; li < bus->peers[i].n_links; li++)
-            if (bus->peers[i].links[li].monitor) link_handshakes(&bus->peers[i].links[li], now);
+            if (bus->peers[i].links[li].monitor)
+                rf__bus_link_handshakes(&bus->peers[i].links[li], now);
     if (now - bus->last_heartbeat_ms >= HEARTBEAT_MS) {
         bus->last_heartbeat_ms = now;
-        if (bus->cfg.replicated) replica_heartbeat(bus);
-        if (bus->apply) started_check_others(bus);
-        if (bus->backlog_tracked) count_backlog(bus);
+        if (bus->cfg.replicated) rf__bus_replica_heartbeat(bus);
+        if (bus->apply) rf__bus_started_check_others(bus);
+        if (bus->backlog_tracked) rf__bus_count_backlog(bus);
     }
-    flush_acks(bus);
-    vacuum_outbox(bus, now);
+    rf__bus_flush_acks(bus);
+    rf__bus_vacuum_outbox(bus, now);
     bool periodic = now - bus->last_poll_ms >= bus->cfg.poll_ms;
     if (periodic) bus->last_poll_ms = now;
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
         peer_t *peer = &bus->peers[i];
-        if (came_due(peer, now)) peer->needs_poll = true; /* a retry or deferral is due */
-        if (peer->sock && (periodic || peer->needs_poll)) poll_peer(peer);
+        if (rf__bus_came_due(peer, now)) peer->needs_poll = true; /* a retry or deferral is due */
+        if (peer->sock && (periodic || peer->needs_poll)) rf__bus_poll_peer(peer);
     }
 }
 
@@ -1669,7 +1515,7 @@ int rf_bus_endpoint_at(const char *list, unsigned idx, char *out, size_t cap) {
 }
 
 /* Load the keys and start the ZAP handler (before the ROUTER binds). 0 or -1. */
-static int curve_setup(rf_bus_t *bus, const rf_bus_config_t *cfg, char *err, size_t errlen) {
+int rf__bus_curve_setup(rf_bus_t *bus, const rf_bus_config_t *cfg, char *err, size_t errlen) {
     bool has_secret = cfg->curve_secret_key_file && cfg->curve_secret_key_file[0];
     bool has_public = cfg->curve_public_keys_file && cfg->curve_public_keys_file[0];
     if (!has_secret && !has_public) return 0;
@@ -1713,7 +1559,7 @@ static int curve_setup(rf_bus_t *bus, const rf_bus_config_t *cfg, char *err, siz
 
 /* Watch a link's DEALER for completed handshakes: a consumer that comes
  * back (a restarted process is a new connection) ends the backoff at once,
- * rather than after up to 30 s of it (see link_handshakes). */
+ * rather than after up to 30 s of it (see rf__bus_link_handshakes). */
 static int link_monitor(rf_bus_t *bus, link_t *link, unsigned replica) {
     char addr[96];
     int zero = 0;
@@ -1758,12 +1604,12 @@ static int peer_connect(rf_bus_t *bus, peer_t *peer, const char *endpoints, char
         zmq_setsockopt(link->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(link->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
         zmq_setsockopt(link->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-        if (bus->curve_on &&
-            (zmq_setsockopt(link->sock, ZMQ_CURVE_SERVERKEY, server_key, RF_CURVE_KEY_Z85 + 1) != 0 ||
-             zmq_setsockopt(link->sock, ZMQ_CURVE_PUBLICKEY, bus->curve_public,
-                            RF_CURVE_KEY_Z85 + 1) != 0 ||
-             zmq_setsockopt(link->sock, ZMQ_CURVE_SECRETKEY, bus->curve_secret,
-                            RF_CURVE_KEY_Z85 + 1) != 0)) {
+        if (bus->curve_on && (zmq_setsockopt(link->sock, ZMQ_CURVE_SERVERKEY, server_key,
+                                             RF_CURVE_KEY_Z85 + 1) != 0 ||
+                              zmq_setsockopt(link->sock, ZMQ_CURVE_PUBLICKEY, bus->curve_public,
+                                             RF_CURVE_KEY_Z85 + 1) != 0 ||
+                              zmq_setsockopt(link->sock, ZMQ_CURVE_SECRETKEY, bus->curve_secret,
+                                             RF_CURVE_KEY_Z85 + 1) != 0)) {
             snprintf(err, errlen, "cannot set CURVE keys toward %s: %s", peer->name,
                      zmq_strerror(errno));
             return -1;
@@ -1799,7 +1645,7 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
     bus->apply = apply;
     bus->apply_arg = apply_arg;
     rf_ulid_new(bus->instance);
-    if (apply) started_check_others(bus);
+    if (apply) rf__bus_started_check_others(bus);
     bus->batch = calloc((size_t)cfg->batch_max, sizeof *bus->batch);
     bus->batch_events = calloc((size_t)cfg->batch_max, sizeof *bus->batch_events);
     bus->batch_decoded = calloc((size_t)cfg->batch_max, sizeof *bus->batch_decoded);
@@ -1810,7 +1656,7 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
         snprintf(err, errlen, "out of memory");
         goto err;
     }
-    if (curve_setup(bus, cfg, err, errlen) != 0) goto err;
+    if (rf__bus_curve_setup(bus, cfg, err, errlen) != 0) goto err;
     int zero = 0, one = 1, hwm = 10000;
     bus->router = zmq_socket(bus->zctx, ZMQ_ROUTER);
     zmq_setsockopt(bus->router, ZMQ_LINGER, &zero, sizeof zero);
@@ -1822,8 +1668,7 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
          zmq_setsockopt(bus->router, ZMQ_CURVE_SECRETKEY, bus->curve_secret,
                         RF_CURVE_KEY_Z85 + 1) != 0 ||
          zmq_setsockopt(bus->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0)) {
-        snprintf(err, errlen, "cannot make the bus socket a CURVE server: %s",
-                 zmq_strerror(errno));
+        snprintf(err, errlen, "cannot make the bus socket a CURVE server: %s", zmq_strerror(errno));
         goto err;
     }
     if (zmq_bind(bus->router, cfg->bind_endpoint) != 0) {
@@ -1875,8 +1720,7 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
                 cfg->bind_endpoint, bus->curve_on ? "on" : "off",
                 rf_curve_keyring_count(bus->keyring), cfg->replica_id,
                 cfg->replicated ? "yes" : "no");
-    else
-        rf_info("event=bus_started bind=%s", cfg->bind_endpoint);
+    else rf_info("event=bus_started bind=%s", cfg->bind_endpoint);
     return bus;
 err:
     rf_bus_destroy(&bus);
@@ -1892,10 +1736,10 @@ void rf_bus_destroy(rf_bus_t **bus_p) {
     if (!bus_p || !*bus_p) return;
     rf_bus_t *bus = *bus_p;
     *bus_p = NULL;
-    discard_emitted(bus);
+    rf__bus_discard_emitted(bus);
     free(bus->emitted);
     free(bus->acks);
-    acked_counts_clear(bus);
+    rf__bus_acked_counts_clear(bus);
     free(bus->batch);
     free(bus->batch_events);
     free(bus->batch_decoded);
@@ -1910,10 +1754,7 @@ void rf_bus_destroy(rf_bus_t **bus_p) {
     if (bus->zap_poll_started) handles[nh++] = (uv_handle_t *)&bus->zap_poll;
     for (unsigned i = 0; i < RF_WORKER_COUNT; i++) {
         peer_t *peer = &bus->peers[i];
-        inflight_t *f, *tmp;
-        HASH_ITER(hh, peer->inflight, f, tmp) inflight_remove(peer, f);
-        chain_t *c, *ctmp;
-        HASH_ITER(hh, peer->chains, c, ctmp) chain_drop(peer, c);
+        rf__bus_forget_inflight(peer);
         for (int l = 0; l < peer->n_links; l++)
             if (peer->links[l].poll_started) handles[nh++] = (uv_handle_t *)&peer->links[l].poll;
     }
@@ -1954,15 +1795,15 @@ static int write_emitted(rf_bus_t *bus, size_t from) {
     if (rf_pgarrays_open(arr, NCOL) != 0) return -1;
     for (size_t i = 0; i < n; i++) {
         emitted_t *e = &emitted[i];
-        const char *v[PAYLOAD] = {e->event_id, rf_worker_name(bit_index(e->bit)), e->return_id,
-                                  e->type};
+        const char *v[PAYLOAD] = {e->event_id, rf_worker_name(rf__bus_bit_index(e->bit)),
+                                  e->return_id, e->type};
         if (rf_pgarrays_add_row(arr, PAYLOAD, v) != 0 ||
             rf_pgarray_add_bytea(&arr[PAYLOAD], e->payload, e->len) != 0)
             return -1;
     }
     rf_num_t owner = rf_i64(bus->cfg.replica_id);
-    const char *p[] = {rf_pgarray_close(&arr[EV]),  rf_pgarray_close(&arr[DEST]),
-                       rf_pgarray_close(&arr[RET]), rf_pgarray_close(&arr[TYPE]),
+    const char *p[] = {rf_pgarray_close(&arr[EV]),      rf_pgarray_close(&arr[DEST]),
+                       rf_pgarray_close(&arr[RET]),     rf_pgarray_close(&arr[TYPE]),
                        rf_pgarray_close(&arr[PAYLOAD]), owner.s};
     /* Rows come back in the order of the arrays (one INSERT ... SELECT from
      * unnest); the count sees only rows older than this statement. */
@@ -1970,7 +1811,8 @@ static int write_emitted(rf_bus_t *bus, size_t from) {
         bus->db,
         "INSERT INTO outbox (event_id, dest, return_id, type, payload, owner)"
         " SELECT e, d, r, t, b, $6::integer"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS u(e, d, r, t, b)"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])"
+        " AS u(e, d, r, t, b)"
         " RETURNING event_id, dest, (SELECT count(*) FROM outbox o WHERE o.dest = outbox.dest"
         " AND o.return_id = outbox.return_id AND o.event_id <> outbox.event_id)",
         6, p);
@@ -1979,7 +1821,7 @@ static int write_emitted(rf_bus_t *bus, size_t from) {
     for (size_t i = 0; i < n; i++) {
         emitted_t *e = &emitted[i];
         if (!in_order || strcmp(rf_get_str(res, (int)i, 0), e->event_id) != 0 ||
-            strcmp(rf_get_str(res, (int)i, 1), rf_worker_name(bit_index(e->bit))) != 0) {
+            strcmp(rf_get_str(res, (int)i, 1), rf_worker_name(rf__bus_bit_index(e->bit))) != 0) {
             in_order = false;
             e->held = true; /* cannot tell: the poll sends it in order */
             e->ahead = -1;
@@ -1999,7 +1841,7 @@ static int write_emitted(rf_bus_t *bus, size_t from) {
 
 int rf_bus_tx_begin(rf_bus_t *bus) {
     rf_db_group_flush(bus->db); /* outside a request: an open group commits first */
-    if (!rf_db_group_open(bus->db)) discard_emitted(bus);
+    if (!rf_db_group_open(bus->db)) rf__bus_discard_emitted(bus);
     if (rf_db_connect(bus->db) != 0 || rf_db_begin(bus->db) != 0) return -1;
     bus->emit_mark = bus->n_emitted;
     return 0;
@@ -2010,16 +1852,16 @@ static void dispatch_emitted(rf_bus_t *bus) {
     bus->backlog += (int64_t)bus->n_emitted;
     for (size_t i = 0; i < bus->n_emitted; i++) {
         emitted_t *e = &bus->emitted[i];
-        peer_t *peer = &bus->peers[bit_index(e->bit)];
+        peer_t *peer = &bus->peers[rf__bus_bit_index(e->bit)];
         /* Replicated, another replica may own an older row of the same
          * return: only the poll (which sees every replica's rows) may send. */
         if (bus->cfg.replicated) peer->needs_poll = true;
-        else if (!e->held) dispatch(peer, e->event_id, e->return_id, e->payload, e->len);
-        else if (!chain_follows(peer, e->return_id, e->ahead) ||
-                 !chain_append(peer, e->event_id, e->return_id, e->payload, e->len))
+        else if (!e->held) rf__bus_dispatch(peer, e->event_id, e->return_id, e->payload, e->len);
+        else if (!rf__bus_chain_follows(peer, e->return_id, e->ahead) ||
+                 !rf__bus_chain_append(peer, e->event_id, e->return_id, e->payload, e->len))
             peer->needs_poll = true;
     }
-    discard_emitted(bus);
+    rf__bus_discard_emitted(bus);
 }
 
 int rf_bus_tx_commit(rf_bus_t *bus) {
@@ -2039,7 +1881,7 @@ void rf_bus_tx_rollback(rf_bus_t *bus) {
     bool group = rf_db_in_group(bus->db);
     rf_db_rollback(bus->db);
     if (!group) {
-        discard_emitted(bus);
+        rf__bus_discard_emitted(bus);
         return;
     }
     for (size_t i = bus->emit_mark; i < bus->n_emitted; i++) free(bus->emitted[i].payload);
@@ -2049,13 +1891,13 @@ void rf_bus_tx_rollback(rf_bus_t *bus) {
 int rf_bus_group_commit(rf_bus_t *bus) {
     int rc = rf_db_group_commit(bus->db);
     if (rc == 0) dispatch_emitted(bus);
-    else discard_emitted(bus);
+    else rf__bus_discard_emitted(bus);
     bus->emit_mark = 0;
     return rc;
 }
 
-int rf_bus_event_init(rf_bus_t *bus, rf_event_t *ev, rf_event_type_t type,
-                      const char *return_id, const char *causation_id) {
+int rf_bus_event_init(rf_bus_t *bus, rf_event_t *ev, rf_event_type_t type, const char *return_id,
+                      const char *causation_id) {
     if (rf_event_init(ev, type) != 0) return -1;
     char id[RF_ULID_LEN + 1];
     rf_ulid_new(id);
@@ -2187,8 +2029,8 @@ int rf_bus_dead_letter_discard(rf_bus_t *bus, int64_t id, const char *who) {
     int found = PQntuples(res) > 0;
     if (found)
         rf_warn("event=dead_letter_discarded id=%lld event_id=%s dest=%s return_id=%s by=%s",
-                (long long)id, rf_get_str(res, 0, 0), rf_get_str(res, 0, 1),
-                rf_get_str(res, 0, 2), who ? who : "-");
+                (long long)id, rf_get_str(res, 0, 0), rf_get_str(res, 0, 1), rf_get_str(res, 0, 2),
+                who ? who : "-");
     PQclear(res);
     return found;
 }
