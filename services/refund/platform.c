@@ -9,8 +9,9 @@
  * open.seller.order.refund.confirm.receipt, which makes the platform refund.
  * The call is written with the refund (platform/platform_calls.h sends it, once);
  * the platform's yes is refund.issued, its final no refund.failed and an
- * alert, as the sandbox adapter's failures are. Other platforms, and an
- * exchange, go through the adapter as before.
+ * alert, as the sandbox adapter's failures are (refund.c settles the answer:
+ * refund_platform_settle). Other platforms, and an exchange, go through the
+ * adapter as before.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 #include "runtime/log.h"
 #include "platform/platform_calls.h"
 
-extern rf_pcalls_t *refund_pcalls; /* refund.c */
+rf_pcalls_t *refund_pcalls; /* set by refund_start (refund.c) */
 
 const char *refund_platform_purpose(const refund_plan_t *plan) {
     if (strcmp(plan->kind, "exchange") == 0) return NULL;
@@ -28,8 +29,7 @@ const char *refund_platform_purpose(const refund_plan_t *plan) {
 
 const char *refund_platform_method(const char *purpose) {
     if (strcmp(purpose, "approve_refund") == 0) return "open.seller.order.refund.approve";
-    if (strcmp(purpose, "confirm_receipt") == 0)
-        return "open.seller.order.refund.confirm.receipt";
+    if (strcmp(purpose, "confirm_receipt") == 0) return "open.seller.order.refund.confirm.receipt";
     return NULL;
 }
 
@@ -41,8 +41,8 @@ int refund_platform_call(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
     char key[200];
     snprintf(key, sizeof key, "%s-%s", r->idempotency_key, purpose);
     json_t *param = json_pack("{s:o}", "refundId", rf_pcalls_id_json(plan->platform_return_id));
-    json_t *context = json_pack("{s:s, s:I}", "refund_id", r->refund_id, "amount_fen",
-                                (json_int_t)r->amount_fen);
+    json_t *context =
+        json_pack("{s:s, s:I}", "refund_id", r->refund_id, "amount_fen", (json_int_t)r->amount_fen);
     if (!param || !context) {
         json_decref(param);
         json_decref(context);
@@ -68,30 +68,11 @@ int refund_platform_call(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
     if (!rf_pcalls_enabled()) {
         /* Calls off: the refund goes on as before, and operations are told
          * that the platform still has to hear it. */
-        if (rc == 1 && rf_pcalls_alert(bus, plan->return_id, "platform_call_not_sent",
-                                       c.method,
+        if (rc == 1 && rf_pcalls_alert(bus, plan->return_id, "platform_call_not_sent", c.method,
                                        "calls are off: do it in the Kuaishou seller console") != 0)
             return -1;
         return 0;
     }
     rf_pcalls_kick(refund_pcalls);
     return 1; /* the caller parks the refund: the platform's answer settles it */
-}
-
-const char *refund_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
-                                   const struct rf_pcall *call,
-                                   const struct rf_pcall_outcome *o) {
-    (void)arg;
-    if (o->accepted) {
-        char ref[200];
-        snprintf(ref, sizeof ref, "kuaishou-%s%s", call->platform_return_id,
-                 o->already_done ? "-already" : "");
-        return refund_issued(bus, db, call->return_id, ref, NULL) == 0 ? RF_PCALL_SUCCEEDED
-                                                                        : NULL;
-    }
-    char why[400];
-    snprintf(why, sizeof why, "platform refused %s: %s", call->method,
-             o->error ? o->error : "no answer");
-    return refund_failed_final(bus, db, call->return_id, why, NULL) == 0 ? RF_PCALL_FAILED
-                                                                          : NULL;
 }

@@ -11,8 +11,9 @@
  * goes through a platform adapter with an idempotency key derived from the
  * return; a failed call is retried with backoff from a timer, then ends in
  * refund.failed (an alert to operations). On Kuaishou the platform pays:
- * the refund is a platform call instead (platform.c), settled by its answer. When a supplier or carrier is
- * liable, a claim records what they owe, later settled or written off.
+ * the refund is a platform call instead (platform.c), settled here by its answer
+ * (refund_platform_settle). When a supplier or carrier is liable, a claim records what they
+ * owe, later settled or written off.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ int64_t refund_retry_base_ms = 500;
 int64_t refund_sandbox_fail_amount_fen = 0;
 
 static rf_worker_t *worker;
-rf_pcalls_t *refund_pcalls; /* the money calls to the platform (platform.c) */
+extern rf_pcalls_t *refund_pcalls; /* the money calls to the platform (platform.c) */
 static const refund_adapter_t *adapter = &refund_sandbox_adapter;
 
 bool refund_after_inspection(const char *grade) {
@@ -115,8 +116,9 @@ static int emit_refund_event(rf_bus_t *bus, rf_event_type_t type, const refund_r
     return rc;
 }
 
-int refund_issued(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *platform_ref,
-                  const char *causation) {
+/* What follows a refund the platform made (or refused for good). */
+static int refund_issued(rf_bus_t *bus, rf_db_t *db, const char *return_id,
+                         const char *platform_ref, const char *causation) {
     refund_row_t r;
     refund_plan_t plan;
     if (refund_db_get_refund(db, return_id, &r) != 1 ||
@@ -133,18 +135,33 @@ int refund_issued(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char 
     return 0;
 }
 
-int refund_failed_final(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *error,
-                        const char *causation) {
+static int refund_failed_final(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *error,
+                               const char *causation) {
     refund_row_t r;
     if (refund_db_get_refund(db, return_id, &r) != 1) return -1;
     if (strcmp(r.status, "pending") != 0) return 0; /* settled already */
-    rf_error("event=refund_failed return_id=%s refund_id=%s attempts=%lld error=\"%s\"",
-             return_id, r.refund_id, (long long)r.attempts + 1, error);
+    rf_error("event=refund_failed return_id=%s refund_id=%s attempts=%lld error=\"%s\"", return_id,
+             r.refund_id, (long long)r.attempts + 1, error);
     if (refund_db_refund_attempt_failed(db, r.refund_id, error, 0, true) != 0 ||
         refund_db_set_plan_status(db, return_id, "failed") != 0 ||
         emit_refund_event(bus, RF_EV_REFUND_FAILED, &r, error, causation) != 0)
         return -1;
     return 0;
+}
+
+const char *refund_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
+                                   const struct rf_pcall *call, const struct rf_pcall_outcome *o) {
+    (void)arg;
+    if (o->accepted) {
+        char ref[200];
+        snprintf(ref, sizeof ref, "kuaishou-%s%s", call->platform_return_id,
+                 o->already_done ? "-already" : "");
+        return refund_issued(bus, db, call->return_id, ref, NULL) == 0 ? RF_PCALL_SUCCEEDED : NULL;
+    }
+    char why[400];
+    snprintf(why, sizeof why, "platform refused %s: %s", call->method,
+             o->error ? o->error : "no answer");
+    return refund_failed_final(bus, db, call->return_id, why, NULL) == 0 ? RF_PCALL_FAILED : NULL;
 }
 
 static void log_attempt_failed(const refund_row_t *r, int64_t delay_ms, const char *err) {
@@ -224,11 +241,10 @@ static int emit_written(rf_bus_t *bus, const refund_row_t *r, const refund_write
     if (strcmp(w->refund_status, "issued") != 0) return 0;
     rf_info("event=refund_issued return_id=%s refund_id=%s amount_fen=%lld platform_ref=%s",
             r->return_id, r->refund_id, (long long)r->amount_fen, w->platform_ref);
-    if (emit_refund_event(bus, RF_EV_REFUND_ISSUED, r, w->platform_ref, causation) != 0)
-        return -1;
+    if (emit_refund_event(bus, RF_EV_REFUND_ISSUED, r, w->platform_ref, causation) != 0) return -1;
     if (!claim_opened) return 0;
-    return emit_claim_opened(bus, r->return_id, w->claim_id, w->party, w->party_id,
-                             r->amount_fen, causation);
+    return emit_claim_opened(bus, r->return_id, w->claim_id, w->party, w->party_id, r->amount_fen,
+                             causation);
 }
 
 /* Compute the refund of a plan and run it now, or hold it for finance; then
@@ -255,7 +271,9 @@ static rf_apply_result_t start_refund(rf_bus_t *bus, rf_db_t *db, const refund_p
         .exchange = strcmp(plan->kind, "exchange") == 0,
     };
     char refund_id[RF_ULID_LEN + 1], claim_id[RF_ULID_LEN + 1], key[128];
-    refund_write_t w = {.refund_id = refund_id, .idempotency_key = key, .claim_id = claim_id,
+    refund_write_t w = {.refund_id = refund_id,
+                        .idempotency_key = key,
+                        .claim_id = claim_id,
                         .next_attempt_ms = -1};
     if (refund_compute(&in, &w.money) != 0) return RF_APPLY_ERROR;
     rf_ulid_new(refund_id);
@@ -288,8 +306,7 @@ static rf_apply_result_t start_refund(rf_bus_t *bus, rf_db_t *db, const refund_p
         rf_warn("event=refund_write_conflict return_id=%s", plan->return_id);
         return RF_APPLY_ERROR;
     }
-    return emit_written(bus, &r, &w, claim_opened, causation) == 0 ? RF_APPLY_OK
-                                                                    : RF_APPLY_ERROR;
+    return emit_written(bus, &r, &w, claim_opened, causation) == 0 ? RF_APPLY_OK : RF_APPLY_ERROR;
 }
 
 /* The plan of an approval, as first written (waiting for goods). */
@@ -324,8 +341,8 @@ static rf_apply_result_t on_approved(rf_bus_t *bus, rf_db_t *db, const rf_event_
     plan_from_approval(ev, &plan);
     /* goods expected: the plan waits for the inspection (a plan that
      * exists stays as it is) */
-    if (plan.goods_expected) return refund_db_insert_plan(db, &plan) < 0 ? RF_APPLY_ERROR
-                                                                          : RF_APPLY_OK;
+    if (plan.goods_expected)
+        return refund_db_insert_plan(db, &plan) < 0 ? RF_APPLY_ERROR : RF_APPLY_OK;
     if (refund_db_line_facts(db, &plan, &line) != 0) return RF_APPLY_ERROR;
     /* a new plan is written with its refund, in its final status */
     if (!line.plan_exists) return start_refund(bus, db, &plan, true, &line, ev->event_id);
@@ -338,8 +355,8 @@ static rf_apply_result_t on_approved(rf_bus_t *bus, rf_db_t *db, const rf_event_
     return start_refund(bus, db, &plan, false, &line, ev->event_id);
 }
 
-static rf_apply_result_t on_inspected(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev,
-                                      char *why, size_t whylen) {
+static rf_apply_result_t on_inspected(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev, char *why,
+                                      size_t whylen) {
     refund_plan_t plan;
     int found = refund_db_get_plan(db, ev->return_id, &plan);
     if (found < 0) return RF_APPLY_ERROR;
@@ -352,13 +369,13 @@ static rf_apply_result_t on_inspected(rf_bus_t *bus, rf_db_t *db, const rf_event
     if (strcmp(plan.kind, "exchange") == 0) {
         /* Settled with a replacement, not money: nothing to refund. */
         return refund_db_set_plan_status(db, ev->return_id, "exchange") == 0 ? RF_APPLY_OK
-                                                                              : RF_APPLY_ERROR;
+                                                                             : RF_APPLY_ERROR;
     }
     if (!refund_after_inspection(ev->body.goods_inspected.grade)) {
         rf_warn("event=refund_disputed return_id=%s grade=%s", ev->return_id,
                 ev->body.goods_inspected.grade);
         return refund_db_set_plan_status(db, ev->return_id, "disputed") == 0 ? RF_APPLY_OK
-                                                                              : RF_APPLY_ERROR;
+                                                                             : RF_APPLY_ERROR;
     }
     refund_line_t line;
     if (refund_db_line_facts(db, &plan, &line) != 0) return RF_APPLY_ERROR;
@@ -479,8 +496,7 @@ static void close_claim(rf_http_exchange_t *x, const char *claim_id, const char 
     }
     int n = refund_db_claim_close(rf_worker_db(worker), claim_id, status, by, note);
     if (n < 0) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
-    else if (n == 0)
-        rf_http_reply_error(x, 409, "not_open", "no open claim with that id");
+    else if (n == 0) rf_http_reply_error(x, 409, "not_open", "no open claim with that id");
     else {
         rf_info("event=claim_closed claim_id=%s status=%s by=%s", claim_id, status, by);
         rf_http_reply_json(x, 200, json_pack("{s:s, s:s}", "claim_id", claim_id, "status", status));

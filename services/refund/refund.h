@@ -22,14 +22,14 @@ typedef struct refund_plan {
     int64_t quantity, line_paid_fen, line_quantity, shipping_fen;
     bool freight_insured;
     char platform[16], shop_id[128], platform_return_id[64]; /* the platform's ids */
-    int64_t platform_version; /* of the record review decided on */
+    int64_t platform_version;                                /* of the record review decided on */
 } refund_plan_t;
 
 /* Settings (the worker's configuration table). */
-extern int64_t refund_finance_threshold_fen; /* above it finance approves first */
-extern int64_t refund_return_shipping_fen;   /* deducted when the buyer bears return shipping */
-extern int64_t refund_retry_max;             /* platform call attempts before refund.failed */
-extern int64_t refund_retry_base_ms;         /* first retry delay; doubles each time */
+extern int64_t refund_finance_threshold_fen;   /* above it finance approves first */
+extern int64_t refund_return_shipping_fen;     /* deducted when the buyer bears return shipping */
+extern int64_t refund_retry_max;               /* platform call attempts before refund.failed */
+extern int64_t refund_retry_base_ms;           /* first retry delay; doubles each time */
 extern int64_t refund_sandbox_fail_amount_fen; /* sandbox: calls of exactly this amount fail */
 
 /* ---- money.c: amounts in fen ------------------------------------------------- */
@@ -100,6 +100,14 @@ void refund_idempotency_key(const char *return_id, char *out, size_t cap);
 rf_apply_result_t refund_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen);
 bool refund_route(void *arg, rf_http_exchange_t *x);
 int refund_start(void *arg, rf_worker_t *w);
+/* refund_platform_settle: the rf_pcall_settle_fn of the refund worker: the
+ * platform's answer to a money call (platform.c) is refund.issued or, for
+ * good, refund.failed. */
+struct rf_pcall;
+struct rf_pcall_outcome;
+const char *refund_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
+                                   const struct rf_pcall *call,
+                                   const struct rf_pcall_outcome *outcome);
 
 /* One refund as stored. */
 typedef struct refund_row {
@@ -124,17 +132,6 @@ const char *refund_platform_method(const char *purpose);
  * as before), -1 db. */
 int refund_platform_call(rf_bus_t *bus, rf_db_t *db, const refund_plan_t *plan,
                          const refund_row_t *r);
-/* refund_platform_settle: the rf_pcall_settle_fn of the refund worker. */
-struct rf_pcall;
-struct rf_pcall_outcome;
-const char *refund_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
-                                   const struct rf_pcall *call,
-                                   const struct rf_pcall_outcome *outcome);
-/* refund.c: what follows a refund the platform made (or refused for good). */
-int refund_issued(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *platform_ref,
-                  const char *causation);
-int refund_failed_final(rf_bus_t *bus, rf_db_t *db, const char *return_id, const char *error,
-                        const char *causation);
 
 /* What a refund needs to know of its line and its return before it is written. */
 typedef struct refund_line {
@@ -146,12 +143,12 @@ typedef struct refund_line {
 typedef struct refund_write {
     const char *refund_id, *idempotency_key;
     refund_money_t money;
-    const char *refund_status;  /* awaiting_approval, pending, issued, failed */
-    const char *platform_ref;   /* issued: the platform's reference, else NULL */
-    const char *error;          /* the failed attempt's error, or NULL */
-    int64_t attempts;           /* attempts made (0 or 1) */
-    int64_t next_attempt_ms;    /* next attempt in ms from now; -1: none */
-    const char *plan_status;    /* the plan's status after it */
+    const char *refund_status;               /* awaiting_approval, pending, issued, failed */
+    const char *platform_ref;                /* issued: the platform's reference, else NULL */
+    const char *error;                       /* the failed attempt's error, or NULL */
+    int64_t attempts;                        /* attempts made (0 or 1) */
+    int64_t next_attempt_ms;                 /* next attempt in ms from now; -1: none */
+    const char *plan_status;                 /* the plan's status after it */
     const char *claim_id, *party, *party_id; /* party NULL: no claim */
 } refund_write_t;
 

@@ -12,24 +12,16 @@
  * follow only the platform's yes, so the warehouse never expects a parcel
  * the platform did not agree to. A refund-only (or returnless) approval
  * makes no call here: the refund worker's refund.approve is the refund.
- *
- * When the platform's record changed under the decision (the buyer changed
- * the request: a stale refundVersion, or a refusal with a newer record) the
- * task takes the new version, amount and kind and is decided again: the
- * rules again for an automatic decision; the same decision, with the new
- * version, for a person's decision that still fits; a person again when the
- * amount or kind changed. Any other refusal sends the task back to a person
- * and alerts operations. Nothing is dropped.
+ * What the platform's answer does is decided in decide.c
+ * (review_platform_settle).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "review.h"
-#include "platform/kuaishou.h"
-#include "runtime/log.h"
 #include "platform/platform_calls.h"
 
-extern rf_pcalls_t *review_pcalls; /* review.c */
+rf_pcalls_t *review_pcalls; /* set by review_start (review.c) */
 
 const char *review_platform_purpose(const review_task_t *t, bool approve) {
     if (strcmp(t->platform, "kuaishou") != 0 || strcmp(t->status, "disputed") == 0) return NULL;
@@ -46,8 +38,7 @@ int review_platform_address(rf_db_t *db, const review_task_t *t, const review_po
     return 0;
 }
 
-static json_t *call_param(const review_task_t *t, const review_decision_t *d,
-                          const char *address) {
+static json_t *call_param(const review_task_t *t, const review_decision_t *d, const char *address) {
     json_t *param = json_pack("{s:o}", "refundId", rf_pcalls_id_json(t->platform_return_id));
     if (!param) return NULL;
     int rc;
@@ -84,9 +75,8 @@ int review_platform_call(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
              (long long)t->platform_version, (long long)n + 1);
     json_t *param = call_param(t, d, address);
     json_t *context = json_pack("{s:b, s:I, s:s, s:s?, s:s?, s:s?}", "approve", d->approve,
-                                "amount_fen", (json_int_t)d->amount_fen, "by", d->by,
-                                "reason_code", d->reason_code, "note", d->note, "causation",
-                                d->causation);
+                                "amount_fen", (json_int_t)d->amount_fen, "by", d->by, "reason_code",
+                                d->reason_code, "note", d->note, "causation", d->causation);
     int rc = -1;
     if (param && context) {
         rf_pcall_new_t c = {
@@ -119,77 +109,4 @@ int review_platform_call(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
     json_decref(param);
     json_decref(context);
     return rc;
-}
-
-static const char *ctx_str(json_t *ctx, const char *key) {
-    const char *v = json_string_value(json_object_get(ctx, key));
-    return v ? v : NULL;
-}
-
-/* The record changed under the decision: take it in and decide again. */
-static const char *on_conflict(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
-                               const rf_pcall_t *call, review_decision_t *d, json_t *detail,
-                               int64_t version) {
-    json_t *fee = json_object_get(detail, "refundFee");
-    int64_t amount = json_is_integer(fee) ? (int64_t)json_integer_value(fee)
-                                          : t->requested_amount_fen;
-    json_t *way = json_object_get(detail, "handlingWay");
-    const char *kind = json_is_integer(way) ? rf_ks_kind((int)json_integer_value(way)) : NULL;
-    if (!kind) kind = t->kind;
-    bool changed = amount != t->requested_amount_fen || strcmp(kind, t->kind) != 0;
-    static review_policy_t pol; /* one loop thread */
-    if (review_db_load_policy(db, t->shop_id, &pol) != 0) return NULL;
-    const char *role = review_required_role(&pol, amount);
-    char note[400];
-    snprintf(note, sizeof note,
-             "the platform's record changed while %s was being told (version %lld -> %lld,"
-             " amount %lld -> %lld fen, kind %s -> %s)",
-             call->method, (long long)call->platform_version, (long long)version,
-             (long long)t->requested_amount_fen, (long long)amount, t->kind, kind);
-    rf_warn("event=platform_version_conflict return_id=%s call_id=%lld %s", t->return_id,
-            (long long)call->call_id, note);
-    review_task_t now;
-    if (review_db_platform_changed(db, t->return_id, version, amount, kind, role, note) != 0 ||
-        review_db_get_task(db, t->return_id, &now) != 1)
-        return NULL;
-    int rc;
-    if (strcmp(d->by, "auto") == 0) rc = review_redecide(bus, db, &now, d->causation);
-    else if (!changed) rc = review_carry_out(bus, db, &now, d) < 0 ? -1 : 0;
-    else rc = review_reopen(bus, &now, role, d->causation);
-    return rc == 0 ? RF_PCALL_SUPERSEDED : NULL;
-}
-
-const char *review_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
-                                   const struct rf_pcall *call,
-                                   const struct rf_pcall_outcome *o) {
-    (void)arg;
-    review_task_t t;
-    if (review_db_get_task(db, call->return_id, &t) != 1) return NULL;
-    json_t *ctx = call->context;
-    review_decision_t d = {json_is_true(json_object_get(ctx, "approve")),
-                           (int64_t)json_integer_value(json_object_get(ctx, "amount_fen")),
-                           ctx_str(ctx, "by") ? ctx_str(ctx, "by") : "auto",
-                           ctx_str(ctx, "reason_code"), ctx_str(ctx, "note"),
-                           ctx_str(ctx, "causation")};
-    if (o->accepted) {
-        if (review_db_set_platform_state(db, t.return_id, "accepted") != 0 ||
-            review_emit_decision(bus, &t, &d) != 0)
-            return NULL;
-        return RF_PCALL_SUCCEEDED;
-    }
-    json_t *ut = json_object_get(o->detail, "updateTime");
-    int64_t version = json_is_integer(ut) ? (int64_t)json_integer_value(ut) : 0;
-    if (version > 0 && version != call->platform_version)
-        return on_conflict(bus, db, &t, call, &d, o->detail, version);
-    /* refused for another reason: a person looks at it again */
-    char why[400];
-    snprintf(why, sizeof why, "the platform refused %s: %s", call->method,
-             o->error ? o->error : "no answer");
-    const char *role = strcmp(t.required_role, "auto") == 0 ? "cs" : t.required_role;
-    if (review_db_platform_refused(db, t.return_id, why) != 0 ||
-        review_db_set_required_role(db, t.return_id, role) != 0 ||
-        rf_pcalls_alert(bus, t.return_id, "platform_refused", call->method, why) != 0 ||
-        review_reopen(bus, &t, role, d.causation) != 0)
-        return NULL;
-    return RF_PCALL_FAILED;
 }

@@ -1,6 +1,7 @@
 /*
- * review.h: the review worker's parts, shared by main.c, review.c (policy,
- * event handling, HTTP API) and review_db.c (its SQL).
+ * review.h: the review worker's parts, shared by main.c, review.c (events
+ * in, HTTP API, deadline alerts), decide.c (deciding a task), rules.c (the
+ * policy), platform.c (the decision calls) and review_db.c (its SQL).
  */
 #ifndef REVIEW_H
 #define REVIEW_H
@@ -14,11 +15,12 @@
 #include "proto/proto.h"
 #include "worker/worker.h"
 
-/* Settings (filled by the worker's configuration table). */
-extern int64_t review_auto_approve_max_fen; /* refund-only at or under this: automatic */
-extern int64_t review_cs_limit_fen;         /* above this a CS supervisor must decide */
+/* Settings (filled by the worker's configuration table; the policy's
+ * defaults are rules.c's, the rest review.c's). */
+extern int64_t review_auto_approve_max_fen;     /* refund-only at or under this: automatic */
+extern int64_t review_cs_limit_fen;             /* above this a CS supervisor must decide */
 extern int64_t review_return_shipping_cost_fen; /* returnless refund when goods are worth less */
-extern int64_t review_deadline_scan_ms;     /* how often tasks are scanned for deadlines */
+extern int64_t review_deadline_scan_ms;         /* how often tasks are scanned for deadlines */
 extern char review_policy_file[RF_CFG_STR_MAX]; /* RF_REVIEW_POLICY_FILE, "" for none */
 
 /* ---- rules.c: the shop's review policy ---------------------------------------- */
@@ -85,6 +87,8 @@ const char *review_cost_bearer(const char *liability, bool freight_insured);
 /* review_returnless: approve a return_refund without the goods when getting
  * them back costs more than they are worth. */
 bool review_returnless(const review_policy_t *p, const char *kind, int64_t goods_value_fen);
+const char *review_liability(const char *reason_code);
+bool review_reject_reason_known(const char *code);
 
 /* A review task as stored. */
 typedef struct review_task {
@@ -95,26 +99,43 @@ typedef struct review_task {
     int64_t line_paid_fen, line_quantity, shipping_fen;
     bool freight_insured, returnless;
     char platform[16], platform_return_id[64], category[64], buyer_id[128];
-    char platform_state[16]; /* '', pending, accepted, refused, not_sent */
+    char platform_state[16];  /* '', pending, accepted, refused, not_sent */
     int64_t platform_version; /* the platform record's version the task knows */
     int64_t deadline_at;      /* the platform's deadline, ms (0: none) */
 } review_task_t;
 
-/* review.c: policy */
-const char *review_liability(const char *reason_code);
-bool review_reject_reason_known(const char *code);
+/* review.c: events in, HTTP API, deadline alerts, start-up */
 rf_apply_result_t review_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen);
 bool review_route(void *arg, rf_http_exchange_t *x);
 int review_start(void *arg, rf_worker_t *w);
 
-/* A decision to carry out (review.c). */
+/* A decision to carry out (decide.c). */
 typedef struct review_decision {
     bool approve;
-    int64_t amount_fen;          /* approve: the refund amount */
+    int64_t amount_fen;           /* approve: the refund amount */
     const char *by, *reason_code; /* reason_code: reject only */
     const char *note;
-    const char *causation;       /* the event behind it, or NULL */
+    const char *causation; /* the event behind it, or NULL */
 } review_decision_t;
+
+/* ---- decide.c: deciding a task ------------------------------------------------------ */
+
+/* review_decide_request: a new request (return.requested): its task is
+ * judged in memory and written once, with the decision when a rule takes it
+ * and no platform call must come first; a decision that needs the
+ * platform's yes is carried out after the insert. */
+rf_apply_result_t review_decide_request(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev);
+/* review_carry_out: carry out d (recorded; events now or after the
+ * platform's answer). 0, 1 the events wait for the platform's answer, -1 db
+ * error, -2 no return address. */
+int review_carry_out(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
+                     const review_decision_t *d);
+/* review_platform_settle: the rf_pcall_settle_fn of the review worker. */
+struct rf_pcall;
+struct rf_pcall_outcome;
+const char *review_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
+                                   const struct rf_pcall *call,
+                                   const struct rf_pcall_outcome *outcome);
 
 /* ---- platform.c: review's decision calls to the platform ------------------------- */
 
@@ -135,24 +156,6 @@ int review_platform_address(rf_db_t *db, const review_task_t *t, const review_po
  * -1: db error; -2: no return address configured for the destination. */
 int review_platform_call(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
                          const review_policy_t *pol, const review_decision_t *d);
-/* review_platform_settle: the rf_pcall_settle_fn of the review worker. */
-struct rf_pcall;
-struct rf_pcall_outcome;
-const char *review_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
-                                   const struct rf_pcall *call,
-                                   const struct rf_pcall_outcome *outcome);
-/* review.c, for platform.c: carry out d (recorded; events now or after the
- * platform's answer). 0, -1 db error, -2 no return address. */
-int review_carry_out(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
-                     const review_decision_t *d);
-/* review.c: decide task t by the shop's rules again (after the platform's
- * record changed under an automatic decision). 0 or -1. */
-int review_redecide(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const char *causation);
-/* review.c: put the task in front of a person (review.opened). 0 or -1. */
-int review_reopen(rf_bus_t *bus, const review_task_t *t, const char *role,
-                  const char *causation);
-/* review.c: the events of an accepted decision. 0 or -1. */
-int review_emit_decision(rf_bus_t *bus, const review_task_t *t, const review_decision_t *d);
 
 /* review_db.c */
 /* review_db_create_task: insert task t (required_role as given) with the
@@ -187,8 +190,8 @@ int review_db_platform_changed(rf_db_t *db, const char *return_id, int64_t versi
 /* A refusal sends the decision back to a person (required_role kept). */
 int review_db_platform_refused(rf_db_t *db, const char *return_id, const char *error);
 int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out); /* 1/0 */
-int review_db_decide(rf_db_t *db, const char *return_id, const char *status,
-                     const char *decided_by, const char *reason_code, const char *note);
+int review_db_decide(rf_db_t *db, const char *return_id, const char *status, const char *decided_by,
+                     const char *reason_code, const char *note);
 int review_db_cancel(rf_db_t *db, const char *return_id);
 /* The platform's record changed (return.updated): noted with the decisions;
  * arbitration hands an open task to a supervisor. */

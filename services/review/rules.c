@@ -1,8 +1,8 @@
 /*
  * rules.c: the review worker's policy as pure functions: the ordered rules
  * engine (first matching rule wins: auto_approve, auto_reject with a reason,
- * or manual), liability and cost bearer by reason, and the returnless
- * refund decision. A shop's policy is a JSON document (README "## Policy");
+ * or manual), the rejection reasons, liability and cost bearer by reason,
+ * and the returnless refund decision. A shop's policy is a JSON document (README "## Policy");
  * what it leaves out takes the defaults from the worker's settings.
  */
 #include <stdio.h>
@@ -10,8 +10,32 @@
 
 #include "review.h"
 
-static int read_strs(json_t *r, const char *key, char (*dst)[REVIEW_WORD_MAX], size_t *n,
-                     char *err, size_t errlen) {
+int64_t review_auto_approve_max_fen = 5000;
+int64_t review_cs_limit_fen = 50000;
+int64_t review_return_shipping_cost_fen = 1000;
+
+static const char *const reject_reasons[] = {
+    "window_expired", "category_excluded", "quantity_exceeded", "duplicate_request",
+    "order_unknown",  "condition_failed",  "reviewer_rejected", NULL};
+
+const char *review_liability(const char *reason_code) {
+    if (strcmp(reason_code, "quality") == 0 || strcmp(reason_code, "wrong_item") == 0 ||
+        strcmp(reason_code, "not_as_described") == 0)
+        return "supplier";
+    if (strcmp(reason_code, "damaged") == 0 || strcmp(reason_code, "late") == 0) return "carrier";
+    if (strcmp(reason_code, "changed_mind") == 0 || strcmp(reason_code, "size_fit") == 0)
+        return "buyer";
+    return "merchant";
+}
+
+bool review_reject_reason_known(const char *code) {
+    for (const char *const *r = reject_reasons; *r; r++)
+        if (strcmp(*r, code) == 0) return true;
+    return false;
+}
+
+static int read_strs(json_t *r, const char *key, char (*dst)[REVIEW_WORD_MAX], size_t *n, char *err,
+                     size_t errlen) {
     json_t *a = json_object_get(r, key);
     *n = 0;
     if (!a) return 0;
@@ -116,13 +140,13 @@ int review_policy_from_json(json_t *doc, review_policy_t *p, char *err, size_t e
     json_t *rl = json_object_get(doc, "returnless");
     if (rl) p->returnless = json_is_true(rl);
     json_t *addr = json_object_get(doc, "return_address_id");
-    if (addr && (!json_is_string(addr) ||
-                 json_string_length(addr) >= sizeof p->return_address_id)) {
+    if (addr &&
+        (!json_is_string(addr) || json_string_length(addr) >= sizeof p->return_address_id)) {
         snprintf(err, errlen, "return_address_id must be the platform's address id (text)");
         return -1;
     }
-    if (addr) snprintf(p->return_address_id, sizeof p->return_address_id, "%s",
-                       json_string_value(addr));
+    if (addr)
+        snprintf(p->return_address_id, sizeof p->return_address_id, "%s", json_string_value(addr));
     json_t *rules = json_object_get(doc, "rules");
     if (!rules) return 0;
     if (!json_is_array(rules) || json_array_size(rules) > REVIEW_RULES_MAX) {
@@ -131,8 +155,8 @@ int review_policy_from_json(json_t *doc, review_policy_t *p, char *err, size_t e
     }
     p->n_rules = 0;
     for (size_t i = 0; i < json_array_size(rules); i++)
-        if (review_rule_from_json(json_array_get(rules, i), &p->rules[p->n_rules++], err,
-                                  errlen) != 0)
+        if (review_rule_from_json(json_array_get(rules, i), &p->rules[p->n_rules++], err, errlen) !=
+            0)
             return -1;
     return 0;
 }

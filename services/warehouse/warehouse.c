@@ -21,8 +21,8 @@
 static rf_worker_t *worker;
 int64_t warehouse_supplier_accept_days = 7;
 
-static const char *const grades[] = {"resellable",    "packaging_damaged", "goods_damaged",
-                                     "wrong_item",    "missing_parts",     "empty_box",
+static const char *const grades[] = {"resellable", "packaging_damaged", "goods_damaged",
+                                     "wrong_item", "missing_parts",     "empty_box",
                                      NULL};
 
 bool warehouse_grade_known(const char *grade) {
@@ -70,8 +70,8 @@ static int emit_goods(rf_bus_t *bus, const warehouse_parcel_t *p, const char *re
              rf_event_set_str(&rec.body.goods_received.tracking_no, tracking_no) |
              rf_event_set_str(&rec.body.goods_received.received_by, by);
     if (rc == 0) rc = rf_bus_emit(bus, &rec);
-    if (rc == 0 && rf_bus_event_init(bus, &insp, RF_EV_GOODS_INSPECTED, p->return_id,
-                                     rec.event_id) == 0) {
+    if (rc == 0 &&
+        rf_bus_event_init(bus, &insp, RF_EV_GOODS_INSPECTED, p->return_id, rec.event_id) == 0) {
         rf_body_goods_inspected_t *b = &insp.body.goods_inspected;
         rc = rf_event_set_str(&b->receipt_id, receipt_id) | rf_event_set_str(&b->grade, grade) |
              rf_event_set_str(&b->disposition, disposition) |
@@ -146,7 +146,9 @@ static void post_receipt(rf_http_exchange_t *x) {
     rf_ulid_new(receipt_id);
     warehouse_parcel_t parcel;
     const char *disposition = warehouse_disposition(grade);
-    warehouse_receipt_t receipt = {receipt_id, return_id, tracking_no, grade, disposition, by};
+    const char *location = warehouse_location(disposition);
+    warehouse_receipt_t receipt = {receipt_id,  return_id, tracking_no, grade,
+                                   disposition, location,  by};
     int found;
     if (rf_bus_tx_begin(bus) != 0 || (found = warehouse_db_receive(db, &receipt, &parcel)) < 0)
         goto db_err;
@@ -177,9 +179,9 @@ static void post_receipt(rf_http_exchange_t *x) {
     rf_info("event=parcel_received return_id=%s receipt_id=%s grade=%s disposition=%s",
             parcel.return_id, receipt_id, grade, disposition);
     rf_http_reply_json(x, 200,
-                       json_pack("{s:s, s:s, s:b, s:s, s:s}", "receipt_id", receipt_id,
-                                 "return_id", parcel.return_id, "matched", 1, "grade", grade,
-                                 "disposition", disposition));
+                       json_pack("{s:s, s:s, s:b, s:s, s:s}", "receipt_id", receipt_id, "return_id",
+                                 parcel.return_id, "matched", 1, "grade", grade, "disposition",
+                                 disposition));
     json_decref(doc);
     return;
 db_err:
@@ -205,8 +207,8 @@ static void post_tracking(rf_http_exchange_t *x, const char *return_id) {
     else if (set == 0)
         rf_http_reply_error(x, 404, "not_found", "no parcel of that return is expected");
     else
-        rf_http_reply_json(x, 200, json_pack("{s:s, s:s}", "return_id", return_id,
-                                             "tracking_no", tracking_no));
+        rf_http_reply_json(
+            x, 200, json_pack("{s:s, s:s}", "return_id", return_id, "tracking_no", tracking_no));
     json_decref(doc);
 }
 
@@ -258,8 +260,8 @@ static void post_leg(rf_http_exchange_t *x, const char *return_id) {
         goto db_err;
     rf_info("event=supplier_leg return_id=%s from=%s to=%s late=%d by=%s", return_id, from, state,
             late, by);
-    rf_http_reply_json(x, 200, json_pack("{s:s, s:s, s:b}", "return_id", return_id, "state", state,
-                                         "late", late));
+    rf_http_reply_json(
+        x, 200, json_pack("{s:s, s:s, s:b}", "return_id", return_id, "state", state, "late", late));
     json_decref(doc);
     return;
 db_err:
@@ -317,8 +319,8 @@ db_err:
 static void get_legs(rf_http_exchange_t *x) {
     char supplier[128], overdue[8];
     if (rf_http_query_param(x, "supplier_id", supplier, sizeof supplier) < 0) supplier[0] = '\0';
-    bool only = rf_http_query_param(x, "overdue", overdue, sizeof overdue) > 0 &&
-                strcmp(overdue, "0") != 0;
+    bool only =
+        rf_http_query_param(x, "overdue", overdue, sizeof overdue) > 0 && strcmp(overdue, "0") != 0;
     json_t *list = warehouse_db_legs(rf_worker_db(worker), supplier, only);
     if (!list) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
     else rf_http_reply_json(x, 200, json_pack("{s:o}", "supplier_legs", list));
@@ -335,8 +337,7 @@ bool warehouse_route(void *arg, rf_http_exchange_t *x) {
     }
     if (strcmp(rf_http_method(x), "POST") != 0) return false;
     if (strcmp(path, "/v1/receipts") == 0) post_receipt(x);
-    else if (rf_path_match(path, "/v1/parcels/{}/tracking", id, sizeof id))
-        post_tracking(x, id);
+    else if (rf_path_match(path, "/v1/parcels/{}/tracking", id, sizeof id)) post_tracking(x, id);
     else if (rf_path_match(path, "/v1/supplier-legs/{}", id, sizeof id)) post_leg(x, id);
     else if (rf_path_match(path, "/v1/reships/{}", id, sizeof id)) post_reship(x, id);
     else return false;

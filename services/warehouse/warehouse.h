@@ -47,7 +47,9 @@ int warehouse_db_cancel(rf_db_t *db, const char *return_id);
 /* A parcel's receipt as the warehouse records it. */
 typedef struct warehouse_receipt {
     const char *receipt_id, *return_id, *tracking_no; /* the parcel by return id, else tracking */
-    const char *grade, *disposition, *received_by;
+    const char *grade, *disposition;
+    const char *location; /* the stock ledger location of the disposition (warehouse_location) */
+    const char *received_by;
 } warehouse_receipt_t;
 /* warehouse_db_receive: find the parcel of receipt rc (into out, with the
  * status it had) and, when it was expected, mark it received, record the
@@ -60,10 +62,9 @@ int warehouse_db_set_tracking(rf_db_t *db, const char *return_id, const char *tr
 /* Open the supplier leg (requested) of a received parcel; 1 new, 0 existed. */
 int warehouse_db_leg_open(rf_db_t *db, const warehouse_parcel_t *p, int64_t accept_days);
 /* The leg's state into state (1 found, 0 not); locks it. */
-int warehouse_db_leg_state(rf_db_t *db, const char *return_id, char *state, size_t cap,
-                           bool *late);
-int warehouse_db_leg_move(rf_db_t *db, const char *return_id, const char *state,
-                          const char *by, const char *tracking_no, const char *note, bool late);
+int warehouse_db_leg_state(rf_db_t *db, const char *return_id, char *state, size_t cap, bool *late);
+int warehouse_db_leg_move(rf_db_t *db, const char *return_id, const char *state, const char *by,
+                          const char *tracking_no, const char *note, bool late);
 json_t *warehouse_db_legs(rf_db_t *db, const char *supplier_id, bool overdue_only);
 /* Reship of an exchange: open (1 new, 0 existed), state (1/0), move. */
 int warehouse_db_reship_open(rf_db_t *db, const warehouse_parcel_t *p);

@@ -9,8 +9,12 @@
 int warehouse_db_expect(rf_db_t *db, const rf_event_t *ev) {
     const rf_body_return_approved_t *b = &ev->body.return_approved;
     rf_num_t qty = rf_i64(b->quantity > 0 ? b->quantity : 1);
-    const char *p[] = {ev->return_id, b->sku_id, b->supplier_id, qty.s,
-                       *b->destination ? b->destination : "merchant", b->kind};
+    const char *p[] = {ev->return_id,
+                       b->sku_id,
+                       b->supplier_id,
+                       qty.s,
+                       *b->destination ? b->destination : "merchant",
+                       b->kind};
     return rf_db_exec(db,
                       "INSERT INTO expected_parcels (return_id, sku_id, supplier_id, quantity,"
                       " destination, status, kind) VALUES ($1, $2, $3, $4, $5, 'expected', $6)"
@@ -27,9 +31,8 @@ int warehouse_db_cancel(rf_db_t *db, const char *return_id) {
 }
 
 int warehouse_db_receive(rf_db_t *db, const warehouse_receipt_t *rc, warehouse_parcel_t *out) {
-    const char *p[] = {rc->return_id,  rc->tracking_no, rc->receipt_id,
-                       rc->grade,      rc->disposition, rc->received_by,
-                       warehouse_location(rc->disposition)};
+    const char *p[] = {rc->return_id,   rc->tracking_no, rc->receipt_id, rc->grade,
+                       rc->disposition, rc->received_by, rc->location};
     /* One statement: find the parcel (by return id, else by tracking
      * number) and, when it is expected, mark it received, record the
      * receipt and enter the goods in the stock ledger. */
@@ -117,8 +120,8 @@ int warehouse_db_leg_state(rf_db_t *db, const char *return_id, char *state, size
     return found;
 }
 
-int warehouse_db_leg_move(rf_db_t *db, const char *return_id, const char *state,
-                          const char *by, const char *tracking_no, const char *note, bool late) {
+int warehouse_db_leg_move(rf_db_t *db, const char *return_id, const char *state, const char *by,
+                          const char *tracking_no, const char *note, bool late) {
     const char *p[] = {return_id, state, tracking_no, note};
     if (rf_db_exec(db,
                    "UPDATE supplier_legs SET state = $2,"
