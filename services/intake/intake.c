@@ -13,22 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds.h"
+#include "feeds/feeds.h"
 #include "intake.h"
 #include "runtime/ids.h"
 #include "runtime/jsonv.h"
 #include "runtime/log.h"
 
-#define MAX_ID 128   /* platform ids and similar */
+#define MAX_ID 128    /* platform ids and similar */
 #define MAX_TEXT 2000 /* free text */
 #define MAX_LINES 200
 
 static rf_worker_t *worker; /* set by intake_start */
 
 static const char *const kinds[] = {"refund_only", "return_refund", "exchange", NULL};
-static const char *const reasons[] = {"quality",      "wrong_item", "damaged",          "late",
-                                      "changed_mind", "size_fit",   "not_as_described", "other",
-                                      NULL};
+static const char *const reasons[] = {
+    "quality",  "wrong_item",       "damaged", "late", "changed_mind",
+    "size_fit", "not_as_described", "other",   NULL};
 
 bool intake_reason_known(const char *reason_code) {
     for (const char *const *r = reasons; *r; r++)
@@ -109,11 +109,10 @@ static void post_order(rf_http_exchange_t *x) {
     }
     o.freight_insured = json_is_true(ins);
     json_t *jl = json_object_get(doc, "lines");
-    if (!v.failed && (!json_is_array(jl) || json_array_size(jl) == 0 ||
-                      json_array_size(jl) > MAX_LINES)) {
+    if (!v.failed &&
+        (!json_is_array(jl) || json_array_size(jl) == 0 || json_array_size(jl) > MAX_LINES)) {
         v.failed = true;
-        snprintf(v.message, sizeof v.message, "lines must be an array of 1 to %d lines",
-                 MAX_LINES);
+        snprintf(v.message, sizeof v.message, "lines must be an array of 1 to %d lines", MAX_LINES);
     }
     for (size_t i = 0; !v.failed && i < json_array_size(jl); i++) {
         json_t *l = json_array_get(jl, i);
@@ -228,8 +227,8 @@ static void reply_return_id(rf_http_exchange_t *x, int status, const char *retur
 static void reply_refused(rf_http_exchange_t *x, const char *return_id, const char *code,
                           const char *msg) {
     rf_http_reply_json(x, 422,
-                       json_pack("{s:s, s:s, s:s, s:s}", "error", code, "message", msg,
-                                 "return_id", return_id, "status", "rejected"));
+                       json_pack("{s:s, s:s, s:s, s:s}", "error", code, "message", msg, "return_id",
+                                 return_id, "status", "rejected"));
 }
 
 /* What the buyer paid for `quantity` units of the line: the line's paid
@@ -305,8 +304,8 @@ void intake_return_create_tx(const intake_return_req_t *r, bool record_amount_re
     if (code) {
         /* Refused at once, and still recorded: the data matters for analysis. */
         rf_ulid_new(out->return_id);
-        if (intake_db_insert_refused(db, out->return_id, r, has_line ? line.shop_id : "",
-                                     code) != 1)
+        if (intake_db_insert_refused(db, out->return_id, r, has_line ? line.shop_id : "", code) !=
+            1)
             return;
         out->code = code;
         out->outcome = INTAKE_REFUSED;
@@ -401,8 +400,8 @@ static void find_return(rf_http_exchange_t *x) {
                             "give platform and platform_return_id as query parameters");
         return;
     }
-    int found = intake_db_find_return(rf_worker_db(worker), platform, prid, return_id,
-                                      sizeof return_id);
+    int found =
+        intake_db_find_return(rf_worker_db(worker), platform, prid, return_id, sizeof return_id);
     if (found < 0) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
     else if (!found) rf_http_reply_error(x, 404, "not_found", "no such return");
     else reply_return(x, return_id);
@@ -451,8 +450,8 @@ static void cancel_return(rf_http_exchange_t *x, const char *return_id) {
     rf_event_clear(&ev);
     if (rc != 0 || rf_bus_tx_commit(bus) != 0) goto db_err;
     rf_info("event=return_cancelled return_id=%s was=%s", return_id, status);
-    rf_http_reply_json(x, 200, json_pack("{s:s, s:s}", "return_id", return_id, "status",
-                                         "cancelled"));
+    rf_http_reply_json(x, 200,
+                       json_pack("{s:s, s:s}", "return_id", return_id, "status", "cancelled"));
     json_decref(doc);
     return;
 db_err:
@@ -485,8 +484,7 @@ static int load_policy_file(rf_db_t *db) {
     intake_policy_t scratch;
     intake_policy_default(&scratch);
     if (def && intake_policy_from_json(def, &scratch, err, sizeof err) != 0) rc = -1;
-    if (rc == 0 && shops)
-        json_object_foreach(shops, shop, pol) {
+    if (rc == 0 && shops) json_object_foreach(shops, shop, pol) {
             intake_policy_default(&scratch);
             if (intake_policy_from_json(pol, &scratch, err, sizeof err) != 0) {
                 rc = -1;
@@ -504,8 +502,7 @@ static int load_policy_file(rf_db_t *db) {
         rc = text ? intake_db_store_policy(db, "*", text) : -1;
         free(text);
     }
-    if (rc == 0 && shops)
-        json_object_foreach(shops, shop, pol) {
+    if (rc == 0 && shops) json_object_foreach(shops, shop, pol) {
             char *text = json_dumps(pol, JSON_COMPACT);
             rc = text ? intake_db_store_policy(db, shop, text) : -1;
             free(text);

@@ -15,11 +15,12 @@
 #include <string.h>
 
 #include "intake.h"
-#include "feeds.h"
+#include "feeds/feeds.h"
 #include "intake_ops.h"
 
 /* Statuses in which the seller still has to act before the platform's deadline. */
-#define SELLER_TURN "('requested','under_review','disputed','received','refund_pending_approval','refund_failed')"
+#define SELLER_TURN \
+    "('requested','under_review','disputed','received','refund_pending_approval','refund_failed')"
 
 static int64_t query_int(rf_http_exchange_t *x, const char *name, int64_t dflt, int64_t lo,
                          int64_t hi) {
@@ -133,13 +134,15 @@ static void report_returns(rf_worker_t *w, rf_http_exchange_t *x) {
         "   FROM (SELECT to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS d, count(*) AS n"
         "   FROM r GROUP BY 1) a), '[]'::json),"
         " 'by_week', COALESCE((SELECT json_agg(json_build_object('week', d, 'count', n) ORDER BY d)"
-        "   FROM (SELECT to_char(requested_at AT TIME ZONE 'UTC', 'IYYY-\"W\"IW') AS d, count(*) AS n"
+        "   FROM (SELECT to_char(requested_at AT TIME ZONE 'UTC', 'IYYY-\"W\"IW') AS d, count(*) "
+        "AS n"
         "   FROM r GROUP BY 1) a), '[]'::json),"
         " 'by_region', COALESCE((SELECT json_agg(json_build_object('region', g, 'count', n,"
         "   'share', round(n::numeric / (SELECT n FROM total), 4)) ORDER BY n DESC, g)"
         "   FROM (SELECT CASE WHEN region = '' THEN '(unknown)' ELSE region END AS g, count(*) AS n"
         "   FROM r GROUP BY 1) a), '[]'::json),"
-        " 'by_sku', COALESCE((SELECT json_agg(json_build_object('sku_id', a.sku_id, 'title', a.title,"
+        " 'by_sku', COALESCE((SELECT json_agg(json_build_object('sku_id', a.sku_id, 'title', "
+        "a.title,"
         "   'supplier_id', a.supplier_id, 'returns', a.n, 'units_returned', a.units,"
         "   'units_sold', COALESCE(s.units, 0), 'return_rate',"
         "   CASE WHEN COALESCE(s.units, 0) > 0 THEN round(a.units::numeric / s.units, 4) END,"
@@ -191,9 +194,10 @@ bool intake_ops_route(rf_worker_t *w, rf_http_exchange_t *x) {
 void intake_metrics(rf_worker_t *w, rf_metrics_out_t *out) {
     intake_feed_metrics(out); /* counters only: shown even when the database is not */
     static const char *const states[] = {
-        "requested", "under_review", "approved",  "rejected",   "awaiting_return",
-        "received",  "disputed",     "refund_pending_approval", "refunding", "refunded",
-        "refund_failed", "exchange_shipped", "exchanged", "cancelled", "closed"};
+        "requested",       "under_review", "approved",      "rejected",
+        "awaiting_return", "received",     "disputed",      "refund_pending_approval",
+        "refunding",       "refunded",     "refund_failed", "exchange_shipped",
+        "exchanged",       "cancelled",    "closed"};
     json_t *doc = rf_worker_query_json(
         w,
         "SELECT json_build_object('states', COALESCE((SELECT json_object_agg(status, n) FROM"

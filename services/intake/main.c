@@ -3,7 +3,7 @@
  * HTTP routes into the common worker skeleton.
  */
 #include "intake.h"
-#include "feeds.h"
+#include "feeds/feeds.h"
 #include "intake_ops.h"
 #include "platform/ks_client.h"
 
@@ -34,8 +34,8 @@ int main(int argc, char **argv) {
          "new returns are answered 503 busy while this many of intake's events wait for a"
          " consumer (the pipeline is behind); 0: never"},
         RF_KS_CONFIG,
-        {"RF_KUAISHOU_POLL_INTERVAL_MS", RF_CFG_INT, &f->poll_interval_ms, "60000", 0,
-         86400000, "how often the refund list is polled once caught up; 0: no polling"},
+        {"RF_KUAISHOU_POLL_INTERVAL_MS", RF_CFG_INT, &f->poll_interval_ms, "60000", 0, 86400000,
+         "how often the refund list is polled once caught up; 0: no polling"},
         {"RF_KUAISHOU_POLL_LAG_MS", RF_CFG_INT, &f->poll_lag_ms, "10000", 0, 3600000,
          "a poll window ends this far behind now, so records updated at the edge are not missed"},
         {"RF_KUAISHOU_POLL_START_MS", RF_CFG_INT, &f->poll_start_ms, "0", 0, INT64_MAX / 2,
@@ -53,7 +53,8 @@ int main(int argc, char **argv) {
         .n_config = sizeof config / sizeof config[0],
         .apply = intake_apply,
         .route = intake_route,
-        .ops_route = intake_ops_route, .metrics = intake_metrics, /* intake_report.c */
+        .ops_route = intake_ops_route,
+        .metrics = intake_metrics, /* intake_report.c */
         .start = intake_start,
     };
     return rf_worker_main(&spec, argc, argv);

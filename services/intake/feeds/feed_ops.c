@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds.h"
+#include "feeds/feeds.h"
 
 bool intake_feed_route(rf_worker_t *w, rf_http_exchange_t *x) {
     if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/feeds/audit") != 0)
@@ -44,8 +44,8 @@ void intake_feed_metrics(rf_metrics_out_t *out) {
                            " sign or body), by platform.\n# TYPE rf_feed_pushes_refused_total"
                            " counter\n");
     for (int i = 0; i < 2; i++)
-        rf_metrics_printf(out, "rf_feed_pushes_refused_total{platform=\"%s\"} %lld\n",
-                          platforms[i], (long long)atomic_load(&c->refused[i]));
+        rf_metrics_printf(out, "rf_feed_pushes_refused_total{platform=\"%s\"} %lld\n", platforms[i],
+                          (long long)atomic_load(&c->refused[i]));
     static const struct {
         const char *name, *help;
         size_t off;
@@ -87,8 +87,9 @@ void intake_feed_metrics(rf_metrics_out_t *out) {
         rf_metrics_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n", simple[i].name,
                           simple[i].help, simple[i].name, simple[i].name,
                           (long long)atomic_load((atomic_llong *)((char *)c + simple[i].off)));
-    rf_metrics_printf(out, "# HELP rf_feed_poll_lag_seconds How far the poller's checkpoint is"
-                           " behind now.\n# TYPE rf_feed_poll_lag_seconds gauge\n"
-                           "rf_feed_poll_lag_seconds %.3f\n",
+    rf_metrics_printf(out,
+                      "# HELP rf_feed_poll_lag_seconds How far the poller's checkpoint is"
+                      " behind now.\n# TYPE rf_feed_poll_lag_seconds gauge\n"
+                      "rf_feed_poll_lag_seconds %.3f\n",
                       (double)atomic_load(&c->poll_lag_ms) / 1000.0);
 }

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "feeds.h"
+#include "feeds/feeds.h"
 #include "runtime/ids.h"
 #include "runtime/log.h"
 
@@ -29,9 +29,13 @@ static int record_line(rf_db_t *db, const char *segment, int64_t position, json_
     if (!platform || !verdict) return 0;
     rf_num_t received = rf_i64(json_integer_value(at)), pos = rf_i64(position);
     if (strcmp(verdict, "refused") == 0) {
-        const char *p[] = {platform, json_string_value(json_object_get(doc, "reason")),
-                           json_string_value(json_object_get(doc, "body")), source ? source : "",
-                           received.s, segment, pos.s};
+        const char *p[] = {platform,
+                           json_string_value(json_object_get(doc, "reason")),
+                           json_string_value(json_object_get(doc, "body")),
+                           source ? source : "",
+                           received.s,
+                           segment,
+                           pos.s};
         return rf_db_exec(db,
                           "INSERT INTO feed_refused (platform, reason, body, source, received_at,"
                           " segment, position) VALUES ($1, COALESCE($2, ''), COALESCE($3, ''),"
@@ -94,8 +98,8 @@ static int save_checkpoint(rf_db_t *db, const char *spool_key, const char *segme
 
 /* Whole lines of path from pos into the database, in batches. Returns the
  * position reached (after the last whole line), or -1 on a db error. */
-static int64_t drain_segment(rf_db_t *db, const char *spool_key, const char *dir,
-                             const char *name, int64_t pos) {
+static int64_t drain_segment(rf_db_t *db, const char *spool_key, const char *dir, const char *name,
+                             int64_t pos) {
     char path[RF_CFG_STR_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -132,8 +136,7 @@ static int64_t drain_segment(rf_db_t *db, const char *spool_key, const char *dir
             if (!doc)
                 rf_warn("event=feed_spool_bad_line segment=%s position=%lld", name,
                         (long long)(pos + (int64_t)off));
-            else if (record_line(db, name, pos + (int64_t)off, doc) != 0)
-                failed = true;
+            else if (record_line(db, name, pos + (int64_t)off, doc) != 0) failed = true;
             json_decref(doc);
             /* One line alone that the database will not take (while it is up):
              * kept in the audit instead, so it cannot hold up the lines after it. */
@@ -146,7 +149,8 @@ static int64_t drain_segment(rf_db_t *db, const char *spool_key, const char *dir
             off = (size_t)(nl - buf) + 1;
             lines++;
         }
-        if (failed || (lines > 0 && save_checkpoint(db, spool_key, name, pos + (int64_t)off) != 0) ||
+        if (failed ||
+            (lines > 0 && save_checkpoint(db, spool_key, name, pos + (int64_t)off) != 0) ||
             rf_db_commit(db) != 0) {
             rf_db_rollback(db);
             off = start;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds.h"
+#include "feeds/feeds.h"
 #include "platform/douyin.h"
 #include "platform/kuaishou.h"
 
@@ -150,8 +150,8 @@ int intake_feed_from_douyin(json_t *data, intake_feed_record_t *out, char *err, 
     if (!id_text(data, "s_id", out->line_id, sizeof out->line_id))
         return missing(err, errlen, "s_id");
     id_text(data, "shop_id", out->shop_id, sizeof out->shop_id);
-    static const char *const times[] = {"apply_time", "agree_time", "success_time", "close_time",
-                                        "modify_time", "update_time"};
+    static const char *const times[] = {"apply_time", "agree_time",  "success_time",
+                                        "close_time", "modify_time", "update_time"};
     int64_t newest = -1;
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
         int64_t t = int_field(data, times[i], -1);
@@ -188,13 +188,12 @@ json_t *intake_feed_record_json(const intake_feed_record_t *r) {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I,"
                      " s:I}",
                      "platform", r->platform, "platform_return_id", r->platform_return_id,
-                     "order_id", r->order_id, "line_id", r->line_id, "shop_id", r->shop_id,
-                     "kind", r->kind, "reason_code", r->reason_code, "reason_text",
-                     r->reason_text, "status", r->status, "code", r->code, "tracking_no",
-                     r->tracking_no, "quantity", (json_int_t)r->quantity, "amount_fen",
-                     (json_int_t)r->amount_fen, "requested_at", (json_int_t)r->requested_at,
-                     "deadline_at", (json_int_t)r->deadline_at, "version",
-                     (json_int_t)r->version);
+                     "order_id", r->order_id, "line_id", r->line_id, "shop_id", r->shop_id, "kind",
+                     r->kind, "reason_code", r->reason_code, "reason_text", r->reason_text,
+                     "status", r->status, "code", r->code, "tracking_no", r->tracking_no,
+                     "quantity", (json_int_t)r->quantity, "amount_fen", (json_int_t)r->amount_fen,
+                     "requested_at", (json_int_t)r->requested_at, "deadline_at",
+                     (json_int_t)r->deadline_at, "version", (json_int_t)r->version);
 }
 
 #define COPY(field) snprintf(out->field, sizeof out->field, "%s", str_field(doc, #field))
@@ -225,8 +224,9 @@ int intake_feed_record_from_json(json_t *doc, intake_feed_record_t *out) {
 
 /* A status in which a request can still be taken up as a new return. */
 static bool creatable(const char *status) {
-    static const char *const open[] = {"requested", "seller_rejected", "awaiting_buyer_return",
-                                       "return_in_transit", "arbitration", NULL};
+    static const char *const open[] = {
+        "requested",         "seller_rejected", "awaiting_buyer_return",
+        "return_in_transit", "arbitration",     NULL};
     for (const char *const *s = open; *s; s++)
         if (strcmp(*s, status) == 0) return true;
     return false;

@@ -1,6 +1,6 @@
 /*
  * feeds.h: intake's platform feeds (Kuaishou and Douyin after-sales records
- * coming in), shared by the feed files of services/intake:
+ * coming in), shared by the feed files of services/intake/feeds/:
  *
  *   feed_map.c      platform record -> neutral record; which update applies
  *   feed_spool.c    the local spool file pushes are written to before answering
@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "intake.h"
+#include "../intake.h" /* by its path: the unit tests have no -Iservices/intake */
 #include "platform/ks_client.h"
 
 /* ---- feed_map.c ------------------------------------------------------------------- */
@@ -36,11 +36,11 @@ typedef struct intake_feed_record {
     char kind[24];               /* refund_only | return_refund | exchange; "" unmapped */
     char reason_code[24];        /* the neutral reason (see the reason maps) */
     char reason_text[600];
-    char status[32];             /* neutral status; "" for a pair the mapping does not know */
-    char code[32];               /* the platform's own status, e.g. "21/1" */
-    char tracking_no[64];        /* the buyer's return parcel, "" until shipped */
+    char status[32];      /* neutral status; "" for a pair the mapping does not know */
+    char code[32];        /* the platform's own status, e.g. "21/1" */
+    char tracking_no[64]; /* the buyer's return parcel, "" until shipped */
     int64_t quantity, amount_fen, requested_at, deadline_at;
-    int64_t version;             /* updateTime (Douyin: the newest event time), ms */
+    int64_t version; /* updateTime (Douyin: the newest event time), ms */
 } intake_feed_record_t;
 
 /* Reason maps: "code:reason,code:reason" (reasons from intake's list). The
@@ -58,8 +58,8 @@ int intake_feed_record_from_json(json_t *doc, intake_feed_record_t *out);
 
 /* What intake already knows of a platform record. */
 typedef struct intake_feed_known {
-    bool exists;       /* a version was applied before */
-    bool has_return;   /* a return (not refused) exists for it */
+    bool exists;     /* a version was applied before */
+    bool has_return; /* a return (not refused) exists for it */
     int64_t version;
     char status[32], kind[24], tracking_no[64];
     int64_t amount_fen;
@@ -108,8 +108,8 @@ void intake_spool_list_free(char **names, size_t n);
 /* ---- feed_receiver.c -------------------------------------------------------------- */
 
 typedef struct intake_feed_settings {
-    char listen[RF_CFG_STR_MAX];      /* RF_INTAKE_FEED_LISTEN */
-    char spool_dir[RF_CFG_STR_MAX];   /* RF_INTAKE_FEED_SPOOL_DIR */
+    char listen[RF_CFG_STR_MAX];    /* RF_INTAKE_FEED_LISTEN */
+    char spool_dir[RF_CFG_STR_MAX]; /* RF_INTAKE_FEED_SPOOL_DIR */
     char ks_message_key[RF_CFG_STR_MAX];
     char dy_app_key[RF_CFG_STR_MAX], dy_app_secret[RF_CFG_STR_MAX];
     char ks_reason_map[RF_CFG_STR_MAX], dy_reason_map[RF_CFG_STR_MAX];

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds.h"
+#include "feeds/feeds.h"
 #include "runtime/ids.h"
 #include "runtime/log.h"
 
@@ -261,8 +261,8 @@ static void on_listed(void *arg, rf_ks_outcome_t outcome, int result_code, json_
     bool ok = recs && needs_order && usable && rf_bus_tx_begin(bus) == 0;
     for (size_t i = 0; ok && i < n; i++) {
         char err[200];
-        usable[i] = intake_feed_from_kuaishou(json_array_get(list, i), &recs[i], err,
-                                              sizeof err) == 0;
+        usable[i] =
+            intake_feed_from_kuaishou(json_array_get(list, i), &recs[i], err, sizeof err) == 0;
         if (!usable[i]) {
             rf_warn("event=kuaishou_record_unusable source=poll error=\"%s\"", err);
             continue;
@@ -365,10 +365,10 @@ static void on_poll_timer(uv_timer_t *t) {
         schedule_poll((uint64_t)ks.s->poll_interval_ms);
         return;
     }
-    json_t *param = json_pack("{s:I, s:I, s:I, s:i, s:s}", "beginTime", (json_int_t)ks.win_begin,
-                              "endTime", (json_int_t)ks.win_end, "pageSize",
-                              (json_int_t)ks.s->poll_page_size, "queryType", 2, "pcursor",
-                              ks.pcursor);
+    json_t *param =
+        json_pack("{s:I, s:I, s:I, s:i, s:s}", "beginTime", (json_int_t)ks.win_begin, "endTime",
+                  (json_int_t)ks.win_end, "pageSize", (json_int_t)ks.s->poll_page_size, "queryType",
+                  2, "pcursor", ks.pcursor);
     int rc = rf_ks_call(ks.http, &ks.cfg, "open.seller.order.refund.pcursor.list", param,
                         rf_now_ms(), CALL_TIMEOUT_MS, on_listed, NULL);
     json_decref(param);

@@ -16,7 +16,7 @@
 
 #include <openssl/crypto.h>
 
-#include "feeds.h"
+#include "feeds/feeds.h"
 #include "platform/ks_client.h"
 #include "platform/douyin.h"
 #include "runtime/ids.h"
@@ -102,8 +102,8 @@ static void hold(rf_http_exchange_t *x, int status, const char *body) {
 }
 
 /* Record a refused message and hold its error answer. */
-static void refuse(rf_http_exchange_t *x, int pi, int status, const char *reason,
-                   const char *body, size_t len) {
+static void refuse(rf_http_exchange_t *x, int pi, int status, const char *reason, const char *body,
+                   size_t len) {
     const char *platform = pi == 0 ? "kuaishou" : "douyin";
     atomic_fetch_add(&intake_feed_counters.refused[pi], 1);
     rf_warn("event=feed_push_refused platform=%s source=%s reason=\"%s\"", platform,
@@ -160,9 +160,9 @@ static void kuaishou_push(rf_http_exchange_t *x, const char *body, size_t len) {
     json_object_set_new(doc, "event_id", json_string(push.event_id));
     json_object_set_new(doc, "topic", json_string(push.event));
     json_object_set_new(doc, "biz_id", json_string(push.biz_id));
-    json_object_set_new(doc, "version", json_integer(json_is_integer(info_version)
-                                                         ? json_integer_value(info_version)
-                                                         : 0));
+    json_object_set_new(
+        doc, "version",
+        json_integer(json_is_integer(info_version) ? json_integer_value(info_version) : 0));
     json_object_set_new(doc, "message", json_loadb(plain, plain_len, 0, NULL));
     free(plain);
     rf_ks_push_clear(&push);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds.h"
+#include "feeds/feeds.h"
 
 int intake_feed_db_known(rf_db_t *db, const char *platform, const char *prid,
                          intake_feed_known_t *k) {
@@ -52,11 +52,17 @@ int intake_feed_db_store(rf_db_t *db, const intake_feed_record_t *r, const char 
     json_decref(doc);
     if (!text) return -1;
     rf_num_t version = rf_i64(r->version), amount = rf_i64(r->amount_fen);
-    const char *p[] = {r->platform,  r->platform_return_id, r->order_id,
-                       version.s,    *r->status ? r->status : NULL,
-                       r->code,      *r->kind ? r->kind : NULL,
-                       amount.s,     r->tracking_no,
-                       state,        text,
+    const char *p[] = {r->platform,
+                       r->platform_return_id,
+                       r->order_id,
+                       version.s,
+                       *r->status ? r->status : NULL,
+                       r->code,
+                       *r->kind ? r->kind : NULL,
+                       amount.s,
+                       r->tracking_no,
+                       state,
+                       text,
                        note ? note : ""};
     int rc = rf_db_exec(
         db,

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "feeds.h"
+#include "feeds/feeds.h"
 #include "runtime/ids.h"
 
 struct intake_spool {

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "feeds.h"
+#include "feeds/feeds.h"
 #include "runtime/ids.h"
 #include "runtime/log.h"
 
@@ -28,7 +28,7 @@ static struct {
     rf_worker_t *w;
     bool receiving;
     char spool_key[PATH_MAX + 300]; /* "<host>:<spool dir>": this spool's checkpoint */
-    long long batches_seen; /* intake_feed_counters.batches_durable when last drained */
+    long long batches_seen;         /* intake_feed_counters.batches_durable when last drained */
     int64_t last_process_ms;
     uv_timer_t drain_timer;
 } fa;
@@ -111,8 +111,7 @@ static int create_or_wait(rf_db_t *db, const intake_feed_record_t *r, bool *need
 
 /* Apply r inside the caller's transaction. retry: r is the pending record
  * itself, offered again because its order arrived. The action, or -1. */
-static int apply_tx(rf_worker_t *w, const intake_feed_record_t *r, bool retry,
-                    bool *needs_order) {
+static int apply_tx(rf_worker_t *w, const intake_feed_record_t *r, bool retry, bool *needs_order) {
     rf_bus_t *bus = rf_worker_bus(w);
     rf_db_t *db = rf_worker_db(w);
     intake_feed_known_t k;
@@ -293,8 +292,8 @@ static void on_drain_timer(uv_timer_t *t) {
     if (batches == fa.batches_seen && now - fa.last_process_ms < 500) return;
     fa.batches_seen = batches;
     fa.last_process_ms = now;
-    if (fa.receiving) intake_feed_drain(rf_worker_db(fa.w), intake_feed_settings.spool_dir,
-                                        fa.spool_key);
+    if (fa.receiving)
+        intake_feed_drain(rf_worker_db(fa.w), intake_feed_settings.spool_dir, fa.spool_key);
     /* Recorded, but processed (turned into returns and events) only while
      * the pipeline keeps up. */
     int64_t backlog;
