@@ -1,5 +1,5 @@
 /*
- * fuzz_http.c: libFuzzer target for HTTP request handling (common/http/http.c).
+ * fuzz_http.c: libFuzzer target for HTTP request handling (the server in common/http/).
  *
  * Each input is written, as a client would, to a real server on a loopback
  * socket run by a libuv loop in this process; the server must answer or close

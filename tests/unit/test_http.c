@@ -1,5 +1,5 @@
 /*
- * test_http.c: unit tests for the HTTP server in common/http/http.c (http/http.h).
+ * test_http.c: unit tests for the HTTP server in common/http/ (http/http.h).
  *
  * Each test runs a server on 127.0.0.1:0 on its own libuv loop, driven by a
  * background thread; the test itself is the client, with plain blocking
