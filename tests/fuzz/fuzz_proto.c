@@ -1,5 +1,5 @@
 /*
- * fuzz_proto.c: libFuzzer target for the event decoder (common/proto/proto.c).
+ * fuzz_proto.c: libFuzzer target for the event decoder (common/proto/proto_decode.c).
  *
  * Any input must either decode or be refused with an RF_PROTO_* error,
  * without reading outside the buffer (ASan) or undefined behaviour (UBSan).

@@ -1,5 +1,5 @@
 /*
- * test_proto.c: unit tests of the event codec (common/proto/proto.c).
+ * test_proto.c: unit tests of the event codec (common/proto/).
  *
  * Every test walks the descriptors, so a new event or field in
  * proto/events.def is covered without editing this file. Events that must
