@@ -25,7 +25,7 @@
  *  - Poison that kills. A consumer records the events it starts applying
  *    (`inbox_started`, removed by the transaction that applies them); an
  *    event that `retry_max` consumer processes died while applying is
- *    answered REJECT without being applied (see bus.c). Ack timeouts alone
+ *    answered REJECT without being applied (see bus/poison.c). Ack timeouts alone
  *    (a stopped or restarting consumer) never dead-letter anything.
  *  - Per-return order. Toward each consumer at most one event per return is
  *    in flight; the next one for that return is sent after the ACK. Different

@@ -15,6 +15,20 @@
  *   - a uv_timer tick: ack timeouts, deleting acknowledged outbox rows in
  *     batches, polling the outbox for what is due, and (replicated) renewing
  *     this replica's lease and taking over the rows of dead replicas.
+ *
+ * The parts, one job each (their functions' contracts are above their
+ * definitions):
+ *   sockets.c      the sockets in the loop: construction, draining, the tick,
+ *                  closing, the figures for operations
+ *   zap.c          CURVE keys and the ZAP handler
+ *   outbox.c       producer: emitting inside a transaction, the outbox rows,
+ *                  acknowledged rows deleted, the poll, resend with backoff
+ *   dispatch.c     producer: events in flight, chains, answers, ack timeouts
+ *   replica.c      replicas: endpoint lists, routing, leases and takeover
+ *   dead_letter.c  dead letters: moved there, replayed, discarded
+ *   inbox.c        consumer: batches applied with inbox dedup, answers
+ *   poison.c       consumer: poison that kills (inbox_batches, inbox_started)
+ *   migrations.c   the tables
  */
 #ifndef RF_BUS_INTERNAL_H
 #define RF_BUS_INTERNAL_H
@@ -200,30 +214,31 @@ struct rf_bus {
                               lock; no batch is taken before then (0: none) */
 };
 
-/* ---- small helpers ---------------------------------------------------------- */
+/* ---- sockets.c ------------------------------------------------------------ */
 
 unsigned rf__bus_bit_index(unsigned bit);
 void rf__bus_copy_frame_text(char *dst, size_t cap, const zmq_msg_t *m);
 int rf__bus_send_frames(void *sock, const void *const *data, const size_t *lens, int n);
 
-/* ---- producer: the outbox ----------------------------------------------------- */
+/* ---- zap.c ---------------------------------------------------------------- */
 
-void rf__bus_discard_emitted(rf_bus_t *bus);
+int rf__bus_curve_setup(rf_bus_t *bus, const rf_bus_config_t *cfg, char *err, size_t errlen);
+bool rf__bus_drain_zap(rf_bus_t *bus);
+
+/* ---- outbox.c ------------------------------------------------------------- */
+
 void rf__bus_ack_row(peer_t *peer, const char *event_id, const char *return_id, bool was_in_flight);
 void rf__bus_acked_counts_clear(rf_bus_t *bus);
 void rf__bus_flush_acks(rf_bus_t *bus);
+void rf__bus_discard_emitted(rf_bus_t *bus);
 void rf__bus_poll_peer(peer_t *peer);
 bool rf__bus_came_due(peer_t *peer, int64_t now);
 void rf__bus_record_failure(peer_t *peer, const char *event_id, const char *reason, bool permanent);
 void rf__bus_record_deferral(peer_t *peer, const char *event_id, const char *reason);
-void rf__bus_count_backlog(rf_bus_t *bus);
 void rf__bus_vacuum_outbox(rf_bus_t *bus, int64_t now);
+void rf__bus_count_backlog(rf_bus_t *bus);
 
-/* ---- producer: dead letters ----------------------------------------------------- */
-
-void rf__bus_dead_letter(peer_t *peer, const char *event_id, const char *reason, int64_t attempts);
-
-/* ---- producer: dispatch ------------------------------------------------------ */
+/* ---- dispatch.c ----------------------------------------------------------- */
 
 void rf__bus_dispatch(peer_t *peer, const char *event_id, const char *return_id,
                       const uint8_t *payload, size_t len);
@@ -235,17 +250,21 @@ bool rf__bus_drain_link(link_t *link);
 void rf__bus_ack_timeouts(rf_bus_t *bus, int64_t now);
 void rf__bus_link_handshakes(link_t *link, int64_t now);
 
-/* ---- replicas: routing, leases and takeover ------------------------------------ */
+/* ---- replica.c ------------------------------------------------------------ */
 
 int rf__bus_pick_link(const peer_t *peer, const char *return_id, int64_t now);
 bool rf__bus_any_link_usable(const peer_t *peer, int64_t now);
 void rf__bus_replica_heartbeat(rf_bus_t *bus);
 
-/* ---- consumer: apply a batch ---------------------------------------------- */
+/* ---- dead_letter.c -------------------------------------------------------- */
+
+void rf__bus_dead_letter(peer_t *peer, const char *event_id, const char *reason, int64_t attempts);
+
+/* ---- inbox.c -------------------------------------------------------------- */
 
 bool rf__bus_drain_router(rf_bus_t *bus);
 
-/* ---- consumer: poison that kills ------------------------------------------ */
+/* ---- poison.c ------------------------------------------------------------- */
 
 int rf__bus_started_record(rf_bus_t *bus, inmsg_t *msgs, size_t n);
 void rf__bus_started_check_others(rf_bus_t *bus);
@@ -254,10 +273,5 @@ void rf__bus_started_forgotten(rf_bus_t *bus, size_t n);
 int rf__bus_started_again(rf_bus_t *bus, const inmsg_t *m);
 void rf__bus_started_done(rf_bus_t *bus);
 size_t rf__bus_started_partition(rf_bus_t *bus, inmsg_t *msgs, size_t n);
-
-/* ---- CURVE: keys and the ZAP handler ------------------------------------------- */
-
-int rf__bus_curve_setup(rf_bus_t *bus, const rf_bus_config_t *cfg, char *err, size_t errlen);
-bool rf__bus_drain_zap(rf_bus_t *bus);
 
 #endif
