@@ -8,6 +8,10 @@
  * recorded when refused, the return.requested event, and the buyer's
  * cancellation (return.cancelled). It also follows every event of every
  * return, so it can answer "where is return X" with a status and a timeline.
+ *
+ * This file: the HTTP API, the policy file and start-up. A request is taken
+ * up by returns.c (as the platform feeds' records are, feeds/), the events
+ * are followed by intake_follow.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,83 +23,24 @@
 #include "runtime/jsonv.h"
 #include "runtime/log.h"
 
-#define MAX_ID 128    /* platform ids and similar */
 #define MAX_TEXT 2000 /* free text */
-#define MAX_LINES 200
 
 static rf_worker_t *worker; /* set by intake_start */
 
 static const char *const kinds[] = {"refund_only", "return_refund", "exchange", NULL};
-static const char *const reasons[] = {
-    "quality",  "wrong_item",       "damaged", "late", "changed_mind",
-    "size_fit", "not_as_described", "other",   NULL};
-
-bool intake_reason_known(const char *reason_code) {
-    for (const char *const *r = reasons; *r; r++)
-        if (strcmp(*r, reason_code) == 0) return true;
-    return false;
-}
-
-intake_status_t intake_status_after(const rf_event_t *ev) {
-    switch (ev->type) {
-    case RF_EV_RETURN_REQUESTED: return (intake_status_t){"requested", 0};
-    case RF_EV_REVIEW_OPENED: return (intake_status_t){"under_review", 1};
-    case RF_EV_RETURN_APPROVED:
-        return ev->body.return_approved.goods_expected ? (intake_status_t){"awaiting_return", 3}
-                                                       : (intake_status_t){"approved", 2};
-    case RF_EV_GOODS_RECEIVED: return (intake_status_t){"received", 4};
-    case RF_EV_GOODS_INSPECTED: {
-        const char *g = ev->body.goods_inspected.grade;
-        bool contradicts = strcmp(g, "empty_box") == 0 || strcmp(g, "wrong_item") == 0;
-        return contradicts ? (intake_status_t){"disputed", 5} : (intake_status_t){"received", 4};
-    }
-    case RF_EV_REFUND_AWAITING_APPROVAL: return (intake_status_t){"refund_pending_approval", 5};
-    case RF_EV_RESHIP_UPDATED: {
-        const char *st = ev->body.reship_updated.state;
-        if (strcmp(st, "shipped") == 0) return (intake_status_t){"exchange_shipped", 6};
-        if (strcmp(st, "delivered") == 0) return (intake_status_t){"exchanged", 8};
-        return (intake_status_t){NULL, -1};
-    }
-    case RF_EV_REFUND_APPROVED: return (intake_status_t){"refunding", 6};
-    case RF_EV_REFUND_FAILED: return (intake_status_t){"refund_failed", 7};
-    /* Money that moved outranks every decision: a refund issued in a race
-     * with a cancellation or rejection still shows as refunded. */
-    case RF_EV_REFUND_ISSUED: return (intake_status_t){"refunded", 10};
-    case RF_EV_RETURN_REJECTED: return (intake_status_t){"rejected", 9};
-    case RF_EV_RETURN_CANCELLED: return (intake_status_t){"cancelled", 9};
-    default: return (intake_status_t){NULL, -1};
-    }
-}
 
 /* ---- POST /v1/orders ------------------------------------------------------------ */
-
-/* Share the order's discount and shipping fee among its lines in proportion
- * to their totals (intake_allocate), giving each line its paid_fen and
- * shipping_fen. -1 when the discount is more than the goods cost. */
-int intake_order_allocate(intake_order_t *o) {
-    int64_t gross[MAX_LINES], share[MAX_LINES], total = 0;
-    for (size_t i = 0; i < o->n_lines; i++) {
-        gross[i] = o->lines[i].unit_price_fen * o->lines[i].quantity;
-        total += gross[i];
-    }
-    if (o->discount_fen > total) return -1;
-    if (intake_allocate(o->discount_fen, gross, o->n_lines, share) != 0) return -1;
-    for (size_t i = 0; i < o->n_lines; i++) o->lines[i].paid_fen = gross[i] - share[i];
-    if (intake_allocate(o->shipping_fee_fen, gross, o->n_lines, share) != 0) return -1;
-    for (size_t i = 0; i < o->n_lines; i++) o->lines[i].shipping_fen = share[i];
-    return 0;
-}
 
 static void post_order(rf_http_exchange_t *x) {
     json_t *doc = rf_worker_json_body(x);
     if (!doc) return;
     rf_jsonv_t v = {0};
     intake_order_t o = {0};
-    intake_order_line_t lines[MAX_LINES];
+    intake_order_line_t lines[INTAKE_ORDER_LINES_MAX];
     o.platform = rf_jsonv_str(doc, "platform", true, 32, &v);
-    o.shop_id = rf_jsonv_str(doc, "shop_id", true, MAX_ID, &v);
-    o.order_id = rf_jsonv_str(doc, "order_id", true, MAX_ID, &v);
-    o.buyer_id = rf_jsonv_str(doc, "buyer_id", false, MAX_ID, &v);
+    o.shop_id = rf_jsonv_str(doc, "shop_id", true, INTAKE_ID_MAX, &v);
+    o.order_id = rf_jsonv_str(doc, "order_id", true, INTAKE_ID_MAX, &v);
+    o.buyer_id = rf_jsonv_str(doc, "buyer_id", false, INTAKE_ID_MAX, &v);
     o.region = rf_jsonv_str(doc, "region", false, 64, &v);
     o.payment_method = rf_jsonv_str(doc, "payment_method", false, 64, &v);
     o.paid_at = rf_jsonv_i64(doc, "paid_at", false, 0, 0, INT64_MAX / 2, &v);
@@ -109,10 +54,11 @@ static void post_order(rf_http_exchange_t *x) {
     }
     o.freight_insured = json_is_true(ins);
     json_t *jl = json_object_get(doc, "lines");
-    if (!v.failed &&
-        (!json_is_array(jl) || json_array_size(jl) == 0 || json_array_size(jl) > MAX_LINES)) {
+    if (!v.failed && (!json_is_array(jl) || json_array_size(jl) == 0 ||
+                      json_array_size(jl) > INTAKE_ORDER_LINES_MAX)) {
         v.failed = true;
-        snprintf(v.message, sizeof v.message, "lines must be an array of 1 to %d lines", MAX_LINES);
+        snprintf(v.message, sizeof v.message, "lines must be an array of 1 to %d lines",
+                 INTAKE_ORDER_LINES_MAX);
     }
     for (size_t i = 0; !v.failed && i < json_array_size(jl); i++) {
         json_t *l = json_array_get(jl, i);
@@ -122,11 +68,11 @@ static void post_order(rf_http_exchange_t *x) {
             break;
         }
         lines[i] = (intake_order_line_t){
-            .line_id = rf_jsonv_str(l, "line_id", true, MAX_ID, &v),
-            .sku_id = rf_jsonv_str(l, "sku_id", true, MAX_ID, &v),
+            .line_id = rf_jsonv_str(l, "line_id", true, INTAKE_ID_MAX, &v),
+            .sku_id = rf_jsonv_str(l, "sku_id", true, INTAKE_ID_MAX, &v),
             .title = rf_jsonv_str(l, "title", false, 500, &v),
             .category = rf_jsonv_str(l, "category", false, 64, &v),
-            .supplier_id = rf_jsonv_str(l, "supplier_id", false, MAX_ID, &v),
+            .supplier_id = rf_jsonv_str(l, "supplier_id", false, INTAKE_ID_MAX, &v),
             .quantity = rf_jsonv_i64(l, "quantity", true, 0, 1, 100000, &v),
             .unit_price_fen = rf_jsonv_i64(l, "unit_price_fen", true, 0, 0, 10000000000LL, &v),
             .exclusion_confirmed = json_is_true(json_object_get(l, "exclusion_confirmed")),
@@ -163,12 +109,12 @@ static void post_order(rf_http_exchange_t *x) {
 
 static bool read_return(json_t *doc, intake_return_req_t *r, rf_jsonv_t *v) {
     r->platform = rf_jsonv_str(doc, "platform", true, 32, v);
-    r->platform_return_id = rf_jsonv_str(doc, "platform_return_id", true, MAX_ID, v);
-    r->order_id = rf_jsonv_str(doc, "order_id", true, MAX_ID, v);
-    r->line_id = rf_jsonv_str(doc, "line_id", true, MAX_ID, v);
+    r->platform_return_id = rf_jsonv_str(doc, "platform_return_id", true, INTAKE_ID_MAX, v);
+    r->order_id = rf_jsonv_str(doc, "order_id", true, INTAKE_ID_MAX, v);
+    r->line_id = rf_jsonv_str(doc, "line_id", true, INTAKE_ID_MAX, v);
     r->kind = rf_jsonv_oneof(doc, "type", NULL, kinds, v);
     r->quantity = rf_jsonv_i64(doc, "quantity", true, 0, 1, 100000, v);
-    r->reason_code = rf_jsonv_oneof(doc, "reason_code", NULL, reasons, v);
+    r->reason_code = rf_jsonv_oneof(doc, "reason_code", NULL, intake_reasons, v);
     r->reason_text = rf_jsonv_str(doc, "reason_text", false, MAX_TEXT, v);
     r->requested_amount_fen =
         rf_jsonv_i64(doc, "requested_amount_fen", true, 0, 0, 10000000000LL, v);
@@ -177,45 +123,6 @@ static bool read_return(json_t *doc, intake_return_req_t *r, rf_jsonv_t *v) {
         rf_jsonv_i64(doc, "platform_deadline_at", false, 0, 0, INT64_MAX / 2, v);
     r->platform_version = rf_jsonv_i64(doc, "platform_version", false, 0, 0, INT64_MAX / 2, v);
     return !v->failed;
-}
-
-static int emit_requested(rf_bus_t *bus, const char *return_id, const intake_return_req_t *r,
-                          const intake_line_info_t *line, int64_t paid) {
-    rf_event_t ev;
-    if (rf_bus_event_init(bus, &ev, RF_EV_RETURN_REQUESTED, return_id, NULL) != 0) return -1;
-    rf_body_return_requested_t *b = &ev.body.return_requested;
-    int rc = 0;
-    rc |= rf_event_set_str(&b->platform, r->platform);
-    rc |= rf_event_set_str(&b->shop_id, line->shop_id);
-    rc |= rf_event_set_str(&b->platform_return_id, r->platform_return_id);
-    rc |= rf_event_set_str(&b->order_id, r->order_id);
-    rc |= rf_event_set_str(&b->line_id, r->line_id);
-    rc |= rf_event_set_str(&b->kind, r->kind);
-    rc |= rf_event_set_str(&b->reason_code, r->reason_code);
-    rc |= rf_event_set_str(&b->reason_text, r->reason_text);
-    rc |= rf_event_set_str(&b->buyer_id, line->buyer_id);
-    rc |= rf_event_set_str(&b->sku_id, line->sku_id);
-    rc |= rf_event_set_str(&b->supplier_id, line->supplier_id);
-    rc |= rf_event_set_str(&b->category, line->category);
-    rc |= rf_event_set_str(&b->region, line->region);
-    b->quantity = r->quantity;
-    b->requested_amount_fen = r->requested_amount_fen;
-    b->paid_amount_fen = paid;
-    b->requested_at = r->requested_at;
-    b->platform_deadline_at = r->platform_deadline_at;
-    b->platform_version = r->platform_version;
-    b->delivered_at = line->delivered_at;
-    b->line_paid_fen = line->paid_fen;
-    b->line_quantity = line->quantity;
-    b->shipping_fen = line->shipping_fen;
-    b->freight_insured = line->freight_insured;
-    char key[3 * MAX_ID + 3];
-    snprintf(key, sizeof key, "%s/%s/%s", r->platform, r->order_id, r->line_id);
-    rc |= rf_event_set_str(&b->line_key, key);
-    if (rc == 0) rc = rf_bus_emit(bus, &ev);
-    if (rc == 0) rc = intake_db_timeline_add(rf_bus_db(bus), &ev) == 1 ? 0 : -1;
-    rf_event_clear(&ev);
-    return rc;
 }
 
 static void reply_return_id(rf_http_exchange_t *x, int status, const char *return_id,
@@ -231,102 +138,12 @@ static void reply_refused(rf_http_exchange_t *x, const char *return_id, const ch
                                  return_id, "status", "rejected"));
 }
 
-/* What the buyer paid for `quantity` units of the line: the line's paid
- * total shared over its units, floor per unit with the remainder on the last
- * units (the same rule refund uses), here for the first `quantity` units. */
-static int64_t line_paid_for(const intake_line_info_t *l, int64_t quantity) {
-    if (l->quantity <= 0) return 0;
-    int64_t done = l->returned_qty;
-    if (done + quantity > l->quantity) done = l->quantity - quantity;
-    if (done < 0) done = 0;
-    return (int64_t)(((__int128)l->paid_fen * (done + quantity)) / l->quantity) -
-           (int64_t)(((__int128)l->paid_fen * done) / l->quantity);
-}
-
-void intake_return_create_tx(const intake_return_req_t *r, bool record_amount_refusal,
-                             intake_create_result_t *out) {
-    rf_bus_t *bus = rf_worker_bus(worker);
-    rf_db_t *db = rf_worker_db(worker);
-    intake_line_info_t line;
-    memset(out, 0, sizeof *out);
-    out->outcome = INTAKE_CREATE_DB_ERROR;
-    int found = intake_db_find_return(db, r->platform, r->platform_return_id, out->return_id,
-                                      sizeof out->return_id);
-    if (found < 0) return;
-    if (found) {
-        char refused[64];
-        if (intake_db_refused_reason(db, out->return_id, refused, sizeof refused) < 0) return;
-        if (*refused) {
-            /* Refused before: the platform may have sent it again with changes
-             * (or its order has arrived since): look again; the new outcome
-             * replaces the old record. */
-            if (intake_db_delete_refused(db, out->return_id) != 0) return;
-        } else {
-            out->outcome = INTAKE_DUPLICATE;
-            return;
-        }
-    }
-    int has_line = intake_db_find_line(db, r->platform, r->order_id, r->line_id, &line);
-    if (has_line < 0) return;
-    if (!has_line) memset(&line, 0, sizeof line); /* read below as "nothing known" */
-    intake_policy_t policy;
-    if (intake_db_load_policy(db, has_line ? line.shop_id : "", &policy) != 0) return;
-    intake_check_in_t in = {
-        .line_found = has_line == 1,
-        .reason_code = r->reason_code,
-        .category = line.category,
-        .exclusion_confirmed = line.exclusion_confirmed,
-        .delivered_at = line.delivered_at,
-        .requested_at = r->requested_at,
-        .quantity = r->quantity,
-        .ordered = line.quantity,
-        .returned = line.returned_qty,
-        .open_returns = line.open_returns,
-        .open_return_id = line.open_return_id,
-    };
-    const char *code = intake_check(&policy, &in, out->msg, sizeof out->msg);
-    if (code && !has_line)
-        snprintf(out->msg, sizeof out->msg,
-                 "order %s line %s on %s is not known; send the order first", r->order_id,
-                 r->line_id, r->platform);
-    int64_t paid = has_line ? line_paid_for(&line, r->quantity) : 0;
-    /* Shipping may be asked back only by the return that completes the line. */
-    int64_t ceiling =
-        paid + (line.returned_qty + r->quantity == line.quantity ? line.shipping_fen : 0);
-    if (!code && r->requested_amount_fen > ceiling) {
-        snprintf(out->msg, sizeof out->msg, "requested_amount_fen %lld exceeds the %lld fen paid",
-                 (long long)r->requested_amount_fen, (long long)ceiling);
-        out->code = "amount_exceeds_paid";
-        out->outcome = INTAKE_AMOUNT_EXCEEDED;
-        if (!record_amount_refusal) return;
-        code = out->code;
-    }
-    if (code) {
-        /* Refused at once, and still recorded: the data matters for analysis. */
-        rf_ulid_new(out->return_id);
-        if (intake_db_insert_refused(db, out->return_id, r, has_line ? line.shop_id : "", code) !=
-            1)
-            return;
-        out->code = code;
-        out->outcome = INTAKE_REFUSED;
-        rf_info("event=return_refused return_id=%s platform=%s platform_return_id=%s reason=%s",
-                out->return_id, r->platform, r->platform_return_id, code);
-        return;
-    }
-    rf_ulid_new(out->return_id);
-    if (intake_db_insert_return(db, out->return_id, r, line.shop_id, ceiling) != 1) return;
-    if (emit_requested(bus, out->return_id, r, &line, ceiling) != 0) return;
-    out->outcome = INTAKE_CREATED;
-    rf_info("event=return_requested return_id=%s platform=%s platform_return_id=%s kind=%s",
-            out->return_id, r->platform, r->platform_return_id, r->kind);
-}
-
 /* Answers the request; returns after the transaction is closed either way. */
 static void create_return(rf_http_exchange_t *x, const intake_return_req_t *r) {
     rf_bus_t *bus = rf_worker_bus(worker);
     intake_create_result_t res;
     if (rf_bus_tx_begin(bus) != 0) goto db_err;
-    intake_return_create_tx(r, false, &res);
+    intake_return_create_tx(worker, r, false, &res);
     switch (res.outcome) {
     case INTAKE_DUPLICATE:
         rf_bus_tx_rollback(bus);
@@ -351,18 +168,11 @@ db_err:
     rf_http_reply_error(x, 503, "db_unavailable", "could not record the return; retry");
 }
 
-int64_t intake_max_backlog;
-
-bool intake_pipeline_busy(int64_t *backlog) {
-    *backlog = rf_bus_backlog(rf_worker_bus(worker));
-    return intake_max_backlog > 0 && *backlog >= intake_max_backlog;
-}
-
 /* Whether the pipeline is too far behind to take a new return now: then the
  * caller is told to retry (503 busy) instead of being queued without bound. */
 static bool refuse_when_busy(rf_http_exchange_t *x) {
     int64_t backlog;
-    if (!intake_pipeline_busy(&backlog)) return false;
+    if (!intake_pipeline_busy(worker, &backlog)) return false;
     char msg[160];
     snprintf(msg, sizeof msg,
              "the pipeline is behind: %lld events wait for a consumer (limit %lld); retry shortly",
@@ -393,7 +203,7 @@ static void reply_return(rf_http_exchange_t *x, const char *return_id) {
 }
 
 static void find_return(rf_http_exchange_t *x) {
-    char platform[64], prid[MAX_ID + 1], return_id[RF_ID_MAX];
+    char platform[64], prid[INTAKE_ID_MAX + 1], return_id[RF_ID_MAX];
     if (rf_http_query_param(x, "platform", platform, sizeof platform) <= 0 ||
         rf_http_query_param(x, "platform_return_id", prid, sizeof prid) <= 0) {
         rf_http_reply_error(x, 400, "invalid_query",

@@ -30,7 +30,7 @@ typedef struct followed {
     intake_status_t status;
     const char *reject; /* a rejection's reason code: the event's own text, valid
                          * until the bus clears the batch's events after the flush */
-    bool recorded; /* its timeline row was written */
+    bool recorded;      /* its timeline row was written */
 } followed_t;
 
 /* The batch being applied: the timeline rows as array parameters, and the
@@ -53,6 +53,37 @@ static int reserve(void) {
     batch = nb;
     cap = ncap;
     return 0;
+}
+
+intake_status_t intake_status_after(const rf_event_t *ev) {
+    switch (ev->type) {
+    case RF_EV_RETURN_REQUESTED: return (intake_status_t){"requested", 0};
+    case RF_EV_REVIEW_OPENED: return (intake_status_t){"under_review", 1};
+    case RF_EV_RETURN_APPROVED:
+        return ev->body.return_approved.goods_expected ? (intake_status_t){"awaiting_return", 3}
+                                                       : (intake_status_t){"approved", 2};
+    case RF_EV_GOODS_RECEIVED: return (intake_status_t){"received", 4};
+    case RF_EV_GOODS_INSPECTED: {
+        const char *g = ev->body.goods_inspected.grade;
+        bool contradicts = strcmp(g, "empty_box") == 0 || strcmp(g, "wrong_item") == 0;
+        return contradicts ? (intake_status_t){"disputed", 5} : (intake_status_t){"received", 4};
+    }
+    case RF_EV_REFUND_AWAITING_APPROVAL: return (intake_status_t){"refund_pending_approval", 5};
+    case RF_EV_RESHIP_UPDATED: {
+        const char *st = ev->body.reship_updated.state;
+        if (strcmp(st, "shipped") == 0) return (intake_status_t){"exchange_shipped", 6};
+        if (strcmp(st, "delivered") == 0) return (intake_status_t){"exchanged", 8};
+        return (intake_status_t){NULL, -1};
+    }
+    case RF_EV_REFUND_APPROVED: return (intake_status_t){"refunding", 6};
+    case RF_EV_REFUND_FAILED: return (intake_status_t){"refund_failed", 7};
+    /* Money that moved outranks every decision: a refund issued in a race
+     * with a cancellation or rejection still shows as refunded. */
+    case RF_EV_REFUND_ISSUED: return (intake_status_t){"refunded", 10};
+    case RF_EV_RETURN_REJECTED: return (intake_status_t){"rejected", 9};
+    case RF_EV_RETURN_CANCELLED: return (intake_status_t){"cancelled", 9};
+    default: return (intake_status_t){NULL, -1};
+    }
 }
 
 rf_apply_result_t intake_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen) {

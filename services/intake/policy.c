@@ -6,18 +6,29 @@
  * exists, the quantity is not more than ordered minus already returned, only
  * one open return per line, the return window (7 days without a reason, 15
  * for a quality fault, counted from the day after delivery in the shop's
- * time zone), and the category exclusions. Also the pro-rata allocation of
- * an order's discount and shipping fee to its lines.
+ * time zone), and the category exclusions. Also the reasons a request may
+ * give, and the pro-rata allocation of an order's discount and shipping fee
+ * to its lines.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "intake.h"
 
+const char *const intake_reasons[] = {
+    "quality",  "wrong_item",       "damaged", "late", "changed_mind",
+    "size_fit", "not_as_described", "other",   NULL};
+
+bool intake_reason_known(const char *reason_code) {
+    for (const char *const *r = intake_reasons; *r; r++)
+        if (strcmp(*r, reason_code) == 0) return true;
+    return false;
+}
+
 /* Reasons that are the goods' or the seller's fault: always reviewable, and
  * with the longer quality window. */
-static const char *const fault_reasons[] = {"quality", "wrong_item", "damaged",
-                                            "not_as_described", NULL};
+static const char *const fault_reasons[] = {"quality", "wrong_item", "damaged", "not_as_described",
+                                            NULL};
 
 bool intake_reason_is_fault(const char *reason_code) {
     for (const char *const *r = fault_reasons; *r; r++)
@@ -32,10 +43,10 @@ static void set_list(char (*dst)[INTAKE_CATEGORY_MAX], size_t *n, const char *co
 }
 
 void intake_policy_default(intake_policy_t *p) {
-    static const char *const never[] = {"customised", "fresh", "perishable", "digital",
-                                        "newspaper", "periodical", NULL};
-    static const char *const conditional[] = {"food", "cosmetics", "activated", "near_expiry",
-                                              "declared_defect", NULL};
+    static const char *const never[] = {"customised", "fresh",      "perishable", "digital",
+                                        "newspaper",  "periodical", NULL};
+    static const char *const conditional[] = {"food",        "cosmetics",       "activated",
+                                              "near_expiry", "declared_defect", NULL};
     memset(p, 0, sizeof *p);
     p->no_reason_days = 7;
     p->quality_days = 15;
@@ -136,8 +147,7 @@ const char *intake_check(const intake_policy_t *p, const intake_check_in_t *in, 
         int64_t days = fault ? p->quality_days : p->no_reason_days;
         int64_t end = intake_window_end(in->delivered_at, days, p->tz_offset_min);
         if (in->requested_at >= end) {
-            snprintf(msg, msglen,
-                     "the %lld-day %s window closed at %lld (ms); requested at %lld",
+            snprintf(msg, msglen, "the %lld-day %s window closed at %lld (ms); requested at %lld",
                      (long long)days, fault ? "quality" : "no-reason", (long long)end,
                      (long long)in->requested_at);
             return "window_expired";

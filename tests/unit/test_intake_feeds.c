@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "../../services/intake/feeds/feeds.h"
+#include "../../services/intake/feeds/feeds_internal.h"
 
 static json_t *ks_record(int status, int negotiate, int handling_way, long long update_time) {
     return json_pack("{s:I, s:I, s:I, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I,"

@@ -1,39 +1,25 @@
 /*
- * feed_apply.c: the worker's side of the platform feeds (feeds.h).
- *
- *  - Drain (feed_drain.c), every 50 ms when the receiver made a batch
- *    durable, and twice a second anyway.
- *  - Processing: a Douyin push carries its record; a Kuaishou push carries
- *    only ids, so its record is fetched (feed_poll.c) unless the push is no
- *    newer than what was applied.
- *  - Applying a record version: in updateTime order only (intake_feed_decide):
- *    a new request becomes a return through the same path as POST
- *    /v1/returns (policy checks included), or waits in feed_records (state
- *    pending) until its order arrives; a newer version of a known return
- *    becomes return.cancelled or return.updated.
+ * feed_apply.c: applying a platform record version (feeds_internal.h), in
+ * updateTime order only (intake_feed_decide): a new request becomes a return
+ * through the same path as POST /v1/returns (policy checks included), or
+ * waits in feed_records (state pending) until its order arrives; a newer
+ * version of a known return becomes return.cancelled or return.updated.
+ * When an order arrives, the records that waited for it are applied again.
  */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "feeds/feeds.h"
+#include "feeds/feeds_internal.h"
 #include "runtime/ids.h"
 #include "runtime/log.h"
 
-intake_feed_settings_t intake_feed_settings;
+/* Asks Kuaishou's API for an order (set at start: intake_feed_fetch_orders_with). */
+static int (*fetch_kuaishou_order)(const char *order_id);
 
-static struct {
-    rf_worker_t *w;
-    bool receiving;
-    char spool_key[PATH_MAX + 300]; /* "<host>:<spool dir>": this spool's checkpoint */
-    long long batches_seen;         /* intake_feed_counters.batches_durable when last drained */
-    int64_t last_process_ms;
-    uv_timer_t drain_timer;
-} fa;
-
-static bool is_kuaishou(const char *platform) { return strcmp(platform, "kuaishou") == 0; }
+void intake_feed_fetch_orders_with(int (*fetch_order)(const char *order_id)) {
+    fetch_kuaishou_order = fetch_order;
+}
 
 /* ---- applying one record version ----------------------------------------------------- */
 
@@ -69,7 +55,8 @@ static int emit_updated(rf_bus_t *bus, rf_db_t *db, const char *return_id,
 }
 
 /* Create the return of a new request, or leave it waiting for its order. */
-static int create_or_wait(rf_db_t *db, const intake_feed_record_t *r, bool *needs_order) {
+static int create_or_wait(rf_worker_t *w, const intake_feed_record_t *r, bool *needs_order) {
+    rf_db_t *db = rf_worker_db(w);
     intake_line_info_t line;
     int has_line = intake_db_find_line(db, r->platform, r->order_id, r->line_id, &line);
     if (has_line < 0) return -1;
@@ -96,7 +83,7 @@ static int create_or_wait(rf_db_t *db, const intake_feed_record_t *r, bool *need
         .platform_version = r->version,
     };
     intake_create_result_t res;
-    intake_return_create_tx(&req, true, &res);
+    intake_return_create_tx(w, &req, true, &res);
     switch (res.outcome) {
     case INTAKE_CREATED:
         atomic_fetch_add(&intake_feed_counters.created, 1);
@@ -129,7 +116,7 @@ static int apply_tx(rf_worker_t *w, const intake_feed_record_t *r, bool retry, b
         rc = intake_feed_db_store(db, r, k.has_return ? "created" : "noted",
                                   *r->status ? "" : "a status the mapping does not know");
         break;
-    case INTAKE_FEED_CREATE: rc = create_or_wait(db, r, needs_order); break;
+    case INTAKE_FEED_CREATE: rc = create_or_wait(w, r, needs_order); break;
     case INTAKE_FEED_CANCEL:
         rc = emit_cancelled(bus, db, return_id, r);
         if (rc == 0) rc = intake_feed_db_store(db, r, "created", "");
@@ -164,7 +151,8 @@ static int apply_one(rf_worker_t *w, const intake_feed_record_t *r, bool retry) 
         return -1;
     }
     count_action(a, r);
-    if (needs_order && is_kuaishou(r->platform)) intake_ks_fetch_order(r->order_id);
+    if (needs_order && strcmp(r->platform, "kuaishou") == 0 && fetch_kuaishou_order)
+        fetch_kuaishou_order(r->order_id);
     return a;
 }
 
@@ -192,155 +180,4 @@ void intake_feed_order_arrived(rf_worker_t *w, const char *platform, const char 
     json_decref(list);
     const char *p[] = {platform, order_id};
     rf_db_exec(db, "DELETE FROM feed_order_asks WHERE platform = $1 AND order_id = $2", 2, p);
-}
-
-/* ---- processing pushes ---------------------------------------------------------------- */
-
-static void mark_processed(rf_db_t *db, const char *platform, const char *event_id,
-                           const char *outcome) {
-    const char *p[] = {platform, event_id, outcome};
-    rf_db_exec(db,
-               "UPDATE feed_pushes SET processed_at = now(), outcome = $3"
-               " WHERE platform = $1 AND event_id = $2",
-               3, p);
-    atomic_fetch_add(&intake_feed_counters.processed, 1);
-}
-
-/* Once a Kuaishou record was fetched and applied: the pushes it answers. */
-void intake_feed_pushes_answered(rf_worker_t *w, const char *platform, const char *biz_id,
-                                 int64_t version, const char *outcome) {
-    rf_num_t v = rf_i64(version);
-    const char *p[] = {platform, biz_id, v.s, outcome};
-    int64_t n = rf_db_exec_count(rf_worker_db(w),
-                                 "UPDATE feed_pushes SET processed_at = now(), outcome = $4"
-                                 " WHERE platform = $1 AND biz_id = $2 AND processed_at IS NULL"
-                                 " AND push_version <= $3::bigint",
-                                 4, p);
-    if (n > 0) atomic_fetch_add(&intake_feed_counters.processed, n);
-}
-
-static int64_t applied_version(rf_db_t *db, const char *platform, const char *prid) {
-    const char *p[] = {platform, prid};
-    PGresult *res = rf_db_query(db,
-                                "SELECT version FROM feed_records WHERE platform = $1"
-                                " AND platform_return_id = $2",
-                                2, p);
-    if (!res) return -1;
-    int64_t v = PQntuples(res) > 0 ? rf_get_i64(res, 0, 0) : 0;
-    PQclear(res);
-    return v;
-}
-
-static void process_push(rf_db_t *db, const char *platform, const char *event_id,
-                         const char *biz_id, int64_t push_version, json_t *message) {
-    if (!is_kuaishou(platform)) {
-        intake_feed_record_t r;
-        char err[200];
-        if (intake_feed_from_douyin(json_object_get(message, "data"), &r, err, sizeof err) != 0) {
-            mark_processed(db, platform, event_id, err);
-            return;
-        }
-        int a = intake_feed_apply(fa.w, &r);
-        if (a >= 0) mark_processed(db, platform, event_id, intake_feed_action_name(a));
-        return;
-    }
-    int64_t applied = applied_version(db, platform, biz_id);
-    if (applied < 0) return;
-    if (push_version > 0 && push_version <= applied) {
-        atomic_fetch_add(&intake_feed_counters.stale, 1);
-        mark_processed(db, platform, event_id, "stale");
-        return;
-    }
-    /* The push carries ids and a status only: the record is fetched. */
-    if (intake_ks_enabled()) intake_ks_fetch_refund(biz_id);
-}
-
-/* The oldest unprocessed pushes of each platform (Kuaishou's only while its
- * API can be asked: they wait for it, without holding up Douyin's). */
-static void process(void) {
-    rf_db_t *db = rf_worker_db(fa.w);
-    const char *p[] = {intake_ks_enabled() ? "t" : "f"};
-    PGresult *res = rf_db_query(
-        db,
-        "(SELECT platform, event_id, biz_id, push_version, message::text, seq"
-        "  FROM feed_pushes WHERE processed_at IS NULL AND platform = 'douyin'"
-        "  ORDER BY seq LIMIT 100)"
-        " UNION ALL"
-        " (SELECT platform, event_id, biz_id, push_version, message::text, seq"
-        "  FROM feed_pushes WHERE processed_at IS NULL AND platform = 'kuaishou' AND $1::bool"
-        "  ORDER BY seq LIMIT 100)"
-        " ORDER BY seq",
-        1, p);
-    if (!res) return;
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *message = json_loads(rf_get_str(res, i, 4), 0, NULL);
-        process_push(db, rf_get_str(res, i, 0), rf_get_str(res, i, 1), rf_get_str(res, i, 2),
-                     rf_get_i64(res, i, 3), message);
-        json_decref(message);
-    }
-    PQclear(res);
-}
-
-/* Every 50 ms: drain and process when the receiver made a batch durable
- * since the last look, and in any case twice a second (what a failed drain
- * left, fetches to retry). */
-static void on_drain_timer(uv_timer_t *t) {
-    (void)t;
-    if (!rf_db_connected(rf_worker_db(fa.w))) return;
-    long long batches = atomic_load(&intake_feed_counters.batches_durable);
-    int64_t now = rf_now_ms();
-    if (batches == fa.batches_seen && now - fa.last_process_ms < 500) return;
-    fa.batches_seen = batches;
-    fa.last_process_ms = now;
-    if (fa.receiving)
-        intake_feed_drain(rf_worker_db(fa.w), intake_feed_settings.spool_dir, fa.spool_key);
-    /* Recorded, but processed (turned into returns and events) only while
-     * the pipeline keeps up. */
-    int64_t backlog;
-    if (!intake_pipeline_busy(&backlog)) process();
-}
-
-/* ---- start ------------------------------------------------------------------------------ */
-
-static void stop_receiver(void) { intake_feed_receiver_stop(); }
-
-int intake_feeds_start(rf_worker_t *w) {
-    intake_feed_settings_t *s = &intake_feed_settings;
-    fa.w = w;
-    char err[300];
-    if (intake_feed_set_reason_map("kuaishou", s->ks_reason_map, err, sizeof err) != 0 ||
-        intake_feed_set_reason_map("douyin", s->dy_reason_map, err, sizeof err) != 0) {
-        rf_error("event=config_invalid setting=RF_KUAISHOU_REASON_MAP/RF_DOUYIN_REASON_MAP"
-                 " error=\"%s\"",
-                 err);
-        return -1;
-    }
-    if ((*s->dy_app_key != '\0') != (*s->dy_app_secret != '\0')) {
-        rf_error("event=config_invalid setting=RF_DOUYIN_APP_KEY error=\"RF_DOUYIN_APP_KEY and"
-                 " RF_DOUYIN_APP_SECRET go together\"");
-        return -1;
-    }
-    uv_loop_t *loop = rf_worker_loop(w);
-    fa.receiving = *s->ks_message_key || *s->dy_app_key;
-    if (fa.receiving) {
-        /* what an earlier run spooled is drained at the first tick */
-        fa.batches_seen = -1;
-        if (intake_feed_receiver_start(s, err, sizeof err) != 0) {
-            rf_error("event=config_invalid setting=RF_INTAKE_FEED_LISTEN error=\"%s\"", err);
-            return -1;
-        }
-        char host[256] = "", dir[PATH_MAX] = "";
-        gethostname(host, sizeof host - 1);
-        if (!realpath(s->spool_dir, dir)) snprintf(dir, sizeof dir, "%s", s->spool_dir);
-        snprintf(fa.spool_key, sizeof fa.spool_key, "%s:%s", host, dir);
-        atexit(stop_receiver);
-    }
-    if (intake_ks_start(w, s, err, sizeof err) != 0) {
-        rf_error("event=config_invalid setting=RF_KUAISHOU_API_URL error=\"%s\"", err);
-        return -1;
-    }
-    uv_timer_init(loop, &fa.drain_timer);
-    uv_unref((uv_handle_t *)&fa.drain_timer);
-    uv_timer_start(&fa.drain_timer, on_drain_timer, 50, 50);
-    return 0;
 }

@@ -1,12 +1,12 @@
 /*
- * feed_db.c: the SQL of intake's platform feeds (feeds.h), over the tables
+ * feed_db.c: the SQL of intake's platform feeds (feeds_internal.h), over the tables
  * of sql/003_feeds.sql.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds/feeds.h"
+#include "feeds/feeds_internal.h"
 
 int intake_feed_db_known(rf_db_t *db, const char *platform, const char *prid,
                          intake_feed_known_t *k) {

@@ -1,6 +1,6 @@
 /*
  * feed_drain.c: the worker's drain of the feed spool into PostgreSQL
- * (feeds.h). The spool the receiver thread writes is read from a checkpoint
+ * (feeds_internal.h). The spool the receiver thread writes is read from a checkpoint
  * kept per host and spool directory; accepted pushes go to feed_pushes (one
  * row per platform event id: a copy only counts as a duplicate), refused ones
  * to feed_refused (the audit), and the checkpoint moves in the same
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "feeds/feeds.h"
+#include "feeds/feeds_internal.h"
 #include "runtime/ids.h"
 #include "runtime/log.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds/feeds.h"
+#include "feeds/feeds_internal.h"
 #include "platform/douyin.h"
 #include "platform/kuaishou.h"
 

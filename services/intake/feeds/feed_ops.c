@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds/feeds.h"
+#include "feeds/feeds_internal.h"
 
 bool intake_feed_route(rf_worker_t *w, rf_http_exchange_t *x) {
     if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/feeds/audit") != 0)

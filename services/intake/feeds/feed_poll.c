@@ -1,8 +1,9 @@
 /*
- * feed_poll.c: intake's calls to the Kuaishou open platform (feeds.h), all
+ * feed_poll.c: intake's calls to the Kuaishou open platform (feeds_internal.h), all
  * asynchronous on the worker's loop (platform/ks_client.h):
  *
- *  - refund detail for a push that carries only ids;
+ *  - refund detail for a push that carries only ids (then the pushes the
+ *    record answers are marked processed);
  *  - order detail for a return waiting on an order intake does not know;
  *  - the poller: open.seller.order.refund.pcursor.list by update time
  *    (queryType 2) in windows of at most one day, ending a small lag behind
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds/feeds.h"
+#include "feeds/feeds_internal.h"
 #include "runtime/ids.h"
 #include "runtime/log.h"
 
@@ -98,18 +99,32 @@ static json_t *id_json(const char *id) {
     return *id && *end == '\0' ? json_integer(v) : json_string(id);
 }
 
+/* A Kuaishou record was fetched and applied at version: mark the pushes it
+ * answers (no newer version named) processed with outcome. */
+static void pushes_answered(rf_worker_t *w, const char *platform, const char *biz_id,
+                            int64_t version, const char *outcome) {
+    rf_num_t v = rf_i64(version);
+    const char *p[] = {platform, biz_id, v.s, outcome};
+    int64_t n = rf_db_exec_count(rf_worker_db(w),
+                                 "UPDATE feed_pushes SET processed_at = now(), outcome = $4"
+                                 " WHERE platform = $1 AND biz_id = $2 AND processed_at IS NULL"
+                                 " AND push_version <= $3::bigint",
+                                 4, p);
+    if (n > 0) atomic_fetch_add(&intake_feed_counters.processed, n);
+}
+
 static void refund_fetched(const char *refund_id, json_t *data) {
     intake_feed_record_t r;
     char err[200];
     if (intake_feed_from_kuaishou(data, &r, err, sizeof err) != 0) {
         rf_warn("event=kuaishou_record_unusable refund_id=%s error=\"%s\"", refund_id, err);
-        intake_feed_pushes_answered(ks.w, "kuaishou", refund_id, INT64_MAX / 2, err);
+        pushes_answered(ks.w, "kuaishou", refund_id, INT64_MAX / 2, err);
         return;
     }
     int a = intake_feed_apply(ks.w, &r);
     if (a >= 0)
-        intake_feed_pushes_answered(ks.w, "kuaishou", refund_id, r.version,
-                                    intake_feed_action_name((intake_feed_action_t)a));
+        pushes_answered(ks.w, "kuaishou", refund_id, r.version,
+                        intake_feed_action_name((intake_feed_action_t)a));
 }
 
 static void order_fetched(const char *oid, json_t *data) {
@@ -156,8 +171,7 @@ static void on_fetched(void *arg, rf_ks_outcome_t outcome, int result_code, json
         rf_warn("event=kuaishou_call_refused call=%s id=%s error=\"%s\"", what, f->id,
                 error ? error : "");
         if (f->kind == FETCH_REFUND)
-            intake_feed_pushes_answered(ks.w, "kuaishou", f->id, INT64_MAX / 2,
-                                        error ? error : "refused");
+            pushes_answered(ks.w, "kuaishou", f->id, INT64_MAX / 2, error ? error : "refused");
     } else if (outcome != RF_KS_OK) {
         back_off(outcome, what, error);
     } else {
@@ -280,8 +294,8 @@ static void on_listed(void *arg, rf_ks_outcome_t outcome, int result_code, json_
         atomic_fetch_add(&intake_feed_counters.poll_records, (long long)n);
         for (size_t i = 0; i < n; i++) {
             if (!usable[i]) continue;
-            intake_feed_pushes_answered(ks.w, "kuaishou", recs[i].platform_return_id,
-                                        recs[i].version, "applied from the poll");
+            pushes_answered(ks.w, "kuaishou", recs[i].platform_return_id, recs[i].version,
+                            "applied from the poll");
             if (needs_order[i]) intake_ks_fetch_order(recs[i].order_id);
         }
         rf_debug("event=kuaishou_poll_page begin=%lld end=%lld records=%zu next=%s",

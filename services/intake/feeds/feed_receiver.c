@@ -8,7 +8,7 @@
  * local spool and made durable (one fsync for every request read in the same
  * loop turn), and only then answered. Nothing here touches PostgreSQL, so
  * the platform's 3 s answer deadline holds while the database is slow or
- * stalled; the worker's loop drains the spool (feed_apply.c).
+ * stalled; the worker's loop drains the spool (feed_worker.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 
 #include <openssl/crypto.h>
 
-#include "feeds/feeds.h"
+#include "feeds/feeds_internal.h"
 #include "platform/ks_client.h"
 #include "platform/douyin.h"
 #include "runtime/ids.h"

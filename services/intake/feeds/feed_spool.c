@@ -1,6 +1,6 @@
 /*
  * feed_spool.c: the local spool pushes are written to before they are
- * answered (feeds.h). Segments are files "seg-<20 digits>.jsonl" in one
+ * answered (feeds_internal.h). Segments are files "seg-<20 digits>.jsonl" in one
  * directory; each new segment gets a number above every existing one, so
  * names sort in writing order across restarts. Lines are appended with
  * write(2) and made durable with one fsync per batch.
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "feeds/feeds.h"
+#include "feeds/feeds_internal.h"
 #include "runtime/ids.h"
 
 struct intake_spool {

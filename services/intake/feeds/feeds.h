@@ -1,112 +1,19 @@
 /*
  * feeds.h: intake's platform feeds (Kuaishou and Douyin after-sales records
- * coming in), shared by the feed files of services/intake/feeds/:
- *
- *   feed_map.c      platform record -> neutral record; which update applies
- *   feed_spool.c    the local spool file pushes are written to before answering
- *   feed_receiver.c the push endpoints, on their own thread, loop and address
- *   feed_drain.c    the worker side: drain the spool into PostgreSQL
- *   feed_apply.c    process pushes, apply records (create, update, cancel,
- *                   wait for the order), start the feeds
- *   feed_ops.c      the audit route and the feed metrics
- *   feed_poll.c     Kuaishou API: refund detail, order detail, the poller
- *   feed_db.c       their SQL
+ * coming in), as intake's core sees them: their settings, starting them,
+ * telling them an order arrived, and the operator's view of them (the audit
+ * route, their counters on /metrics). What the feed files share among
+ * themselves is feeds_internal.h, which the core never includes.
  */
 #ifndef INTAKE_FEEDS_H
 #define INTAKE_FEEDS_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <jansson.h>
+#include "worker/worker.h"
 
-#include "../intake.h" /* by its path: the unit tests have no -Iservices/intake */
-#include "platform/ks_client.h"
-
-/* ---- feed_map.c ------------------------------------------------------------------- */
-
-/* A platform's after-sales record in neutral terms (one version of it). */
-typedef struct intake_feed_record {
-    char platform[16];           /* kuaishou | douyin */
-    char platform_return_id[64]; /* refundId / aftersale_id, as text */
-    char order_id[64];           /* oid / p_id */
-    char line_id[64];            /* skuId / s_id: the order line */
-    char shop_id[64];            /* Douyin's shop_id; "" for Kuaishou (from the order) */
-    char kind[24];               /* refund_only | return_refund | exchange; "" unmapped */
-    char reason_code[24];        /* the neutral reason (see the reason maps) */
-    char reason_text[600];
-    char status[32];      /* neutral status; "" for a pair the mapping does not know */
-    char code[32];        /* the platform's own status, e.g. "21/1" */
-    char tracking_no[64]; /* the buyer's return parcel, "" until shipped */
-    int64_t quantity, amount_fen, requested_at, deadline_at;
-    int64_t version; /* updateTime (Douyin: the newest event time), ms */
-} intake_feed_record_t;
-
-/* Reason maps: "code:reason,code:reason" (reasons from intake's list). The
- * platforms' reason codes are not documented, so they are settings; a code
- * not in the map is "other" with the code kept in the reason text. 0, or -1
- * with a message naming the bad entry. */
-int intake_feed_set_reason_map(const char *platform, const char *spec, char *err, size_t errlen);
-
-/* A Kuaishou refund record (detail or list entry) / a Douyin push payload
- * into out. 0, or -1 with a reason naming the field. */
-int intake_feed_from_kuaishou(json_t *rec, intake_feed_record_t *out, char *err, size_t errlen);
-int intake_feed_from_douyin(json_t *data, intake_feed_record_t *out, char *err, size_t errlen);
-json_t *intake_feed_record_json(const intake_feed_record_t *r);
-int intake_feed_record_from_json(json_t *doc, intake_feed_record_t *out);
-
-/* What intake already knows of a platform record. */
-typedef struct intake_feed_known {
-    bool exists;     /* a version was applied before */
-    bool has_return; /* a return (not refused) exists for it */
-    int64_t version;
-    char status[32], kind[24], tracking_no[64];
-    int64_t amount_fen;
-} intake_feed_known_t;
-
-typedef enum intake_feed_action {
-    INTAKE_FEED_STALE,  /* not newer than what was applied: nothing changes */
-    INTAKE_FEED_NOTE,   /* newer, nothing for the return: remember the version */
-    INTAKE_FEED_CREATE, /* a new request: create the return (or wait for its order) */
-    INTAKE_FEED_CANCEL, /* the buyer withdrew / the platform closed it: return.cancelled */
-    INTAKE_FEED_UPDATE, /* status, amount, kind or parcel changed: return.updated */
-} intake_feed_action_t;
-
-/* intake_feed_decide: what a record does given what is known. Versions
- * order everything: a record not newer than the applied one is STALE. */
-intake_feed_action_t intake_feed_decide(const intake_feed_known_t *k,
-                                        const intake_feed_record_t *r);
-const char *intake_feed_action_name(intake_feed_action_t a);
-
-/* A Kuaishou order detail (the stand-in's documented shape) into o; the
- * strings point into doc and lines into the caller's array. 0 or -1. */
-int intake_feed_order_from_kuaishou(json_t *doc, intake_order_t *o, intake_order_line_t *lines,
-                                    size_t max_lines, char *ids, size_t ids_cap, char *err,
-                                    size_t errlen);
-
-/* ---- feed_spool.c ----------------------------------------------------------------- */
-
-/* The spool: a directory of append-only segment files of JSON lines, named
- * so that they sort in writing order. Written by the receiver (fsync'd before
- * any answer), read by the worker's drain from a checkpoint kept in the
- * database; a segment is deleted once drained and a newer one exists. */
-typedef struct intake_spool intake_spool_t;
-
-#define INTAKE_SPOOL_SEGMENT_BYTES (8 * 1024 * 1024)
-
-intake_spool_t *intake_spool_open(const char *dir, char *err, size_t errlen);
-/* Append one line (a '\n' is added); not durable until intake_spool_sync. */
-int intake_spool_append(intake_spool_t *s, const char *line, size_t len);
-/* fsync what was appended; starts a new segment when this one is full. */
-int intake_spool_sync(intake_spool_t *s);
-void intake_spool_close(intake_spool_t **s);
-/* The segment names in dir, sorted (malloc'd array of malloc'd names). */
-int intake_spool_list(const char *dir, char ***names, size_t *n);
-void intake_spool_list_free(char **names, size_t n);
-
-/* ---- feed_receiver.c -------------------------------------------------------------- */
-
+/* The feeds' settings (the worker's configuration table fills them). */
 typedef struct intake_feed_settings {
     char listen[RF_CFG_STR_MAX];    /* RF_INTAKE_FEED_LISTEN */
     char spool_dir[RF_CFG_STR_MAX]; /* RF_INTAKE_FEED_SPOOL_DIR */
@@ -119,68 +26,14 @@ typedef struct intake_feed_settings {
 
 extern intake_feed_settings_t intake_feed_settings;
 
-/* Feed counters, written by both threads. */
-typedef struct intake_feed_counters {
-    atomic_llong received[2], heartbeats, refused[2], spool_errors; /* [0] kuaishou [1] douyin */
-    atomic_llong recorded, deduped, processed, stale, created, updated, cancelled, pending;
-    atomic_llong fetches, fetch_failures, rate_limited, poll_windows, poll_pages, poll_records;
-    atomic_llong poll_lag_ms, orders_fetched;
-    atomic_llong batches_durable; /* spool syncs: the worker drains when it moves */
-} intake_feed_counters_t;
-
-extern intake_feed_counters_t intake_feed_counters;
-
-/* Start the receiver thread (listening before this returns). It shares no
- * handle with the worker's loop: each durable batch bumps
- * intake_feed_counters.batches_durable, which the worker watches. 0, or -1
- * with a message. */
-int intake_feed_receiver_start(const intake_feed_settings_t *s, char *err, size_t errlen);
-void intake_feed_receiver_stop(void);
-int intake_feed_receiver_port(void);
-
-/* ---- feed_apply.c ----------------------------------------------------------------- */
-
-/* Set up the feeds on the worker (receiver, drain, poller); 0 or -1. */
+/* feed_worker.c: set up the feeds on the worker (receiver, drain, poller); 0 or -1. */
 int intake_feeds_start(rf_worker_t *w);
-/* Apply one record version (own transaction). The action taken, or -1. */
-int intake_feed_apply(rf_worker_t *w, const intake_feed_record_t *r);
-/* The same inside the caller's transaction (the poller's pages); *needs_order
- * is set when the record waits for an order. */
-int intake_feed_apply_in_tx(rf_worker_t *w, const intake_feed_record_t *r, bool *needs_order);
-/* A Kuaishou record was fetched and applied at version: mark the pushes it
- * answers (no newer version named) processed with outcome. */
-void intake_feed_pushes_answered(rf_worker_t *w, const char *platform, const char *biz_id,
-                                 int64_t version, const char *outcome);
-/* An order arrived (feed or POST /v1/orders): create the returns waiting on it. */
+/* feed_apply.c: an order arrived (feed or POST /v1/orders): create the
+ * returns waiting on it. */
 void intake_feed_order_arrived(rf_worker_t *w, const char *platform, const char *order_id);
+/* feed_ops.c: GET /v1/feeds/audit (true when x was that), and the feed
+ * counters on /metrics. */
 bool intake_feed_route(rf_worker_t *w, rf_http_exchange_t *x);
 void intake_feed_metrics(rf_metrics_out_t *out);
-
-/* ---- feed_drain.c ----------------------------------------------------------------- */
-
-/* Drain the spool in dir into feed_pushes / feed_refused from the checkpoint
- * named spool_key. */
-void intake_feed_drain(rf_db_t *db, const char *dir, const char *spool_key);
-
-/* ---- feed_poll.c ------------------------------------------------------------------ */
-
-/* The Kuaishou API side (NULL config when RF_KUAISHOU_API_URL is empty). */
-int intake_ks_start(rf_worker_t *w, const intake_feed_settings_t *s, char *err, size_t errlen);
-bool intake_ks_enabled(void);
-/* Ask for a refund's detail / an order's detail; the answer is applied when
- * it comes. 0 when asked (or already being asked), -1 when it cannot be. */
-int intake_ks_fetch_refund(const char *refund_id);
-int intake_ks_fetch_order(const char *order_id);
-size_t intake_ks_inflight(void);
-
-/* ---- feed_db.c -------------------------------------------------------------------- */
-
-int intake_feed_db_known(rf_db_t *db, const char *platform, const char *prid,
-                         intake_feed_known_t *k); /* 0 or -1 */
-int intake_feed_db_store(rf_db_t *db, const intake_feed_record_t *r, const char *state,
-                         const char *note);
-int intake_feed_db_ask_order(rf_db_t *db, const char *platform, const char *order_id);
-/* The pending records of an order (JSON array of neutral records), NULL on error. */
-json_t *intake_feed_db_pending(rf_db_t *db, const char *platform, const char *order_id);
 
 #endif
