@@ -25,6 +25,11 @@
 #include "runtime/ids.h"
 #include "runtime/log.h"
 
+char notification_webhook_url[RF_CFG_STR_MAX];
+int64_t notification_webhook_timeout_ms = 2000;
+int64_t notification_retry_max = 8;
+int64_t notification_retry_base_ms = 1000;
+
 int64_t notification_retry_delay_ms(int64_t base_ms, int attempts) {
     if (attempts < 1) attempts = 1;
     int64_t d = base_ms;
@@ -45,8 +50,11 @@ static void outcome_add(const char *notice_id, const char *status, const char *v
     if (!outcomes_ready && notification_rows_init(&outcomes, OUT_COLS) != 0) return;
     outcomes_ready = true;
     rf_num_t d = rf_i64(delay_ms);
-    const char *row[OUT_COLS] = {[OUT_NOTICE_ID] = notice_id, [OUT_STATUS] = status,
-                                 [OUT_VIA] = via, [OUT_ERROR] = error, [OUT_DELAY_MS] = d.s};
+    const char *row[OUT_COLS] = {[OUT_NOTICE_ID] = notice_id,
+                                 [OUT_STATUS] = status,
+                                 [OUT_VIA] = via,
+                                 [OUT_ERROR] = error,
+                                 [OUT_DELAY_MS] = d.s};
     notification_rows_add(&outcomes, row);
 }
 
@@ -74,8 +82,7 @@ static void webhook_done(void *arg, long status, const char *body, size_t len, c
     webhook_call_t *call = arg;
     webhook_in_flight--;
     char err[256] = "";
-    if (status == 0)
-        snprintf(err, sizeof err, "webhook: %s", error ? error : "no answer");
+    if (status == 0) snprintf(err, sizeof err, "webhook: %s", error ? error : "no answer");
     else if (status < 200 || status > 299)
         snprintf(err, sizeof err, "webhook answered HTTP %ld", status);
     if (!*err) {
@@ -121,8 +128,8 @@ static int webhook_start(rf_worker_t *w, const PGresult *due, int r) {
         snprintf(call->return_id, sizeof call->return_id, "%s", rf_get_str(due, r, DUE_RETURN_ID));
         call->attempts = (int)rf_get_i64(due, r, DUE_ATTEMPTS);
         rc = rf_httpc_post_headers(webhook_client, notification_webhook_url, "application/json",
-                                   headers, text, strlen(text), (long)notification_webhook_timeout_ms,
-                                   webhook_done, call);
+                                   headers, text, strlen(text),
+                                   (long)notification_webhook_timeout_ms, webhook_done, call);
     }
     free(text);
     if (rc != 0) {

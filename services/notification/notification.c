@@ -20,10 +20,6 @@
 
 static rf_worker_t *worker;
 
-char notification_webhook_url[RF_CFG_STR_MAX];
-int64_t notification_webhook_timeout_ms = 2000;
-int64_t notification_retry_max = 8;
-int64_t notification_retry_base_ms = 1000;
 int64_t notification_delivery_ms = 200;
 int64_t notification_survey_delay_ms = 0;
 
@@ -67,8 +63,9 @@ size_t notification_plan(const rf_event_t *ev, notification_msg_t out[NOTIFICATI
         else
             snprintf(add(out, &n, "buyer", "platform_im",
                          b->goods_expected ? "approved_send_back" : "approved"),
-                     BODY, b->goods_expected ? "您的退货 %s 已同意，请寄回商品；退款金额 %s 元。"
-                                             : "您的退货 %s 已同意，将退款 %s 元。",
+                     BODY,
+                     b->goods_expected ? "您的退货 %s 已同意，请寄回商品；退款金额 %s 元。"
+                                       : "您的退货 %s 已同意，将退款 %s 元。",
                      r, notification_yuan(b->refund_amount_fen).s);
         if (strcmp(b->liability, "supplier") == 0)
             snprintf(add(out, &n, "supplier", "email", "supplier_return_notice"), BODY,
@@ -112,10 +109,9 @@ size_t notification_plan(const rf_event_t *ev, notification_msg_t out[NOTIFICATI
                  ev->body.refund_failed.error);
         break;
     case RF_EV_OPS_ALERT:
-        snprintf(add(out, &n, "ops", "ops", "ops_alert"), BODY,
-                 "【告警】%s：%s（退货 %s）%s%s", ev->body.ops_alert.kind,
-                 ev->body.ops_alert.subject, r, *ev->body.ops_alert.detail ? "：" : "",
-                 ev->body.ops_alert.detail);
+        snprintf(add(out, &n, "ops", "ops", "ops_alert"), BODY, "【告警】%s：%s（退货 %s）%s%s",
+                 ev->body.ops_alert.kind, ev->body.ops_alert.subject, r,
+                 *ev->body.ops_alert.detail ? "：" : "", ev->body.ops_alert.detail);
         break;
     case RF_EV_RETURN_UPDATED:
         if (strcmp(ev->body.return_updated.platform_status, "arbitration") == 0)
@@ -233,8 +229,8 @@ static void post_feedback(rf_http_exchange_t *x) {
     rf_event_clear(&ev);
     if (rc != 0 || rf_bus_tx_commit(bus) != 0) goto db_err;
     rf_info("event=feedback_received return_id=%s score=%lld", return_id, (long long)score);
-    rf_http_reply_json(x, 200, json_pack("{s:s, s:I}", "return_id", return_id, "score",
-                                         (json_int_t)score));
+    rf_http_reply_json(x, 200,
+                       json_pack("{s:s, s:I}", "return_id", return_id, "score", (json_int_t)score));
     json_decref(doc);
     return;
 db_err:
@@ -265,7 +261,7 @@ bool notification_route(void *arg, rf_http_exchange_t *x) {
 
 static uv_timer_t delivery_timer;
 
-#define DELIVERY_BATCH 500 /* messages per transaction */
+#define DELIVERY_BATCH 500  /* messages per transaction */
 #define DELIVERY_BATCHES 40 /* at most per tick, so the loop stays responsive */
 
 /* Deliver what is due, batch after batch while full ones come back, so the

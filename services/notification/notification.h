@@ -21,21 +21,23 @@ typedef struct notification_msg {
     const char *audience; /* buyer | supplier | ops */
     const char *channel;  /* platform_im | email | ops */
     const char *template_name;
-    char body[512];       /* rendered text: no phone numbers or addresses */
+    char body[512]; /* rendered text: no phone numbers or addresses */
 } notification_msg_t;
 
 #define NOTIFICATION_MAX_PER_EVENT 3
 
-/* Settings. */
+/* Settings (the channels' are channels.c's, the rest notification.c's). */
 extern char notification_webhook_url[RF_CFG_STR_MAX]; /* "" : log channel only */
-extern int64_t notification_webhook_timeout_ms;      /* bound on one webhook call */
-extern int64_t notification_retry_max;               /* delivery attempts before failed */
-extern int64_t notification_retry_base_ms;           /* first retry delay, doubled */
-extern int64_t notification_delivery_ms;             /* delivery queue tick */
-extern int64_t notification_survey_delay_ms;         /* survey this long after completion */
+extern int64_t notification_webhook_timeout_ms;       /* bound on one webhook call */
+extern int64_t notification_retry_max;                /* delivery attempts before failed */
+extern int64_t notification_retry_base_ms;            /* first retry delay, doubled */
+extern int64_t notification_delivery_ms;              /* delivery queue tick */
+extern int64_t notification_survey_delay_ms;          /* survey this long after completion */
 
 /* Amounts in yuan for message text: "12.34" (from integer fen, no floats). */
-typedef struct notification_yuan { char s[32]; } notification_yuan_t;
+typedef struct notification_yuan {
+    char s[32];
+} notification_yuan_t;
 notification_yuan_t notification_yuan(int64_t fen);
 /* notification_completes: the event ends the return for the buyer (refund
  * issued, exchange delivered): a survey follows. */
@@ -68,8 +70,16 @@ const char *notification_rows_literal(notification_rows_t *r, int c);
 /* notification_batch.c: the messages of one transaction, recorded in one
  * statement and announced (notice.sent) when new. */
 typedef enum notification_msg_col {
-    MSG_NOTICE_ID, MSG_RETURN_ID, MSG_SOURCE_EVENT_ID, MSG_AUDIENCE, MSG_CHANNEL, MSG_TEMPLATE,
-    MSG_BODY, MSG_CAUSATION_ID, MSG_ANNOUNCE, MSG_COLS
+    MSG_NOTICE_ID,
+    MSG_RETURN_ID,
+    MSG_SOURCE_EVENT_ID,
+    MSG_AUDIENCE,
+    MSG_CHANNEL,
+    MSG_TEMPLATE,
+    MSG_BODY,
+    MSG_CAUSATION_ID,
+    MSG_ANNOUNCE,
+    MSG_COLS
 } notification_msg_col_t;
 typedef struct notification_batch {
     notification_rows_t messages;  /* columns notification_msg_col_t */
@@ -102,7 +112,12 @@ int notification_batch_write(notification_batch_t *b, rf_bus_t *bus, rf_db_t *db
  * to announce, in order, columns in the order of notification_new_col_t;
  * NULL on a db error (caller PQclear()s). */
 typedef enum notification_new_col {
-    NEW_NOTICE_ID, NEW_RETURN_ID, NEW_SOURCE_EVENT_ID, NEW_AUDIENCE, NEW_CHANNEL, NEW_TEMPLATE,
+    NEW_NOTICE_ID,
+    NEW_RETURN_ID,
+    NEW_SOURCE_EVENT_ID,
+    NEW_AUDIENCE,
+    NEW_CHANNEL,
+    NEW_TEMPLATE,
     NEW_CAUSATION_ID,
 } notification_new_col_t;
 PGresult *notification_db_record_batch(rf_db_t *db, notification_batch_t *b,
@@ -114,8 +129,16 @@ json_t *notification_db_surveys_due(rf_db_t *db, int limit);
 /* Messages due for delivery, oldest first: one row each, columns in the
  * order of notification_due_col_t. NULL on db error (caller PQclear()s). */
 typedef enum notification_due_col {
-    DUE_NOTICE_ID, DUE_RETURN_ID, DUE_AUDIENCE, DUE_CHANNEL, DUE_TEMPLATE, DUE_BODY,
-    DUE_LOCALE, DUE_IDEMPOTENCY_KEY, DUE_SOURCE_EVENT_ID, DUE_ATTEMPTS,
+    DUE_NOTICE_ID,
+    DUE_RETURN_ID,
+    DUE_AUDIENCE,
+    DUE_CHANNEL,
+    DUE_TEMPLATE,
+    DUE_BODY,
+    DUE_LOCALE,
+    DUE_IDEMPOTENCY_KEY,
+    DUE_SOURCE_EVENT_ID,
+    DUE_ATTEMPTS,
 } notification_due_col_t;
 PGresult *notification_db_queue_due(rf_db_t *db, int limit);
 /* notification_db_delivery_outcomes: record the outcome of each delivery
@@ -124,7 +147,12 @@ PGresult *notification_db_queue_due(rf_db_t *db, int limit);
  * or failed (for good, after error). Only messages still queued change: an
  * outcome is recorded once. 0 or -1. */
 typedef enum notification_outcome_col {
-    OUT_NOTICE_ID, OUT_STATUS, OUT_VIA, OUT_ERROR, OUT_DELAY_MS, OUT_COLS
+    OUT_NOTICE_ID,
+    OUT_STATUS,
+    OUT_VIA,
+    OUT_ERROR,
+    OUT_DELAY_MS,
+    OUT_COLS
 } notification_outcome_col_t;
 int notification_db_delivery_outcomes(rf_db_t *db, notification_rows_t *outcomes);
 /* Record an answer: 1 new, 0 already answered, -2 no survey sent, -1 error. */

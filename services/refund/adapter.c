@@ -10,6 +10,8 @@
 
 #include "refund.h"
 
+int64_t refund_sandbox_fail_amount_fen = 0;
+
 /* Returns 0 (done), -1 (the platform refused: retry later) or -2 (our own
  * database write failed: roll back). */
 static int sandbox_execute(rf_db_t *db, const refund_call_t *call, char *ref, size_t refcap,

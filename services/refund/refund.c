@@ -29,7 +29,6 @@ int64_t refund_finance_threshold_fen = 100000;
 int64_t refund_return_shipping_fen = 0;
 int64_t refund_retry_max = 5;
 int64_t refund_retry_base_ms = 500;
-int64_t refund_sandbox_fail_amount_fen = 0;
 
 static rf_worker_t *worker;
 extern rf_pcalls_t *refund_pcalls; /* the money calls to the platform (platform.c) */

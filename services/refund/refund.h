@@ -25,7 +25,8 @@ typedef struct refund_plan {
     int64_t platform_version;                                /* of the record review decided on */
 } refund_plan_t;
 
-/* Settings (the worker's configuration table). */
+/* Settings (the worker's configuration table; the sandbox's is adapter.c's, the rest
+ * refund.c's). */
 extern int64_t refund_finance_threshold_fen;   /* above it finance approves first */
 extern int64_t refund_return_shipping_fen;     /* deducted when the buyer bears return shipping */
 extern int64_t refund_retry_max;               /* platform call attempts before refund.failed */

@@ -29,7 +29,7 @@ static struct {
     long long batches_seen;         /* intake_feed_counters.batches_durable when last drained */
     int64_t last_process_ms;
     uv_timer_t drain_timer;
-} fa;
+} fw;
 
 static bool is_kuaishou(const char *platform) { return strcmp(platform, "kuaishou") == 0; }
 
@@ -66,7 +66,7 @@ static void process_push(rf_db_t *db, const char *platform, const char *event_id
             mark_processed(db, platform, event_id, err);
             return;
         }
-        int a = intake_feed_apply(fa.w, &r);
+        int a = intake_feed_apply(fw.w, &r);
         if (a >= 0) mark_processed(db, platform, event_id, intake_feed_action_name(a));
         return;
     }
@@ -84,7 +84,7 @@ static void process_push(rf_db_t *db, const char *platform, const char *event_id
 /* The oldest unprocessed pushes of each platform (Kuaishou's only while its
  * API can be asked: they wait for it, without holding up Douyin's). */
 static void process(void) {
-    rf_db_t *db = rf_worker_db(fa.w);
+    rf_db_t *db = rf_worker_db(fw.w);
     const char *p[] = {intake_ks_enabled() ? "t" : "f"};
     PGresult *res = rf_db_query(
         db,
@@ -112,18 +112,18 @@ static void process(void) {
  * left, fetches to retry). */
 static void on_drain_timer(uv_timer_t *t) {
     (void)t;
-    if (!rf_db_connected(rf_worker_db(fa.w))) return;
+    if (!rf_db_connected(rf_worker_db(fw.w))) return;
     long long batches = atomic_load(&intake_feed_counters.batches_durable);
     int64_t now = rf_now_ms();
-    if (batches == fa.batches_seen && now - fa.last_process_ms < 500) return;
-    fa.batches_seen = batches;
-    fa.last_process_ms = now;
-    if (fa.receiving)
-        intake_feed_drain(rf_worker_db(fa.w), intake_feed_settings.spool_dir, fa.spool_key);
+    if (batches == fw.batches_seen && now - fw.last_process_ms < 500) return;
+    fw.batches_seen = batches;
+    fw.last_process_ms = now;
+    if (fw.receiving)
+        intake_feed_drain(rf_worker_db(fw.w), intake_feed_settings.spool_dir, fw.spool_key);
     /* Recorded, but processed (turned into returns and events) only while
      * the pipeline keeps up. */
     int64_t backlog;
-    if (!intake_pipeline_busy(fa.w, &backlog)) process();
+    if (!intake_pipeline_busy(fw.w, &backlog)) process();
 }
 
 /* ---- start ------------------------------------------------------------------------------ */
@@ -132,7 +132,7 @@ static void stop_receiver(void) { intake_feed_receiver_stop(); }
 
 int intake_feeds_start(rf_worker_t *w) {
     intake_feed_settings_t *s = &intake_feed_settings;
-    fa.w = w;
+    fw.w = w;
     char err[300];
     if (intake_feed_set_reason_map("kuaishou", s->ks_reason_map, err, sizeof err) != 0 ||
         intake_feed_set_reason_map("douyin", s->dy_reason_map, err, sizeof err) != 0) {
@@ -147,10 +147,10 @@ int intake_feeds_start(rf_worker_t *w) {
         return -1;
     }
     uv_loop_t *loop = rf_worker_loop(w);
-    fa.receiving = *s->ks_message_key || *s->dy_app_key;
-    if (fa.receiving) {
+    fw.receiving = *s->ks_message_key || *s->dy_app_key;
+    if (fw.receiving) {
         /* what an earlier run spooled is drained at the first tick */
-        fa.batches_seen = -1;
+        fw.batches_seen = -1;
         if (intake_feed_receiver_start(s, err, sizeof err) != 0) {
             rf_error("event=config_invalid setting=RF_INTAKE_FEED_LISTEN error=\"%s\"", err);
             return -1;
@@ -158,7 +158,7 @@ int intake_feeds_start(rf_worker_t *w) {
         char host[256] = "", dir[PATH_MAX] = "";
         gethostname(host, sizeof host - 1);
         if (!realpath(s->spool_dir, dir)) snprintf(dir, sizeof dir, "%s", s->spool_dir);
-        snprintf(fa.spool_key, sizeof fa.spool_key, "%s:%s", host, dir);
+        snprintf(fw.spool_key, sizeof fw.spool_key, "%s:%s", host, dir);
         atexit(stop_receiver);
     }
     if (intake_ks_start(w, s, err, sizeof err) != 0) {
@@ -166,8 +166,8 @@ int intake_feeds_start(rf_worker_t *w) {
         return -1;
     }
     intake_feed_fetch_orders_with(intake_ks_fetch_order);
-    uv_timer_init(loop, &fa.drain_timer);
-    uv_unref((uv_handle_t *)&fa.drain_timer);
-    uv_timer_start(&fa.drain_timer, on_drain_timer, 50, 50);
+    uv_timer_init(loop, &fw.drain_timer);
+    uv_unref((uv_handle_t *)&fw.drain_timer);
+    uv_timer_start(&fw.drain_timer, on_drain_timer, 50, 50);
     return 0;
 }
