@@ -2,6 +2,10 @@
  * db/db.h: one worker's PostgreSQL connection (libpq), its schema and its
  * migrations.
  *
+ * The folder common/db/ is everything a worker does with PostgreSQL that is not
+ * its own SQL: this connection, array parameters (db/pgarray.h) and per-shop policy
+ * documents (db/policy_docs.h). It may use common/runtime/ only.
+ *
  * A worker owns exactly one schema, named after it, and sets search_path to
  * it, so its SQL never names another schema. Calls are synchronous on the
  * worker's single loop thread (a libpq connection is not thread-safe); the

@@ -2,6 +2,12 @@
  * platform/platform_calls.h: decisions told to a platform (today Kuaishou), once,
  * surviving a crash, and on the record.
  *
+ * The folder common/platform/ speaks to the shopping platforms: the Kuaishou and
+ * Douyin protocols (platform/kuaishou.h, platform/douyin.h: pure functions), the
+ * signed Kuaishou API client (platform/ks_client.h) and this queue of decision
+ * calls. It is the top layer: it may use every other folder of common/ (runtime,
+ * db, bus, http, worker), and nothing of common/ uses it.
+ *
  * A worker that decides something the platform must hear (review: approve a
  * return, reject; refund: agree a refund, confirm receipt) writes a *call*
  * into its own platform_calls table in the same transaction as the decision

@@ -1,6 +1,11 @@
 /*
  * runtime/config.h: configuration from environment variables, as one table.
  *
+ * The folder common/runtime/ is the bottom layer of the shared library: logging,
+ * configuration, ids and clocks, crypto primitives, JSON field readers, the
+ * watchdog and a per-shop cache. It uses libc and Debian's libraries only, never
+ * another folder of common/ (tests/integration/00-layout.py checks).
+ *
  * Each worker declares a table of rf_config_entry_t (name, type, target,
  * default, meaning). rf_config_load() reads every entry, checks them all, and
  * reports every bad or missing setting at once, each line naming the variable,
