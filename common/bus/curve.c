@@ -77,8 +77,9 @@ int rf_curve_keygen_dir(const char *dir, const char *const *names, size_t n, FIL
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
         FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f) {
-            if (fd >= 0) close(fd);
-            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+            int open_errno = errno;
+            if (fd >= 0) (void)close(fd); /* nothing was written: nothing to flush */
+            snprintf(err, errlen, "cannot create %s: %s", path, strerror(open_errno));
             return -1;
         }
         fprintf(f, "# returnflow CURVE secret key of %s (public key %s); keep it private\n%s\n",
@@ -130,7 +131,7 @@ int rf_curve_read_secret(const char *path, char secret_z85[RF_CURVE_KEY_Z85 + 1]
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
         snprintf(err, errlen, "%s is readable by group or others (mode %03o); chmod 600 it", path,
                  (unsigned)(st.st_mode & 0777));
-        fclose(f);
+        (void)fclose(f); /* opened for reading: closing cannot lose data */
         return -1;
     }
     char line[512];
@@ -140,7 +141,7 @@ int rf_curve_read_secret(const char *path, char secret_z85[RF_CURVE_KEY_Z85 + 1]
         char *w[3];
         int n = words(line, w);
         if (n == 0) continue;
-        fclose(f);
+        (void)fclose(f); /* read only */
         if (n != 1 || !is_z85_key(w[0])) {
             snprintf(err, errlen, "%s line %d: expected one 40-character Z85 secret key", path,
                      lineno);
@@ -149,7 +150,7 @@ int rf_curve_read_secret(const char *path, char secret_z85[RF_CURVE_KEY_Z85 + 1]
         memcpy(secret_z85, w[0], RF_CURVE_KEY_Z85 + 1);
         return 0;
     }
-    fclose(f);
+    (void)fclose(f); /* read only */
     snprintf(err, errlen, "%s holds no key", path);
     return -1;
 }
@@ -185,18 +186,21 @@ rf_curve_keyring_t *rf_curve_keyring_load(const char *path, char *err, size_t er
         key_entry_t *k = &kr->keys[kr->n++];
         snprintf(k->name, sizeof k->name, "%s", w[0]);
         memcpy(k->z85, w[1], RF_CURVE_KEY_Z85 + 1);
-        zmq_z85_decode(k->bin, k->z85);
+        if (!zmq_z85_decode(k->bin, k->z85)) {
+            snprintf(err, errlen, "%s line %d: the public key is not valid Z85", path, lineno);
+            goto fail;
+        }
     }
     if (kr->n == 0) {
         snprintf(err, errlen, "%s lists no public key", path);
         goto fail;
     }
-    fclose(f);
+    (void)fclose(f); /* read only */
     return kr;
 oom:
     snprintf(err, errlen, "out of memory reading %s", path);
 fail:
-    fclose(f);
+    (void)fclose(f);
     rf_curve_keyring_destroy(&kr);
     return NULL;
 }

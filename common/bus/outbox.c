@@ -48,8 +48,8 @@ static int64_t acked_count_of(rf_bus_t *bus, unsigned bit, const char *return_id
 
 /* Forget the counts (their rows were deleted, or the bus is closing). */
 void rf__bus_acked_counts_clear(rf_bus_t *bus) {
-    acked_count_t *c, *tmp;
-    HASH_ITER(hh, bus->acked_by_return, c, tmp) {
+    while (bus->acked_by_return) {
+        acked_count_t *c = bus->acked_by_return;
         HASH_DEL(bus->acked_by_return, c);
         free(c);
     }
@@ -171,6 +171,17 @@ int rf_bus_tx_begin(rf_bus_t *bus) {
     return 0;
 }
 
+/* Send a committed event now, or chain it behind the event of its return that
+ * is in flight. False: neither was possible, the poll will send it. */
+static bool send_or_chain(peer_t *peer, const emitted_t *e) {
+    if (!e->held) {
+        rf__bus_dispatch(peer, e->event_id, e->return_id, e->payload, e->len);
+        return true;
+    }
+    return rf__bus_chain_follows(peer, e->return_id, e->ahead) &&
+           rf__bus_chain_append(peer, e->event_id, e->return_id, e->payload, e->len);
+}
+
 /* Send what the committed transaction (or group) emitted, then forget it. */
 static void dispatch_emitted(rf_bus_t *bus) {
     bus->backlog += (int64_t)bus->n_emitted;
@@ -179,11 +190,7 @@ static void dispatch_emitted(rf_bus_t *bus) {
         peer_t *peer = &bus->peers[rf__bus_bit_index(e->bit)];
         /* Replicated, another replica may own an older row of the same
          * return: only the poll (which sees every replica's rows) may send. */
-        if (bus->cfg.replicated) peer->needs_poll = true;
-        else if (!e->held) rf__bus_dispatch(peer, e->event_id, e->return_id, e->payload, e->len);
-        else if (!rf__bus_chain_follows(peer, e->return_id, e->ahead) ||
-                 !rf__bus_chain_append(peer, e->event_id, e->return_id, e->payload, e->len))
-            peer->needs_poll = true;
+        if (bus->cfg.replicated || !send_or_chain(peer, e)) peer->needs_poll = true;
     }
     rf__bus_discard_emitted(bus);
 }

@@ -117,24 +117,42 @@ static int start_poll(rf_bus_t *bus, void *sock, uv_poll_t *poll) {
     return uv_poll_start(poll, UV_READABLE, on_readable);
 }
 
+/* An integer socket option and its value. */
+typedef struct {
+    int option;
+    int value;
+} int_option_t;
+
+/* Set integer options on a socket. 0, or -1 (errno set) at the first one
+ * refused: a socket without its high-water marks or linger is not the one the
+ * delivery rules were written for, so start-up stops. */
+static int set_int_options(void *sock, const int_option_t *opts, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (zmq_setsockopt(sock, opts[i].option, &opts[i].value, sizeof opts[i].value) != 0)
+            return -1;
+    return 0;
+}
+
 /* Watch a link's DEALER for completed handshakes: a consumer that comes
  * back (a restarted process is a new connection) ends the backoff at once,
  * rather than after up to 30 s of it (see rf__bus_link_handshakes). */
 static int link_monitor(rf_bus_t *bus, link_t *link, unsigned replica) {
     char addr[96];
-    int zero = 0;
+    const int_option_t no_linger[] = {{ZMQ_LINGER, 0}};
     snprintf(addr, sizeof addr, "inproc://rf-link-monitor.%s.%u", link->peer->name, replica);
     if (zmq_socket_monitor(link->sock, addr, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) return -1;
     link->monitor = zmq_socket(bus->zctx, ZMQ_PAIR);
-    if (!link->monitor) return -1;
-    zmq_setsockopt(link->monitor, ZMQ_LINGER, &zero, sizeof zero);
+    if (!link->monitor || set_int_options(link->monitor, no_linger, 1) != 0) return -1;
     return zmq_connect(link->monitor, addr);
 }
 
 /* Connect one DEALER per replica of a consuming worker. 0 or -1. */
 static int peer_connect(rf_bus_t *bus, peer_t *peer, const char *endpoints, char *err,
                         size_t errlen) {
-    int zero = 0, one = 1, hwm = 10000, ivl = 100, ivl_max = 2000;
+    const int_option_t options[] = {
+        {ZMQ_LINGER, 0},          {ZMQ_IMMEDIATE, 1},           {ZMQ_SNDHWM, 10000},
+        {ZMQ_RECONNECT_IVL, 100}, {ZMQ_RECONNECT_IVL_MAX, 2000},
+    };
     const char *server_key = NULL;
     if (bus->curve_on) {
         server_key = rf_curve_keyring_find(bus->keyring, peer->name);
@@ -159,11 +177,11 @@ static int peer_connect(rf_bus_t *bus, peer_t *peer, const char *endpoints, char
             return -1;
         }
         peer->n_links++;
-        zmq_setsockopt(link->sock, ZMQ_LINGER, &zero, sizeof zero);
-        zmq_setsockopt(link->sock, ZMQ_IMMEDIATE, &one, sizeof one);
-        zmq_setsockopt(link->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-        zmq_setsockopt(link->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt(link->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+        if (set_int_options(link->sock, options, sizeof options / sizeof options[0]) != 0) {
+            snprintf(err, errlen, "cannot set the options of the link to %s: %s", peer->name,
+                     zmq_strerror(errno));
+            return -1;
+        }
         if (bus->curve_on && (zmq_setsockopt(link->sock, ZMQ_CURVE_SERVERKEY, server_key,
                                              RF_CURVE_KEY_Z85 + 1) != 0 ||
                               zmq_setsockopt(link->sock, ZMQ_CURVE_PUBLICKEY, bus->curve_public,
@@ -217,12 +235,16 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
         goto err;
     }
     if (rf__bus_curve_setup(bus, cfg, err, errlen) != 0) goto err;
-    int zero = 0, one = 1, hwm = 10000;
+    const int_option_t router_options[] = {
+        {ZMQ_LINGER, 0}, {ZMQ_ROUTER_MANDATORY, 1}, {ZMQ_RCVHWM, 10000}, {ZMQ_SNDHWM, 10000}};
+    const int one = 1;
     bus->router = zmq_socket(bus->zctx, ZMQ_ROUTER);
-    zmq_setsockopt(bus->router, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(bus->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    zmq_setsockopt(bus->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(bus->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (!bus->router ||
+        set_int_options(bus->router, router_options,
+                        sizeof router_options / sizeof router_options[0]) != 0) {
+        snprintf(err, errlen, "cannot make the bus socket: %s", zmq_strerror(errno));
+        goto err;
+    }
     if (bus->curve_on &&
         (zmq_setsockopt(bus->router, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
          zmq_setsockopt(bus->router, ZMQ_CURVE_SECRETKEY, bus->curve_secret,

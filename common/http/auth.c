@@ -116,7 +116,7 @@ rf_auth_t *rf_auth_load(const char *path, char *err, size_t errlen) {
         e->who.role = bit;
         e->who.authenticated = true;
     }
-    fclose(f);
+    (void)fclose(f); /* read only */
     OPENSSL_cleanse(line, sizeof line);
     if (auth->n == 0) {
         snprintf(err, errlen, "tokens file %s lists no token", path);

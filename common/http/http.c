@@ -350,14 +350,14 @@ rf_http_server_t *rf_http_server_new(uv_loop_t *loop, const char *host_port,
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
         snprintf(err, errlen, "http: cannot listen on %s: %s", host_port, strerror(errno));
-        close(fd);
+        (void)close(fd);
         return NULL;
     }
 
     rf_http_server_t *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "http: out of memory for %s", host_port);
-        close(fd);
+        (void)close(fd);
         return NULL;
     }
     s->loop = loop;
@@ -376,13 +376,13 @@ rf_http_server_t *rf_http_server_new(uv_loop_t *loop, const char *host_port,
     int rc = uv_tcp_init(loop, &s->listener);
     if (rc != 0) {
         snprintf(err, errlen, "http: cannot listen on %s: %s", host_port, uv_strerror(rc));
-        close(fd);
+        (void)close(fd);
         free(s);
         return NULL;
     }
     s->listener.data = s;
     rc = uv_tcp_open(&s->listener, fd);
-    if (rc != 0) close(fd); /* not adopted by the handle */
+    if (rc != 0) (void)close(fd); /* not adopted by the handle */
     if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
     if (rc != 0) {
         /* Unlikely (the socket already listens). The handle exists now, so

@@ -252,11 +252,14 @@ void rf_httpc_destroy(rf_httpc_t **c_p) {
     rf_httpc_t *c = *c_p;
     *c_p = NULL;
     /* Drop pending transfers (their sockets' polls are closed by socket_cb). */
-    while (c->requests) {
-        request_t *r = c->requests;
+    request_t *r = c->requests;
+    c->requests = NULL;
+    c->pending = 0;
+    while (r) {
+        request_t *next = r->next;
         curl_multi_remove_handle(c->multi, r->easy);
-        unlink_request(c, r);
         free_request(r);
+        r = next;
     }
     curl_multi_cleanup(c->multi);
     uv_close((uv_handle_t *)&c->timer, free_client);

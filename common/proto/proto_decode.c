@@ -171,6 +171,8 @@ static int wrong_type(const rf_field_desc_t *f, const char *where, const msgpack
 /* A STR value: a msgpack str with no NUL byte; *text and *n point into o. */
 static int get_text(const rf_field_desc_t *f, const char *where, const msgpack_object *o,
                     const char **text, size_t *n, char *err, size_t errlen) {
+    *text = "";
+    *n = 0;
     if (o->type != MSGPACK_OBJECT_STR) return wrong_type(f, where, o, "a string", err, errlen);
     *text = o->via.str.ptr;
     *n = o->via.str.size;

@@ -38,12 +38,14 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
  * when decoded; here each byte that does not start a well-formed sequence is
  * replaced by U+FFFD, so the JSON view is always valid and never fails on
  * bad input. NULL means "". NULL only when out of memory. */
+static const char replacement_char[3] = {'\xef', '\xbf', '\xbd'}; /* U+FFFD in UTF-8 */
+
 static json_t *json_text(const char *s) {
     if (!s) s = "";
     size_t n = strlen(s);
     json_t *j = json_stringn(s, n);
     if (j) return j;
-    char *fixed = malloc(3 * n + 1);
+    char *fixed = malloc(3 * n + 1); /* bytes, not a C string: json_stringn takes the length */
     if (!fixed) return NULL;
     size_t out = 0;
     for (size_t i = 0; i < n;) {
@@ -53,8 +55,8 @@ static json_t *json_text(const char *s) {
             out += k;
             i += k;
         } else {
-            memcpy(fixed + out, "\xef\xbf\xbd", 3);
-            out += 3;
+            memcpy(fixed + out, replacement_char, sizeof replacement_char);
+            out += sizeof replacement_char;
             i++;
         }
     }

@@ -109,7 +109,14 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     int rc = 1;
-    uv_loop_init(&w->loop);
+    int uv_rc = uv_loop_init(&w->loop);
+    if (uv_rc != 0) {
+        fprintf(stderr, "rf-%s: cannot start the event loop: %s; not starting\n", spec->name,
+                uv_strerror(uv_rc));
+        rf_auth_destroy(&w->auth);
+        free(w);
+        return 1;
+    }
     w->db = rf_db_new(w->db_conninfo, spec->name);
     if (w->db) rf_db_set_lock_wait_ms(w->db, w->lock_wait_ms);
     if (!w->db || connect_db(w) != 0) goto out;

@@ -245,9 +245,9 @@ rf_apply_result_t review_decide_request(rf_bus_t *bus, rf_db_t *db, const rf_eve
 
 /* ---- the platform's answer ----------------------------------------------------- */
 
+/* A string of the call's context, NULL when absent. */
 static const char *ctx_str(json_t *ctx, const char *key) {
-    const char *v = json_string_value(json_object_get(ctx, key));
-    return v ? v : NULL;
+    return json_string_value(json_object_get(ctx, key));
 }
 
 /* The record changed under the decision: take it in and decide again. */
@@ -289,9 +289,10 @@ const char *review_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
     review_task_t t;
     if (review_db_get_task(db, call->return_id, &t) != 1) return NULL;
     json_t *ctx = call->context;
+    const char *by = ctx_str(ctx, "by");
     review_decision_t d = {json_is_true(json_object_get(ctx, "approve")),
                            (int64_t)json_integer_value(json_object_get(ctx, "amount_fen")),
-                           ctx_str(ctx, "by") ? ctx_str(ctx, "by") : "auto",
+                           by ? by : "auto",
                            ctx_str(ctx, "reason_code"),
                            ctx_str(ctx, "note"),
                            ctx_str(ctx, "causation")};

@@ -106,13 +106,13 @@ static int64_t drain_segment(rf_db_t *db, const char *spool_key, const char *dir
     if (fd < 0) return pos;
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size <= pos) {
-        close(fd);
+        (void)close(fd); /* read only */
         return pos;
     }
     size_t len = (size_t)(st.st_size - pos);
     char *buf = malloc(len + 1);
     ssize_t got = buf ? pread(fd, buf, len, pos) : -1;
-    close(fd);
+    (void)close(fd); /* read only */
     if (got <= 0) {
         free(buf);
         return pos;

@@ -46,7 +46,9 @@ int intake_spool_list(const char *dir, char ***names, size_t *n) {
             if (!grown) break;
             *names = grown;
         }
-        (*names)[(*n)++] = strdup(e->d_name);
+        char *name = strdup(e->d_name);
+        if (!name) break;
+        (*names)[(*n)++] = name;
     }
     closedir(d);
     if (*n) qsort(*names, *n, sizeof **names, name_cmp);
@@ -75,13 +77,17 @@ static int open_segment(intake_spool_t *s, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot create spool segment %s: %s", path, strerror(errno));
         return -1;
     }
-    /* The new name must itself survive a crash. */
+    /* The new name must itself survive a crash: a segment whose directory
+     * entry is not durable is not used. */
     int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        snprintf(err, errlen, "cannot make spool segment %s durable: %s", path, strerror(errno));
+        if (dfd >= 0) (void)close(dfd);
+        (void)close(fd);
+        return -1;
     }
-    if (s->fd >= 0) close(s->fd);
+    (void)close(dfd); /* read only */
+    if (s->fd >= 0) (void)close(s->fd); /* its lines were synced, or never acknowledged */
     s->fd = fd;
     s->size = 0;
     s->seq = next;
@@ -139,7 +145,7 @@ int intake_spool_sync(intake_spool_t *s) {
 
 void intake_spool_close(intake_spool_t **sp) {
     if (!sp || !*sp) return;
-    if ((*sp)->fd >= 0) close((*sp)->fd);
+    if ((*sp)->fd >= 0) (void)close((*sp)->fd); /* acknowledged lines were synced */
     free(*sp);
     *sp = NULL;
 }
