@@ -48,10 +48,14 @@ static int64_t acked_count_of(rf_bus_t *bus, unsigned bit, const char *return_id
 
 /* Forget the counts (their rows were deleted, or the bus is closing). */
 void rf__bus_acked_counts_clear(rf_bus_t *bus) {
-    while (bus->acked_by_return) {
-        acked_count_t *c = bus->acked_by_return;
-        HASH_DEL(bus->acked_by_return, c);
+    /* The table goes first (HASH_CLEAR frees only uthash's own memory); the
+     * items are then freed along their insertion list. */
+    acked_count_t *c = bus->acked_by_return;
+    HASH_CLEAR(hh, bus->acked_by_return);
+    while (c) {
+        acked_count_t *next = c->hh.next;
         free(c);
+        c = next;
     }
 }
 

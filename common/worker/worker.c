@@ -107,7 +107,7 @@ int rf_worker_main(const rf_worker_spec_t *spec, int argc, char **argv) {
         rf_warn("event=auth_disabled reason=\"RF_AUTH_TOKENS_FILE is not set: every request acts"
                 " as admin; set it outside development\"");
     }
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN); /* a peer that hangs up is an error return, not a death */
     int rc = 1;
     int uv_rc = uv_loop_init(&w->loop);
     if (uv_rc != 0) {
