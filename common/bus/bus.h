@@ -91,29 +91,29 @@ typedef rf_apply_result_t (*rf_bus_apply_fn)(void *arg, const rf_event_t *ev, ch
                                              size_t whylen);
 
 typedef struct rf_bus_config {
-    const char *self_name;                     /* "intake", ... */
-    unsigned self_bit;                         /* RF_W_INTAKE, ... */
-    const char *bind_endpoint;                 /* where this worker's ROUTER binds */
+    const char *self_name;                       /* "intake", ... */
+    unsigned self_bit;                           /* RF_W_INTAKE, ... */
+    const char *bind_endpoint;                   /* where this worker's ROUTER binds */
     const char *peer_endpoints[RF_WORKER_COUNT]; /* by bit index: where each worker listens */
-    int64_t ack_timeout_ms;                    /* resend an unanswered event after this */
-    int64_t retry_max;                         /* answered failures before dead-lettering */
-    int64_t defer_limit_s;                     /* how long an event may be deferred */
-    int64_t batch_max;                         /* events applied per consumer transaction */
-    int64_t poll_ms;                           /* outbox poll interval when idle */
-    int64_t window;                            /* events in flight per consumer */
+    int64_t ack_timeout_ms;                      /* resend an unanswered event after this */
+    int64_t retry_max;                           /* answered failures before dead-lettering */
+    int64_t defer_limit_s;                       /* how long an event may be deferred */
+    int64_t batch_max;                           /* events applied per consumer transaction */
+    int64_t poll_ms;                             /* outbox poll interval when idle */
+    int64_t window;                              /* events in flight per consumer */
     /* Encryption (NULL or "" for both: plain links). With both set every link
      * is CURVE: the ROUTER is a CURVE server admitting only clients whose key
      * is in the public key list (a ZAP handler on inproc://zeromq.zap.01 in
      * this bus's loop, logging every refusal with the key), and each DEALER
      * is a CURVE client that authenticates its server by the key listed under
      * the consumer's worker name (bus/curve.h). */
-    const char *curve_secret_key_file;         /* this worker's secret key */
-    const char *curve_public_keys_file;        /* `<name> <key>` of everyone allowed */
+    const char *curve_secret_key_file;  /* this worker's secret key */
+    const char *curve_public_keys_file; /* `<name> <key>` of everyone allowed */
     /* Replicas. peer_endpoints[i] may list several comma-separated endpoints,
      * one per replica of worker i; bind_endpoint is this replica's own. */
-    unsigned replica_id;                       /* this process among its worker's replicas */
-    bool replicated;                           /* this worker may run several replicas */
-    int64_t replica_lease_s;                   /* a replica silent this long is taken over */
+    unsigned replica_id;     /* this process among its worker's replicas */
+    bool replicated;         /* this worker may run several replicas */
+    int64_t replica_lease_s; /* a replica silent this long is taken over */
 } rf_bus_config_t;
 
 /* Most replicas of one worker (endpoints in one RF_<W>_BUS list). */
@@ -182,8 +182,8 @@ int rf_bus_group_commit(rf_bus_t *bus);
  * id, producer, version and time filled in. causation_id may be NULL. The
  * caller fills the body (rf_event_set_str for strings) and passes it to
  * rf_bus_emit, then rf_event_clear()s it. 0 or -1. */
-int rf_bus_event_init(rf_bus_t *bus, rf_event_t *ev, rf_event_type_t type,
-                      const char *return_id, const char *causation_id);
+int rf_bus_event_init(rf_bus_t *bus, rf_event_t *ev, rf_event_type_t type, const char *return_id,
+                      const char *causation_id);
 
 /* rf_bus_emit: write ev to the outbox for each of its consumers (inside the
  * caller's transaction). 0 or -1 (db error: the caller rolls back). */
@@ -192,20 +192,20 @@ int rf_bus_emit(rf_bus_t *bus, const rf_event_t *ev);
 /* --- Operations -------------------------------------------------------------- */
 
 typedef struct rf_bus_peer_stats {
-    const char *name;          /* consumer worker */
-    int64_t pending;           /* outbox rows toward it (unacknowledged) */
-    int64_t in_flight;         /* sent, awaiting an answer */
-    int64_t oldest_age_ms;     /* age of the oldest pending row, 0 if none */
+    const char *name;      /* consumer worker */
+    int64_t pending;       /* outbox rows toward it (unacknowledged) */
+    int64_t in_flight;     /* sent, awaiting an answer */
+    int64_t oldest_age_ms; /* age of the oldest pending row, 0 if none */
     int64_t sent, acked, retried, deferred, rejected, timeouts; /* since start */
 } rf_bus_peer_stats_t;
 
 typedef struct rf_bus_stats {
     rf_bus_peer_stats_t peers[RF_WORKER_COUNT]; /* by bit index; name NULL if not a consumer */
-    int64_t inbox_applied;    /* events applied since start */
-    int64_t inbox_duplicates; /* redelivered events acknowledged again */
+    int64_t inbox_applied;                      /* events applied since start */
+    int64_t inbox_duplicates;                   /* redelivered events acknowledged again */
     int64_t inbox_deferred, inbox_rejected, inbox_failed;
-    int64_t dead_letters;     /* rows in dead_letter now */
-    int64_t peers_refused;    /* CURVE clients refused (key not listed) since start */
+    int64_t dead_letters;  /* rows in dead_letter now */
+    int64_t peers_refused; /* CURVE clients refused (key not listed) since start */
 } rf_bus_stats_t;
 
 /* rf_bus_track_backlog: from now on, count the outbox's rows each second

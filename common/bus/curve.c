@@ -16,9 +16,9 @@
 #define NAME_MAX_LEN 64
 
 typedef struct key_entry {
-    char name[NAME_MAX_LEN];                 /* who holds the key */
-    char z85[RF_CURVE_KEY_Z85 + 1];          /* the key as text */
-    uint8_t bin[RF_CURVE_KEY_BIN];           /* the key as bytes */
+    char name[NAME_MAX_LEN];        /* who holds the key */
+    char z85[RF_CURVE_KEY_Z85 + 1]; /* the key as text */
+    uint8_t bin[RF_CURVE_KEY_BIN];  /* the key as bytes */
 } key_entry_t;
 
 struct rf_curve_keyring {
@@ -28,8 +28,7 @@ struct rf_curve_keyring {
 
 bool rf_curve_available(void) { return zmq_has("curve") != 0; }
 
-int rf_curve_keypair(char public_z85[RF_CURVE_KEY_Z85 + 1],
-                     char secret_z85[RF_CURVE_KEY_Z85 + 1]) {
+int rf_curve_keypair(char public_z85[RF_CURVE_KEY_Z85 + 1], char secret_z85[RF_CURVE_KEY_Z85 + 1]) {
     if (!rf_curve_available()) return -1;
     return zmq_curve_keypair(public_z85, secret_z85) == 0 ? 0 : -1;
 }
@@ -99,8 +98,9 @@ int rf_curve_keygen_dir(const char *dir, const char *const *names, size_t n, FIL
             snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
             return -1;
         }
-        if (report) fprintf(report, "%s: secret key %s/%s.key, public key %s\n", names[i], dir,
-                            names[i], pub);
+        if (report)
+            fprintf(report, "%s: secret key %s/%s.key, public key %s\n", names[i], dir, names[i],
+                    pub);
     }
     return 0;
 }
@@ -172,8 +172,8 @@ rf_curve_keyring_t *rf_curve_keyring_load(const char *path, char *err, size_t er
         int n = words(line, w);
         if (n == 0) continue;
         if (n != 2 || strlen(w[0]) >= NAME_MAX_LEN || !is_z85_key(w[1])) {
-            snprintf(err, errlen,
-                     "%s line %d: expected `<name> <40-character Z85 public key>`", path, lineno);
+            snprintf(err, errlen, "%s line %d: expected `<name> <40-character Z85 public key>`",
+                     path, lineno);
             goto fail;
         }
         if (kr->n == cap) {

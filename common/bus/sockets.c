@@ -150,8 +150,11 @@ static int link_monitor(rf_bus_t *bus, link_t *link, unsigned replica) {
 static int peer_connect(rf_bus_t *bus, peer_t *peer, const char *endpoints, char *err,
                         size_t errlen) {
     const int_option_t options[] = {
-        {ZMQ_LINGER, 0},          {ZMQ_IMMEDIATE, 1},           {ZMQ_SNDHWM, 10000},
-        {ZMQ_RECONNECT_IVL, 100}, {ZMQ_RECONNECT_IVL_MAX, 2000},
+        {ZMQ_LINGER, 0},
+        {ZMQ_IMMEDIATE, 1},
+        {ZMQ_SNDHWM, 10000},
+        {ZMQ_RECONNECT_IVL, 100},
+        {ZMQ_RECONNECT_IVL_MAX, 2000},
     };
     const char *server_key = NULL;
     if (bus->curve_on) {
@@ -239,9 +242,8 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
         {ZMQ_LINGER, 0}, {ZMQ_ROUTER_MANDATORY, 1}, {ZMQ_RCVHWM, 10000}, {ZMQ_SNDHWM, 10000}};
     const int one = 1;
     bus->router = zmq_socket(bus->zctx, ZMQ_ROUTER);
-    if (!bus->router ||
-        set_int_options(bus->router, router_options,
-                        sizeof router_options / sizeof router_options[0]) != 0) {
+    if (!bus->router || set_int_options(bus->router, router_options,
+                                        sizeof router_options / sizeof router_options[0]) != 0) {
         snprintf(err, errlen, "cannot make the bus socket: %s", zmq_strerror(errno));
         goto err;
     }

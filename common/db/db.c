@@ -15,35 +15,35 @@
 
 #include "runtime/log.h"
 
-#define STMT_SLOTS 512 /* prepared statements kept per connection (power of two) */
-#define STMT_MAX 384   /* statements past this many run unprepared */
+#define STMT_SLOTS 512            /* prepared statements kept per connection (power of two) */
+#define STMT_MAX 384              /* statements past this many run unprepared */
 #define MIGRATION_LOCK_WAIT "60s" /* lock_timeout of a migration's transaction */
 
 /* A statement prepared on the current connection. */
 typedef struct stmt {
-    uint64_t hash;      /* of sql; 0: empty slot */
-    char *sql;          /* its text (owned) */
-    char name[24];      /* server-side name, "rf_<n>" */
+    uint64_t hash; /* of sql; 0: empty slot */
+    char *sql;     /* its text (owned) */
+    char name[24]; /* server-side name, "rf_<n>" */
 } stmt_t;
 
 struct rf_db {
-    char *conninfo;     /* libpq connection string */
-    char *schema;       /* the worker's own schema */
-    PGconn *conn;       /* NULL when disconnected */
-    char error[512];    /* last error, one line */
-    char sqlstate[6];   /* the server's SQLSTATE for that error ("" if none) */
-    int64_t lock_wait_ms; /* lock_timeout of every statement (rf_db_set_lock_wait_ms) */
-    bool in_tx;         /* inside BEGIN .. COMMIT */
+    char *conninfo;           /* libpq connection string */
+    char *schema;             /* the worker's own schema */
+    PGconn *conn;             /* NULL when disconnected */
+    char error[512];          /* last error, one line */
+    char sqlstate[6];         /* the server's SQLSTATE for that error ("" if none) */
+    int64_t lock_wait_ms;     /* lock_timeout of every statement (rf_db_set_lock_wait_ms) */
+    bool in_tx;               /* inside BEGIN .. COMMIT */
     stmt_t stmts[STMT_SLOTS]; /* prepared on conn, by hash of the text (open addressing) */
     size_t n_stmts;
     uint64_t next_stmt; /* names are never reused, so a forgotten one cannot clash */
     /* Group commit (rf_db_group_enter): one transaction for several requests. */
-    bool in_scope;      /* a request of the group is being served */
-    bool group_open;    /* the group's BEGIN was sent */
-    bool group_failed;  /* a request failed with nothing to roll back to */
-    bool want_savepoint;/* set a savepoint before this request's first write */
-    bool have_savepoint;/* this request's savepoint is set */
-    int group_requests; /* requests in the open group */
+    bool in_scope;       /* a request of the group is being served */
+    bool group_open;     /* the group's BEGIN was sent */
+    bool group_failed;   /* a request failed with nothing to roll back to */
+    bool want_savepoint; /* set a savepoint before this request's first write */
+    bool have_savepoint; /* this request's savepoint is set */
+    int group_requests;  /* requests in the open group */
     rf_db_group_hook_fn group_hook;
     void *group_hook_arg;
 };
@@ -68,7 +68,9 @@ rf_db_t *rf_db_new(const char *conninfo, const char *schema) {
         bool uri = strstr(conninfo, "://") != NULL;
         if (db->conninfo)
             snprintf(db->conninfo, len, "%s%sconnect_timeout=5", conninfo,
-                     !uri ? " " : strchr(conninfo, '?') ? "&" : "?");
+                     !uri                    ? " "
+                     : strchr(conninfo, '?') ? "&"
+                                             : "?");
     } else {
         db->conninfo = strdup(conninfo);
     }
@@ -108,7 +110,7 @@ static void disconnect(rf_db_t *db) {
     db->conn = NULL;
     db->in_tx = false;
     if (db->group_open) db->group_failed = true; /* its transaction is gone */
-    forget_statements(db); /* prepared statements die with their connection */
+    forget_statements(db);                       /* prepared statements die with their connection */
 }
 
 static uint64_t sql_hash(const char *sql) {
@@ -218,7 +220,8 @@ const char *rf_db_sqlstate(const rf_db_t *db) { return db->sqlstate; }
 
 /* ---- group commit ------------------------------------------------------------- */
 
-#define GROUP_MAX 48 /* requests per group: keeps subtransactions under PostgreSQL's
+#define GROUP_MAX \
+    48 /* requests per group: keeps subtransactions under PostgreSQL's
                         per-backend cache of 64, past which every snapshot slows */
 
 void rf_db_set_group_hook(rf_db_t *db, rf_db_group_hook_fn hook, void *arg) {

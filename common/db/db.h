@@ -133,7 +133,9 @@ int rf_db_group_commit(rf_db_t *db);
 int rf_db_migrate(rf_db_t *db, const rf_migration_t *migrations, size_t n);
 
 /* Helpers for text parameters. */
-typedef struct rf_num { char s[24]; } rf_num_t;
+typedef struct rf_num {
+    char s[24];
+} rf_num_t;
 /* rf_i64: decimal text of v, in a value you can take .s of: rf_i64(v).s */
 rf_num_t rf_i64(int64_t v);
 /* rf_get_i64: column c of row r as int64 (0 when NULL). */

@@ -15,9 +15,9 @@
 #include <stdint.h>
 
 typedef struct rf_pgarray {
-    char *buf;  /* "{...": a literal once closed */
+    char *buf; /* "{...": a literal once closed */
     size_t len, cap;
-    size_t n;   /* elements */
+    size_t n; /* elements */
 } rf_pgarray_t;
 
 /* Start (or restart) an empty array "{". 0, or -1 when out of memory. */

@@ -10,8 +10,7 @@
  * seconds of caching per shop saves a query and a JSON parse per request. */
 #define POLICY_TTL_MS 5000
 
-static int load_uncached(rf_policy_docs_t *docs, rf_db_t *db, const char *shop_id,
-                         void *policy) {
+static int load_uncached(rf_policy_docs_t *docs, rf_db_t *db, const char *shop_id, void *policy) {
     docs->set_default(policy);
     const char *p[] = {shop_id};
     PGresult *res = rf_db_query(db,

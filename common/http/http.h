@@ -24,9 +24,9 @@ typedef struct rf_http_server rf_http_server_t;
 typedef struct rf_http_exchange rf_http_exchange_t;
 
 typedef struct rf_http_limits {
-    size_t max_header_bytes; /* whole header block; default 16 KiB */
-    size_t max_body_bytes;   /* default 1 MiB */
-    unsigned idle_timeout_ms;/* close an idle keep-alive connection; default 30000 */
+    size_t max_header_bytes;  /* whole header block; default 16 KiB */
+    size_t max_body_bytes;    /* default 1 MiB */
+    unsigned idle_timeout_ms; /* close an idle keep-alive connection; default 30000 */
 } rf_http_limits_t;
 
 /* Called once per complete request. */
@@ -36,9 +36,8 @@ typedef void (*rf_http_handler_fn)(rf_http_exchange_t *x, void *arg);
  * serve on loop. limits may be NULL for the defaults. On failure returns NULL
  * and writes a message naming the address into err. */
 rf_http_server_t *rf_http_server_new(uv_loop_t *loop, const char *host_port,
-                                     const rf_http_limits_t *limits,
-                                     rf_http_handler_fn handler, void *arg, char *err,
-                                     size_t errlen);
+                                     const rf_http_limits_t *limits, rf_http_handler_fn handler,
+                                     void *arg, char *err, size_t errlen);
 
 /* rf_http_server_port: the port actually bound (useful with port 0). */
 int rf_http_server_port(const rf_http_server_t *server);
@@ -59,8 +58,7 @@ const char *rf_http_body(const rf_http_exchange_t *x, size_t *len); /* "" if non
 const char *rf_http_header(const rf_http_exchange_t *x, const char *name);
 /* Decoded value of query parameter `name` copied into out (%xx and '+'
  * decoded); returns the length, or -1 when absent or longer than outlen-1. */
-int rf_http_query_param(const rf_http_exchange_t *x, const char *name, char *out,
-                        size_t outlen);
+int rf_http_query_param(const rf_http_exchange_t *x, const char *name, char *out, size_t outlen);
 
 /* rf_http_peer: the client's address "ip:port" ("" when unknown). */
 const char *rf_http_peer(const rf_http_exchange_t *x);
@@ -71,8 +69,8 @@ void rf_http_set_user(rf_http_exchange_t *x, const void *user);
 const void *rf_http_user(const rf_http_exchange_t *x);
 
 /* rf_http_reply: answer with status, content type and body (copied). */
-void rf_http_reply(rf_http_exchange_t *x, int status, const char *content_type,
-                   const char *body, size_t len);
+void rf_http_reply(rf_http_exchange_t *x, int status, const char *content_type, const char *body,
+                   size_t len);
 /* rf_http_hold: from now on keep every answer (copied) instead of sending it,
  * until rf_http_release. For group commit: the requests served in one loop
  * iteration share one transaction, and none is answered before it commits. */
@@ -85,7 +83,6 @@ void rf_http_release(rf_http_server_t *server, bool ok);
 /* rf_http_reply_json: answer with a JSON body; takes the reference to `body`. */
 void rf_http_reply_json(rf_http_exchange_t *x, int status, json_t *body);
 /* rf_http_reply_error: {"error": code, "message": message} with status. */
-void rf_http_reply_error(rf_http_exchange_t *x, int status, const char *code,
-                         const char *message);
+void rf_http_reply_error(rf_http_exchange_t *x, int status, const char *code, const char *message);
 
 #endif

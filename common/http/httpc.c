@@ -38,8 +38,8 @@ struct request {
     request_t *prev, *next; /* in rf_httpc.requests */
     CURL *easy;
     struct curl_slist *headers;
-    char *body;       /* request body (copied) */
-    char *answer;     /* answer body so far */
+    char *body;   /* request body (copied) */
+    char *answer; /* answer body so far */
     size_t alen, acap;
     bool too_big;
     char error[CURL_ERROR_SIZE];
@@ -97,8 +97,9 @@ static void collect_done(rf_httpc_t *c) {
         if (msg->data.result == CURLE_OK) {
             curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
         } else {
-            error = r->too_big ? "answer larger than 4 MiB"
-                               : r->error[0] ? r->error : curl_easy_strerror(msg->data.result);
+            error = r->too_big    ? "answer larger than 4 MiB"
+                    : r->error[0] ? r->error
+                                  : curl_easy_strerror(msg->data.result);
         }
         r->cb(r->arg, status, r->answer ? r->answer : "", r->alen, error);
         free_request(r);
@@ -193,8 +194,8 @@ int rf_httpc_post(rf_httpc_t *c, const char *url, const char *content_type, cons
 }
 
 int rf_httpc_post_headers(rf_httpc_t *c, const char *url, const char *content_type,
-                          const char *const *headers, const char *body, size_t len,
-                          long timeout_ms, rf_httpc_done_fn cb, void *arg) {
+                          const char *const *headers, const char *body, size_t len, long timeout_ms,
+                          rf_httpc_done_fn cb, void *arg) {
     request_t *r = calloc(1, sizeof *r);
     if (!r) return -1;
     r->cb = cb;

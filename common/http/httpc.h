@@ -38,8 +38,8 @@ int rf_httpc_post(rf_httpc_t *c, const char *url, const char *content_type, cons
 /* rf_httpc_post_headers: rf_httpc_post with extra request headers
  * ("Name: value" each; headers NULL-terminated, or NULL for none). */
 int rf_httpc_post_headers(rf_httpc_t *c, const char *url, const char *content_type,
-                          const char *const *headers, const char *body, size_t len,
-                          long timeout_ms, rf_httpc_done_fn cb, void *arg);
+                          const char *const *headers, const char *body, size_t len, long timeout_ms,
+                          rf_httpc_done_fn cb, void *arg);
 
 /* rf_httpc_pending: requests started and not yet called back. */
 size_t rf_httpc_pending(const rf_httpc_t *c);

@@ -97,8 +97,7 @@ int rf_dy_push_parse(const char *body, size_t len, rf_dy_message_t **out, size_t
         snprintf(msgs[i].msg_id, sizeof msgs[i].msg_id, "%s", json_string_value(id));
         if (json_is_string(data))
             msgs[i].data = json_loadb(json_string_value(data), json_string_length(data), 0, &jerr);
-        else if (json_is_object(data))
-            msgs[i].data = json_incref(data);
+        else if (json_is_object(data)) msgs[i].data = json_incref(data);
         if (!json_is_object(msgs[i].data)) {
             snprintf(err, errlen, "message %zu: data is not an object (nor a string holding one)",
                      i);

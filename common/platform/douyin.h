@@ -33,9 +33,9 @@ void rf_dy_api_sign(const char *app_key, const char *app_secret, const char *met
 
 /* One message of a push body. */
 typedef struct rf_dy_message {
-    int tag;           /* 200 created, 201 refund agreed, ... */
-    char msg_id[128];  /* the dedup key */
-    json_t *data;      /* the payload object (owned); `data` may arrive as a
+    int tag;          /* 200 created, 201 refund agreed, ... */
+    char msg_id[128]; /* the dedup key */
+    json_t *data;     /* the payload object (owned); `data` may arrive as a
                           JSON string or an object: both are accepted */
 } rf_dy_message_t;
 

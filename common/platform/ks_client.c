@@ -100,9 +100,13 @@ char *rf_ks_form(const rf_ks_config_t *cfg, const char *method, const char *para
     snprintf(ts, sizeof ts, "%lld", (long long)now_ms);
     const char *sign_method = cfg->sign_method == RF_KS_SIGN_MD5 ? "MD5" : "HMAC_SHA256";
     rf_ks_param_t p[8] = {
-        {"appkey", cfg->app_key},     {"method", method},        {"version", "1"},
-        {"param", param_json},        {"access_token", cfg->access_token},
-        {"timestamp", ts},            {"signMethod", sign_method},
+        {"appkey", cfg->app_key},
+        {"method", method},
+        {"version", "1"},
+        {"param", param_json},
+        {"access_token", cfg->access_token},
+        {"timestamp", ts},
+        {"signMethod", sign_method},
     };
     char sign[65];
     if (rf_ks_sign(p, 7, cfg->sign_secret, cfg->sign_method, sign, sizeof sign) != 0) return NULL;
@@ -168,8 +172,8 @@ int rf_ks_call(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, jso
 }
 
 int rf_ks_call_keyed(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
-                     const char *idempotency_key, int64_t now_ms, long timeout_ms,
-                     rf_ks_done_fn cb, void *arg) {
+                     const char *idempotency_key, int64_t now_ms, long timeout_ms, rf_ks_done_fn cb,
+                     void *arg) {
     char *param_json = json_dumps(param, JSON_COMPACT | JSON_SORT_KEYS);
     char path[256], url[600];
     if (!param_json || rf_ks_method_path(method, path, sizeof path) != 0) {

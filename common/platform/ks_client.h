@@ -22,19 +22,19 @@
 #include "platform/kuaishou.h"
 
 typedef struct rf_ks_config {
-    char api_url[256];      /* "https://openapi.kwaixiaodian.com" (no trailing slash) */
+    char api_url[256]; /* "https://openapi.kwaixiaodian.com" (no trailing slash) */
     char app_key[128];
-    char sign_secret[128];  /* the sign secret, not the OAuth app secret */
+    char sign_secret[128]; /* the sign secret, not the OAuth app secret */
     char access_token[512];
     rf_ks_sign_method_t sign_method;
     int rate_limit_codes[4]; /* result codes meaning "too many requests"; 0 ends the list */
 } rf_ks_config_t;
 
 typedef enum rf_ks_outcome {
-    RF_KS_OK = 0,          /* result == 1: data holds the answer's data */
-    RF_KS_RATE_LIMITED,    /* a rate-limit code: retry later */
-    RF_KS_REFUSED,         /* another result code: the platform said no (see error) */
-    RF_KS_TRANSPORT,       /* no answer, an HTTP error status, or not the platform's JSON */
+    RF_KS_OK = 0,       /* result == 1: data holds the answer's data */
+    RF_KS_RATE_LIMITED, /* a rate-limit code: retry later */
+    RF_KS_REFUSED,      /* another result code: the platform said no (see error) */
+    RF_KS_TRANSPORT,    /* no answer, an HTTP error status, or not the platform's JSON */
 } rf_ks_outcome_t;
 
 /* result_code: the answer's `result` (0 when there was none); data: the
@@ -52,8 +52,8 @@ int rf_ks_call(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, jso
  * NULL or empty) as the Idempotency-Key header, so the platform (or a proxy
  * in front of it) can tell a retry from a new request. */
 int rf_ks_call_keyed(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *method, json_t *param,
-                     const char *idempotency_key, int64_t now_ms, long timeout_ms,
-                     rf_ks_done_fn cb, void *arg);
+                     const char *idempotency_key, int64_t now_ms, long timeout_ms, rf_ks_done_fn cb,
+                     void *arg);
 
 /* ---- settings shared by every worker that calls the API ----------------------- */
 
@@ -65,21 +65,48 @@ extern char rf_ks_sign_method[RF_CFG_STR_MAX];      /* RF_KUAISHOU_SIGN_METHOD *
 extern char rf_ks_rate_limit_codes[RF_CFG_STR_MAX]; /* RF_KUAISHOU_RATE_LIMIT_CODES */
 
 /* The configuration-table rows of those settings, for a worker's table. */
-#define RF_KS_CONFIG                                                                           \
-    {"RF_KUAISHOU_API_URL", RF_CFG_STRING, rf_ks_api_url, "", 0, 0,                            \
-     "Kuaishou open-platform API host; empty: no calls (intake: no fetches or polling; "       \
-     "review, refund: decisions recorded as not_sent and alerted)"},                           \
-    {"RF_KUAISHOU_APP_KEY", RF_CFG_STRING, rf_ks_app_key, "", 0, 0,                            \
-     "Kuaishou app key (required with an API URL)"},                                           \
-    {"RF_KUAISHOU_SIGN_SECRET", RF_CFG_STRING, rf_ks_sign_secret, "", 0, 0,                    \
-     "Kuaishou sign secret (not the OAuth app secret; required with an API URL)"},             \
-    {"RF_KUAISHOU_ACCESS_TOKEN", RF_CFG_STRING, rf_ks_access_token, "", 0, 0,                  \
-     "Kuaishou access token of the shop (required with an API URL)"},                          \
-    {"RF_KUAISHOU_SIGN_METHOD", RF_CFG_STRING, rf_ks_sign_method, "MD5", 0, 0,                 \
-     "how API requests are signed: MD5 or HMAC_SHA256"},                                       \
-    {"RF_KUAISHOU_RATE_LIMIT_CODES", RF_CFG_STRING, rf_ks_rate_limit_codes, "", 0, 0,          \
-     "result codes that mean too many requests (comma-separated, at most 4): backed off, "     \
-     "not counted as failures"}
+#define RF_KS_CONFIG                                                                              \
+    {"RF_KUAISHOU_API_URL",                                                                       \
+     RF_CFG_STRING,                                                                               \
+     rf_ks_api_url,                                                                               \
+     "",                                                                                          \
+     0,                                                                                           \
+     0,                                                                                           \
+     "Kuaishou open-platform API host; empty: no calls (intake: no fetches or polling; "          \
+     "review, refund: decisions recorded as not_sent and alerted)"},                              \
+        {"RF_KUAISHOU_APP_KEY",                                                                   \
+         RF_CFG_STRING,                                                                           \
+         rf_ks_app_key,                                                                           \
+         "",                                                                                      \
+         0,                                                                                       \
+         0,                                                                                       \
+         "Kuaishou app key (required with an API URL)"},                                          \
+        {"RF_KUAISHOU_SIGN_SECRET",                                                               \
+         RF_CFG_STRING,                                                                           \
+         rf_ks_sign_secret,                                                                       \
+         "",                                                                                      \
+         0,                                                                                       \
+         0,                                                                                       \
+         "Kuaishou sign secret (not the OAuth app secret; required with an API URL)"},            \
+        {"RF_KUAISHOU_ACCESS_TOKEN",                                                              \
+         RF_CFG_STRING,                                                                           \
+         rf_ks_access_token,                                                                      \
+         "",                                                                                      \
+         0,                                                                                       \
+         0,                                                                                       \
+         "Kuaishou access token of the shop (required with an API URL)"},                         \
+        {"RF_KUAISHOU_SIGN_METHOD",                                                               \
+         RF_CFG_STRING,                                                                           \
+         rf_ks_sign_method,                                                                       \
+         "MD5",                                                                                   \
+         0,                                                                                       \
+         0,                                                                                       \
+         "how API requests are signed: MD5 or HMAC_SHA256"},                                      \
+    {                                                                                             \
+        "RF_KUAISHOU_RATE_LIMIT_CODES", RF_CFG_STRING, rf_ks_rate_limit_codes, "", 0, 0,          \
+            "result codes that mean too many requests (comma-separated, at most 4): backed off, " \
+            "not counted as failures"                                                             \
+    }
 
 /* rf_ks_enabled: an API URL is set. */
 bool rf_ks_enabled(void);

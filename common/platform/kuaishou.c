@@ -63,8 +63,8 @@ static int message_key(const char *b64, uint8_t key[32], char *err, size_t errle
     return n;
 }
 
-int rf_ks_push_decrypt(const char *body, size_t len, const char *message_key_b64,
-                       char **plain, size_t *plain_len, char *err, size_t errlen) {
+int rf_ks_push_decrypt(const char *body, size_t len, const char *message_key_b64, char **plain,
+                       size_t *plain_len, char *err, size_t errlen) {
     *plain = NULL;
     uint8_t key[32];
     int keylen = message_key(message_key_b64, key, err, errlen);
@@ -82,8 +82,8 @@ int rf_ks_push_decrypt(const char *body, size_t len, const char *message_key_b64
         snprintf(err, errlen, "the body is not Base64");
         goto done;
     }
-    int n = rf_aes_cbc_decrypt(key, (size_t)keylen, zero_iv, cipher, (size_t)clen,
-                               (uint8_t *)out, len + 1);
+    int n = rf_aes_cbc_decrypt(key, (size_t)keylen, zero_iv, cipher, (size_t)clen, (uint8_t *)out,
+                               len + 1);
     if (n < 0) {
         snprintf(err, errlen, "the body does not decrypt with the message key (wrong key?)");
         goto done;

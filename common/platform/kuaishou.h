@@ -37,9 +37,9 @@ int rf_ks_method_path(const char *method, char *out, size_t cap);
 
 /* A decrypted push message. */
 typedef struct rf_ks_push {
-    char event_id[128];  /* eventId: the dedup key */
-    char biz_id[64];     /* bizId: the refund id */
-    char event[96];      /* topic, e.g. kwaishop_aftersales_addRefund */
+    char event_id[128]; /* eventId: the dedup key */
+    char biz_id[64];    /* bizId: the refund id */
+    char event[96];     /* topic, e.g. kwaishop_aftersales_addRefund */
     char app_key[96];
     int64_t create_time; /* ms */
     bool test;           /* a heartbeat: answer it, do nothing else */
@@ -50,8 +50,8 @@ typedef struct rf_ks_push {
  * Base64-decoded message key and a zero IV, PKCS#5 unpad. The plaintext (a
  * JSON text) is malloc'd into *plain (NUL-terminated). Returns 0, or -1 with a
  * reason in err (bad Base64, wrong key size, bad padding: a wrong key). */
-int rf_ks_push_decrypt(const char *body, size_t len, const char *message_key_b64,
-                       char **plain, size_t *plain_len, char *err, size_t errlen);
+int rf_ks_push_decrypt(const char *body, size_t len, const char *message_key_b64, char **plain,
+                       size_t *plain_len, char *err, size_t errlen);
 
 /* rf_ks_push_encrypt: the inverse, as the platform does (for the stand-in and
  * tests): *out is malloc'd Base64 text. Returns 0 or -1. */

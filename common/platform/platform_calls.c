@@ -24,14 +24,14 @@ int64_t rf_pcalls_retry_max = 8;
 int64_t rf_pcalls_retry_base_ms = 1000;
 
 #define DETAIL_METHOD "open.seller.order.refund.detail"
-#define POLL_MS 250        /* how often due calls are looked for */
-#define BATCH 16           /* calls leased per look */
-#define MAX_IN_FLIGHT 64   /* requests outstanding at once */
-#define ANSWER_KEEP 8000   /* bytes of an answer kept in the record */
+#define POLL_MS 250      /* how often due calls are looked for */
+#define BATCH 16         /* calls leased per look */
+#define MAX_IN_FLIGHT 64 /* requests outstanding at once */
+#define ANSWER_KEEP 8000 /* bytes of an answer kept in the record */
 
 struct rf_pcalls {
     rf_worker_t *worker;
-    rf_httpc_t *http;      /* NULL when calls are off */
+    rf_httpc_t *http; /* NULL when calls are off */
     rf_ks_config_t ks;
     rf_pcall_settle_fn settle;
     void *arg;
@@ -48,9 +48,9 @@ typedef struct flight {
     char call_method[128]; /* the call's own method */
     char key[256];
     char platform_return_id[64];
-    char *param_json;      /* what is being sent now */
+    char *param_json; /* what is being sent now */
     int64_t started_wall, started_mono;
-    int refused_code;      /* stage 1: the refusal of stage 0 */
+    int refused_code; /* stage 1: the refusal of stage 0 */
     char refused_error[320];
 } flight_t;
 
@@ -101,47 +101,51 @@ json_t *rf_pcalls_id_json(const char *id) {
 
 /* The two tables, in the schema of each worker that calls the platform
  * (applied by rf_pcalls_new, like the bus's own tables). */
-static const rf_migration_t pcalls_migrations[] = {{"pcalls_001_platform_calls",
-"-- every decision call (one row) and every request sent for it (attempts)\n"
-    "CREATE TABLE platform_calls (\n"
-    "    call_id            bigserial PRIMARY KEY,\n"
-    "    return_id          text NOT NULL,\n"
-    "    platform           text NOT NULL,\n"
-    "    platform_return_id text NOT NULL,\n"
-    "    purpose            text NOT NULL,                  -- the worker's name for it\n"
-    "    method             text NOT NULL,                  -- the platform API method\n"
-    "    param              jsonb NOT NULL,                 -- the business parameters sent\n"
-    "    idempotency_key    text NOT NULL UNIQUE,           -- sent as Idempotency-Key\n"
-    "    platform_version   bigint NOT NULL DEFAULT 0,      -- record version the decision saw\n"
-    "    context            jsonb NOT NULL DEFAULT '{}',    -- the decision (who, amount, reason)\n"
-    "    state              text NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed',\n"
-    "                                                      'superseded', 'not_sent')),\n"
-    "    attempts           integer NOT NULL DEFAULT 0,     -- failures (rate limits not counted)\n"
-    "    rate_limited       integer NOT NULL DEFAULT 0,\n"
-    "    next_attempt_at    timestamptz,\n"
-    "    outcome            text,                           -- what the final answer meant\n"
-    "    error              text,\n"
-    "    created_at         timestamptz NOT NULL DEFAULT now(),\n"
-    "    done_at            timestamptz\n"
-    ");\n"
-    "CREATE INDEX platform_calls_due ON platform_calls (next_attempt_at) WHERE state = 'pending';\n"
-    "CREATE INDEX platform_calls_return ON platform_calls (return_id);\n"
-    "\n"
-    "CREATE TABLE platform_call_attempts (\n"
-    "    id              bigserial PRIMARY KEY,\n"
-    "    call_id         bigint NOT NULL REFERENCES platform_calls,\n"
-    "    method          text NOT NULL,\n"
-    "    param           jsonb NOT NULL,\n"
-    "    idempotency_key text NOT NULL,\n"
-    "    started_at      timestamptz NOT NULL,\n"
-    "    duration_ms     integer NOT NULL,\n"
-    "    outcome         text NOT NULL,                     -- ok | refused | rate_limited | transport\n"
-    "    result_code     integer NOT NULL DEFAULT 0,\n"
-    "    answer          text,                              -- the platform's answer, as sent\n"
-    "    error           text\n"
-    ");\n"
-    "CREATE INDEX platform_call_attempts_call ON platform_call_attempts (call_id);\n"
-}};
+static const rf_migration_t pcalls_migrations[] = {
+    {"pcalls_001_platform_calls",
+     "-- every decision call (one row) and every request sent for it (attempts)\n"
+     "CREATE TABLE platform_calls (\n"
+     "    call_id            bigserial PRIMARY KEY,\n"
+     "    return_id          text NOT NULL,\n"
+     "    platform           text NOT NULL,\n"
+     "    platform_return_id text NOT NULL,\n"
+     "    purpose            text NOT NULL,                  -- the worker's name for it\n"
+     "    method             text NOT NULL,                  -- the platform API method\n"
+     "    param              jsonb NOT NULL,                 -- the business parameters sent\n"
+     "    idempotency_key    text NOT NULL UNIQUE,           -- sent as Idempotency-Key\n"
+     "    platform_version   bigint NOT NULL DEFAULT 0,      -- record version the decision saw\n"
+     "    context            jsonb NOT NULL DEFAULT '{}',    -- the decision (who, amount, "
+     "reason)\n"
+     "    state              text NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed',\n"
+     "                                                      'superseded', 'not_sent')),\n"
+     "    attempts           integer NOT NULL DEFAULT 0,     -- failures (rate limits not "
+     "counted)\n"
+     "    rate_limited       integer NOT NULL DEFAULT 0,\n"
+     "    next_attempt_at    timestamptz,\n"
+     "    outcome            text,                           -- what the final answer meant\n"
+     "    error              text,\n"
+     "    created_at         timestamptz NOT NULL DEFAULT now(),\n"
+     "    done_at            timestamptz\n"
+     ");\n"
+     "CREATE INDEX platform_calls_due ON platform_calls (next_attempt_at) WHERE state = "
+     "'pending';\n"
+     "CREATE INDEX platform_calls_return ON platform_calls (return_id);\n"
+     "\n"
+     "CREATE TABLE platform_call_attempts (\n"
+     "    id              bigserial PRIMARY KEY,\n"
+     "    call_id         bigint NOT NULL REFERENCES platform_calls,\n"
+     "    method          text NOT NULL,\n"
+     "    param           jsonb NOT NULL,\n"
+     "    idempotency_key text NOT NULL,\n"
+     "    started_at      timestamptz NOT NULL,\n"
+     "    duration_ms     integer NOT NULL,\n"
+     "    outcome         text NOT NULL,                     -- ok | refused | rate_limited | "
+     "transport\n"
+     "    result_code     integer NOT NULL DEFAULT 0,\n"
+     "    answer          text,                              -- the platform's answer, as sent\n"
+     "    error           text\n"
+     ");\n"
+     "CREATE INDEX platform_call_attempts_call ON platform_call_attempts (call_id);\n"}};
 
 /* ---- the calls ---------------------------------------------------------------------- */
 
@@ -150,8 +154,15 @@ int rf_pcalls_enqueue(rf_db_t *db, const rf_pcall_new_t *c) {
     char *context = c->context ? json_dumps(c->context, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     rf_num_t version = rf_i64(c->platform_version);
     bool on = rf_pcalls_enabled();
-    const char *p[] = {c->return_id, c->platform, c->platform_return_id, c->purpose, c->method,
-                       param, c->idempotency_key, version.s, context ? context : "{}",
+    const char *p[] = {c->return_id,
+                       c->platform,
+                       c->platform_return_id,
+                       c->purpose,
+                       c->method,
+                       param,
+                       c->idempotency_key,
+                       version.s,
+                       context ? context : "{}",
                        on ? "pending" : "not_sent",
                        on ? NULL
                           : "calls are off (no RF_KUAISHOU_API_URL): do this in the platform's"
@@ -217,9 +228,9 @@ static int record_attempt(rf_db_t *db, const flight_t *f, const char *outcome, i
     char *answer = answer_text(raw);
     rf_num_t id = rf_i64(f->call_id), at = rf_i64(f->started_wall),
              took = rf_i64(rf_mono_ms() - f->started_mono), rc = rf_i64(code);
-    const char *p[] = {id.s,    f->method, f->param_json, f->stage == 0 ? f->key : "",
-                       at.s,    took.s,    outcome,       rc.s,
-                       answer,  error};
+    const char *p[] = {id.s,   f->method, f->param_json, f->stage == 0 ? f->key : "",
+                       at.s,   took.s,    outcome,       rc.s,
+                       answer, error};
     int r = rf_db_exec(db,
                        "INSERT INTO platform_call_attempts (call_id, method, param,"
                        " idempotency_key, started_at, duration_ms, outcome, result_code, answer,"
@@ -286,11 +297,10 @@ static void send_due(rf_pcalls_t *p) {
         snprintf(f->call_method, sizeof f->call_method, "%s", rf_get_str(res, i, 1));
         f->param_json = strdup(rf_get_str(res, i, 2));
         snprintf(f->key, sizeof f->key, "%s", rf_get_str(res, i, 3));
-        snprintf(f->platform_return_id, sizeof f->platform_return_id, "%s",
-                 rf_get_str(res, i, 4));
+        snprintf(f->platform_return_id, sizeof f->platform_return_id, "%s", rf_get_str(res, i, 4));
         if (!f->param_json || flight_send(f) != 0) {
-            rf_warn("event=platform_call_not_started call_id=%lld method=%s",
-                    (long long)f->call_id, f->method);
+            rf_warn("event=platform_call_not_started call_id=%lld method=%s", (long long)f->call_id,
+                    f->method);
             flight_free(f); /* the lease expires and it is tried again */
         }
     }
@@ -426,8 +436,10 @@ static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data
             refetch = true; /* the attempt is committed; the record decides */
         } else if (f->stage == 1 && outcome == RF_KS_OK) {
             bool done = rf_pcalls_target_reached(f->call_method, data);
-            rf_pcall_outcome_t o = {.accepted = done, .already_done = done,
-                                    .result_code = f->refused_code, .error = f->refused_error,
+            rf_pcall_outcome_t o = {.accepted = done,
+                                    .already_done = done,
+                                    .result_code = f->refused_code,
+                                    .error = f->refused_error,
                                     .detail = data};
             rc = settle(f, bus, db, &o, done ? "already_done" : "refused");
         } else {
@@ -484,8 +496,7 @@ rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *a
     p->timer.data = p;
     uv_unref((uv_handle_t *)&p->timer);
     uv_timer_start(&p->timer, on_timer, 0, POLL_MS);
-    rf_info("event=platform_calls_on api_url=%s sign_method=%s", p->ks.api_url,
-            rf_ks_sign_method);
+    rf_info("event=platform_calls_on api_url=%s sign_method=%s", p->ks.api_url, rf_ks_sign_method);
     return p;
 }
 
@@ -507,9 +518,8 @@ void rf_pcalls_metrics(rf_worker_t *w, rf_metrics_out_t *out, const char *worker
                            " (not_sent: calls off, an operator must act).\n"
                            "# TYPE rf_platform_calls gauge\n");
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
-        rf_metrics_printf(out, "rf_platform_calls{worker=\"%s\",state=\"%s\"} %lld\n",
-                          worker_name, states[i],
-                          (long long)json_integer_value(json_object_get(st, states[i])));
+        rf_metrics_printf(out, "rf_platform_calls{worker=\"%s\",state=\"%s\"} %lld\n", worker_name,
+                          states[i], (long long)json_integer_value(json_object_get(st, states[i])));
     rf_metrics_printf(out,
                       "# HELP rf_platform_call_oldest_pending_age_seconds Age of the oldest"
                       " platform call not yet answered.\n"
@@ -549,6 +559,7 @@ bool rf_pcalls_route(rf_db_t *db, rf_http_exchange_t *x) {
         "   ORDER BY call_id DESC LIMIT 200) c",
         1, p, &dberr);
     if (!calls) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
-    else rf_http_reply_json(x, 200, json_pack("{s:s, s:o}", "return_id", return_id, "calls", calls));
+    else
+        rf_http_reply_json(x, 200, json_pack("{s:s, s:o}", "return_id", return_id, "calls", calls));
     return true;
 }

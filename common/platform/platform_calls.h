@@ -56,14 +56,27 @@ extern int64_t rf_pcalls_retry_max;     /* RF_PLATFORM_CALL_RETRY_MAX */
 extern int64_t rf_pcalls_retry_base_ms; /* RF_PLATFORM_CALL_RETRY_BASE_MS */
 
 /* The configuration-table rows of those settings, for a worker's table. */
-#define RF_PCALLS_CONFIG                                                                       \
-    RF_KS_CONFIG,                                                                              \
-    {"RF_PLATFORM_CALL_TIMEOUT_MS", RF_CFG_INT, &rf_pcalls_timeout_ms, "10000", 100, 600000,   \
-     "a platform call must be answered within this many ms"},                                  \
-    {"RF_PLATFORM_CALL_RETRY_MAX", RF_CFG_INT, &rf_pcalls_retry_max, "8", 1, 1000,             \
-     "failed attempts (no answer) before a platform call is given up and alerted"},            \
-    {"RF_PLATFORM_CALL_RETRY_BASE_MS", RF_CFG_INT, &rf_pcalls_retry_base_ms, "1000", 10,       \
-     3600000, "delay before a platform call is retried, doubled each time (at most an hour)"}
+#define RF_PCALLS_CONFIG                                                                    \
+    RF_KS_CONFIG,                                                                           \
+        {"RF_PLATFORM_CALL_TIMEOUT_MS",                                                     \
+         RF_CFG_INT,                                                                        \
+         &rf_pcalls_timeout_ms,                                                             \
+         "10000",                                                                           \
+         100,                                                                               \
+         600000,                                                                            \
+         "a platform call must be answered within this many ms"},                           \
+        {"RF_PLATFORM_CALL_RETRY_MAX",                                                      \
+         RF_CFG_INT,                                                                        \
+         &rf_pcalls_retry_max,                                                              \
+         "8",                                                                               \
+         1,                                                                                 \
+         1000,                                                                              \
+         "failed attempts (no answer) before a platform call is given up and alerted"},     \
+    {                                                                                       \
+        "RF_PLATFORM_CALL_RETRY_BASE_MS", RF_CFG_INT, &rf_pcalls_retry_base_ms, "1000", 10, \
+            3600000,                                                                        \
+            "delay before a platform call is retried, doubled each time (at most an hour)"  \
+    }
 
 typedef struct rf_pcalls rf_pcalls_t;
 
@@ -81,11 +94,11 @@ typedef struct rf_pcall {
 
 /* The final outcome of a call. */
 typedef struct rf_pcall_outcome {
-    bool accepted;      /* the platform did it (now, or before: already_done) */
-    bool already_done;  /* refused, but the record is already in the target state */
-    int result_code;    /* the platform's result of the refusal (0: no answer) */
-    const char *error;  /* why not, when not accepted */
-    json_t *detail;     /* the record fetched again after a refusal, or NULL */
+    bool accepted;     /* the platform did it (now, or before: already_done) */
+    bool already_done; /* refused, but the record is already in the target state */
+    int result_code;   /* the platform's result of the refusal (0: no answer) */
+    const char *error; /* why not, when not accepted */
+    json_t *detail;    /* the record fetched again after a refusal, or NULL */
 } rf_pcall_outcome_t;
 
 /* Final states a settle callback returns. */

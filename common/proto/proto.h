@@ -34,9 +34,9 @@ enum {
 #define RF__STRUCT_FIELD(type, name, presence, doc) RF__CTYPE_##type name;
 
 /* rf_body_<name>_t: one struct per event body. */
-#define RF__BODY_STRUCT(sym, name, wire, consumers)                                        \
-    typedef struct rf_body_##name {                                                       \
-        RF_FIELDS_##name(RF__STRUCT_FIELD)                                                \
+#define RF__BODY_STRUCT(sym, name, wire, consumers) \
+    typedef struct rf_body_##name {                 \
+        RF_FIELDS_##name(RF__STRUCT_FIELD)          \
     } rf_body_##name##_t;
 RF_EVENTS(RF__BODY_STRUCT)
 
@@ -46,7 +46,7 @@ typedef enum rf_event_type {
 #define RF__ENUM(sym, name, wire, consumers) RF_EV_##sym,
     RF_EVENTS(RF__ENUM)
 #undef RF__ENUM
-    RF_EV__COUNT
+        RF_EV__COUNT
 } rf_event_type_t;
 
 /* One event: envelope plus the body selected by `type`. */
@@ -68,12 +68,12 @@ typedef struct rf_event {
 /* Errors returned (negative) by the codec. */
 enum {
     RF_PROTO_OK = 0,
-    RF_PROTO_EPARSE = -1,    /* not msgpack, truncated, trailing bytes */
-    RF_PROTO_ETYPE = -2,     /* a field has the wrong type */
-    RF_PROTO_EMISSING = -3,  /* a required field is absent */
-    RF_PROTO_EVERSION = -4,  /* schema version newer than ours */
-    RF_PROTO_EUNKNOWN = -5,  /* event type we do not know */
-    RF_PROTO_ETOOBIG = -6,   /* over RF_PROTO_MAX_BYTES */
+    RF_PROTO_EPARSE = -1,   /* not msgpack, truncated, trailing bytes */
+    RF_PROTO_ETYPE = -2,    /* a field has the wrong type */
+    RF_PROTO_EMISSING = -3, /* a required field is absent */
+    RF_PROTO_EVERSION = -4, /* schema version newer than ours */
+    RF_PROTO_EUNKNOWN = -5, /* event type we do not know */
+    RF_PROTO_ETOOBIG = -6,  /* over RF_PROTO_MAX_BYTES */
     RF_PROTO_ENOMEM = -7,
 };
 
@@ -102,8 +102,7 @@ int rf_event_encode(const rf_event_t *ev, uint8_t **buf, size_t *len);
  * missing required fields, wrong types, unknown types, newer versions and
  * trailing bytes are errors. On error ev is left cleared and err (if not NULL)
  * holds a one-line message naming the field. Returns 0 or RF_PROTO_*. */
-int rf_event_decode(const uint8_t *buf, size_t len, rf_event_t *ev, char *err,
-                    size_t errlen);
+int rf_event_decode(const uint8_t *buf, size_t len, rf_event_t *ev, char *err, size_t errlen);
 
 /* rf_event_body_json: the body as a JSON object (new reference), keys are
  * the field names. NULL on allocation failure. */
@@ -128,11 +127,11 @@ const char *rf_proto_strerror(int code);
 /* Descriptor of one field, for generic code (codec, docs, tests). */
 typedef enum rf_field_type { RF_FT_STR, RF_FT_I64, RF_FT_BOOL } rf_field_type_t;
 typedef struct rf_field_desc {
-    const char *name;      /* wire key */
-    rf_field_type_t type;  /* STR, I64 or BOOL */
-    bool required;         /* REQ in events.def */
-    size_t offset;         /* offsetof in the body struct (or rf_event_t) */
-    const char *doc;       /* one-line meaning */
+    const char *name;     /* wire key */
+    rf_field_type_t type; /* STR, I64 or BOOL */
+    bool required;        /* REQ in events.def */
+    size_t offset;        /* offsetof in the body struct (or rf_event_t) */
+    const char *doc;      /* one-line meaning */
 } rf_field_desc_t;
 
 typedef struct rf_event_desc {

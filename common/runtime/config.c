@@ -90,8 +90,8 @@ int rf_config_load(const rf_config_entry_t *table, size_t n, char *err, size_t e
             if (ok) *(int64_t *)e->target = v;
             else {
                 add_problem(err, errlen, &used,
-                            "%s=\"%s\" is not a whole number in [%lld, %lld] (%s)\n", e->name,
-                            text, (long long)e->min, (long long)e->max, e->doc);
+                            "%s=\"%s\" is not a whole number in [%lld, %lld] (%s)\n", e->name, text,
+                            (long long)e->min, (long long)e->max, e->doc);
                 problems++;
                 continue;
             }

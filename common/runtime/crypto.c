@@ -25,8 +25,7 @@ void rf_md5_hex(const void *data, size_t len, char out[33]) {
     rf_hex(md, mdlen, out);
 }
 
-void rf_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
-                    uint8_t out[32]) {
+void rf_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, uint8_t out[32]) {
     unsigned outlen = 32;
     HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &outlen);
 }
@@ -69,20 +68,20 @@ static int aes_cbc(bool encrypt, const uint8_t *key, size_t keylen, const uint8_
     if (!encrypt && (len == 0 || len % 16 != 0)) return -1;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (!ctx) return -1;
-    int n = 0, m = 0, ok = EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, encrypt ? 1 : 0) &&
-                           EVP_CipherUpdate(ctx, out, &n, in, (int)len) &&
-                           EVP_CipherFinal_ex(ctx, out + n, &m);
+    int n = 0, m = 0,
+        ok = EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, encrypt ? 1 : 0) &&
+             EVP_CipherUpdate(ctx, out, &n, in, (int)len) && EVP_CipherFinal_ex(ctx, out + n, &m);
     EVP_CIPHER_CTX_free(ctx);
     return ok ? n + m : -1;
 }
 
-int rf_aes_cbc_decrypt(const uint8_t *key, size_t keylen, const uint8_t iv[16],
-                       const uint8_t *in, size_t len, uint8_t *out, size_t cap) {
+int rf_aes_cbc_decrypt(const uint8_t *key, size_t keylen, const uint8_t iv[16], const uint8_t *in,
+                       size_t len, uint8_t *out, size_t cap) {
     return aes_cbc(false, key, keylen, iv, in, len, out, cap);
 }
 
-int rf_aes_cbc_encrypt(const uint8_t *key, size_t keylen, const uint8_t iv[16],
-                       const uint8_t *in, size_t len, uint8_t *out, size_t cap) {
+int rf_aes_cbc_encrypt(const uint8_t *key, size_t keylen, const uint8_t iv[16], const uint8_t *in,
+                       size_t len, uint8_t *out, size_t cap) {
     return aes_cbc(true, key, keylen, iv, in, len, out, cap);
 }
 

@@ -17,8 +17,7 @@
 void rf_md5_hex(const void *data, size_t len, char out[33]);
 
 /* rf_hmac_sha256: raw 32-byte HMAC-SHA256 of data keyed with key. */
-void rf_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
-                    uint8_t out[32]);
+void rf_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, uint8_t out[32]);
 
 /* rf_hex: lowercase hex of data into out (2*len+1 bytes). */
 void rf_hex(const uint8_t *data, size_t len, char *out);
@@ -36,13 +35,13 @@ int rf_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap);
  * bytes) selects AES-128/192/256; iv is 16 bytes. Returns the plaintext
  * length, or -1 (bad key size, bad padding, not a whole number of blocks,
  * output too small: needs len bytes). */
-int rf_aes_cbc_decrypt(const uint8_t *key, size_t keylen, const uint8_t iv[16],
-                       const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+int rf_aes_cbc_decrypt(const uint8_t *key, size_t keylen, const uint8_t iv[16], const uint8_t *in,
+                       size_t len, uint8_t *out, size_t cap);
 
 /* rf_aes_cbc_encrypt: the inverse (for stand-ins and tests); out needs
  * len + 16 bytes. Returns the ciphertext length or -1. */
-int rf_aes_cbc_encrypt(const uint8_t *key, size_t keylen, const uint8_t iv[16],
-                       const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+int rf_aes_cbc_encrypt(const uint8_t *key, size_t keylen, const uint8_t iv[16], const uint8_t *in,
+                       size_t len, uint8_t *out, size_t cap);
 
 /* rf_equal_nocase_ct: two hex/ASCII strings equal ignoring ASCII case, in time
  * that depends only on their lengths. */

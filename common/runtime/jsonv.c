@@ -84,7 +84,8 @@ const char *rf_jsonv_oneof(json_t *obj, const char *key, const char *def,
     char list[200] = "";
     size_t used = 0;
     for (const char *const *c = choices; *c && used < sizeof list; c++)
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", c == choices ? "" : ", ", *c);
+        used +=
+            (size_t)snprintf(list + used, sizeof list - used, "%s%s", c == choices ? "" : ", ", *c);
     problem(v, key, "%s must be one of: %s", key, list);
     return def ? def : "";
 }

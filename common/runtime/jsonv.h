@@ -23,8 +23,7 @@ typedef struct rf_jsonv {
 /* rf_jsonv_str: the string at key (borrowed from obj). Absent or null:
  * "" if optional, a problem if required. Not a string, longer than maxlen
  * bytes, empty when required, or holding control characters: a problem. */
-const char *rf_jsonv_str(json_t *obj, const char *key, bool required, size_t maxlen,
-                         rf_jsonv_t *v);
+const char *rf_jsonv_str(json_t *obj, const char *key, bool required, size_t maxlen, rf_jsonv_t *v);
 
 /* rf_jsonv_i64: the integer at key within [min, max]. Absent: def if
  * optional, a problem if required. Floats, strings and out-of-range values:

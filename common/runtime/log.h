@@ -29,9 +29,9 @@ void rf__log_write(rf_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* rf_log(level, "event=x return_id=%s", id): writes one line if enabled. */
-#define rf_log(level, ...)                                                                 \
-    do {                                                                                  \
-        if ((int)(level) >= rf__log_level) rf__log_write((level), __VA_ARGS__);           \
+#define rf_log(level, ...)                                                      \
+    do {                                                                        \
+        if ((int)(level) >= rf__log_level) rf__log_write((level), __VA_ARGS__); \
     } while (0)
 #define rf_debug(...) rf_log(RF_LOG_DEBUG, __VA_ARGS__)
 #define rf_info(...) rf_log(RF_LOG_INFO, __VA_ARGS__)

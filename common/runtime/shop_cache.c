@@ -17,8 +17,8 @@ typedef struct slot {
 struct rf_shop_cache {
     size_t slots, value_size;
     int64_t ttl_ms;
-    slot_t *slot;     /* slots entries */
-    uint8_t *values;  /* slots * value_size bytes */
+    slot_t *slot;    /* slots entries */
+    uint8_t *values; /* slots * value_size bytes */
 };
 
 rf_shop_cache_t *rf_shop_cache_new(size_t slots, size_t value_size, int64_t ttl_ms) {
@@ -67,6 +67,4 @@ void rf_shop_cache_put(rf_shop_cache_t *c, const char *shop_id, const void *valu
     memcpy(c->values + (size_t)i * c->value_size, value, c->value_size);
 }
 
-void rf_shop_cache_clear(rf_shop_cache_t *c) {
-    memset(c->slot, 0, c->slots * sizeof *c->slot);
-}
+void rf_shop_cache_clear(rf_shop_cache_t *c) { memset(c->slot, 0, c->slots * sizeof *c->slot); }

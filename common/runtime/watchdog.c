@@ -12,14 +12,14 @@
 #include "runtime/log.h"
 
 struct rf_watchdog {
-    uv_timer_t beat_timer;     /* on the watched loop */
-    _Atomic int64_t beat_ms;   /* rf_mono_ms() of the loop's last beat */
+    uv_timer_t beat_timer;   /* on the watched loop */
+    _Atomic int64_t beat_ms; /* rf_mono_ms() of the loop's last beat */
     int64_t limit_ms;
-    int64_t interval_ms;       /* between beats, and between the thread's checks */
+    int64_t interval_ms; /* between beats, and between the thread's checks */
     uv_thread_t thread;
     uv_mutex_t lock;
     uv_cond_t wake;
-    bool stopping;             /* under lock */
+    bool stopping; /* under lock */
 };
 
 static void on_beat(uv_timer_t *h) {
@@ -63,8 +63,7 @@ rf_watchdog_t *rf_watchdog_start(uv_loop_t *loop, int64_t limit_s) {
     uv_cond_init(&wd->wake);
     uv_timer_init(loop, &wd->beat_timer);
     wd->beat_timer.data = wd;
-    uv_timer_start(&wd->beat_timer, on_beat, (uint64_t)wd->interval_ms,
-                   (uint64_t)wd->interval_ms);
+    uv_timer_start(&wd->beat_timer, on_beat, (uint64_t)wd->interval_ms, (uint64_t)wd->interval_ms);
     uv_unref((uv_handle_t *)&wd->beat_timer); /* the loop ends when its work does */
     int rc = uv_thread_create(&wd->thread, watch, wd);
     if (rc != 0) {

@@ -53,17 +53,17 @@ typedef struct rf_worker_spec {
     const char *default_http;         /* "127.0.0.1:8080" */
     const rf_migration_t *migrations; /* the service's own, applied after the bus's */
     size_t n_migrations;
-    const rf_config_entry_t *config;  /* service-specific settings (may be NULL) */
+    const rf_config_entry_t *config; /* service-specific settings (may be NULL) */
     size_t n_config;
-    const rf_route_rule_t *rules;     /* who may call the service's routes */
+    const rf_route_rule_t *rules; /* who may call the service's routes */
     size_t n_rules;
-    rf_bus_apply_fn apply;            /* consumes events (may be NULL) */
+    rf_bus_apply_fn apply; /* consumes events (may be NULL) */
     /* route: answer x if it is one of the service's routes and return true;
      * return false to let the worker answer 404. */
     bool (*route)(void *state, rf_http_exchange_t *x);
     /* start: called once the db and bus are up; 0 or -1 (start-up fails). */
     int (*start)(void *state, rf_worker_t *w);
-    void *state;                      /* passed to apply, route and start */
+    void *state; /* passed to apply, route and start */
     /* ops_route: the service's operations routes (reports, lists), tried
      * before route; same contract as route. May be NULL. */
     bool (*ops_route)(rf_worker_t *w, rf_http_exchange_t *x);

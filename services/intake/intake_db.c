@@ -10,13 +10,20 @@
 #include "runtime/log.h"
 #include "db/policy_docs.h"
 
-
 int intake_db_upsert_order(rf_db_t *db, const intake_order_t *o) {
     rf_num_t paid = rf_i64(o->paid_at), delivered = rf_i64(o->delivered_at),
              fee = rf_i64(o->shipping_fee_fen), discount = rf_i64(o->discount_fen);
-    const char *p[] = {o->platform,       o->order_id, o->shop_id, o->buyer_id,
-                       o->region,         paid.s,      delivered.s, o->payment_method,
-                       fee.s,             discount.s,  o->freight_insured ? "t" : "f"};
+    const char *p[] = {o->platform,
+                       o->order_id,
+                       o->shop_id,
+                       o->buyer_id,
+                       o->region,
+                       paid.s,
+                       delivered.s,
+                       o->payment_method,
+                       fee.s,
+                       discount.s,
+                       o->freight_insured ? "t" : "f"};
     if (rf_db_exec(db,
                    "INSERT INTO orders (platform, order_id, shop_id, buyer_id, region, paid_at,"
                    " delivered_at, payment_method, shipping_fee_fen, discount_fen,"
@@ -37,9 +44,12 @@ int intake_db_upsert_order(rf_db_t *db, const intake_order_t *o) {
         const intake_order_line_t *l = &o->lines[i];
         rf_num_t qty = rf_i64(l->quantity), price = rf_i64(l->unit_price_fen),
                  lpaid = rf_i64(l->paid_fen), ship = rf_i64(l->shipping_fen);
-        const char *q[] = {o->platform, o->order_id,  l->line_id, l->sku_id, l->title,
-                           l->category, qty.s,        price.s,    l->supplier_id,
-                           l->exclusion_confirmed ? "t" : "f", lpaid.s, ship.s};
+        const char *q[] = {o->platform,    o->order_id,
+                           l->line_id,     l->sku_id,
+                           l->title,       l->category,
+                           qty.s,          price.s,
+                           l->supplier_id, l->exclusion_confirmed ? "t" : "f",
+                           lpaid.s,        ship.s};
         if (rf_db_exec(db,
                        "INSERT INTO order_lines (platform, order_id, line_id, sku_id, title,"
                        " category, quantity, unit_price_fen, supplier_id, exclusion_confirmed,"
@@ -122,10 +132,10 @@ int intake_db_insert_return(rf_db_t *db, const char *return_id, const intake_ret
     rf_num_t qty = rf_i64(r->quantity), amount = rf_i64(r->requested_amount_fen),
              paid = rf_i64(paid_amount_fen), at = rf_i64(r->requested_at),
              deadline = rf_i64(r->platform_deadline_at);
-    const char *p[] = {return_id,     r->platform,    r->platform_return_id, shop_id,
-                       r->order_id,   r->line_id,     r->kind,               qty.s,
-                       r->reason_code, r->reason_text, amount.s,             paid.s,
-                       at.s,          deadline.s};
+    const char *p[] = {
+        return_id, r->platform, r->platform_return_id, shop_id,        r->order_id, r->line_id,
+        r->kind,   qty.s,       r->reason_code,        r->reason_text, amount.s,    paid.s,
+        at.s,      deadline.s};
     return (int)rf_db_exec_count(
         db,
         "INSERT INTO returns (return_id, platform, platform_return_id, shop_id, order_id,"
@@ -141,10 +151,10 @@ int intake_db_insert_refused(rf_db_t *db, const char *return_id, const intake_re
                              const char *shop_id, const char *reason) {
     rf_num_t qty = rf_i64(r->quantity), amount = rf_i64(r->requested_amount_fen),
              at = rf_i64(r->requested_at), deadline = rf_i64(r->platform_deadline_at);
-    const char *p[] = {return_id,      r->platform,    r->platform_return_id, shop_id,
-                       r->order_id,    r->line_id,     r->kind,               qty.s,
-                       r->reason_code, r->reason_text, amount.s,              at.s,
-                       deadline.s,     reason};
+    const char *p[] = {
+        return_id,  r->platform, r->platform_return_id, shop_id,        r->order_id, r->line_id,
+        r->kind,    qty.s,       r->reason_code,        r->reason_text, amount.s,    at.s,
+        deadline.s, reason};
     return (int)rf_db_exec_count(
         db,
         "INSERT INTO returns (return_id, platform, platform_return_id, shop_id, order_id,"
@@ -180,8 +190,10 @@ static void policy_default(void *pol) { intake_policy_default(pol); }
 static int policy_apply(json_t *doc, void *pol, char *err, size_t errlen) {
     return intake_policy_from_json(doc, pol, err, errlen);
 }
-static rf_policy_docs_t policy_docs = {.size = sizeof(intake_policy_t), .slots = 32,
-                                       .set_default = policy_default, .apply = policy_apply};
+static rf_policy_docs_t policy_docs = {.size = sizeof(intake_policy_t),
+                                       .slots = 32,
+                                       .set_default = policy_default,
+                                       .apply = policy_apply};
 
 int intake_db_load_policy(rf_db_t *db, const char *shop_id, intake_policy_t *pol) {
     return rf_policy_docs_load(&policy_docs, db, shop_id, pol);
@@ -193,12 +205,10 @@ int intake_db_store_policy(rf_db_t *db, const char *shop_id, const char *doc_jso
     return rf_policy_docs_store(db, shop_id, doc_json);
 }
 
-int intake_db_get_status(rf_db_t *db, const char *return_id, char *status, size_t cap,
-                         int *rank) {
+int intake_db_get_status(rf_db_t *db, const char *return_id, char *status, size_t cap, int *rank) {
     const char *p[] = {return_id};
-    PGresult *res =
-        rf_db_query(db, "SELECT status, status_rank FROM returns WHERE return_id = $1 FOR UPDATE",
-                    1, p);
+    PGresult *res = rf_db_query(
+        db, "SELECT status, status_rank FROM returns WHERE return_id = $1 FOR UPDATE", 1, p);
     if (!res) return -1;
     int found = PQntuples(res) > 0;
     if (found) {
@@ -215,8 +225,8 @@ int intake_db_timeline_add(rf_db_t *db, const rf_event_t *ev) {
     json_decref(body);
     if (!text) return -1;
     rf_num_t at = rf_i64(ev->occurred_at);
-    const char *p[] = {ev->return_id, ev->event_id, rf_event_type_name(ev->type), ev->producer,
-                       at.s, text};
+    const char *p[] = {ev->return_id, ev->event_id, rf_event_type_name(ev->type),
+                       ev->producer,  at.s,         text};
     int64_t n = rf_db_exec_count(
         db,
         "INSERT INTO timeline (return_id, event_id, type, producer, occurred_at, body)"

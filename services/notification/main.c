@@ -11,8 +11,8 @@ int main(int argc, char **argv) {
     static const rf_config_entry_t config[] = {
         {"RF_NOTIFICATION_WEBHOOK_URL", RF_CFG_STRING, notification_webhook_url, "", 0, 0,
          "HTTP webhook every message is POSTed to (JSON, Idempotency-Key); empty: log only"},
-        {"RF_NOTIFICATION_WEBHOOK_TIMEOUT_MS", RF_CFG_INT, &notification_webhook_timeout_ms,
-         "2000", 50, 60000, "bound on one webhook call, ms"},
+        {"RF_NOTIFICATION_WEBHOOK_TIMEOUT_MS", RF_CFG_INT, &notification_webhook_timeout_ms, "2000",
+         50, 60000, "bound on one webhook call, ms"},
         {"RF_NOTIFICATION_RETRY_MAX", RF_CFG_INT, &notification_retry_max, "8", 1, 1000,
          "delivery attempts of a message before it is marked failed"},
         {"RF_NOTIFICATION_RETRY_BASE_MS", RF_CFG_INT, &notification_retry_base_ms, "1000", 10,
@@ -37,7 +37,8 @@ int main(int argc, char **argv) {
         .n_rules = sizeof rules / sizeof rules[0],
         .apply = notification_apply,
         .route = notification_route,
-        .ops_route = notification_ops_route, .metrics = notification_metrics, /* notification_report.c */
+        .ops_route = notification_ops_route,
+        .metrics = notification_metrics, /* notification_report.c */
         .start = notification_start,
     };
     return rf_worker_main(&spec, argc, argv);

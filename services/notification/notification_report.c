@@ -14,11 +14,11 @@
 
 #include "notification_ops.h"
 
-#define MESSAGES_SQL                                                                           \
-    "SELECT json_build_object('messages', COALESCE((SELECT json_object_agg(audience, n) FROM"  \
-    " (SELECT audience, count(*) AS n FROM messages GROUP BY 1) m), '{}'::json),"              \
-    " 'survey_table', (SELECT json_build_array(table_name, column_name)"                       \
-    "  FROM information_schema.columns WHERE table_schema = current_schema()"                  \
+#define MESSAGES_SQL                                                                              \
+    "SELECT json_build_object('messages', COALESCE((SELECT json_object_agg(audience, n) FROM"     \
+    " (SELECT audience, count(*) AS n FROM messages GROUP BY 1) m), '{}'::json),"                 \
+    " 'survey_table', (SELECT json_build_array(table_name, column_name)"                          \
+    "  FROM information_schema.columns WHERE table_schema = current_schema()"                     \
     "  AND column_name IN ('score', 'rating') AND data_type IN ('smallint', 'integer', 'bigint')" \
     "  ORDER BY table_name, column_name LIMIT 1))"
 

@@ -13,8 +13,9 @@ int main(int argc, char **argv) {
         {"RF_REFUND_FINANCE_THRESHOLD_FEN", RF_CFG_INT, &refund_finance_threshold_fen, "100000", 0,
          INT64_MAX / 2, "refunds above this many fen wait for a finance approval"},
         {"RF_REFUND_RETURN_SHIPPING_FEN", RF_CFG_INT, &refund_return_shipping_fen, "0", 0,
-         100000000, "return shipping deducted when the buyer bears it uninsured (0: buyer pays"
-                    " the carrier directly)"},
+         100000000,
+         "return shipping deducted when the buyer bears it uninsured (0: buyer pays"
+         " the carrier directly)"},
         {"RF_REFUND_RETRY_MAX", RF_CFG_INT, &refund_retry_max, "5", 1, 100,
          "platform refund attempts before refund.failed"},
         {"RF_REFUND_RETRY_BASE_MS", RF_CFG_INT, &refund_retry_base_ms, "500", 10, 3600000,
@@ -40,7 +41,8 @@ int main(int argc, char **argv) {
         .n_rules = sizeof rules / sizeof rules[0],
         .apply = refund_apply,
         .route = refund_route,
-        .ops_route = refund_ops_route, .metrics = refund_metrics, /* refund_report.c */
+        .ops_route = refund_ops_route,
+        .metrics = refund_metrics, /* refund_report.c */
         .start = refund_start,
     };
     return rf_worker_main(&spec, argc, argv);

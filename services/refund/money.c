@@ -46,8 +46,8 @@ int refund_compute(const refund_money_in_t *in, refund_money_t *out) {
         out->goods_fen = out->entitlement_fen = out->cap_fen = out->amount_fen = in->requested_fen;
         return 0;
     }
-    out->goods_fen = refund_units_value(in->line_paid_fen, in->line_quantity, in->units_before,
-                                        in->units);
+    out->goods_fen =
+        refund_units_value(in->line_paid_fen, in->line_quantity, in->units_before, in->units);
     bool completes = in->units_before + in->units >= in->line_quantity;
     if (in->seller_at_fault && completes) out->shipping_fen = in->shipping_fen;
     if (in->buyer_pays_return) out->deduction_fen = in->return_shipping_fen;

@@ -14,22 +14,33 @@ static void plan_params(const refund_plan_t *plan, rf_num_t nums[5], const char 
     nums[2] = rf_i64(plan->line_paid_fen);
     nums[3] = rf_i64(plan->line_quantity);
     nums[4] = rf_i64(plan->shipping_fen);
-    const char *v[18] = {plan->return_id,   plan->kind,        nums[0].s,
-                         plan->goods_expected ? "t" : "f",     plan->liability,
-                         plan->supplier_id, plan->reason_code, plan->cost_bearer,
-                         plan->line_key,    nums[1].s,         nums[2].s,
-                         nums[3].s,         nums[4].s,         plan->freight_insured ? "t" : "f",
-                         plan->platform,    plan->shop_id,     plan->platform_return_id,
+    const char *v[18] = {plan->return_id,
+                         plan->kind,
+                         nums[0].s,
+                         plan->goods_expected ? "t" : "f",
+                         plan->liability,
+                         plan->supplier_id,
+                         plan->reason_code,
+                         plan->cost_bearer,
+                         plan->line_key,
+                         nums[1].s,
+                         nums[2].s,
+                         nums[3].s,
+                         nums[4].s,
+                         plan->freight_insured ? "t" : "f",
+                         plan->platform,
+                         plan->shop_id,
+                         plan->platform_return_id,
                          NULL};
     memcpy(p, v, sizeof v);
 }
 
-#define PLAN_COLUMNS                                                                          \
-    "return_id, kind, amount_fen, goods_expected, liability, supplier_id, reason_code,"       \
-    " cost_bearer, line_key, quantity, line_paid_fen, line_quantity, shipping_fen,"            \
+#define PLAN_COLUMNS                                                                    \
+    "return_id, kind, amount_fen, goods_expected, liability, supplier_id, reason_code," \
+    " cost_bearer, line_key, quantity, line_paid_fen, line_quantity, shipping_fen,"     \
     " freight_insured, platform, shop_id, platform_return_id, platform_version, status"
-#define PLAN_VALUES                                                                           \
-    "$1, $2, $3::bigint, $4::boolean, $5, $6, $7, $8, $9, $10::integer, $11::bigint,"         \
+#define PLAN_VALUES                                                                   \
+    "$1, $2, $3::bigint, $4::boolean, $5, $6, $7, $8, $9, $10::integer, $11::bigint," \
     " $12::integer, $13::bigint, $14::boolean, $15, $16, $17, $18::bigint, $19"
 
 int refund_db_insert_plan(rf_db_t *db, const refund_plan_t *plan) {
@@ -47,17 +58,28 @@ int refund_db_insert_plan(rf_db_t *db, const refund_plan_t *plan) {
 int refund_db_write_refund(rf_db_t *db, const refund_plan_t *plan, bool plan_is_new,
                            const refund_write_t *w, bool *claim_opened) {
     rf_num_t nums[5], ver = rf_i64(plan->platform_version), amount = rf_i64(w->money.amount_fen),
-             goods = rf_i64(w->money.goods_fen), ship = rf_i64(w->money.shipping_fen),
-             ded = rf_i64(w->money.deduction_fen), attempts = rf_i64(w->attempts),
-             next = rf_i64(w->next_attempt_ms), claim_amount = rf_i64(w->money.amount_fen);
+                      goods = rf_i64(w->money.goods_fen), ship = rf_i64(w->money.shipping_fen),
+                      ded = rf_i64(w->money.deduction_fen), attempts = rf_i64(w->attempts),
+                      next = rf_i64(w->next_attempt_ms), claim_amount = rf_i64(w->money.amount_fen);
     const char *p[35];
     plan_params(plan, nums, p);
-    const char *rest[] = {ver.s,         w->plan_status, plan_is_new ? "t" : "f",
-                          w->refund_id,  amount.s,       w->idempotency_key,
-                          w->refund_status, goods.s,     ship.s,
-                          ded.s,         w->platform_ref, w->error,
-                          attempts.s,    w->next_attempt_ms < 0 ? NULL : next.s,
-                          w->claim_id,   w->party,       w->party_id,
+    const char *rest[] = {ver.s,
+                          w->plan_status,
+                          plan_is_new ? "t" : "f",
+                          w->refund_id,
+                          amount.s,
+                          w->idempotency_key,
+                          w->refund_status,
+                          goods.s,
+                          ship.s,
+                          ded.s,
+                          w->platform_ref,
+                          w->error,
+                          attempts.s,
+                          w->next_attempt_ms < 0 ? NULL : next.s,
+                          w->claim_id,
+                          w->party,
+                          w->party_id,
                           claim_amount.s};
     memcpy(p + 17, rest, sizeof rest);
     /* One statement: the plan (new, or its status), the refund, and the
@@ -161,14 +183,15 @@ int refund_db_line_facts(rf_db_t *db, const refund_plan_t *plan, refund_line_t *
     const char *p[] = {plan->line_key, plan->return_id};
     /* What earlier refunds of the line took (none counted without a line
      * key), and whether this return has a plan and a refund yet. */
-    PGresult *res = rf_db_query(db,
-                                "SELECT COALESCE(sum(p.quantity), 0), COALESCE(sum(r.amount_fen), 0),"
-                                " EXISTS (SELECT 1 FROM plans WHERE return_id = $2),"
-                                " EXISTS (SELECT 1 FROM refunds WHERE return_id = $2)"
-                                " FROM plans p JOIN refunds r USING (return_id)"
-                                " WHERE $1 <> '' AND p.line_key = $1 AND p.return_id <> $2"
-                                " AND r.status IN ('awaiting_approval', 'pending', 'issued')",
-                                2, p);
+    PGresult *res =
+        rf_db_query(db,
+                    "SELECT COALESCE(sum(p.quantity), 0), COALESCE(sum(r.amount_fen), 0),"
+                    " EXISTS (SELECT 1 FROM plans WHERE return_id = $2),"
+                    " EXISTS (SELECT 1 FROM refunds WHERE return_id = $2)"
+                    " FROM plans p JOIN refunds r USING (return_id)"
+                    " WHERE $1 <> '' AND p.line_key = $1 AND p.return_id <> $2"
+                    " AND r.status IN ('awaiting_approval', 'pending', 'issued')",
+                    2, p);
     if (!res) return -1;
     out->units_before = rf_get_i64(res, 0, 0);
     out->fen_before = rf_get_i64(res, 0, 1);

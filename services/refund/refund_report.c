@@ -18,7 +18,8 @@ bool refund_ops_route(rf_worker_t *w, rf_http_exchange_t *x) {
     rf_worker_reply_query(
         w, x,
         "SELECT json_build_object("
-        " 'claims', COALESCE((SELECT json_agg(json_build_object('party', party, 'party_id', party_id,"
+        " 'claims', COALESCE((SELECT json_agg(json_build_object('party', party, 'party_id', "
+        "party_id,"
         "  'claims', n, 'amount_fen', amt, 'owed_fen', owed) ORDER BY owed DESC, party, party_id)"
         "  FROM (SELECT party, party_id, count(*) AS n, sum(amount_fen) AS amt,"
         "  COALESCE(sum(amount_fen) FILTER (WHERE status = 'open'), 0) AS owed"

@@ -15,11 +15,11 @@ int main(int argc, char **argv) {
          INT64_MAX / 2, "refund-only requests up to this many fen are approved automatically"},
         {"RF_REVIEW_CS_LIMIT_FEN", RF_CFG_INT, &review_cs_limit_fen, "50000", 0, INT64_MAX / 2,
          "customer service decides up to this many fen; above it a CS supervisor"},
-        {"RF_REVIEW_RETURN_SHIPPING_COST_FEN", RF_CFG_INT, &review_return_shipping_cost_fen,
-         "1000", 0, INT64_MAX / 2,
+        {"RF_REVIEW_RETURN_SHIPPING_COST_FEN", RF_CFG_INT, &review_return_shipping_cost_fen, "1000",
+         0, INT64_MAX / 2,
          "return shipping cost: a return_refund worth less is refunded without the goods"},
-        {"RF_REVIEW_DEADLINE_SCAN_MS", RF_CFG_INT, &review_deadline_scan_ms, "1000", 50,
-         3600000, "how often tasks are scanned for a near deadline, ms"},
+        {"RF_REVIEW_DEADLINE_SCAN_MS", RF_CFG_INT, &review_deadline_scan_ms, "1000", 50, 3600000,
+         "how often tasks are scanned for a near deadline, ms"},
         {"RF_REVIEW_POLICY_FILE", RF_CFG_STRING, review_policy_file, "", 0, 0,
          "JSON review policies {default, shops, suppliers} loaded at start; empty: defaults"},
         REVIEW_OPS_CONFIG,
@@ -41,7 +41,8 @@ int main(int argc, char **argv) {
         .n_rules = sizeof rules / sizeof rules[0],
         .apply = review_apply,
         .route = review_route,
-        .ops_route = review_ops_route, .metrics = review_metrics, /* review_report.c */
+        .ops_route = review_ops_route,
+        .metrics = review_metrics, /* review_report.c */
         .start = review_start,
     };
     return rf_worker_main(&spec, argc, argv);

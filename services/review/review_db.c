@@ -16,16 +16,34 @@ int review_db_create_task(rf_db_t *db, review_task_t *t, const char *rule_name,
              version = rf_i64(t->platform_version), lp = rf_i64(t->line_paid_fen),
              lq = rf_i64(t->line_quantity), sh = rf_i64(t->shipping_fen);
     const char *status = d ? (d->approve ? "approved" : "rejected") : "pending";
-    const char *p[] = {t->return_id,     t->platform,       t->shop_id,
-                       t->platform_return_id, t->kind,      qty.s,
-                       t->reason_code,   req.s,             paid.s,
-                       t->sku_id,        t->supplier_id,    t->category,
-                       t->buyer_id,      deadline.s,        status,
-                       t->required_role, t->liability,      version.s,
-                       t->cost_bearer,   t->returnless ? "t" : "f",
-                       t->freight_insured ? "t" : "f",      t->line_key,
-                       lp.s,             lq.s,              sh.s,
-                       rule_name,        d ? d->by : NULL,  d ? d->reason_code : NULL,
+    const char *p[] = {t->return_id,
+                       t->platform,
+                       t->shop_id,
+                       t->platform_return_id,
+                       t->kind,
+                       qty.s,
+                       t->reason_code,
+                       req.s,
+                       paid.s,
+                       t->sku_id,
+                       t->supplier_id,
+                       t->category,
+                       t->buyer_id,
+                       deadline.s,
+                       status,
+                       t->required_role,
+                       t->liability,
+                       version.s,
+                       t->cost_bearer,
+                       t->returnless ? "t" : "f",
+                       t->freight_insured ? "t" : "f",
+                       t->line_key,
+                       lp.s,
+                       lq.s,
+                       sh.s,
+                       rule_name,
+                       d ? d->by : NULL,
+                       d ? d->reason_code : NULL,
                        d ? d->note : NULL};
     /* One statement: the task as the rules left it, with the destination of
      * its supplier's goods, and, when the rules decided it, the decision;
@@ -104,8 +122,8 @@ int review_db_get_task(rf_db_t *db, const char *return_id, review_task_t *out) {
     return found;
 }
 
-int review_db_decide(rf_db_t *db, const char *return_id, const char *status,
-                     const char *decided_by, const char *reason_code, const char *note) {
+int review_db_decide(rf_db_t *db, const char *return_id, const char *status, const char *decided_by,
+                     const char *reason_code, const char *note) {
     const char *p[] = {return_id, status, decided_by, reason_code, note};
     if (rf_db_exec(db,
                    "UPDATE tasks SET status = $2, decided_by = $3, decided_at = now(),"
@@ -121,8 +139,8 @@ int review_db_decide(rf_db_t *db, const char *return_id, const char *status,
 int review_db_cancel(rf_db_t *db, const char *return_id) {
     const char *p[] = {return_id};
     int64_t n = rf_db_exec_count(
-        db, "UPDATE tasks SET status = 'cancelled' WHERE return_id = $1 AND status = 'pending'",
-        1, p);
+        db, "UPDATE tasks SET status = 'cancelled' WHERE return_id = $1 AND status = 'pending'", 1,
+        p);
     if (n < 0) return -1;
     if (n == 0) return 0;
     return rf_db_exec(db,
@@ -243,8 +261,10 @@ static void policy_default(void *pol) { review_policy_default(pol); }
 static int policy_apply(json_t *doc, void *pol, char *err, size_t errlen) {
     return review_policy_from_json(doc, pol, err, errlen);
 }
-static rf_policy_docs_t policy_docs = {.size = sizeof(review_policy_t), .slots = 16,
-                                       .set_default = policy_default, .apply = policy_apply};
+static rf_policy_docs_t policy_docs = {.size = sizeof(review_policy_t),
+                                       .slots = 16,
+                                       .set_default = policy_default,
+                                       .apply = policy_apply};
 
 int review_db_load_policy(rf_db_t *db, const char *shop_id, review_policy_t *pol) {
     return rf_policy_docs_load(&policy_docs, db, shop_id, pol);
@@ -269,8 +289,8 @@ int review_db_store_supplier(rf_db_t *db, const char *supplier_id, const char *d
 
 int review_db_supplier_address(rf_db_t *db, const char *supplier_id, char *out, size_t cap) {
     const char *p[] = {supplier_id};
-    PGresult *res = rf_db_query(db, "SELECT return_address_id FROM suppliers WHERE supplier_id = $1",
-                                1, p);
+    PGresult *res =
+        rf_db_query(db, "SELECT return_address_id FROM suppliers WHERE supplier_id = $1", 1, p);
     if (!res) return -1;
     snprintf(out, cap, "%s", PQntuples(res) > 0 ? rf_get_str(res, 0, 0) : "");
     PQclear(res);

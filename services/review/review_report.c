@@ -26,7 +26,7 @@ int64_t review_deadline_warn_s = 21600;
     " 'oldest_pending_age_s', COALESCE((SELECT extract(epoch FROM now() - min(created_at))"    \
     "  ::bigint FROM tasks WHERE status = 'pending'), 0),"                                     \
     " 'deadline_near', (SELECT count(*) FROM tasks WHERE status = 'pending'"                   \
-    "  AND deadline_at >= now() AND deadline_at < now() + make_interval(secs => $1::bigint)),"  \
+    "  AND deadline_at >= now() AND deadline_at < now() + make_interval(secs => $1::bigint))," \
     " 'deadline_passed', (SELECT count(*) FROM tasks WHERE status = 'pending'"                 \
     "  AND deadline_at < now()))"
 
@@ -52,7 +52,8 @@ void review_metrics(rf_worker_t *w, rf_metrics_out_t *out) {
                            "# TYPE rf_review_tasks gauge\n");
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
         rf_metrics_printf(out, "rf_review_tasks{worker=\"review\",status=\"%s\"} %lld\n",
-                          statuses[i], (long long)json_integer_value(json_object_get(t, statuses[i])));
+                          statuses[i],
+                          (long long)json_integer_value(json_object_get(t, statuses[i])));
     rf_metrics_printf(
         out,
         "# HELP rf_review_deadline_near Pending reviews whose platform deadline is within "

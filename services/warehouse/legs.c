@@ -12,8 +12,11 @@
 
 #include "warehouse.h"
 
-static const char *const leg_states[] = {"requested", "in_transit", "supplier_received",
-                                         "supplier_credit_issued", "supplier_credit_denied",
+static const char *const leg_states[] = {"requested",
+                                         "in_transit",
+                                         "supplier_received",
+                                         "supplier_credit_issued",
+                                         "supplier_credit_denied",
                                          NULL};
 
 bool warehouse_leg_state_known(const char *state) {

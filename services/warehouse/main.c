@@ -30,7 +30,8 @@ int main(int argc, char **argv) {
         .n_rules = sizeof rules / sizeof rules[0],
         .apply = warehouse_apply,
         .route = warehouse_route,
-        .ops_route = warehouse_ops_route, .metrics = warehouse_metrics, /* warehouse_report.c */
+        .ops_route = warehouse_ops_route,
+        .metrics = warehouse_metrics, /* warehouse_report.c */
         .start = warehouse_start,
     };
     return rf_worker_main(&spec, argc, argv);

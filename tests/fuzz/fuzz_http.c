@@ -39,8 +39,8 @@ static void handler(rf_http_exchange_t *x, void *arg) {
 
 static void setup(void) {
     uv_loop_init(&loop);
-    rf_http_limits_t limits = {.max_header_bytes = 2048, .max_body_bytes = 4096,
-                               .idle_timeout_ms = 200};
+    rf_http_limits_t limits = {
+        .max_header_bytes = 2048, .max_body_bytes = 4096, .idle_timeout_ms = 200};
     char err[200];
     server = rf_http_server_new(&loop, "127.0.0.1:0", &limits, handler, NULL, err, sizeof err);
     if (!server) abort();

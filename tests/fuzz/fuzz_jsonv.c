@@ -26,56 +26,75 @@ typedef struct field {
     const char *name;
     kind_t kind;
     bool required;
-    int64_t min, max;            /* I64: range; STR: max is the length */
-    const char *const *choices;  /* ONEOF */
-    const char *def;             /* ONEOF default (NULL: required) */
+    int64_t min, max;           /* I64: range; STR: max is the length */
+    const char *const *choices; /* ONEOF */
+    const char *def;            /* ONEOF default (NULL: required) */
 } field_t;
 
 static const char *const kinds[] = {"refund_only", "return_refund", "exchange", NULL};
-static const char *const reasons[] = {"quality", "wrong_item", "damaged", "late",
-                                      "not_as_described", "size_fit", "changed_mind", "other",
-                                      NULL};
+static const char *const reasons[] = {
+    "quality",  "wrong_item",   "damaged", "late", "not_as_described",
+    "size_fit", "changed_mind", "other",   NULL};
 static const char *const grades[] = {"resellable", "packaging_damaged", "goods_damaged",
-                                     "wrong_item", "missing_parts", "empty_box", NULL};
+                                     "wrong_item", "missing_parts",     "empty_box",
+                                     NULL};
 static const char *const reship_states[] = {"shipped", "delivered", NULL};
 
 #define T 100000000000LL
 #define BIG (INT64_MAX / 2)
-static const field_t order[] = {
-    {"platform", STR, true, 0, 32}, {"shop_id", STR, true, 0, 128},
-    {"order_id", STR, true, 0, 128}, {"buyer_id", STR, false, 0, 128},
-    {"region", STR, false, 0, 64}, {"payment_method", STR, false, 0, 64},
-    {"paid_at", I64, false, 0, BIG}, {"delivered_at", I64, false, 0, BIG},
-    {"shipping_fee_fen", I64, false, 0, T}, {"discount_fen", I64, false, 0, T}, {NULL}};
-static const field_t order_line[] = {
-    {"line_id", STR, true, 0, 128}, {"sku_id", STR, true, 0, 128},
-    {"title", STR, false, 0, 500}, {"category", STR, false, 0, 64},
-    {"supplier_id", STR, false, 0, 128}, {"quantity", I64, true, 1, 100000},
-    {"unit_price_fen", I64, true, 0, 10000000000LL}, {NULL}};
-static const field_t return_req[] = {
-    {"platform", STR, true, 0, 32}, {"platform_return_id", STR, true, 0, 128},
-    {"order_id", STR, true, 0, 128}, {"line_id", STR, true, 0, 128},
-    {"type", ONEOF, true, 0, 0, kinds}, {"quantity", I64, true, 1, 100000},
-    {"reason_code", ONEOF, true, 0, 0, reasons}, {"reason_text", STR, false, 0, 2000},
-    {"requested_amount_fen", I64, true, 0, 10000000000LL}, {"requested_at", I64, false, 1, BIG},
-    {"platform_deadline_at", I64, false, 0, BIG}, {NULL}};
-static const field_t review_decision[] = {
-    {"note", STR, false, 0, 2000}, {"reason_code", STR, false, 0, 64},
-    {"refund_amount_fen", I64, false, 0, BIG}, {"by", STR, false, 0, 128}, {NULL}};
-static const field_t receipt[] = {
-    {"return_id", STR, false, 0, 64}, {"tracking_no", STR, false, 0, 64},
-    {"condition", ONEOF, false, 0, 0, grades, "resellable"}, {"received_by", STR, false, 0, 128},
-    {NULL}};
-static const field_t supplier_leg[] = {
-    {"state", STR, true, 0, 32}, {"tracking_no", STR, false, 0, 64}, {"note", STR, false, 0, 2000},
-    {NULL}};
+static const field_t order[] = {{"platform", STR, true, 0, 32},
+                                {"shop_id", STR, true, 0, 128},
+                                {"order_id", STR, true, 0, 128},
+                                {"buyer_id", STR, false, 0, 128},
+                                {"region", STR, false, 0, 64},
+                                {"payment_method", STR, false, 0, 64},
+                                {"paid_at", I64, false, 0, BIG},
+                                {"delivered_at", I64, false, 0, BIG},
+                                {"shipping_fee_fen", I64, false, 0, T},
+                                {"discount_fen", I64, false, 0, T},
+                                {NULL}};
+static const field_t order_line[] = {{"line_id", STR, true, 0, 128},
+                                     {"sku_id", STR, true, 0, 128},
+                                     {"title", STR, false, 0, 500},
+                                     {"category", STR, false, 0, 64},
+                                     {"supplier_id", STR, false, 0, 128},
+                                     {"quantity", I64, true, 1, 100000},
+                                     {"unit_price_fen", I64, true, 0, 10000000000LL},
+                                     {NULL}};
+static const field_t return_req[] = {{"platform", STR, true, 0, 32},
+                                     {"platform_return_id", STR, true, 0, 128},
+                                     {"order_id", STR, true, 0, 128},
+                                     {"line_id", STR, true, 0, 128},
+                                     {"type", ONEOF, true, 0, 0, kinds},
+                                     {"quantity", I64, true, 1, 100000},
+                                     {"reason_code", ONEOF, true, 0, 0, reasons},
+                                     {"reason_text", STR, false, 0, 2000},
+                                     {"requested_amount_fen", I64, true, 0, 10000000000LL},
+                                     {"requested_at", I64, false, 1, BIG},
+                                     {"platform_deadline_at", I64, false, 0, BIG},
+                                     {NULL}};
+static const field_t review_decision[] = {{"note", STR, false, 0, 2000},
+                                          {"reason_code", STR, false, 0, 64},
+                                          {"refund_amount_fen", I64, false, 0, BIG},
+                                          {"by", STR, false, 0, 128},
+                                          {NULL}};
+static const field_t receipt[] = {{"return_id", STR, false, 0, 64},
+                                  {"tracking_no", STR, false, 0, 64},
+                                  {"condition", ONEOF, false, 0, 0, grades, "resellable"},
+                                  {"received_by", STR, false, 0, 128},
+                                  {NULL}};
+static const field_t supplier_leg[] = {{"state", STR, true, 0, 32},
+                                       {"tracking_no", STR, false, 0, 64},
+                                       {"note", STR, false, 0, 2000},
+                                       {NULL}};
 static const field_t reship[] = {
     {"state", ONEOF, true, 0, 0, reship_states}, {"tracking_no", STR, false, 0, 64}, {NULL}};
-static const field_t feedback[] = {
-    {"return_id", STR, true, 0, 63}, {"score", I64, true, 1, 5}, {"comment", STR, false, 0, 2000},
-    {NULL}};
-static const field_t *const bodies[] = {order, return_req, review_decision, receipt,
-                                        supplier_leg, reship, feedback};
+static const field_t feedback[] = {{"return_id", STR, true, 0, 63},
+                                   {"score", I64, true, 1, 5},
+                                   {"comment", STR, false, 0, 2000},
+                                   {NULL}};
+static const field_t *const bodies[] = {order,        return_req, review_decision, receipt,
+                                        supplier_leg, reship,     feedback};
 
 static void read_fields(json_t *obj, const field_t *fields, rf_jsonv_t *v) {
     for (const field_t *f = fields; f->name; f++) {

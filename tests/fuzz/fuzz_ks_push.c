@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *cipher = NULL;
     if (rf_ks_push_encrypt(text, size, KEY_B64, &cipher) == 0) {
         plain = NULL;
-        if (rf_ks_push_decrypt(cipher, strlen(cipher), KEY_B64, &plain, &plen, err, sizeof err) != 0)
+        if (rf_ks_push_decrypt(cipher, strlen(cipher), KEY_B64, &plain, &plen, err, sizeof err) !=
+            0)
             abort();
         if (plen != size || memcmp(plain, data, size) != 0) abort();
         free(plain);

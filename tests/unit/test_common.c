@@ -170,9 +170,8 @@ static void pgarray_literals(void **state) {
     assert_int_equal(rf_pgarray_add(&a, NULL), 0);
     assert_int_equal(rf_pgarray_add(&a, ""), 0);
     assert_int_equal(rf_pgarray_add_i64(&a, -9223372036854775807LL - 1), 0);
-    assert_string_equal(rf_pgarray_close(&a),
-                        "{\"plain\",\"say \\\"hi\\\" \\\\ {x,y}\",NULL,\"\","
-                        "\"-9223372036854775808\"}");
+    assert_string_equal(rf_pgarray_close(&a), "{\"plain\",\"say \\\"hi\\\" \\\\ {x,y}\",NULL,\"\","
+                                              "\"-9223372036854775808\"}");
     assert_int_equal(a.n, 5);
     const uint8_t bytes[] = {0x00, 0xff, 0x7e};
     assert_int_equal(rf_pgarray_open(&a), 0);

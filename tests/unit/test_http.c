@@ -97,7 +97,7 @@ static void handler(rf_http_exchange_t *x, void *arg) {
         const char *body = rf_http_body(x, &len);
         rf_http_reply(x, 200, rf_http_header(x, "content-type"), body, len);
     } else if (strcmp(path, "/destroy") == 0) {
-        rf_http_server_destroy(&fx->srv); /* from inside a handler */
+        rf_http_server_destroy(&fx->srv);               /* from inside a handler */
         rf_http_reply(x, 200, "text/plain", "gone", 4); /* discarded */
     } else if (strncmp(path, "/echo", 5) == 0) {
         char a[256], b[256], c[16], small[4];
@@ -691,12 +691,12 @@ static void test_server_new_errors(void **state) {
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     char err[256];
-    const char *bad[] = {"nonsense", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
-                         "127.0.0.1:http", "1.2.3:80", "example.com:80", ":80"};
+    const char *bad[] = {"nonsense",       "127.0.0.1", "127.0.0.1:",     "127.0.0.1:65536",
+                         "127.0.0.1:http", "1.2.3:80",  "example.com:80", ":80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        rf_http_server_t *s = rf_http_server_new(&loop, bad[i], NULL, ignore_handler, NULL,
-                                                 err, sizeof err);
+        rf_http_server_t *s =
+            rf_http_server_new(&loop, bad[i], NULL, ignore_handler, NULL, err, sizeof err);
         assert_null(s);
         assert_non_null(strstr(err, bad[i]));
     }
@@ -714,7 +714,7 @@ static void test_server_new_errors(void **state) {
     assert_non_null(strstr(err, taken));
     rf_http_server_destroy(&a);
     assert_null(a);
-    rf_http_server_destroy(&a);  /* *NULL is harmless */
+    rf_http_server_destroy(&a);   /* *NULL is harmless */
     rf_http_server_destroy(NULL); /* so is NULL */
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&loop), 0);

@@ -84,7 +84,8 @@ static void requests_end_in_one_callback_each(void **state) {
     assert_non_null(c);
     result_t echo = {0}, busy = {0}, slow = {0}, big = {0}, never = {0}, refused = {0};
     snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
-    assert_int_equal(rf_httpc_post(c, url, "application/json", "{\"a\":1}", 7, 2000, done, &echo), 0);
+    assert_int_equal(rf_httpc_post(c, url, "application/json", "{\"a\":1}", 7, 2000, done, &echo),
+                     0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/unavailable", port);
     assert_int_equal(rf_httpc_post(c, url, "application/json", "{}", 2, 2000, done, &busy), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/slow", port);
@@ -93,8 +94,8 @@ static void requests_end_in_one_callback_each(void **state) {
     assert_int_equal(rf_httpc_post(c, url, "text/plain", "", 0, 5000, done, &big), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/never", port);
     assert_int_equal(rf_httpc_post(c, url, "text/plain", "x", 1, 200, done, &never), 0);
-    assert_int_equal(rf_httpc_post(c, "http://127.0.0.1:1/", "text/plain", "x", 1, 2000, done,
-                                   &refused), 0);
+    assert_int_equal(
+        rf_httpc_post(c, "http://127.0.0.1:1/", "text/plain", "x", 1, 2000, done, &refused), 0);
     assert_int_equal(rf_httpc_pending(c), 6);
     run_until(&loop, c);
 

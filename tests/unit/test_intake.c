@@ -34,8 +34,7 @@ static void status_per_event(void **state) {
     assert_string_equal(status_of(RF_EV_RETURN_REQUESTED, NULL).status, "requested");
     assert_string_equal(status_of(RF_EV_REVIEW_OPENED, NULL).status, "under_review");
     assert_string_equal(status_of(RF_EV_RETURN_APPROVED, NULL).status, "approved");
-    assert_string_equal(status_of(RF_EV_RETURN_APPROVED, goods_expected).status,
-                        "awaiting_return");
+    assert_string_equal(status_of(RF_EV_RETURN_APPROVED, goods_expected).status, "awaiting_return");
     assert_string_equal(status_of(RF_EV_GOODS_RECEIVED, NULL).status, "received");
     assert_string_equal(status_of(RF_EV_GOODS_INSPECTED, resellable).status, "received");
     assert_string_equal(status_of(RF_EV_GOODS_INSPECTED, empty_box).status, "disputed");
@@ -105,41 +104,60 @@ static void acceptability(void **state) {
     int64_t delivered = NOV1_BJ + 10 * HOUR, end7 = NOV1_BJ + 8 * DAY, end15 = NOV1_BJ + 16 * DAY;
 #define OK_LINE .line_found = true, .ordered = 3, .delivered_at = delivered, .quantity = 1
     const check_case_t cases[] = {
-        {"fine", {OK_LINE, .reason_code = "changed_mind", .category = "apparel",
-                  .requested_at = end7 - 1}, NULL},
+        {"fine",
+         {OK_LINE, .reason_code = "changed_mind", .category = "apparel", .requested_at = end7 - 1},
+         NULL},
         {"unknown line", {.reason_code = "quality", .quantity = 1}, "order_unknown"},
         {"an open return on the line",
          {OK_LINE, .reason_code = "quality", .open_returns = 1, .open_return_id = "R1",
-          .requested_at = delivered}, "duplicate_request"},
+          .requested_at = delivered},
+         "duplicate_request"},
         {"more than ordered minus returned",
-         {.line_found = true, .ordered = 3, .delivered_at = delivered, .quantity = 2,
-          .reason_code = "quality", .returned = 2, .requested_at = delivered},
+         {.line_found = true,
+          .ordered = 3,
+          .delivered_at = delivered,
+          .quantity = 2,
+          .reason_code = "quality",
+          .returned = 2,
+          .requested_at = delivered},
          "quantity_exceeded"},
-        {"all that is left", {OK_LINE, .reason_code = "quality", .returned = 2,
-                              .requested_at = delivered}, NULL},
+        {"all that is left",
+         {OK_LINE, .reason_code = "quality", .returned = 2, .requested_at = delivered},
+         NULL},
         {"no-reason window closed",
-         {OK_LINE, .reason_code = "changed_mind", .requested_at = end7}, "window_expired"},
+         {OK_LINE, .reason_code = "changed_mind", .requested_at = end7},
+         "window_expired"},
         {"quality window still open",
-         {OK_LINE, .reason_code = "quality", .requested_at = end7}, NULL},
+         {OK_LINE, .reason_code = "quality", .requested_at = end7},
+         NULL},
         {"quality window closed",
-         {OK_LINE, .reason_code = "quality", .requested_at = end15}, "window_expired"},
+         {OK_LINE, .reason_code = "quality", .requested_at = end15},
+         "window_expired"},
         {"not delivered yet: no window",
-         {.line_found = true, .ordered = 1, .quantity = 1, .reason_code = "changed_mind",
-          .requested_at = end15 * 2}, NULL},
-        {"customised, no reason", {OK_LINE, .reason_code = "size_fit", .category = "customised",
-                                   .requested_at = delivered}, "category_excluded"},
+         {.line_found = true,
+          .ordered = 1,
+          .quantity = 1,
+          .reason_code = "changed_mind",
+          .requested_at = end15 * 2},
+         NULL},
+        {"customised, no reason",
+         {OK_LINE, .reason_code = "size_fit", .category = "customised", .requested_at = delivered},
+         "category_excluded"},
         {"fresh, quality fault: reviewable",
          {OK_LINE, .reason_code = "quality", .category = "fresh", .requested_at = delivered},
          NULL},
         {"cosmetics, exclusion confirmed",
          {OK_LINE, .reason_code = "changed_mind", .category = "cosmetics",
-          .exclusion_confirmed = true, .requested_at = delivered}, "category_excluded"},
+          .exclusion_confirmed = true, .requested_at = delivered},
+         "category_excluded"},
         {"cosmetics, exclusion not confirmed",
          {OK_LINE, .reason_code = "changed_mind", .category = "cosmetics",
-          .requested_at = delivered}, NULL},
+          .requested_at = delivered},
+         NULL},
         {"food, exclusion confirmed, wrong item sent",
          {OK_LINE, .reason_code = "wrong_item", .category = "food", .exclusion_confirmed = true,
-          .requested_at = delivered}, NULL},
+          .requested_at = delivered},
+         NULL},
     };
 #undef OK_LINE
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -158,7 +176,8 @@ static void policy_from_json(void **state) {
     intake_policy_default(&p);
     char err[200];
     json_t *doc = json_loads("{\"no_reason_days\": 10, \"never_without_fault\": [\"toys\"],"
-                             " \"one_open_per_line\": false}", 0, NULL);
+                             " \"one_open_per_line\": false}",
+                             0, NULL);
     assert_int_equal(intake_policy_from_json(doc, &p, err, sizeof err), 0);
     json_decref(doc);
     assert_int_equal(p.no_reason_days, 10);
@@ -181,12 +200,12 @@ static void allocation(void **state) {
         size_t n;
         int64_t want[4];
     } cases[] = {
-        {100, {1, 1, 1}, 3, {34, 33, 33}},      /* tie: the earlier line gets the fen */
-        {1000, {3000, 20000}, 2, {130, 870}},   /* 130.43 / 869.57 */
+        {100, {1, 1, 1}, 3, {34, 33, 33}},    /* tie: the earlier line gets the fen */
+        {1000, {3000, 20000}, 2, {130, 870}}, /* 130.43 / 869.57 */
         {800, {9000, 40000, 15000, 9900}, 4, {98, 433, 162, 107}},
         {0, {5, 5}, 2, {0, 0}},
-        {7, {0, 0}, 2, {7, 0}},                 /* nothing to weigh by: first line */
-        {5, {1, 2, 3, 4}, 4, {1, 1, 1, 2}},     /* shares .5 1.0 1.5 2.0: the tie goes first */
+        {7, {0, 0}, 2, {7, 0}},             /* nothing to weigh by: first line */
+        {5, {1, 2, 3, 4}, 4, {1, 1, 1, 2}}, /* shares .5 1.0 1.5 2.0: the tie goes first */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t out[4], sum = 0;
@@ -205,12 +224,9 @@ static void allocation(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(status_per_event),
-        cmocka_unit_test(ranks_follow_the_lifecycle),
-        cmocka_unit_test(reasons),
-        cmocka_unit_test(window_end),
-        cmocka_unit_test(acceptability),
-        cmocka_unit_test(policy_from_json),
+        cmocka_unit_test(status_per_event), cmocka_unit_test(ranks_follow_the_lifecycle),
+        cmocka_unit_test(reasons),          cmocka_unit_test(window_end),
+        cmocka_unit_test(acceptability),    cmocka_unit_test(policy_from_json),
         cmocka_unit_test(allocation),
     };
     return cmocka_run_group_tests_name("intake", tests, NULL, NULL);

@@ -19,24 +19,22 @@
 #include "../../services/intake/feeds/feeds_internal.h"
 
 static json_t *ks_record(int status, int negotiate, int handling_way, long long update_time) {
-    return json_pack("{s:I, s:I, s:I, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I,"
-                     " s:{s:s}}",
-                     "refundId", (json_int_t)2401234567890123456LL, "oid",
-                     (json_int_t)2301234567890123456LL, "skuId", (json_int_t)3301234567890123456LL,
-                     "refundFee", 12345, "refundReason", 7, "refundReasonDesc", "broken",
-                     "refundDesc", "arrived cracked", "handlingWay", handling_way, "status",
-                     status, "negotiateStatus", negotiate, "productNum", 2, "createTime",
-                     (json_int_t)1700000000000LL, "updateTime", (json_int_t)update_time,
-                     "expireTime", (json_int_t)1700086400000LL, "logisticsInfo", "expressNo",
-                     "SF123");
+    return json_pack(
+        "{s:I, s:I, s:I, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I,"
+        " s:{s:s}}",
+        "refundId", (json_int_t)2401234567890123456LL, "oid", (json_int_t)2301234567890123456LL,
+        "skuId", (json_int_t)3301234567890123456LL, "refundFee", 12345, "refundReason", 7,
+        "refundReasonDesc", "broken", "refundDesc", "arrived cracked", "handlingWay", handling_way,
+        "status", status, "negotiateStatus", negotiate, "productNum", 2, "createTime",
+        (json_int_t)1700000000000LL, "updateTime", (json_int_t)update_time, "expireTime",
+        (json_int_t)1700086400000LL, "logisticsInfo", "expressNo", "SF123");
 }
 
 static void kuaishou_record(void **state) {
     (void)state;
     char err[200];
-    assert_int_equal(intake_feed_set_reason_map("kuaishou", "7:quality,9:size_fit", err,
-                                                sizeof err),
-                     0);
+    assert_int_equal(
+        intake_feed_set_reason_map("kuaishou", "7:quality,9:size_fit", err, sizeof err), 0);
     intake_feed_record_t r;
     json_t *rec = ks_record(40, 2, 1, 1700000100000LL);
     assert_int_equal(intake_feed_from_kuaishou(rec, &r, err, sizeof err), 0);
@@ -86,12 +84,11 @@ static void douyin_record(void **state) {
     (void)state;
     char err[200];
     intake_feed_record_t r;
-    json_t *data = json_pack("{s:s, s:I, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "aftersale_id",
-                             "7301234567890123456", "p_id", (json_int_t)6301234567890123456LL,
-                             "s_id", "6301234567890123457", "shop_id", "dy-1", "aftersale_status",
-                             7, "aftersale_type", 0, "refund_amount", 990, "reason_code", 3,
-                             "apply_time", (json_int_t)1700000000LL, "agree_time",
-                             (json_int_t)1700000500LL);
+    json_t *data = json_pack(
+        "{s:s, s:I, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "aftersale_id", "7301234567890123456",
+        "p_id", (json_int_t)6301234567890123456LL, "s_id", "6301234567890123457", "shop_id", "dy-1",
+        "aftersale_status", 7, "aftersale_type", 0, "refund_amount", 990, "reason_code", 3,
+        "apply_time", (json_int_t)1700000000LL, "agree_time", (json_int_t)1700000500LL);
     assert_int_equal(intake_feed_from_douyin(data, &r, err, sizeof err), 0);
     assert_string_equal(r.platform_return_id, "7301234567890123456");
     assert_string_equal(r.order_id, "6301234567890123456");
@@ -194,8 +191,7 @@ static void version_order(void **state) {
 static void reason_map(void **state) {
     (void)state;
     char err[200];
-    assert_int_equal(intake_feed_set_reason_map("douyin", "1:quality, 2:late", err, sizeof err),
-                     0);
+    assert_int_equal(intake_feed_set_reason_map("douyin", "1:quality, 2:late", err, sizeof err), 0);
     assert_int_equal(intake_feed_set_reason_map("douyin", "1:broken", err, sizeof err), -1);
     assert_non_null(strstr(err, "1:broken"));
     assert_int_equal(intake_feed_set_reason_map("douyin", "quality", err, sizeof err), -1);
@@ -220,12 +216,11 @@ static void kuaishou_order(void **state) {
     json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:s, s:[{s:I, s:s, s:i, s:i,"
                             " s:s, s:s}, {s:s, s:i, s:i}]}",
                             "oid", (json_int_t)2301234567890123456LL, "sellerId", (json_int_t)77,
-                            "buyerId", (json_int_t)88, "payTime", (json_int_t)1000,
-                            "deliveryTime", (json_int_t)2000, "expressFee", 800, "discountFee",
-                            100, "province", "Zhejiang", "orderItemList", "skuId",
-                            (json_int_t)3301234567890123456LL, "itemTitle", "coat", "num", 2,
-                            "price", 5000, "category", "apparel", "supplierId", "sup-9", "skuId",
-                            "33", "num", 1, "price", 1000);
+                            "buyerId", (json_int_t)88, "payTime", (json_int_t)1000, "deliveryTime",
+                            (json_int_t)2000, "expressFee", 800, "discountFee", 100, "province",
+                            "Zhejiang", "orderItemList", "skuId", (json_int_t)3301234567890123456LL,
+                            "itemTitle", "coat", "num", 2, "price", 5000, "category", "apparel",
+                            "supplierId", "sup-9", "skuId", "33", "num", 1, "price", 1000);
     intake_order_t o;
     intake_order_line_t lines[4];
     char ids[64 * 11], err[200];
@@ -286,8 +281,8 @@ static void spool_segments(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(kuaishou_record), cmocka_unit_test(douyin_record),
-        cmocka_unit_test(version_order),   cmocka_unit_test(reason_map),
+        cmocka_unit_test(kuaishou_record),        cmocka_unit_test(douyin_record),
+        cmocka_unit_test(version_order),          cmocka_unit_test(reason_map),
         cmocka_unit_test(record_json_round_trip), cmocka_unit_test(kuaishou_order),
         cmocka_unit_test(spool_segments),
     };

@@ -27,8 +27,8 @@ static int port;
 static int start_standin(void **state) {
     (void)state;
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "python3 tests/standin/kuaishou.py %d > /tmp/rf-ks-port-%d",
-             REFUNDS, (int)getpid());
+    snprintf(cmd, sizeof cmd, "python3 tests/standin/kuaishou.py %d > /tmp/rf-ks-port-%d", REFUNDS,
+             (int)getpid());
     standin = popen(cmd, "w");
     if (!standin) return -1;
     char path[64];
@@ -77,8 +77,7 @@ static rf_ks_config_t config(rf_ks_sign_method_t how) {
     return cfg;
 }
 
-static void control_done(void *arg, long status, const char *body, size_t len,
-                         const char *error) {
+static void control_done(void *arg, long status, const char *body, size_t len, const char *error) {
     (void)body, (void)len, (void)error;
     *(long *)arg = status;
 }
@@ -91,8 +90,9 @@ static void control(const char *path, const char *form) {
     char url[128];
     long status = -1;
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    assert_int_equal(rf_httpc_post(c, url, "application/x-www-form-urlencoded", form,
-                                   strlen(form), 5000, control_done, &status), 0);
+    assert_int_equal(rf_httpc_post(c, url, "application/x-www-form-urlencoded", form, strlen(form),
+                                   5000, control_done, &status),
+                     0);
     while (rf_httpc_pending(c)) uv_run(&loop, UV_RUN_ONCE);
     rf_httpc_destroy(&c);
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -93,9 +93,17 @@ static void alerts_and_completion(void **state) {
 /* Yuan text from integer fen, no floating point. */
 static void yuan_text(void **state) {
     (void)state;
-    static const struct { int64_t fen; const char *text; } cases[] = {
-        {0, "0.00"}, {1, "0.01"}, {99, "0.99"}, {100, "1.00"}, {123456, "1234.56"},
-        {-250, "-2.50"}, {INT64_MAX, "92233720368547758.07"},
+    static const struct {
+        int64_t fen;
+        const char *text;
+    } cases[] = {
+        {0, "0.00"},
+        {1, "0.01"},
+        {99, "0.99"},
+        {100, "1.00"},
+        {123456, "1234.56"},
+        {-250, "-2.50"},
+        {INT64_MAX, "92233720368547758.07"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         assert_string_equal(notification_yuan(cases[i].fen).s, cases[i].text);
@@ -129,7 +137,8 @@ static void rows_literals(void **state) {
     big[sizeof big - 1] = '\0';
     const char *third[] = {big, "x"};
     assert_int_equal(notification_rows_add(&r, third), 0);
-    assert_int_equal(strlen(notification_rows_literal(&r, 0)), strlen("{\"a \\\"b\\\" \\\\c,d{}\",\"\",") + 2 * 2999 + 3);
+    assert_int_equal(strlen(notification_rows_literal(&r, 0)),
+                     strlen("{\"a \\\"b\\\" \\\\c,d{}\",\"\",") + 2 * 2999 + 3);
     assert_int_equal(notification_rows_reset(&r), 0);
     assert_int_equal(r.n, 0);
     assert_string_equal(notification_rows_literal(&r, 1), "{}");
@@ -152,8 +161,10 @@ static void batch_rows(void **state) {
     assert_int_equal(b.messages.n, 2);
     assert_string_equal(notification_rows_literal(&b.messages, MSG_SOURCE_EVENT_ID),
                         "{\"01EV\",\"01EV2\"}");
-    assert_string_equal(notification_rows_literal(&b.messages, MSG_AUDIENCE), "{\"buyer\",\"ops\"}");
-    assert_string_equal(notification_rows_literal(&b.messages, MSG_CAUSATION_ID), "{\"01EV\",NULL}");
+    assert_string_equal(notification_rows_literal(&b.messages, MSG_AUDIENCE),
+                        "{\"buyer\",\"ops\"}");
+    assert_string_equal(notification_rows_literal(&b.messages, MSG_CAUSATION_ID),
+                        "{\"01EV\",NULL}");
     assert_string_equal(notification_rows_literal(&b.messages, MSG_ANNOUNCE), "{\"t\",\"f\"}");
     const char *ids = notification_rows_literal(&b.messages, MSG_NOTICE_ID);
     assert_int_equal(strlen(ids), 2 + 2 * 28 + 1); /* two quoted ULIDs */

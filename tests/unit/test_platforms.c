@@ -18,18 +18,25 @@
 #include "platform/kuaishou.h"
 
 #define KEY_B64 "AAECAwQFBgcICQoLDA0ODw==" /* bytes 0..15 */
-static const char cipher[] = "vw9sm7ndAiD3WjPirJh7RIiA6go5foJZ0+8kUBrc6MW4zd24ecQDPIabFi5NyYSbjLUlmeWc8wa3lWQngBasy0V1Cgol48z7E3vR7ghHnM+uA3REK0ySVnNLUsBOx+/1A9rG46LMVfqJw4oCInc8GT5iXgx80QP12/c5QJ8fS7pWYaQQhtBr5r55ROI0CVMfFkWJY6vINwomPSqLJW5U4DU5oxQFJG3bjiw5NtFfHAFWuStu+lHEn9GlHjmKHm0sjEZITZe9HElKEHhg4/37tugW8VJTW+ealJ1LF8/aDQtMvMbcN8VZKccZYqljZ++83tCuJHsiCSzdhVdpSalY/yeRnp34suU/yiouE9e04YPKJSHTiIPfhd3l3HBpLpxHFxeRwDa92Cbo0vwzRSOR8w==";
-static const char plain[] = "{\"eventId\":\"E1\",\"bizId\":\"2401234567890123456\",\"userId\":1,\"openId\":\"o\",\"appKey\":\"ks123\",\"event\":\"kwaishop_aftersales_addRefund\",\"info\":\"{\\\"orderId\\\": 2401234567890123456, \\\"refundId\\\": 2401234567890123456, \\\"handlingWay\\\": 10, \\\"status\\\": 10, \\\"createTime\\\": 1764000000000}\",\"createTime\":1764000000001}";
+static const char cipher[] = "vw9sm7ndAiD3WjPirJh7RIiA6go5foJZ0+"
+                             "8kUBrc6MW4zd24ecQDPIabFi5NyYSbjLUlmeWc8wa3lWQngBasy0V1Cgol48z7E3vR7gh"
+                             "HnM+uA3REK0ySVnNLUsBOx+/1A9rG46LMVfqJw4oCInc8GT5iXgx80QP12/"
+                             "c5QJ8fS7pWYaQQhtBr5r55ROI0CVMfFkWJY6vINwomPSqLJW5U4DU5oxQFJG3bjiw5NtF"
+                             "fHAFWuStu+lHEn9GlHjmKHm0sjEZITZe9HElKEHhg4/37tugW8VJTW+ealJ1LF8/"
+                             "aDQtMvMbcN8VZKccZYqljZ++83tCuJHsiCSzdhVdpSalY/yeRnp34suU/"
+                             "yiouE9e04YPKJSHTiIPfhd3l3HBpLpxHFxeRwDa92Cbo0vwzRSOR8w==";
+static const char plain[] =
+    "{\"eventId\":\"E1\",\"bizId\":\"2401234567890123456\",\"userId\":1,\"openId\":\"o\","
+    "\"appKey\":\"ks123\",\"event\":\"kwaishop_aftersales_addRefund\",\"info\":\"{\\\"orderId\\\": "
+    "2401234567890123456, \\\"refundId\\\": 2401234567890123456, \\\"handlingWay\\\": 10, "
+    "\\\"status\\\": 10, \\\"createTime\\\": 1764000000000}\",\"createTime\":1764000000001}";
 
 static void ks_sign_md5_and_hmac(void **state) {
     (void)state;
     rf_ks_param_t p[] = {
-        {"appkey", "ks123"},
-        {"method", "open.seller.order.refund.detail"},
-        {"version", "1"},
-        {"param", "{\"refundId\":\"2401234567890123456\"}"},
-        {"access_token", "tok"},
-        {"timestamp", "1764000000000"},
+        {"appkey", "ks123"},     {"method", "open.seller.order.refund.detail"},
+        {"version", "1"},        {"param", "{\"refundId\":\"2401234567890123456\"}"},
+        {"access_token", "tok"}, {"timestamp", "1764000000000"},
         {"signMethod", "MD5"},
     };
     char sign[65];
@@ -51,8 +58,8 @@ static void ks_push_decrypts_what_openssl_encrypted(void **state) {
     (void)state;
     char *text = NULL, err[128];
     size_t len = 0;
-    assert_int_equal(rf_ks_push_decrypt(cipher, strlen(cipher), KEY_B64, &text, &len, err,
-                                        sizeof err), 0);
+    assert_int_equal(
+        rf_ks_push_decrypt(cipher, strlen(cipher), KEY_B64, &text, &len, err, sizeof err), 0);
     assert_int_equal(len, strlen(plain));
     assert_string_equal(text, plain);
     rf_ks_push_t push;
@@ -90,15 +97,16 @@ static void ks_push_refusals(void **state) {
     assert_int_equal(rf_ks_push_decrypt("not base64!", 11, KEY_B64, &text, &len, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "Base64"));
-    assert_int_equal(rf_ks_push_decrypt(cipher, strlen(cipher), "c2hvcnQ=", &text, &len, err,
-                                        sizeof err), -1);
+    assert_int_equal(
+        rf_ks_push_decrypt(cipher, strlen(cipher), "c2hvcnQ=", &text, &len, err, sizeof err), -1);
     assert_int_equal(rf_ks_push_decrypt("AAAA", 4, KEY_B64, &text, &len, err, sizeof err), -1);
     rf_ks_push_t push;
     const char *hb = "{\"test\":true}";
     assert_int_equal(rf_ks_push_parse(hb, strlen(hb), &push, err, sizeof err), 0);
     assert_true(push.test);
     rf_ks_push_clear(&push);
-    const char *badinfo = "{\"eventId\":\"E\",\"bizId\":\"1\",\"event\":\"x\",\"info\":\"not json\"}";
+    const char *badinfo =
+        "{\"eventId\":\"E\",\"bizId\":\"1\",\"event\":\"x\",\"info\":\"not json\"}";
     assert_int_equal(rf_ks_push_parse(badinfo, strlen(badinfo), &push, err, sizeof err), -1);
     assert_non_null(strstr(err, "info"));
     const char *noid = "{\"bizId\":\"1\",\"event\":\"x\",\"info\":{}}";
@@ -132,7 +140,8 @@ static void ks_mapping(void **state) {
 
 static void dy_signatures(void **state) {
     (void)state;
-    const char *body = "[{\"tag\":\"200\",\"msg_id\":\"m1\",\"data\":\"{\\\"aftersale_id\\\":7001}\"}]";
+    const char *body =
+        "[{\"tag\":\"200\",\"msg_id\":\"m1\",\"data\":\"{\\\"aftersale_id\\\":7001}\"}]";
     char sign[65];
     rf_dy_push_sign("dyapp", body, strlen(body), "dysec", sign);
     assert_string_equal(sign, "73924b28be67893e420c8245310fb041");
@@ -153,8 +162,9 @@ static void dy_signatures(void **state) {
 
 static void dy_push_parse(void **state) {
     (void)state;
-    const char *body = "[{\"tag\":\"200\",\"msg_id\":\"m1\",\"data\":\"{\\\"aftersale_id\\\":7001}\"},"
-                       "{\"tag\":206,\"msg_id\":\"m2\",\"data\":{\"aftersale_id\":\"7002\"}}]";
+    const char *body =
+        "[{\"tag\":\"200\",\"msg_id\":\"m1\",\"data\":\"{\\\"aftersale_id\\\":7001}\"},"
+        "{\"tag\":206,\"msg_id\":\"m2\",\"data\":{\"aftersale_id\":\"7002\"}}]";
     rf_dy_message_t *m = NULL;
     size_t n = 0;
     char err[128];
@@ -166,8 +176,12 @@ static void dy_push_parse(void **state) {
     assert_int_equal(m[1].tag, 206);
     assert_string_equal(json_string_value(json_object_get(m[1].data, "aftersale_id")), "7002");
     rf_dy_messages_free(m, n);
-    const char *bad[] = {"{}", "[{\"msg_id\":\"m\",\"data\":{}}]", "[{\"tag\":1,\"data\":{}}]",
-                         "[{\"tag\":1,\"msg_id\":\"m\",\"data\":\"nope\"}]", "[1]", "nonsense"};
+    const char *bad[] = {"{}",
+                         "[{\"msg_id\":\"m\",\"data\":{}}]",
+                         "[{\"tag\":1,\"data\":{}}]",
+                         "[{\"tag\":1,\"msg_id\":\"m\",\"data\":\"nope\"}]",
+                         "[1]",
+                         "nonsense"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(rf_dy_push_parse(bad[i], strlen(bad[i]), &m, &n, err, sizeof err), -1);
         assert_true(strlen(err) > 0);

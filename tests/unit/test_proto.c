@@ -61,7 +61,7 @@ static const rf_event_desc_t *desc_of(int t) {
 
 /* Values the round trip cycles through: sign, width and format boundaries. */
 static const int64_t i64_values[] = {
-    -1234567890123LL, INT64_MAX, 0, INT64_MIN, -1, 1, 127, 128, -32, -33, 255, 65536,
+    -1234567890123LL,        INT64_MAX,       0, INT64_MIN, -1, 1, 127, 128, -32, -33, 255, 65536,
     (int64_t)UINT32_MAX + 1, 1700000000000LL,
 };
 #define N_I64 (sizeof i64_values / sizeof i64_values[0])
@@ -113,8 +113,7 @@ static void assert_field_equal(const void *a, const void *b, const rf_field_desc
         assert_non_null(*(char *const *)sa);
         assert_non_null(*(char *const *)sb);
         if (strcmp(*(char *const *)sa, *(char *const *)sb) != 0)
-            fail_msg("field %s: \"%s\" != \"%s\"", f->name, *(char *const *)sa,
-                     *(char *const *)sb);
+            fail_msg("field %s: \"%s\" != \"%s\"", f->name, *(char *const *)sa, *(char *const *)sb);
         break;
     case RF_FT_I64:
         if (*(const int64_t *)sa != *(const int64_t *)sb)
@@ -148,13 +147,13 @@ enum { AT_NONE, AT_ENV, AT_BODY };
 enum { OP_NONE, OP_DROP, OP_WRONG, OP_DUP };
 
 typedef struct mutation {
-    int at;          /* where the key below is: AT_ENV (incl. "body") or AT_BODY */
-    const char *key; /* field to act on */
-    int op;          /* OP_DROP, OP_WRONG (value replaced by wrong(variant)), OP_DUP */
+    int at;               /* where the key below is: AT_ENV (incl. "body") or AT_BODY */
+    const char *key;      /* field to act on */
+    int op;               /* OP_DROP, OP_WRONG (value replaced by wrong(variant)), OP_DUP */
     rf_field_type_t type; /* the field's type, for OP_WRONG */
     int variant;
-    bool extra;            /* add unknown keys to envelope and body */
-    bool set_v;            /* write v_value instead of ev->v */
+    bool extra; /* add unknown keys to envelope and body */
+    bool set_v; /* write v_value instead of ev->v */
     int64_t v_value;
     const char *type_name; /* write this instead of the type's wire name */
 } mutation_t;
@@ -519,8 +518,8 @@ static void each_field(void (*fn)(const rf_event_t *ev, const rf_field_desc_t *f
 
 static void wrong_types_of(const rf_event_t *ev, const rf_field_desc_t *f, int at) {
     for (int variant = 0; variant < wrong_count(f->type); variant++) {
-        mutation_t m = {.at = at, .key = f->name, .op = OP_WRONG, .type = f->type,
-                        .variant = variant};
+        mutation_t m = {
+            .at = at, .key = f->name, .op = OP_WRONG, .type = f->type, .variant = variant};
         expect_built(ev, &m, RF_PROTO_ETYPE, f->name);
     }
 }
@@ -620,8 +619,9 @@ static void test_version_and_type(void **state) {
     mutation_t newer = {.set_v = true, .v_value = RF_PROTO_VERSION + 1, .type_name = "x.y"};
     expect_built(&ev, &newer, RF_PROTO_EVERSION, "v");
 
-    const char *bad_types[] = {"no.such.type", "", "unknown", "return.requested ",
-                               "RETURN.REQUESTED", "return_requested", "\xff\xfe\n"};
+    const char *bad_types[] = {
+        "no.such.type",     "",          "unknown", "return.requested ", "RETURN.REQUESTED",
+        "return_requested", "\xff\xfe\n"};
     for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
         mutation_t m = {.type_name = bad_types[i]};
         expect_built(&ev, &m, RF_PROTO_EUNKNOWN, "type");
@@ -641,11 +641,11 @@ static void test_trailing_and_top(void **state) {
     assert_non_null(two);
     memcpy(two, buf, len);
     memcpy(two + len, buf, len);
-    expect_decode(two, len + 1, RF_PROTO_EPARSE, NULL);  /* one stray byte */
-    two[len] = 0xc0;                                      /* a whole nil */
+    expect_decode(two, len + 1, RF_PROTO_EPARSE, NULL); /* one stray byte */
+    two[len] = 0xc0;                                    /* a whole nil */
     expect_decode(two, len + 1, RF_PROTO_EPARSE, NULL);
     memcpy(two + len, buf, len);
-    expect_decode(two, 2 * len, RF_PROTO_EPARSE, NULL);  /* two events */
+    expect_decode(two, 2 * len, RF_PROTO_EPARSE, NULL); /* two events */
     free(two);
     free(buf);
     rf_event_clear(&ev);
@@ -654,15 +654,19 @@ static void test_trailing_and_top(void **state) {
         const char *bytes;
         size_t len;
     } tops[] = {
-        {"\x90", 1},                 /* empty array */
-        {"\x01", 1},                 /* int */
-        {"\xc0", 1},                 /* nil */
-        {"\xa3" "abc", 4},           /* string */
+        {"\x90", 1}, /* empty array */
+        {"\x01", 1}, /* int */
+        {"\xc0", 1}, /* nil */
+        {"\xa3"
+         "abc",
+         4},                         /* string */
         {"\xc1", 1},                 /* never-used format byte */
         {"\x80", 1},                 /* empty map: v missing */
         {"\xdf\x0f\xff\xff\xff", 5}, /* map32 claiming 2^28 pairs */
         {"\xdd\xff\xff\xff\xff", 5}, /* array32 claiming 2^32 items */
-        {"\x81\xa1" "x\xdd\x7f\xff\xff\xff", 8}, /* the same, nested */
+        {"\x81\xa1"
+         "x\xdd\x7f\xff\xff\xff",
+         8},                         /* the same, nested */
         {"\xc6\xff\xff\xff\xff", 5}, /* bin32 of 4 GiB */
     };
     for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++) {
@@ -748,11 +752,14 @@ static void test_json(void **state) {
 
     rf_event_t ev;
     fill_event(&ev, 1, 0);
-    assert_int_equal(rf_event_set_str(&ev.event_id, "a\xff" "b\xc3(\xe9\x80 退"), 0);
+    assert_int_equal(rf_event_set_str(&ev.event_id, "a\xff"
+                                                    "b\xc3(\xe9\x80 退"),
+                     0);
     json_t *j = rf_event_json(&ev);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "event_id")),
-                        "a\xef\xbf\xbd" "b\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd 退");
+                        "a\xef\xbf\xbd"
+                        "b\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd 退");
     char *text = json_dumps(j, 0);
     assert_non_null(text);
     free(text);
@@ -967,20 +974,13 @@ static void test_wire_doc_current(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_init_and_clear),
-        cmocka_unit_test(test_encode_errors),
-        cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_too_big),
-        cmocka_unit_test(test_wrong_types),
-        cmocka_unit_test(test_missing),
-        cmocka_unit_test(test_duplicate_keys),
-        cmocka_unit_test(test_unknown_keys),
-        cmocka_unit_test(test_version_and_type),
-        cmocka_unit_test(test_trailing_and_top),
-        cmocka_unit_test(test_json),
-        cmocka_unit_test(test_names_and_routing),
-        cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_init_and_clear),
+        cmocka_unit_test(test_encode_errors),     cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_too_big),           cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_missing),           cmocka_unit_test(test_duplicate_keys),
+        cmocka_unit_test(test_unknown_keys),      cmocka_unit_test(test_version_and_type),
+        cmocka_unit_test(test_trailing_and_top),  cmocka_unit_test(test_json),
+        cmocka_unit_test(test_names_and_routing), cmocka_unit_test(test_fuzz),
         cmocka_unit_test(test_wire_doc_current),
     };
     return cmocka_run_group_tests_name("proto", tests, NULL, NULL);

@@ -46,13 +46,18 @@ static void default_rules(void **state) {
     review_policy_t p;
     review_policy_default(&p);
     const rule_case_t cases[] = {
-        {"small refund-only", {"refund_only", "late", "", "", 5000, 2}, REVIEW_AUTO_APPROVE,
+        {"small refund-only",
+         {"refund_only", "late", "", "", 5000, 2},
+         REVIEW_AUTO_APPROVE,
          "small_refund_only"},
-        {"over 50 yuan", {"refund_only", "late", "", "", 5001, 0}, REVIEW_MANUAL,
+        {"over 50 yuan", {"refund_only", "late", "", "", 5001, 0}, REVIEW_MANUAL, "default_manual"},
+        {"third return in 90 days",
+         {"refund_only", "late", "", "", 100, 3},
+         REVIEW_MANUAL,
          "default_manual"},
-        {"third return in 90 days", {"refund_only", "late", "", "", 100, 3}, REVIEW_MANUAL,
-         "default_manual"},
-        {"return with goods", {"return_refund", "quality", "", "", 100, 0}, REVIEW_MANUAL,
+        {"return with goods",
+         {"return_refund", "quality", "", "", 100, 0},
+         REVIEW_MANUAL,
          "default_manual"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -92,16 +97,26 @@ static void shop_rules(void **state) {
     assert_int_equal(p.n_rules, 3);
     assert_int_equal(p.cs_limit_fen, 20000);
     const rule_case_t cases[] = {
-        {"fresh, changed mind", {"return_refund", "changed_mind", "fresh", "sup-9", 100, 0},
-         REVIEW_AUTO_REJECT, "fresh_no_reason"},
-        {"fresh, quality", {"return_refund", "quality", "fresh", "sup-1", 100, 0}, REVIEW_MANUAL,
+        {"fresh, changed mind",
+         {"return_refund", "changed_mind", "fresh", "sup-9", 100, 0},
+         REVIEW_AUTO_REJECT,
+         "fresh_no_reason"},
+        {"fresh, quality",
+         {"return_refund", "quality", "fresh", "sup-1", 100, 0},
+         REVIEW_MANUAL,
          ""},
         {"serial returner of a trusted supplier",
-         {"refund_only", "quality", "", "sup-9", 100, 12}, REVIEW_MANUAL, "serial"},
-        {"trusted supplier", {"return_refund", "quality", "", "sup-9", 20000, 0},
-         REVIEW_AUTO_APPROVE, "trusted_supplier"},
-        {"trusted supplier, too much", {"return_refund", "quality", "", "sup-9", 20001, 0},
-         REVIEW_MANUAL, ""},
+         {"refund_only", "quality", "", "sup-9", 100, 12},
+         REVIEW_MANUAL,
+         "serial"},
+        {"trusted supplier",
+         {"return_refund", "quality", "", "sup-9", 20000, 0},
+         REVIEW_AUTO_APPROVE,
+         "trusted_supplier"},
+        {"trusted supplier, too much",
+         {"return_refund", "quality", "", "sup-9", 20001, 0},
+         REVIEW_MANUAL,
+         ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const review_rule_t *r = review_evaluate(&p, &cases[i].f);
@@ -126,8 +141,8 @@ static void history_needed(void **state) {
     review_policy_default(&p);
     assert_true(review_policy_uses_history(&p)); /* small_refund_only: at most 2 */
     char err[200];
-    json_t *doc = json_loads("{\"rules\": [{\"name\": \"all\", \"outcome\": \"auto_approve\"}]}",
-                             0, NULL);
+    json_t *doc =
+        json_loads("{\"rules\": [{\"name\": \"all\", \"outcome\": \"auto_approve\"}]}", 0, NULL);
     assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), 0);
     json_decref(doc);
     assert_false(review_policy_uses_history(&p));
@@ -207,14 +222,10 @@ static void policy_return_address(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(default_rules),
-        cmocka_unit_test(shop_rules),
-        cmocka_unit_test(history_needed),
-        cmocka_unit_test(cost_bearer_and_returnless),
-        cmocka_unit_test(liability),
-        cmocka_unit_test(reject_reasons),
-        cmocka_unit_test(platform_purpose),
-        cmocka_unit_test(policy_return_address),
+        cmocka_unit_test(default_rules),    cmocka_unit_test(shop_rules),
+        cmocka_unit_test(history_needed),   cmocka_unit_test(cost_bearer_and_returnless),
+        cmocka_unit_test(liability),        cmocka_unit_test(reject_reasons),
+        cmocka_unit_test(platform_purpose), cmocka_unit_test(policy_return_address),
     };
     return cmocka_run_group_tests_name("review", tests, NULL, NULL);
 }

@@ -39,7 +39,10 @@ static void grades(void **state) {
 
 static void supplier_leg(void **state) {
     (void)state;
-    static const struct { const char *from, *to; bool ok; } cases[] = {
+    static const struct {
+        const char *from, *to;
+        bool ok;
+    } cases[] = {
         {"requested", "in_transit", true},
         {"requested", "supplier_received", true},
         {"in_transit", "supplier_received", true},
@@ -70,11 +73,8 @@ static void reship(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(supplier_leg),
-        cmocka_unit_test(reship),
-        cmocka_unit_test(dispositions),
-        cmocka_unit_test(locations),
-        cmocka_unit_test(grades),
+        cmocka_unit_test(supplier_leg), cmocka_unit_test(reship), cmocka_unit_test(dispositions),
+        cmocka_unit_test(locations),    cmocka_unit_test(grades),
     };
     return cmocka_run_group_tests_name("warehouse", tests, NULL, NULL);
 }

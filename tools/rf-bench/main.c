@@ -53,8 +53,8 @@ typedef struct bench bench_t;
 /* One keep-alive connection carrying one request at a time. */
 typedef struct conn {
     bench_t *b;
-    bool warehouse;      /* a receipt connection (else a return-request one) */
-    bool return_refund;  /* the request in flight is a return-and-refund one */
+    bool warehouse;     /* a receipt connection (else a return-request one) */
+    bool return_refund; /* the request in flight is a return-and-refund one */
     uv_tcp_t tcp;
     uv_connect_t connect_req;
     uv_write_t write_req;
@@ -75,17 +75,17 @@ struct bench {
     conn_t wconns[MAX_CONNS]; /* toward the warehouse */
     int nwconns;
     struct sockaddr_in waddr;
-    PGconn *pg;               /* reads the warehouse's expected parcels */
+    PGconn *pg; /* reads the warehouse's expected parcels */
     uv_timer_t scan;
-    struct parcel *parcels;   /* every parcel seen expected, by return id */
-    char (*due)[64];          /* return ids whose receipt is still to post */
+    struct parcel *parcels; /* every parcel seen expected, by return id */
+    char (*due)[64];        /* return ids whose receipt is still to post */
     size_t ndue, capdue, duehead;
-    double mix;               /* share of return-and-refund requests */
-    long lines;               /* lines per order */
+    double mix; /* share of return-and-refund requests */
+    long lines; /* lines per order */
     double drain_seconds;
-    double give_up_seconds;   /* after the load's end; < 0: never give up */
-    uint64_t offered;         /* rate x seconds */
-    bool gave_up;             /* the requests still unsent were given up */
+    double give_up_seconds; /* after the load's end; < 0: never give up */
+    uint64_t offered;       /* rate x seconds */
+    bool gave_up;           /* the requests still unsent were given up */
     uint64_t rr_accepted, receipts_ok, receipts_failed;
     double rate;
     double seconds;
@@ -331,16 +331,31 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-    static bench_t b = {.rate = 1000, .seconds = 10, .nconns = 32, .orders = 0, .lines = 1,
-                 .nwconns = 8, .drain_seconds = 120, .give_up_seconds = -1};
+    static bench_t b = {.rate = 1000,
+                        .seconds = 10,
+                        .nconns = 32,
+                        .orders = 0,
+                        .lines = 1,
+                        .nwconns = 8,
+                        .drain_seconds = 120,
+                        .give_up_seconds = -1};
     const char *host = "127.0.0.1", *dsn = NULL;
     int port = 8080, wport = 0;
-    static const struct option opts[] = {
-        {"host", 1, 0, 'h'},     {"port", 1, 0, 'p'},         {"rate", 1, 0, 'r'},
-        {"seconds", 1, 0, 's'},  {"connections", 1, 0, 'c'},  {"orders", 1, 0, 'o'},
-        {"order-prefix", 1, 0, 'x'}, {"run", 1, 0, 'u'},      {"lines", 1, 0, 'l'},
-        {"mix", 1, 0, 'm'},      {"warehouse-port", 1, 0, 'w'}, {"dsn", 1, 0, 'd'},
-        {"drain-seconds", 1, 0, 'D'}, {"give-up-seconds", 1, 0, 'G'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"host", 1, 0, 'h'},
+                                         {"port", 1, 0, 'p'},
+                                         {"rate", 1, 0, 'r'},
+                                         {"seconds", 1, 0, 's'},
+                                         {"connections", 1, 0, 'c'},
+                                         {"orders", 1, 0, 'o'},
+                                         {"order-prefix", 1, 0, 'x'},
+                                         {"run", 1, 0, 'u'},
+                                         {"lines", 1, 0, 'l'},
+                                         {"mix", 1, 0, 'm'},
+                                         {"warehouse-port", 1, 0, 'w'},
+                                         {"dsn", 1, 0, 'd'},
+                                         {"drain-seconds", 1, 0, 'D'},
+                                         {"give-up-seconds", 1, 0, 'G'},
+                                         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
@@ -397,10 +412,10 @@ int main(int argc, char **argv) {
            "\"receipts_failed\": %llu, \"seconds\": %.3f, \"http_p50_ms\": %.2f, "
            "\"http_p99_ms\": %.2f, \"http_p999_ms\": %.2f, \"http_max_ms\": %.2f}\n",
            (unsigned long long)b.offered, (unsigned long long)(b.offered - b.sent),
-           (unsigned long long)b.sent, (unsigned long long)b.answered,
-           (unsigned long long)b.ok, (unsigned long long)b.refused,
-           (unsigned long long)b.errors, (unsigned long long)b.rr_accepted,
-           (unsigned long long)b.receipts_ok, (unsigned long long)b.receipts_failed, wall, pct(b.lat_us, b.nlat, 0.5) / 1000.0,
+           (unsigned long long)b.sent, (unsigned long long)b.answered, (unsigned long long)b.ok,
+           (unsigned long long)b.refused, (unsigned long long)b.errors,
+           (unsigned long long)b.rr_accepted, (unsigned long long)b.receipts_ok,
+           (unsigned long long)b.receipts_failed, wall, pct(b.lat_us, b.nlat, 0.5) / 1000.0,
            pct(b.lat_us, b.nlat, 0.99) / 1000.0, pct(b.lat_us, b.nlat, 0.999) / 1000.0,
            b.nlat ? b.lat_us[b.nlat - 1] / 1000.0 : 0.0);
     free(b.lat_us);

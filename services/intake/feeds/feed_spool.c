@@ -86,7 +86,7 @@ static int open_segment(intake_spool_t *s, char *err, size_t errlen) {
         (void)close(fd);
         return -1;
     }
-    (void)close(dfd); /* read only */
+    (void)close(dfd);                   /* read only */
     if (s->fd >= 0) (void)close(s->fd); /* its lines were synced, or never acknowledged */
     s->fd = fd;
     s->size = 0;
