@@ -57,8 +57,15 @@ const char *rf_http_body(const rf_http_exchange_t *x, size_t *len); /* "" if non
 /* Case-insensitive header lookup; NULL when absent. */
 const char *rf_http_header(const rf_http_exchange_t *x, const char *name);
 /* Decoded value of query parameter `name` copied into out (%xx and '+'
- * decoded); returns the length, or -1 when absent or longer than outlen-1. */
+ * decoded); returns the length, -1 when absent, -2 when longer than outlen-1
+ * (out is then unusable). */
 int rf_http_query_param(const rf_http_exchange_t *x, const char *name, char *out, size_t outlen);
+/* rf_http_query_has: whether parameter `name` is in the query, at any length. */
+bool rf_http_query_has(const rf_http_exchange_t *x, const char *name);
+/* rf_http_query_filter: an optional filter: absent reads as "" (0), present as
+ * its length; one too long for out is answered 400 invalid_query naming it and
+ * returns -1 (the caller then returns without answering). */
+int rf_http_query_filter(rf_http_exchange_t *x, const char *name, char *out, size_t outlen);
 
 /* rf_http_peer: the client's address "ip:port" ("" when unknown). */
 const char *rf_http_peer(const rf_http_exchange_t *x);

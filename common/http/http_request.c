@@ -135,13 +135,10 @@ static char decode_at(const char *s, size_t e, size_t *i) {
     return ch;
 }
 
-int rf_http_query_param(const rf_http_exchange_t *x, const char *name, char *out, size_t outlen) {
-    assert(x && x->magic == EXCHANGE_MAGIC);
-    if (!name) return -1;
-    const char *q = x->query;
-    size_t qlen = strlen(q);
-    size_t nlen = strlen(name);
-    size_t pos = 0;
+/* The raw (still encoded) value of parameter name: [*vstart, *vend) of the
+ * query, true when present. */
+static bool query_find(const char *q, const char *name, size_t *vstart, size_t *vend) {
+    size_t qlen = strlen(q), nlen = strlen(name), pos = 0;
     while (pos <= qlen) {
         size_t end = pos + strcspn(q + pos, "&");
         size_t eq = pos + strcspn(q + pos, "=&");
@@ -157,18 +154,44 @@ int rf_http_query_param(const rf_http_exchange_t *x, const char *name, char *out
             k++;
         }
         if (match && k == nlen && end > pos) {
-            size_t vstart = eq < end ? eq + 1 : end, olen = 0;
-            for (size_t j = vstart; j < end;) {
-                char ch = decode_at(q, end, &j);
-                if (!out || olen + 1 >= outlen) return -1;
-                out[olen++] = ch;
-            }
-            if (!out || outlen == 0) return -1;
-            out[olen] = '\0';
-            return (int)olen;
+            *vstart = eq < end ? eq + 1 : end;
+            *vend = end;
+            return true;
         }
         pos = end + 1;
     }
+    return false;
+}
+
+int rf_http_query_param(const rf_http_exchange_t *x, const char *name, char *out, size_t outlen) {
+    assert(x && x->magic == EXCHANGE_MAGIC);
+    size_t j, end;
+    if (!name || !query_find(x->query, name, &j, &end)) return -1;
+    if (!out || outlen == 0) return -2;
+    size_t olen = 0;
+    while (j < end) {
+        char ch = decode_at(x->query, end, &j);
+        if (olen + 1 >= outlen) return -2;
+        out[olen++] = ch;
+    }
+    out[olen] = '\0';
+    return (int)olen;
+}
+
+bool rf_http_query_has(const rf_http_exchange_t *x, const char *name) {
+    assert(x && x->magic == EXCHANGE_MAGIC);
+    size_t vstart, vend;
+    return name && query_find(x->query, name, &vstart, &vend);
+}
+
+int rf_http_query_filter(rf_http_exchange_t *x, const char *name, char *out, size_t outlen) {
+    int n = rf_http_query_param(x, name, out, outlen);
+    if (n == -1 && outlen > 0) out[0] = '\0';
+    if (n != -2) return n < 0 ? 0 : n;
+    char msg[160];
+    (void)snprintf(msg, sizeof msg, "query parameter %s is longer than %zu bytes", name,
+                   outlen ? outlen - 1 : 0);
+    rf_http_reply_error(x, 400, "invalid_query", msg);
     return -1;
 }
 

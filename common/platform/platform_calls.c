@@ -535,7 +535,7 @@ bool rf_pcalls_route(rf_db_t *db, rf_http_exchange_t *x) {
     if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/platform-calls") != 0)
         return false;
     char return_id[RF_ID_MAX];
-    if (rf_http_query_param(x, "return_id", return_id, sizeof return_id) < 0) return_id[0] = '\0';
+    if (rf_http_query_filter(x, "return_id", return_id, sizeof return_id) < 0) return true;
     const char *p[] = {return_id};
     bool dberr = false;
     json_t *calls = rf_db_query_json(

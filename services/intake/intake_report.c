@@ -25,7 +25,9 @@
 static int64_t query_int(rf_http_exchange_t *x, const char *name, int64_t dflt, int64_t lo,
                          int64_t hi) {
     char buf[32];
-    if (rf_http_query_param(x, name, buf, sizeof buf) <= 0) return dflt;
+    int n = rf_http_query_param(x, name, buf, sizeof buf);
+    if (n == -2) return -1; /* too long to be a number in range */
+    if (n <= 0) return dflt;
     char *end;
     long long v = strtoll(buf, &end, 10);
     if (*end || v < lo || v > hi) return -1;
@@ -34,8 +36,9 @@ static int64_t query_int(rf_http_exchange_t *x, const char *name, int64_t dflt, 
 
 static void list_returns(rf_worker_t *w, rf_http_exchange_t *x) {
     char state[40] = "", shop[130] = "", older[24], limit[24];
-    if (rf_http_query_param(x, "state", state, sizeof state) < 0) state[0] = '\0';
-    if (rf_http_query_param(x, "shop", shop, sizeof shop) < 0) shop[0] = '\0';
+    if (rf_http_query_filter(x, "state", state, sizeof state) < 0 ||
+        rf_http_query_filter(x, "shop", shop, sizeof shop) < 0)
+        return;
     int64_t older_s = query_int(x, "older_than_s", 0, 0, 100LL * 365 * 86400);
     int64_t lim = query_int(x, "limit", 100, 1, 1000);
     if (older_s < 0 || lim < 0) {
@@ -177,11 +180,10 @@ static void report_returns(rf_worker_t *w, rf_http_exchange_t *x) {
 bool intake_ops_route(rf_worker_t *w, rf_http_exchange_t *x) {
     if (strcmp(rf_http_method(x), "GET") != 0) return false;
     const char *path = rf_http_path(x);
-    char probe[8];
     if (strcmp(path, "/v1/returns") == 0) {
-        /* With platform_return_id it is the single lookup (intake.c). */
-        if (rf_http_query_param(x, "platform_return_id", probe, sizeof probe) != -1 ||
-            rf_http_query_param(x, "platform", probe, sizeof probe) != -1)
+        /* With platform or platform_return_id, at any length, it is the single
+         * lookup (intake.c). */
+        if (rf_http_query_has(x, "platform_return_id") || rf_http_query_has(x, "platform"))
             return false;
         list_returns(w, x);
     } else if (strcmp(path, "/v1/reports/states") == 0) report_states(w, x);

@@ -516,10 +516,10 @@ bool refund_route(void *arg, rf_http_exchange_t *x) {
     rf_db_t *db = rf_worker_db(worker);
     if (rf_pcalls_route(db, x)) return true;
     if (get && strcmp(path, "/v1/refunds") == 0) {
-        if (rf_http_query_param(x, "return_id", id, sizeof id) < 0) id[0] = '\0';
+        if (rf_http_query_filter(x, "return_id", id, sizeof id) < 0) return true;
         reply_list(x, "refunds", refund_db_list(db, id));
     } else if (get && strcmp(path, "/v1/claims") == 0) {
-        if (rf_http_query_param(x, "party_id", id, sizeof id) < 0) id[0] = '\0';
+        if (rf_http_query_filter(x, "party_id", id, sizeof id) < 0) return true;
         reply_list(x, "claims", refund_db_claims(db, id));
     } else if (get && rf_path_match(path, "/v1/suppliers/{}/balance", id, sizeof id)) {
         json_t *doc = refund_db_supplier_balance(db, id);

@@ -150,7 +150,9 @@ db_err:
 
 static void list_reviews(rf_http_exchange_t *x) {
     char status[32];
-    if (rf_http_query_param(x, "status", status, sizeof status) <= 0) strcpy(status, "pending");
+    int n = rf_http_query_filter(x, "status", status, sizeof status);
+    if (n < 0) return;
+    if (n == 0) strcpy(status, "pending");
     json_t *list = review_db_list(rf_worker_db(worker), status);
     if (!list) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
     else rf_http_reply_json(x, 200, json_pack("{s:o}", "reviews", list));

@@ -318,7 +318,7 @@ db_err:
 
 static void get_legs(rf_http_exchange_t *x) {
     char supplier[128], overdue[8];
-    if (rf_http_query_param(x, "supplier_id", supplier, sizeof supplier) < 0) supplier[0] = '\0';
+    if (rf_http_query_filter(x, "supplier_id", supplier, sizeof supplier) < 0) return;
     bool only =
         rf_http_query_param(x, "overdue", overdue, sizeof overdue) > 0 && strcmp(overdue, "0") != 0;
     json_t *list = warehouse_db_legs(rf_worker_db(worker), supplier, only);

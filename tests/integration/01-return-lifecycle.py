@@ -46,6 +46,23 @@ def scenario(h):
     h.check(r.status == 200 and r.get("return_id") == a,
             "lookup by platform_return_id: expected %s, got %r" % (a, r))
 
+    h.step("real-length ids: a 19-digit platform_return_id is found by lookup, never the list")
+    order19 = harness.platform_id()
+    line19 = harness.platform_id()
+    h.post_order(order19, [(line19, 1, 2000)])
+    prid19 = harness.platform_id()
+    r19 = h.post_return(prid19, order19, line19, kind="refund_only", amount=2000, reason="late")
+    r = h.http("GET", "intake", "/v1/returns?platform=api&platform_return_id=" + prid19)
+    h.check(r.status == 200 and r.get("return_id") == r19,
+            "lookup by a 19-digit platform_return_id: expected %s, got %r" % (r19, r))
+    r = h.http("GET", "intake",
+               "/v1/returns?platform=kuaishou&platform_return_id=" + harness.platform_id())
+    h.check(r.status == 404 and r.get("returns") is None,
+            "lookup of an unknown kuaishou 19-digit id: expected 404, got %r" % r)
+    r = h.http("GET", "intake", "/v1/returns?shop=" + "9" * 200)
+    h.check(r.status == 400 and r.get("error") == "invalid_query",
+            "a shop filter longer than a shop id: expected 400 invalid_query, got %r" % r)
+
     h.step("return_refund: under_review -> approve -> awaiting_return -> receipt -> refunded")
     b = h.post_return(harness.uid("rb"), order, "L2", kind="return_refund", amount=20000,
                       reason="quality")
@@ -164,12 +181,12 @@ def scenario(h):
     h.step("refunds: exactly one per refunded return, none for rejected/disputed")
     rows = dict((r[0], int(r[1])) for r in h.psql(
         "SELECT return_id, count(*) FROM refund.refunds GROUP BY return_id"))
-    h.check(rows.get(a) == 1 and rows.get(b) == 1,
-            "refund.refunds per return: %s (expected one for %s and %s)" % (rows, a, b))
+    h.check(rows.get(a) == 1 and rows.get(b) == 1 and rows.get(r19) == 1,
+            "refund.refunds per return: %s (expected one for %s, %s and %s)" % (rows, a, b, r19))
     h.check(c not in rows and d not in rows and e not in rows,
             "a refund exists for the rejected (%s), disputed (%s) or exchanged (%s) return: %s"
             % (c, d, e, rows))
-    h.check(len(rows) == 2, "unexpected refunds: %s" % rows)
+    h.check(len(rows) == 3, "unexpected refunds: %s" % rows)
     amounts = dict(h.psql("SELECT return_id, amount_fen FROM refund.refunds"))
     h.check(amounts.get(a) == "2500" and amounts.get(b) == "20000",
             "refund amounts %s, expected %s=2500 %s=20000" % (amounts, a, b))

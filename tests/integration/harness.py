@@ -945,6 +945,12 @@ def uid(prefix="x"):
     return "%s-%d-%06x" % (prefix, int(time.time()), random.getrandbits(24))
 
 
+def platform_id():
+    """A real-length platform id: 19 digits, as Kuaishou's refundId and oid and
+    Douyin's aftersale_id are (short ids hide buffer bugs)."""
+    return str(random.randint(10**18, 10**19 - 1))
+
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 

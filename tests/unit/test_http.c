@@ -106,17 +106,22 @@ static void handler(rf_http_exchange_t *x, void *arg) {
         int rc = rf_http_query_param(x, "c", c, sizeof c);
         int rsmall = rf_http_query_param(x, "a", small, sizeof small);
         int rnone = rf_http_query_param(x, "zz", c, sizeof c);
+        char f[4];
+        int rfilter = rf_http_query_filter(x, "zz", f, sizeof f); /* absent: "" */
+        if (rfilter != 0 || f[0] != '\0') rfilter = 99;
+        bool has_a = rf_http_query_has(x, "a"), has_zz = rf_http_query_has(x, "zz");
         const char *xt = rf_http_header(x, "X-TEST");
         const char *ct = rf_http_header(x, "content-TYPE");
         size_t blen;
         const char *body = rf_http_body(x, &blen);
         char out[8192];
-        int n = snprintf(out, sizeof out,
-                         "method=%s|path=%s|query=%s|a=%s|b=%s|c=%d|a_small=%d|zz=%d|"
-                         "x-test=%s|ctype=%s|blen=%zu|body=%.*s|",
-                         rf_http_method(x), path, rf_http_query(x), ra >= 0 ? a : "<absent>",
-                         rb >= 0 ? b : "<absent>", rc, rsmall, rnone, xt ? xt : "<none>",
-                         ct ? ct : "<none>", blen, (int)blen, body);
+        int n = snprintf(
+            out, sizeof out,
+            "method=%s|path=%s|query=%s|a=%s|b=%s|c=%d|a_small=%d|zz=%d|filter=%d|has=%d%d|"
+            "x-test=%s|ctype=%s|blen=%zu|body=%.*s|",
+            rf_http_method(x), path, rf_http_query(x), ra >= 0 ? a : "<absent>",
+            rb >= 0 ? b : "<absent>", rc, rsmall, rnone, rfilter, has_a, has_zz, xt ? xt : "<none>",
+            ct ? ct : "<none>", blen, (int)blen, body);
         assert_true(n > 0 && (size_t)n < sizeof out);
         rf_http_reply(x, 200, "text/plain; charset=utf-8", out, (size_t)n);
     } else {
@@ -308,8 +313,10 @@ static void test_get_query_params(void **state) {
     assert_non_null(strstr(resp->body, "|a=hello world|"));
     assert_non_null(strstr(resp->body, "|b=x y+z%zz|")); /* bad escape kept */
     assert_non_null(strstr(resp->body, "|c=0|"));        /* present, empty */
-    assert_non_null(strstr(resp->body, "|a_small=-1|")); /* longer than outlen-1 */
+    assert_non_null(strstr(resp->body, "|a_small=-2|")); /* longer than outlen-1 */
     assert_non_null(strstr(resp->body, "|zz=-1|"));      /* absent */
+    assert_non_null(strstr(resp->body, "|filter=0|"));   /* absent filter reads as "" */
+    assert_non_null(strstr(resp->body, "|has=10|"));     /* a present at any length */
     assert_non_null(strstr(resp->body, "|blen=0|body=|"));
     /* no query at all */
     send_str(r->fd, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");

@@ -13,8 +13,9 @@ bool intake_feed_route(rf_worker_t *w, rf_http_exchange_t *x) {
     if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/feeds/audit") != 0)
         return false;
     char platform[32] = "", limit_text[16] = "";
-    rf_http_query_param(x, "platform", platform, sizeof platform);
-    rf_http_query_param(x, "limit", limit_text, sizeof limit_text);
+    if (rf_http_query_filter(x, "platform", platform, sizeof platform) < 0 ||
+        rf_http_query_filter(x, "limit", limit_text, sizeof limit_text) < 0)
+        return true;
     long limit = *limit_text ? strtol(limit_text, NULL, 10) : 100;
     if (limit < 1 || limit > 1000) limit = 100;
     rf_num_t lim = rf_i64(limit);
