@@ -1,6 +1,14 @@
 /*
  * bus/bus.h: durable event delivery between workers over ZeroMQ.
  *
+ * The folder common/bus/ is layer 2: it may use runtime/ (log, ids, config),
+ * db/ (connection, migrations, arrays) and proto/ (the events' codec), never
+ * http/, worker/ or platform/. Its parts, one job each: outbox.c (write and
+ * poll), dispatch.c (send, ACK timeouts), sockets.c (links, the ROUTER),
+ * inbox.c (apply, dedup), poison.c, dead_letter.c, replica.c, curve.c, zap.c,
+ * migrations.c (the delivery tables); what they share is in bus_internal.h,
+ * which nothing outside the folder reads.
+ *
  * PostgreSQL makes events durable; ZeroMQ only moves them. The rules
  * (DESIGN.md section 4) and how this module keeps them:
  *

@@ -3,6 +3,11 @@
  * http-parser library (libhttp-parser). Used by every worker for its health,
  * metrics, API and admin surfaces.
  *
+ * The folder common/http/ is layer 2: the server (http.c, http_parse.c,
+ * http_request.c, http_response.c; shared in http_internal.h), the client on
+ * the same loop (httpc.h), bearer tokens and roles (auth.h) and the operations
+ * page (ops.html, embedded at build time). It may use runtime/ only.
+ *
  * One handler per server. The handler is given an exchange and must answer it
  * exactly once with rf_http_reply() (or a helper), either before it returns or
  * later from the same loop (for answers that wait on other work). Keep-alive is

@@ -1,6 +1,10 @@
 /*
  * proto/proto.h: returnflow events in C, derived from proto/events.def.
  *
+ * The folder common/proto/ is layer 1 (it uses runtime/ only): proto.c (the
+ * types and their names), proto_encode.c and proto_decode.c (msgpack), and
+ * proto_json.c (the JSON view for logs, dead letters and the ops page).
+ *
  * Structs, the type enum, the codec (msgpack) and the JSON view all come from
  * the X-macros in events.def; nothing here lists a field by hand.
  *

@@ -1,6 +1,11 @@
 /*
  * worker/worker.h: what every returnflow worker process has in common.
  *
+ * The folder common/worker/ is layer 3: it ties runtime/, db/, bus/ and http/
+ * into one process (worker.c start and stop, worker_config.c the common
+ * settings, worker_routes.c the built-in routes, worker_metrics.c /metrics).
+ * Only platform/ and the services stand above it.
+ *
  * rf_worker_main() does the wiring so that a service's main.c is a table:
  * configuration from the environment (common entries plus the service's own;
  * every bad setting reported at once), the libuv loop, the PostgreSQL
