@@ -1,6 +1,7 @@
 #!/bin/sh
 # returnflow: install every Debian package needed to build, test and run returnflow.
 # Idempotent: prints nothing and changes nothing when all packages are present.
+# Then the npm packages the tests use (tests/ks-sdk), with npm.
 # Used by `make deps` (and so `make run` / `make test`) and by CI.
 set -eu
 
@@ -47,8 +48,31 @@ for p in $packages; do
         *) missing="$missing $p" ;;
     esac
 done
+# Node.js and npm run the Kuaishou platform's own npm client in one test (its
+# signatures checked against returnflow's); Debian's packages when the machine
+# has no npm of its own.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 missing=${missing# }
-[ -z "$missing" ] && exit 0
+
+# The npm packages of the tests (tests/ks-sdk: pinned by its package-lock.json).
+install_npm_packages() {
+    sdk="$(dirname "$0")/../tests/ks-sdk"
+    [ -d "$sdk/node_modules/kuaishou-merchant-open-api" ] && return 0
+    npm_log=$(mktemp "${TMPDIR:-/tmp}/rf-install-npm.XXXXXX")
+    if ! (cd "$sdk" && npm ci --no-audit --no-fund) >"$npm_log" 2>&1; then
+        tail -n 40 "$npm_log" >&2
+        rm -f "$npm_log"
+        echo "install-deps.sh: npm ci in tests/ks-sdk failed" >&2
+        exit 1
+    fi
+    rm -f "$npm_log"
+    echo "install-deps.sh: installed the npm packages of tests/ks-sdk"
+}
+
+if [ -z "$missing" ]; then
+    install_npm_packages
+    exit 0
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
     sudo=""
@@ -72,3 +96,4 @@ if ! { $sudo apt-get update -q &&
     exit 1
 fi
 echo "install-deps.sh: installed $missing"
+install_npm_packages
