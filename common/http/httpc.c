@@ -193,9 +193,10 @@ int rf_httpc_post(rf_httpc_t *c, const char *url, const char *content_type, cons
     return rf_httpc_post_headers(c, url, content_type, NULL, body, len, timeout_ms, cb, arg);
 }
 
-int rf_httpc_post_headers(rf_httpc_t *c, const char *url, const char *content_type,
-                          const char *const *headers, const char *body, size_t len, long timeout_ms,
-                          rf_httpc_done_fn cb, void *arg) {
+/* Start a request: a POST of body when content_type is set, else a GET. */
+static int start(rf_httpc_t *c, const char *url, const char *content_type,
+                 const char *const *headers, const char *body, size_t len, long timeout_ms,
+                 rf_httpc_done_fn cb, void *arg) {
     request_t *r = calloc(1, sizeof *r);
     if (!r) return -1;
     r->cb = cb;
@@ -203,8 +204,8 @@ int rf_httpc_post_headers(rf_httpc_t *c, const char *url, const char *content_ty
     r->easy = curl_easy_init();
     r->body = malloc(len + 1);
     char ct[256];
-    snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
-    r->headers = curl_slist_append(NULL, ct);
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "text/plain");
+    r->headers = curl_slist_append(NULL, content_type ? ct : "Accept: application/json");
     for (size_t i = 0; headers && headers[i] && r->headers; i++) {
         struct curl_slist *more = curl_slist_append(r->headers, headers[i]);
         if (!more) {
@@ -222,9 +223,13 @@ int rf_httpc_post_headers(rf_httpc_t *c, const char *url, const char *content_ty
     r->body[len] = '\0';
     CURL *e = r->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (content_type) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -242,6 +247,18 @@ int rf_httpc_post_headers(rf_httpc_t *c, const char *url, const char *content_ty
     c->requests = r;
     c->pending++;
     return 0;
+}
+
+int rf_httpc_post_headers(rf_httpc_t *c, const char *url, const char *content_type,
+                          const char *const *headers, const char *body, size_t len, long timeout_ms,
+                          rf_httpc_done_fn cb, void *arg) {
+    if (!content_type) return -1;
+    return start(c, url, content_type, headers, body, len, timeout_ms, cb, arg);
+}
+
+int rf_httpc_get_headers(rf_httpc_t *c, const char *url, const char *const *headers,
+                         long timeout_ms, rf_httpc_done_fn cb, void *arg) {
+    return start(c, url, NULL, headers, "", 0, timeout_ms, cb, arg);
 }
 
 size_t rf_httpc_pending(const rf_httpc_t *c) { return c->pending; }

@@ -41,6 +41,11 @@ int rf_httpc_post_headers(rf_httpc_t *c, const char *url, const char *content_ty
                           const char *const *headers, const char *body, size_t len, long timeout_ms,
                           rf_httpc_done_fn cb, void *arg);
 
+/* rf_httpc_get_headers: GET url (the query already in it) with extra request
+ * headers (as rf_httpc_post_headers); the same limits and callback. */
+int rf_httpc_get_headers(rf_httpc_t *c, const char *url, const char *const *headers,
+                         long timeout_ms, rf_httpc_done_fn cb, void *arg);
+
 /* rf_httpc_pending: requests started and not yet called back. */
 size_t rf_httpc_pending(const rf_httpc_t *c);
 

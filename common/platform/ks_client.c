@@ -195,8 +195,19 @@ int rf_ks_call_keyed(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *metho
             snprintf(key_header, sizeof key_header, "Idempotency-Key: %s", idempotency_key);
             headers[0] = key_header;
         }
-        rc = rf_httpc_post_headers(c, url, "application/x-www-form-urlencoded;charset=UTF-8",
-                                   headers, form, strlen(form), timeout_ms, on_answer, call);
+        if (strcmp(rf_ks_method_verb(method), "POST") == 0) {
+            rc = rf_httpc_post_headers(c, url, "application/x-www-form-urlencoded;charset=UTF-8",
+                                       headers, form, strlen(form), timeout_ms, on_answer, call);
+        } else {
+            /* GET: the same signed parameters, in the query */
+            size_t len = strlen(url) + strlen(form) + 2;
+            char *full = malloc(len);
+            if (full) {
+                snprintf(full, len, "%s?%s", url, form);
+                rc = rf_httpc_get_headers(c, full, headers, timeout_ms, on_answer, call);
+            }
+            free(full);
+        }
     }
     if (rc != 0) free(call);
     free(form);

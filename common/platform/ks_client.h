@@ -2,10 +2,12 @@
  * platform/ks_client.h: signed calls to the Kuaishou open platform's API over the
  * asynchronous HTTP client (http/httpc.h).
  *
- * A call is the method's path on the API host, form-urlencoded with the
- * common parameters (appkey, method, version=1, param as a JSON string,
- * access_token, timestamp in ms, signMethod, sign; see platform/kuaishou.h for the
- * signature). The answer {"result": 1, "data": ...} is success; any other
+ * A call is the method's path on the API host with the common parameters
+ * (appkey, method, version=1, param as a JSON string, access_token, timestamp
+ * in ms, signMethod, sign; see platform/kuaishou.h for the signature),
+ * form-urlencoded: in the body of a POST, or in the query of a GET, by the
+ * method's declared verb (rf_ks_method_verb), as the platform's own client
+ * (kuaishou-merchant-open-api's execute) sends them. The answer {"result": 1, "data": ...} is success; any other
  * result is the platform's refusal, and the configured rate-limit codes are
  * told apart so the caller backs off instead of giving up.
  */

@@ -49,6 +49,18 @@ int rf_ks_method_path(const char *method, char *out, size_t cap) {
     return 0;
 }
 
+const char *rf_ks_method_verb(const char *method) {
+    static const char *const posted[] = {"open.seller.order.refund.approve",
+                                         "open.seller.order.refund.returngoods.approve",
+                                         "open.seller.order.refund.confirm.receipt",
+                                         "open.refund.reject",
+                                         "open.refund.submit.returnInfo",
+                                         NULL};
+    for (const char *const *m = posted; *m; m++)
+        if (strcmp(*m, method) == 0) return "POST";
+    return "GET";
+}
+
 static const uint8_t zero_iv[16];
 
 /* The app's message key: Base64 of 16, 24 or 32 bytes. */

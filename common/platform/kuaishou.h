@@ -35,6 +35,15 @@ int rf_ks_sign(const rf_ks_param_t *params, size_t n, const char *secret,
  * "open.seller.order.refund.detail". out needs strlen(method) + 2 bytes. */
 int rf_ks_method_path(const char *method, char *out, size_t cap);
 
+/* rf_ks_method_verb: the HTTP verb a method is declared with
+ * (kuaishou-merchant-open-api, es/common/constant/api.default.method.js):
+ * "GET" for open.order.detail, open.seller.order.refund.detail,
+ * open.seller.order.refund.pcursor.list and open.refund.reject.reason; "POST"
+ * for open.seller.order.refund.approve, .returngoods.approve,
+ * .confirm.receipt, open.refund.reject and open.refund.submit.returnInfo.
+ * A method not in that list is GET, as the package's client does. */
+const char *rf_ks_method_verb(const char *method);
+
 /* A decrypted push message. */
 typedef struct rf_ks_push {
     char event_id[128]; /* eventId: the dedup key */

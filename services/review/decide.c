@@ -157,10 +157,10 @@ static int act(rf_bus_t *bus, rf_db_t *db, const review_task_t *t, const review_
     if (outcome != REVIEW_MANUAL) {
         review_decision_t d = rule_decision(t, rule, causation);
         int rc = review_carry_out(bus, db, t, &d);
-        if (rc != -2) return rc < 0 ? -1 : 0;
-        rf_warn("event=auto_decision_needs_person return_id=%s reason=no_return_address"
-                " destination=%s",
-                t->return_id, t->destination);
+        if (rc != -2 && rc != -3) return rc < 0 ? -1 : 0;
+        rf_warn("event=auto_decision_needs_person return_id=%s reason=%s destination=%s",
+                t->return_id, rc == -2 ? "no_return_address" : "no_reject_reason_code",
+                t->destination);
     }
     const char *role = review_required_role(pol, t->requested_amount_fen);
     if (review_db_set_required_role(db, t->return_id, role) != 0) return -1;

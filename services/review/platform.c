@@ -5,9 +5,11 @@
  * approving a return that brings goods back is
  * open.seller.order.refund.returngoods.approve (refundId, refundAmount in
  * fen, addressId: the return address of the goods' destination, the
- * merchant's from the review policy or the supplier's own); a rejection is
- * open.refund.reject with the reason and refundVersion, the version of the
- * record the decision saw. The call is written with the decision
+ * supplier's own, or the merchant's from the review policy; the merchant's
+ * is optional as declared: without it the shop's default return address is
+ * used); a rejection is open.refund.reject (refundId, reasonCode: the
+ * policy's Kuaishou code for the reason, rejectDesc, refundVersion: the
+ * version of the record the decision saw). The call is written with the decision
  * (platform/platform_calls.h sends it, once) and return.approved / return.rejected
  * follow only the platform's yes, so the warehouse never expects a parcel
  * the platform did not agree to. A refund-only (or returnless) approval
@@ -38,16 +40,17 @@ int review_platform_address(rf_db_t *db, const review_task_t *t, const review_po
     return 0;
 }
 
-static json_t *call_param(const review_task_t *t, const review_decision_t *d, const char *address) {
+static json_t *call_param(const review_task_t *t, const review_decision_t *d, const char *address,
+                          int64_t reason_code) {
     json_t *param = json_pack("{s:o}", "refundId", rf_pcalls_id_json(t->platform_return_id));
     if (!param) return NULL;
     int rc;
     if (d->approve) {
-        rc = json_object_set_new(param, "refundAmount", json_integer(d->amount_fen)) |
-             json_object_set_new(param, "addressId", rf_pcalls_id_json(address));
+        rc = json_object_set_new(param, "refundAmount", json_integer(d->amount_fen));
+        if (*address) rc |= json_object_set_new(param, "addressId", rf_pcalls_id_json(address));
     } else {
         rc = json_object_set_new(param, "refundVersion", json_integer(t->platform_version)) |
-             json_object_set_new(param, "rejectReason", json_string(d->reason_code)) |
+             json_object_set_new(param, "reasonCode", json_integer(reason_code)) |
              json_object_set_new(param, "rejectDesc",
                                  json_string(d->note && *d->note ? d->note : d->reason_code));
     }
@@ -64,7 +67,10 @@ int review_platform_call(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
     if (!purpose) return 0;
     char address[64] = "";
     if (d->approve && review_platform_address(db, t, pol, address, sizeof address) != 0) return -1;
-    if (d->approve && !*address && rf_pcalls_enabled()) return -2;
+    bool to_supplier = strcmp(t->destination, "supplier") == 0;
+    if (d->approve && !*address && to_supplier && rf_pcalls_enabled()) return -2;
+    int64_t reason_code = d->approve ? 0 : review_ks_reject_code(pol, d->reason_code);
+    if (!d->approve && reason_code <= 0 && rf_pcalls_enabled()) return -3;
     int64_t n = review_db_call_count(db, t->return_id);
     if (n < 0) return -1;
     /* the decision's key: the return, what is said, the record's version it
@@ -73,7 +79,7 @@ int review_platform_call(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
     char key[200];
     snprintf(key, sizeof key, "review-%s-%s-v%lld-%lld", t->return_id, purpose,
              (long long)t->platform_version, (long long)n + 1);
-    json_t *param = call_param(t, d, address);
+    json_t *param = call_param(t, d, address, reason_code);
     json_t *context = json_pack("{s:b, s:I, s:s, s:s?, s:s?, s:s?}", "approve", d->approve,
                                 "amount_fen", (json_int_t)d->amount_fen, "by", d->by, "reason_code",
                                 d->reason_code, "note", d->note, "causation", d->causation);

@@ -130,8 +130,16 @@ static void decide(rf_http_exchange_t *x, const char *return_id, bool approve) {
     if (done == -2) {
         rf_bus_tx_rollback(bus);
         rf_http_reply_error(x, 422, "no_return_address",
-                            "no platform return address is configured for this return's"
-                            " destination (review policy return_address_id, or the supplier's)");
+                            "no platform return address is configured for the supplier that"
+                            " takes this return's goods back");
+        json_decref(doc);
+        return;
+    }
+    if (done == -3) {
+        rf_bus_tx_rollback(bus);
+        rf_http_reply_error(x, 422, "no_reject_reason_code",
+                            "no Kuaishou reasonCode is configured for this rejection's reason"
+                            " (review policy kuaishou_reject_reason_codes)");
         json_decref(doc);
         return;
     }

@@ -27,6 +27,7 @@ extern char review_policy_file[RF_CFG_STR_MAX]; /* RF_REVIEW_POLICY_FILE, "" for
 
 #define REVIEW_WORD_MAX 64
 #define REVIEW_LIST_MAX 8
+#define REVIEW_REJECT_REASONS 7 /* the rejection reasons (rules.c) */
 #define REVIEW_RULES_MAX 32
 
 typedef enum review_outcome {
@@ -60,6 +61,10 @@ typedef struct review_policy {
     int64_t return_shipping_cost_fen; /* returnless when goods are worth less */
     bool returnless;                  /* allow returnless refunds at all */
     char return_address_id[64];       /* the merchant's return address id on the platform */
+    /* Kuaishou's reasonCode (open.refund.reject.reason) of each rejection
+     * reason, in rules.c's order, then "*" (any other); 0: none
+     * ("kuaishou_reject_reason_codes" in the policy) */
+    int64_t ks_reject_codes[REVIEW_REJECT_REASONS + 1];
 } review_policy_t;
 
 /* What the rules look at. */
@@ -89,6 +94,9 @@ const char *review_cost_bearer(const char *liability, bool freight_insured);
 bool review_returnless(const review_policy_t *p, const char *kind, int64_t goods_value_fen);
 const char *review_liability(const char *reason_code);
 bool review_reject_reason_known(const char *code);
+/* review_ks_reject_code: the Kuaishou reasonCode the policy gives a
+ * rejection reason (its own, else "*"), 0 when none. */
+int64_t review_ks_reject_code(const review_policy_t *p, const char *reason);
 
 /* A review task as stored. */
 typedef struct review_task {
@@ -127,7 +135,7 @@ typedef struct review_decision {
 rf_apply_result_t review_decide_request(rf_bus_t *bus, rf_db_t *db, const rf_event_t *ev);
 /* review_carry_out: carry out d (recorded; events now or after the
  * platform's answer). 0, 1 the events wait for the platform's answer, -1 db
- * error, -2 no return address. */
+ * error, -2 no return address, -3 no Kuaishou reasonCode for the rejection. */
 int review_carry_out(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
                      const review_decision_t *d);
 /* review_platform_settle: the rf_pcall_settle_fn of the review worker. */
@@ -153,7 +161,9 @@ int review_platform_address(rf_db_t *db, const review_task_t *t, const review_po
 /* review_platform_call: write the call of decision d on task t (inside the
  * caller's transaction). 1: the events wait for the platform's answer;
  * 0: no call, or calls off (recorded as not_sent, alerted): emit now;
- * -1: db error; -2: no return address configured for the destination. */
+ * -1: db error; -2: no return address configured for a supplier that takes
+ * the goods back (the merchant's may be left out: the shop's default return
+ * address); -3: no Kuaishou reasonCode for the rejection's reason. */
 int review_platform_call(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
                          const review_policy_t *pol, const review_decision_t *d);
 

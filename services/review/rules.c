@@ -28,10 +28,38 @@ const char *review_liability(const char *reason_code) {
     return "merchant";
 }
 
-bool review_reject_reason_known(const char *code) {
-    for (const char *const *r = reject_reasons; *r; r++)
-        if (strcmp(*r, code) == 0) return true;
-    return false;
+static int reject_reason_index(const char *code) {
+    for (int i = 0; reject_reasons[i]; i++)
+        if (strcmp(reject_reasons[i], code) == 0) return i;
+    return -1;
+}
+
+bool review_reject_reason_known(const char *code) { return reject_reason_index(code) >= 0; }
+
+int64_t review_ks_reject_code(const review_policy_t *p, const char *reason) {
+    int i = reason ? reject_reason_index(reason) : -1;
+    if (i >= 0 && p->ks_reject_codes[i] > 0) return p->ks_reject_codes[i];
+    return p->ks_reject_codes[REVIEW_REJECT_REASONS];
+}
+
+/* "kuaishou_reject_reason_codes": {"<rejection reason>" or "*": reasonCode}. */
+static int read_reject_codes(json_t *doc, review_policy_t *p, char *err, size_t errlen) {
+    json_t *codes = json_object_get(doc, "kuaishou_reject_reason_codes");
+    if (!codes) return 0;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(codes)) goto bad;
+    json_object_foreach(codes, key, v) {
+        int i = strcmp(key, "*") == 0 ? REVIEW_REJECT_REASONS : reject_reason_index(key);
+        if (i < 0 || !json_is_integer(v) || json_integer_value(v) <= 0) goto bad;
+        p->ks_reject_codes[i] = (int64_t)json_integer_value(v);
+    }
+    return 0;
+bad:
+    snprintf(err, errlen,
+             "kuaishou_reject_reason_codes must map rejection reasons (or \"*\") to"
+             " Kuaishou's reasonCode numbers");
+    return -1;
 }
 
 static int read_strs(json_t *r, const char *key, char (*dst)[REVIEW_WORD_MAX], size_t *n, char *err,
@@ -147,6 +175,7 @@ int review_policy_from_json(json_t *doc, review_policy_t *p, char *err, size_t e
     }
     if (addr)
         snprintf(p->return_address_id, sizeof p->return_address_id, "%s", json_string_value(addr));
+    if (read_reject_codes(doc, p, err, errlen) != 0) return -1;
     json_t *rules = json_object_get(doc, "rules");
     if (!rules) return 0;
     if (!json_is_array(rules) || json_array_size(rules) > REVIEW_RULES_MAX) {

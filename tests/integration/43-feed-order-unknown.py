@@ -3,10 +3,13 @@
 
   - Kuaishou: a refund is pushed for an order the platform does not show yet: the
     return waits (feed_records state pending, nothing refused), intake asks for the
-    order (open.seller.order.detail) until the platform has it, maps it (lines by
-    skuId, quantity, price, category, supplier, delivery time) and then creates the
+    order (open.order.detail, a GET) until the platform has it, maps it as declared
+    (orderBaseInfo: sellerOpenId the shop, buyerOpenId, recvTime = signed for;
+    orderItemInfo: the one line, by skuId, quantity, price, title; orderAddress:
+    the region; no category or supplier: empty, not invented) and then creates the
     return, through the policy checks, with the record's updateTime as
-    platform_version on return.requested;
+    platform_version on return.requested and the quantity of the order line
+    (productNum is 0 for physical goods);
   - Douyin: an after-sale pushed for an unknown order waits until the order arrives
     through POST /v1/orders, then the return is created.
 Prints the figures: order.detail calls, seconds waited, returns created.
@@ -24,7 +27,7 @@ FEEDS = feedkit.Feeds()
 
 def scenario(h):
     ks = FEEDS.standin
-    oid, sku, refund_id = "2309990000000000001", "3309990000000000001", "2409990000000000001"
+    oid, sku, refund_id = feedkit.ks_id(), feedkit.ks_id(), feedkit.ks_id()
 
     h.step("Kuaishou: refund pushed before the platform shows its order: it waits")
     rec = ks.add_refund(refund_id, oid, sku_id=sku, refund_fee=2500, handling_way=10, status=10)
@@ -33,35 +36,48 @@ def scenario(h):
             "push answered %d %s" % (status, answer))
     h.wait_until(lambda: (feedkit.feed_record(h, "kuaishou", refund_id) or {}).get("state")
                  == "pending", 20, "the refund waiting for its order")
-    h.wait_until(lambda: len(ks.calls_of("open.seller.order.detail")) >= 1, 20,
+    h.wait_until(lambda: len(ks.calls_of("open.order.detail")) >= 1, 20,
                  "intake to ask for the order")
     h.check(h.count("FROM intake.returns WHERE platform_return_id = '%s'" % refund_id) == 0,
             "no return (and no refusal) while the order is unknown")
 
     h.step("the platform has the order now: it is fetched, mapped, and the return created")
     t0 = time.monotonic()
-    ks.add_order(oid, [{"skuId": int(sku), "itemId": 1, "itemTitle": "jacket", "num": 2,
-                        "price": 2500, "category": "apparel", "supplierId": "sup-9"}],
-                 seller_id=77, buyer_id=88)
+    signed_for = int(time.time() * 1000) - 3 * 86400000
+    ks.add_order(oid, {"skuId": int(sku), "itemId": int(sku) + 7, "itemTitle": "加厚羽绒服 黑色 XL",
+                       "num": 2, "price": 2500, "originalPrice": 3200, "goodsCode": "YRF-XL-01"},
+                 seller_open_id="f8e7d6c5b4a39281", buyer_open_id="b9c8d7e6f5a4",
+                 recv_time=signed_for, province="广东省", city="深圳市", pay_type=2)
     doc = h.wait_until(lambda: (feedkit.feed_record(h, "kuaishou", refund_id) or {}).get("state")
                        == "created" and feedkit.feed_record(h, "kuaishou", refund_id), 30,
                        "the return created once the order arrived")
     waited = time.monotonic() - t0
     line = h.psql("SELECT l.quantity, l.unit_price_fen, l.category, l.supplier_id, o.shop_id,"
-                  " o.delivered_at IS NOT NULL FROM intake.order_lines l JOIN intake.orders o"
+                  " o.buyer_id, o.region, o.payment_method, l.title, l.sku_id,"
+                  " (extract(epoch FROM o.delivered_at) * 1000)::bigint"
+                  " FROM intake.order_lines l JOIN intake.orders o"
                   " USING (platform, order_id) WHERE l.platform = 'kuaishou'"
                   " AND l.order_id = '%s' AND l.line_id = '%s'" % (oid, sku))
-    h.check(line == [["2", "2500", "apparel", "sup-9", "77", "t"]],
-            "order line mapped from order.detail: %r" % line)
+    h.check(line and line[0][:10] == ["2", "2500", "", "", "f8e7d6c5b4a39281", "b9c8d7e6f5a4",
+                                      "广东省深圳市", "alipay", "加厚羽绒服 黑色 XL", "YRF-XL-01"]
+            and abs(int(line[0][10]) - signed_for) < 1000,
+            "order line mapped from open.order.detail: %r" % line)
+    gets = [c for c in ks.log_of("open.order.detail")]
+    h.check(gets and all(c["verb"] == "GET" for c in gets)
+            and all(c["answer"].get("result") in (1, 404) for c in gets),
+            "open.order.detail asked with GET: %r" % [(c["verb"], c["answer"].get("result"))
+                                                      for c in gets])
     ret = h.return_doc(doc["return_id"])
     h.check(ret["platform_version"] == rec["updateTime"] and ret["type"] == "refund_only"
-            and ret["requested_amount_fen"] == 2500,
-            "return from the record: %r" % {k: ret.get(k) for k in
-                                             ("platform_version", "type", "requested_amount_fen")})
+            and ret["requested_amount_fen"] == 2500 and ret["quantity"] == 2
+            and rec["productNum"] == 0,
+            "return from the record (productNum 0: the line's 2 units): %r"
+            % {k: ret.get(k) for k in ("platform_version", "type", "requested_amount_fen",
+                                       "quantity")})
     req = [e for e in ret["timeline"] if e["type"] == "return.requested"]
     h.check(req and req[0]["body"].get("platform_version") == rec["updateTime"],
             "return.requested carries platform_version: %r" % (req[0]["body"] if req else None))
-    detail_calls = len(ks.calls_of("open.seller.order.detail"))
+    detail_calls = len(ks.calls_of("open.order.detail"))
 
     h.step("Douyin: an after-sale for an unknown order waits for POST /v1/orders")
     now_s = int(time.time())

@@ -44,7 +44,7 @@ def platform_records():
     ks = FEEDS.standin
     for i in range(N):
         rid, oid, sku = "2450000%012d" % i, "2350000%012d" % i, "3350000%012d" % i
-        ks.add_order(oid, [(sku, 1, 9000)], delivery_time=NOW - 6 * DAY)
+        ks.add_order(oid, (sku, 1, 9000), recv_time=NOW - 6 * DAY)
         t = NOW - 5 * DAY + i * (5 * DAY - 120000) // N
         ks.add_refund(rid, oid, sku_id=sku, refund_fee=1000, create_time=t)
     ks.delay_s["*"] = 0.1

@@ -7,8 +7,10 @@ decisions. For a return and refund:
   - an encrypted addRefund push (ids only) reaches intake's feed address; intake
     fetches the refund's detail and the order it does not know yet, and creates
     the return with the record's version;
-  - review approves it by rule and calls returngoods.approve with the merchant's
-    return address; only then does the warehouse expect the parcel;
+  - review approves it by rule and calls returngoods.approve; the shop's policy
+    names no return address, so none is sent (addressId is optional: the
+    platform uses the shop's default return address); only then does the
+    warehouse expect the parcel;
   - the buyer ships it: the platform's record moves to status 40 and an
     updateRefund push brings return.updated (return_in_transit) to intake;
   - the warehouse receives and inspects it over HTTP; refund calls
@@ -16,7 +18,9 @@ decisions. For a return and refund:
     return refunded;
 and a refund-only request pushed the same way ends in one refund.approve.
 Every platform call happens exactly once with success, in the order the
-platform needs them. Prints the calls and the time from push to refund.
+platform needs them, with its declared verb (GET for the detail and order
+fetches, POST for the decisions). Ids are 19 digits, titles and regions
+Chinese. Prints the calls and the time from push to refund.
 """
 import os
 import sys
@@ -26,11 +30,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import feedkit  # noqa: E402
 import harness  # noqa: E402
 import platform_calls_kit as kit  # noqa: E402
+import kuaishou  # noqa: E402
 
 FEEDS = feedkit.Feeds()
-_, CLUSTER = kit.setup(kit.AUTO_RULES, standin=FEEDS.standin)
+_, CLUSTER = kit.setup(kit.AUTO_RULES, standin=FEEDS.standin, merchant_address=None)
 CLUSTER["worker_env"]["intake"] = FEEDS.env
-ORDER_DETAIL = "open.seller.order.detail"
+ORDER_DETAIL = "open.order.detail"
 
 
 def push(h, topic, refund_id, event_id):
@@ -57,11 +62,11 @@ def one_success(h, method, refund_id):
 
 def scenario(h):
     ks = FEEDS.standin
-    oid, sku, rid = "2308880000000000001", "3308880000000000001", "2408880000000000001"
+    oid, sku, rid = feedkit.ks_id(), feedkit.ks_id(), feedkit.ks_id()
 
     h.step("a return and refund is pushed (ids only) for an order intake does not know")
-    ks.add_order(oid, [{"skuId": int(sku), "itemId": 1, "itemTitle": "coat", "num": 1,
-                        "price": 3990, "category": "apparel", "supplierId": "sup-1"}])
+    ks.add_order(oid, {"skuId": int(sku), "itemId": int(sku) + 1, "itemTitle": "双面羊绒大衣 驼色",
+                       "num": 1, "price": 3990}, province="四川省", city="成都市")
     ks.add_refund(rid, oid, sku_id=sku, handling_way=1, status=11, refund_fee=3990)
     t0 = time.monotonic()
     push(h, "kwaishop_aftersales_addRefund", rid, "ev-45-1")
@@ -72,12 +77,14 @@ def scenario(h):
             "return from the record: %r" % {k: doc.get(k) for k in
                                              ("type", "requested_amount_fen", "platform_version")})
 
-    h.step("review approves by rule and tells the platform, with the return address")
+    h.step("review approves by rule and tells the platform: no address configured, none sent")
     kit.wait_call(h, "review", ret)
     approve = one_success(h, kit.APPROVE_RETURN, rid)
-    h.check(str(approve["param"]["addressId"]) == kit.MERCHANT_ADDRESS
-            and approve["param"]["refundAmount"] == 3990,
+    h.check("addressId" not in approve["param"] and approve["param"]["refundAmount"] == 3990,
             "returngoods.approve param: %s" % approve["param"])
+    h.check(ks.refunds[rid].get("address") == str(ks.default_address_id),
+            "the platform used the shop's default return address: %s"
+            % ks.refunds[rid].get("address"))
     h.wait_until(lambda: ks.refunds[rid]["status"] == 30, 10,
                  "the platform to wait for the buyer's parcel (status 30)")
 
@@ -108,8 +115,8 @@ def scenario(h):
                           "goods.received", "goods.inspected", "refund.issued"])
 
     h.step("a refund-only request pushed the same way ends in one refund.approve")
-    oid2, sku2, rid2 = "2308880000000000002", "3308880000000000002", "2408880000000000002"
-    ks.add_order(oid2, [(sku2, 1, 1990)])
+    oid2, sku2, rid2 = feedkit.ks_id(), feedkit.ks_id(), feedkit.ks_id()
+    ks.add_order(oid2, (sku2, 1, 1990))
     ks.add_refund(rid2, oid2, sku_id=sku2, handling_way=10, status=10, refund_fee=1990)
     push(h, "kwaishop_aftersales_addRefund", rid2, "ev-45-3")
     push(h, "kwaishop_aftersales_addRefund", rid2, "ev-45-3")  # the platform repeats it
@@ -122,8 +129,37 @@ def scenario(h):
     h.check(h.count("FROM intake.returns WHERE platform = 'kuaishou'") == 2,
             "two returns for two refunds (the repeated push deduplicated)")
 
-    calls = [(c["method"].replace("open.seller.order.", ""), c["answer"].get("result"))
-             for c in ks.log_of()]
+    workers_calls = len(ks.log_of())  # the workers' calls so far (the test's own follow)
+    h.step("the stand-in refuses what the platform refuses, with the declared error fields")
+    refusals = {
+        "unknown method": ks.signed_request("open.seller.order.detail", {"oid": int(oid)}),
+        "GET of a POST method": ks.signed_request(kit.APPROVE_REFUND, {"refundId": int(rid2),
+                                                                       "refundAmount": 1},
+                                                  verb="GET"),
+        "POST of a GET method": ks.signed_request("open.order.detail", {"oid": int(oid)},
+                                                  verb="POST"),
+        "POST with its parameters in the query": ks.signed_request(
+            kit.APPROVE_REFUND, {"refundId": int(rid2), "refundAmount": 1}, placement="query"),
+        "list without type and currentPage": ks.signed_request(
+            "open.seller.order.refund.pcursor.list",
+            {"beginTime": 1, "endTime": 2, "pageSize": 10, "pcursor": ""}),
+        "reject without reasonCode": ks.signed_request(
+            kit.REJECT, {"refundId": int(rid2), "refundVersion": 1}),
+    }
+    for what, answer in refusals.items():
+        h.check(answer.get("result") not in (None, 1) and answer.get("error_msg")
+                and "sub_code" in answer and "msg" in answer,
+                "%s refused: %s" % (what, answer))
+    ok = ks.signed_request("open.order.detail", {"oid": int(oid)})
+    h.check(ok.get("result") == 1 and ok["data"]["orderItemInfo"]["skuId"] == int(sku),
+            "the declared GET of open.order.detail answered: %s" % ok.get("result"))
+
+    log = ks.log_of()[:workers_calls]
+    want_verb = {m: v for m, (v, _) in kuaishou.DECLARED.items()}
+    wrong = [(c["method"], c["verb"]) for c in log if want_verb.get(c["method"]) != c["verb"]]
+    h.check(not wrong, "every call with its declared verb: %s" % wrong)
+    calls = [("%s %s" % (c["verb"], c["method"].replace("open.seller.order.", "")),
+              c["answer"].get("result")) for c in log]
     print("FIGURES 45: push to refunded %.2f s; platform calls %d: %s"
           % (elapsed, len(calls), ", ".join("%s=%s" % c for c in calls)), flush=True)
 

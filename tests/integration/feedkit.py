@@ -7,6 +7,7 @@ platform return.
 import hashlib
 import json
 import os
+import random
 import sys
 import time
 
@@ -91,6 +92,13 @@ class Feeds:
         return status, answer, took
 
 
+def ks_id():
+    """A real Kuaishou id: 19 digits, and a Java long as the platform's ids are
+    (at most 2**63 - 1; harness.platform_id() may go above, which Kuaishou never
+    sends as a number)."""
+    return str(random.randint(10 ** 18, 2 ** 63 - 1))
+
+
 def ks_update_push(feeds, refund_id, event_id):
     """The updateRefund push of the stand-in's current record."""
     rec = dict(feeds.standin.refunds[str(refund_id)])
@@ -140,7 +148,7 @@ def feed_records(h, platform):
 
 def post_ks_order(h, oid, sku, price=5000, qty=1, platform="kuaishou", shop="ks-shop"):
     """The order through the neutral API (line id = the platform's skuId)."""
-    h.post_order(str(oid), [{"line_id": str(sku), "sku_id": str(sku), "title": "item",
+    h.post_order(str(oid), [{"line_id": str(sku), "sku_id": str(sku), "title": "真丝睡衣 M码",
                              "category": "apparel", "quantity": qty, "unit_price_fen": price,
                              "supplier_id": "sup-1"}], platform=platform, shop_id=shop,
                  shipping_fee_fen=0)

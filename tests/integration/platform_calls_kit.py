@@ -1,7 +1,10 @@
 """What the platform-call scenarios (50-59) share: a Kuaishou stand-in, a review
-policy with the return addresses of the merchant and of a supplier that takes
-goods back, the settings that point review and refund at the stand-in, and
-Kuaishou returns made through intake's API with a matching stand-in record.
+policy with the return addresses of the merchant (optional: without it the
+platform uses the shop's default return address) and of a supplier that takes
+goods back, and Kuaishou's reasonCode of each rejection reason, the settings
+that point review and refund at the stand-in, and Kuaishou returns made
+through intake's API with a matching stand-in record (the line is the
+refund's skuId, as Kuaishou matches them; ids of 19 digits).
 """
 import atexit
 import json
@@ -23,6 +26,9 @@ APPROVE_REFUND = "open.seller.order.refund.approve"
 CONFIRM = "open.seller.order.refund.confirm.receipt"
 REJECT = "open.refund.reject"
 DETAIL = "open.seller.order.refund.detail"
+# Kuaishou's reasonCode (open.refund.reject.reason; the stand-in's list) of the
+# rejection reasons: "*" any reason without its own.
+REJECT_CODES = {"window_expired": 3, "*": 1}
 
 # Review rules under which the paths out need no person: a return and refund up
 # to 1,000 yuan and a refund only up to 50 yuan are approved automatically.
@@ -35,13 +41,16 @@ AUTO_RULES = [{"name": "returns_auto", "kind": "return_refund", "max_amount_fen"
 _next = [random.randrange(10 ** 6, 10 ** 7) * 10 ** 6]
 
 
-def setup(rules=None, standin=None):
+def setup(rules=None, standin=None, merchant_address=MERCHANT_ADDRESS):
     """Start a stand-in (or use the one given); returns (standin, cluster
-    keyword arguments for review and refund)."""
+    keyword arguments for review and refund). merchant_address None: the
+    policy names no merchant return address."""
     if standin is None:
         standin = kuaishou.Standin()
         atexit.register(standin.close)
-    default = {"return_address_id": MERCHANT_ADDRESS}
+    default = {"kuaishou_reject_reason_codes": REJECT_CODES}
+    if merchant_address:
+        default["return_address_id"] = merchant_address
     if rules is not None:
         default["rules"] = rules
     policy = {"default": default,
@@ -70,18 +79,25 @@ def ks_record(h, standin, kind="return_refund", amount=3990, price=3990, supplie
     """A Kuaishou order (through intake) and its refund record on the stand-in;
     returns (order_id, refund_id, the record's version)."""
     oid, rid = new_ids()
-    h.post_order(oid, [{"line_id": "L1", "sku_id": "sku-" + oid, "title": "item",
+    sku = sku_of(oid)
+    h.post_order(oid, [{"line_id": sku, "sku_id": "GC-" + oid[-8:], "title": "羊毛混纺围巾 灰色",
                         "category": "apparel", "quantity": 1, "unit_price_fen": price,
                         "supplier_id": supplier}], platform="kuaishou", shop_id=SHOP,
                  shipping_fee_fen=0)
     way, status = KINDS[kind]
-    rec = standin.add_refund(rid, oid, handling_way=way, status=status, refund_fee=amount)
+    rec = standin.add_refund(rid, oid, handling_way=way, status=status, refund_fee=amount,
+                             sku_id=sku)
     return oid, rid, rec["updateTime"]
+
+
+def sku_of(oid):
+    """The Kuaishou skuId of the one item of order oid (19 digits)."""
+    return "33" + oid[2:]
 
 
 def post_ks_return(h, oid, rid, version, kind="return_refund", amount=3990, reason="size_fit"):
     """POST /v1/returns for the record; returns the return_id."""
-    return h.post_return(rid, oid, "L1", kind=kind, amount=amount, reason=reason,
+    return h.post_return(rid, oid, sku_of(oid), kind=kind, amount=amount, reason=reason,
                          platform="kuaishou", platform_version=version)
 
 

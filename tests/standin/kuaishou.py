@@ -1,30 +1,43 @@
 """A stand-in for the Kuaishou open platform (快手电商开放平台), for tests.
 
-It speaks the protocol PLATFORMS.md documents, and refuses what the real
-platform would refuse; it is never a stub that says yes to everything:
+It speaks the protocol PLATFORMS.md documents, with every method's verb,
+required parameters and answer as the npm package kuaishou-merchant-open-api
+declares them (types/common/interface/api.declaration.d.ts,
+es/common/constant/api.default.method.js; DECLARED below), and refuses what
+the real platform would refuse; it is never a stub that says yes to everything:
 
-  - API calls: POST (form-urlencoded) or GET to the method's path
-    (open.seller.order.refund.detail -> /open/seller/order/refund/detail) with
-    the common parameters appkey, method, version, param (JSON), access_token,
-    timestamp (ms), signMethod (MD5 | HMAC_SHA256) and sign. The sign is
-    checked (sorted k=v joined by '&', then '&signSecret=SECRET'; MD5 lowercase
-    hex, or HMAC-SHA256 keyed with the secret in Base64); a wrong sign, app
-    key, token, method/path mismatch or a stale timestamp is refused.
-  - Answers {"result": 1, "data": ...} on success, {"result": <code>,
-    "error_msg": ...} otherwise. Rate limiting on demand: the next N calls
-    answer RATE_LIMITED; delay_s makes answers that much later.
-  - open.seller.order.refund.pcursor.list pages by pcursor ("" first, then
-    the echoed cursor until "nomore"), checks the window (<= 1 day, within 90
-    days) and pageSize (<= 100), by create (queryType 1) or update time (2).
-  - detail, approve, returngoods.approve, confirm.receipt (only in status 22,
-    30 or 40), open.refund.reject (refundVersion must equal the record's
+  - API calls: to the method's path (open.seller.order.refund.detail ->
+    /open/seller/order/refund/detail) with the common parameters appkey,
+    method, version, param (JSON), access_token, timestamp (ms), signMethod
+    (MD5 | HMAC_SHA256) and sign: in the query of a GET, in the
+    form-urlencoded body of a POST, by the method's declared verb, as the
+    package's client sends them. The sign is checked (sorted k=v joined by
+    '&', then '&signSecret=SECRET'; MD5 lowercase hex, or HMAC-SHA256 keyed
+    with the secret in Base64); a wrong sign, app key, token, method/path
+    mismatch, a stale timestamp, an unknown method, the other verb, or a
+    declared-required business parameter missing is refused.
+  - Answers {"result": 1, "data": ...} on success; otherwise the declared
+    error fields {"result": <code>, "error_msg", "code", "msg", "sub_code",
+    "sub_msg"}. Rate limiting on demand: the next N calls answer
+    RATE_LIMITED; delay_s makes answers that much later.
+  - open.seller.order.refund.pcursor.list (beginTime, endTime, type 8 waiting
+    or 9 all, pageSize, currentPage, pcursor) pages by pcursor ("" first,
+    then the echoed cursor until "nomore"), checks the window (<= 1 day,
+    within 90 days) and pageSize (<= 100), by create (queryType 1) or update
+    time (2); its entries are the declared list view (no logisticsInfo, no
+    productNum: the detail has those).
+  - open.seller.order.refund.detail answers the declared detail record
+    (productNum 0: physical goods); approve, returngoods.approve (addressId
+    optional: the shop's default return address), confirm.receipt (only in
+    status 22, 30 or 40), open.refund.reject (reasonCode from
+    open.refund.reject.reason; refundVersion must equal the record's
     updateTime: an optimistic lock), submit.returnInfo; each changes the
     record as the platform would and bumps updateTime.
   - Every call is recorded (method, params, answer; call_log adds its
     Idempotency-Key header and time) for the test to inspect; delay_s slows
     a method down (or every method, under "*"), as a slow platform would.
-  - Orders: add_order() keeps an order for open.seller.order.detail (shape in
-    its docstring).
+  - Orders: add_order() keeps an order for open.order.detail ({oid}; the
+    declared orderBaseInfo / orderItemInfo / orderAddress, in its docstring).
   - Pushes: push(url, topic, record) encrypts the message with the app's
     message key (AES-CBC, zero IV, PKCS#5, Base64; via the openssl command)
     and POSTs it as text/plain, returning the HTTP status and answer.
@@ -48,6 +61,42 @@ VERSION_CONFLICT = 410
 BAD_STATE = 420
 NOT_FOUND = 404
 BAD_PARAM = 400
+NO_METHOD = 22      # the stand-in's codes for an unknown method and the wrong verb
+WRONG_VERB = 23
+
+# Every method returnflow may call: its declared verb and required business
+# parameters (api.default.method.js; api.declaration.d.ts `request`).
+DECLARED = {
+    "open.order.detail": ("GET", ("oid",)),
+    "open.seller.order.refund.detail": ("GET", ("refundId",)),
+    "open.seller.order.refund.pcursor.list": ("GET", ("beginTime", "endTime", "type", "pageSize",
+                                                      "currentPage", "pcursor")),
+    "open.refund.reject.reason": ("GET", ("refundId",)),
+    "open.seller.order.refund.approve": ("POST", ("refundId", "refundAmount")),
+    "open.seller.order.refund.returngoods.approve": ("POST", ("refundId", "refundAmount")),
+    "open.seller.order.refund.confirm.receipt": ("POST", ("refundId",)),
+    "open.refund.reject": ("POST", ("refundId", "reasonCode", "refundVersion")),
+    "open.refund.submit.returnInfo": ("POST", ("refundId", "expressNo", "expressCode")),
+}
+
+# The declared list view of a refund (MerchantRefundInfoView): what a list
+# entry carries of the record.
+LIST_FIELDS = ("oid", "refundId", "handlingWay", "negotiateStatus", "refundFee", "skuId",
+               "refundReason", "status", "buyerId", "refundType", "sellerId", "refundDesc",
+               "submitTime", "relItemId", "negotiateUpdateTime", "updateTime", "createTime",
+               "relSkuId", "skuNick", "logisticsId", "endTime", "itemId", "receiptStatus",
+               "refundReasonDesc", "expireTime")
+
+# open.refund.reject.reason's answer (MerchantRefundRejectReasonView), the
+# stand-in's list for every refund.
+REJECT_REASONS = [
+    {"code": 1, "desc": "买家未退货", "tip": "", "requiredRejectDesc": False,
+     "requiredRejectImage": False},
+    {"code": 2, "desc": "商品已影响二次销售", "tip": "", "requiredRejectDesc": True,
+     "requiredRejectImage": False},
+    {"code": 3, "desc": "超过售后期限", "tip": "", "requiredRejectDesc": False,
+     "requiredRejectImage": False},
+]
 
 
 def sign(params, secret, method="MD5"):
@@ -73,6 +122,9 @@ class Standin:
                  message_key_b64="AAECAwQFBgcICQoLDA0ODw==", port=0):
         self.app_key, self.sign_secret, self.access_token = app_key, sign_secret, access_token
         self.message_key = message_key_b64
+        self.seller_id = 2001234567890123456        # sellerId of the shop's records
+        self.seller_open_id = "f0c3a9d1e87b4c2a"    # its sellerOpenId (the app's open_id)
+        self.default_address_id = 9000001           # the shop's default return address
         self.refunds = {}  # refundId (text) -> record (dict, ids as numbers like the platform)
         self.orders = {}   # oid (text) -> order detail
         self.calls = []    # (method, params dict, answer dict)
@@ -88,19 +140,25 @@ class Standin:
                 pass
 
             def do_GET(self):
-                self._serve(urllib.parse.urlparse(self.path).query)
+                self._serve("GET", "")
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
-                self._serve(self.rfile.read(n).decode("utf-8", "replace"))
+                self._serve("POST", self.rfile.read(n).decode("utf-8", "replace"))
 
-            def _serve(self, form):
+            def _serve(self, verb, body):
+                url = urllib.parse.urlparse(self.path)
+                path = url.path
+                # the parameters where the verb puts them: the query of a GET,
+                # the form body of a POST (nothing is read from the other)
+                form = url.query if verb == "GET" else body
+                if path.startswith("/_control/"):
+                    form = "&".join(x for x in (url.query, body) if x)
                 params = {k: v[0] for k, v in urllib.parse.parse_qs(form, keep_blank_values=True).items()}
-                path = urllib.parse.urlparse(self.path).path
                 if path.startswith("/_control/"):
                     answer = standin._control(path, params)
                 else:
-                    answer = standin._call(path, params, self.headers.get("Idempotency-Key"))
+                    answer = standin._call(path, params, self.headers.get("Idempotency-Key"), verb)
                 body = json.dumps(answer).encode()
                 try:
                     self.send_response(200)
@@ -124,43 +182,72 @@ class Standin:
     # ---- records ------------------------------------------------------------
 
     def add_refund(self, refund_id, oid, handling_way=10, status=10, refund_fee=1000,
-                   reason=1, sku_id=1, item_id=1, buyer_id=1, create_time=None, expire_in_ms=86400000):
+                   reason=1, sku_id=1, item_id=1, buyer_id=1, create_time=None, expire_in_ms=86400000,
+                   product_num=0):
+        """A refund as open.seller.order.refund.detail answers it (the declared
+        MerchantRefundDetailDataView). product_num: 0 for physical goods (the
+        platform counts only electronic vouchers)."""
         now = int(time.time() * 1000)
+        t = create_time or now
         rec = {"refundId": int(refund_id), "oid": int(oid), "skuId": int(sku_id),
-               "itemId": int(item_id), "buyerId": int(buyer_id), "refundFee": refund_fee,
-               "refundReason": reason, "refundReasonDesc": "", "refundDesc": "", "pictures": [],
-               "handlingWay": handling_way, "status": status, "negotiateStatus": 1,
-               "receiptStatus": 2, "productNum": 1,
+               "itemId": int(item_id), "relSkuId": 0, "relItemId": 0, "buyerId": int(buyer_id),
+               "buyerOpenId": "o%x" % (int(buyer_id) * 2654435761 % (1 << 48)),
+               "sellerId": self.seller_id, "refundFee": refund_fee, "refundType": 1,
+               "refundReason": reason, "refundReasonDesc": "质量问题", "refundDesc": "",
+               "pictures": "", "handlingWay": handling_way, "status": status,
+               "negotiateStatus": 1, "negotiateReason": "0", "receiptStatus": 2,
+               "productNum": product_num, "specialRefundType": 0, "logisticsId": 0,
                "logisticsInfo": {"expressNo": "", "expressCode": 0},
-               "returnFreightInfo": {"returnFreightAmount": 0},
-               "createTime": create_time or now, "updateTime": create_time or now,
-               "expireTime": (create_time or now) + expire_in_ms, "endTime": 0}
+               "returnFreightInfo": {"returnFreightAmount": 0, "returnFreightStatus": 0},
+               "createTime": t, "submitTime": t, "updateTime": t, "negotiateUpdateTime": t,
+               "validNegotiateBuyerModifyTimeStamp": 0, "expireTime": t + expire_in_ms,
+               "endTime": 0}
+        if handling_way == 3:
+            rec["exchangeInfo"] = {"skuId": int(sku_id), "skuDesc": "", "quantity": 1}
+            rec["buyerExchangeAddress"] = {"province": "浙江省", "city": "杭州市",
+                                           "district": "西湖区"}
         with self.lock:
             self.refunds[str(refund_id)] = rec
         return rec
 
-    def add_order(self, oid, items, seller_id=1, buyer_id=1, pay_time=None, delivery_time=None,
-                  express_fee=0, discount_fee=0, province="Zhejiang", freight_insured=False):
-        """An order as open.seller.order.detail answers it (data):
-        {oid, sellerId, buyerId, payTime, deliveryTime (buyer signed for it, ms;
-        0 not yet), expressFee, discountFee (fen), province, freightInsured,
-        orderItemList: [{skuId, itemId, itemTitle, num, price (fen per unit),
-        category, supplierId}]}. items: [(sku_id, num, price)] or dicts."""
+    def add_order(self, oid, item, seller_open_id=None, buyer_open_id="b3f1c9e07a2d",
+                  pay_time=None, send_time=None, recv_time=None, express_fee=0, discount_fee=0,
+                  province="浙江省", city="杭州市", pay_type=1):
+        """An order as open.order.detail answers it (data), as declared:
+        {orderBaseInfo: {oid, payTime, buyerOpenId, sellerOpenId, expressFee,
+         discountFee, totalFee, status, sendTime, recvTime (the buyer signed
+         for it, ms; 0 not yet), payType (1 WeChat, 2 Alipay)},
+         orderItemInfo: {skuId, relSkuId, itemId, itemTitle, num, price,
+         originalPrice, discountFee (fen), goodsCode, skuNick}: ONE item per
+         order, orderAddress: {province, city, district}}.
+        item: (sku_id, num, price), a dict of orderItemInfo fields, or a
+        one-element list of either."""
         now = int(time.time() * 1000)
-        lines = []
-        for it in items:
-            if isinstance(it, dict):
-                lines.append(dict(it))
-            else:
-                sku, num, price = it
-                lines.append({"skuId": int(sku), "itemId": int(sku), "itemTitle": "item %s" % sku,
-                              "num": num, "price": price, "category": "apparel",
-                              "supplierId": "sup-1"})
-        order = {"oid": int(oid), "sellerId": int(seller_id), "buyerId": int(buyer_id),
-                 "payTime": pay_time or now - 5 * 86400000,
-                 "deliveryTime": now - 2 * 86400000 if delivery_time is None else delivery_time,
-                 "expressFee": express_fee, "discountFee": discount_fee, "province": province,
-                 "freightInsured": freight_insured, "orderItemList": lines}
+        if isinstance(item, list):
+            if len(item) != 1:
+                raise ValueError("a Kuaishou order has one item")
+            item = item[0]
+        if isinstance(item, dict):
+            it = dict(item)
+        else:
+            sku, num, price = item
+            it = {"skuId": int(sku), "itemId": int(sku) + 1, "itemTitle": "纯棉T恤 白色 L码",
+                  "num": num, "price": price}
+        it.setdefault("relSkuId", 0)
+        it.setdefault("originalPrice", it.get("price", 0))
+        it.setdefault("discountFee", 0)
+        it.setdefault("goodsCode", "")
+        it.setdefault("skuNick", "")
+        recv = now - 2 * 86400000 if recv_time is None else recv_time
+        base = {"oid": int(oid), "payTime": pay_time or now - 5 * 86400000,
+                "buyerOpenId": buyer_open_id, "sellerOpenId": seller_open_id or self.seller_open_id,
+                "expressFee": express_fee, "discountFee": discount_fee,
+                "totalFee": it.get("num", 0) * it.get("price", 0) + express_fee - discount_fee,
+                "status": 50 if recv else 40, "sendTime": send_time or now - 4 * 86400000,
+                "recvTime": recv, "payType": pay_type, "cpsType": 1}
+        order = {"orderBaseInfo": base, "orderItemInfo": it,
+                 "orderAddress": {"province": province, "city": city, "district": ""},
+                 "orderRefundList": [], "orderLogisticsInfo": []}
         with self.lock:
             self.orders[str(oid)] = order
         return order
@@ -196,10 +283,12 @@ class Standin:
 
     # ---- API ---------------------------------------------------------------------
 
-    def _fail(self, code, msg):
-        return {"result": code, "error_msg": msg}
+    def _fail(self, code, msg, sub_code=""):
+        """The declared error answer."""
+        return {"result": code, "error_msg": msg, "code": str(code), "msg": msg,
+                "sub_code": sub_code or str(code), "sub_msg": msg}
 
-    def _call(self, path, p, idempotency_key=None):
+    def _call(self, path, p, idempotency_key=None, verb="POST"):
         method = p.get("method", "")
         with self.lock:
             self.received.append((method, p.get("param") or ""))
@@ -208,6 +297,8 @@ class Standin:
             time.sleep(delay)
         with self.lock:
             answer = self._check(path, p)
+            if answer is None:
+                answer = self._declared(method, verb, p.get("param"))
             if answer is None:
                 try:
                     param = json.loads(p.get("param") or "{}")
@@ -219,7 +310,7 @@ class Standin:
                 param = json.loads(p.get("param") or "{}")
             except ValueError:
                 param = None
-            self.call_log.append({"method": method, "param": param,
+            self.call_log.append({"method": method, "verb": verb, "param": param,
                                   "idempotency_key": idempotency_key, "answer": answer,
                                   "at": int(time.time() * 1000)})
         return answer
@@ -249,6 +340,27 @@ class Standin:
             return self._fail(BAD_PARAM, "timestamp is not a number")
         return None
 
+    def _declared(self, method, verb, param_text):
+        """None when method is declared, called with its verb and its required
+        parameters; else the platform's refusal."""
+        if method not in DECLARED:
+            return self._fail(NO_METHOD, "unknown method %s" % method, "api.not.found")
+        want, required = DECLARED[method]
+        if verb != want:
+            return self._fail(WRONG_VERB, "%s is a %s method, called with %s" % (method, want, verb),
+                              "http.method.not.allowed")
+        try:
+            param = json.loads(param_text or "{}")
+        except ValueError:
+            return self._fail(BAD_PARAM, "param is not JSON")
+        if not isinstance(param, dict):
+            return self._fail(BAD_PARAM, "param is not a JSON object")
+        missing = [k for k in required if k not in param or param[k] is None]
+        if missing:
+            return self._fail(BAD_PARAM, "missing required parameter %s" % ", ".join(missing),
+                              "param.missing")
+        return None
+
     def _record(self, param):
         rec = self.refunds.get(str(param["refundId"]))
         if rec is None:
@@ -264,9 +376,12 @@ class Standin:
             return self._list(param)
         if method == "open.seller.order.refund.detail":
             return {"result": 1, "data": dict(self._record(param))}
-        if method == "open.seller.order.detail":
+        if method == "open.order.detail":
             order = self.orders.get(str(param["oid"]))
             return {"result": 1, "data": order} if order else self._fail(NOT_FOUND, "no order")
+        if method == "open.refund.reject.reason":
+            self._record(param)
+            return {"result": 1, "data": [dict(r) for r in REJECT_REASONS]}
         if method in ("open.seller.order.refund.approve", "open.seller.order.refund.returngoods.approve"):
             rec = self._record(param)
             if rec["status"] not in (10, 11) or rec["negotiateStatus"] != 1:
@@ -274,9 +389,9 @@ class Standin:
             if int(param["refundAmount"]) > rec["refundFee"]:
                 return self._fail(BAD_PARAM, "refundAmount above refundFee")
             if method.endswith("returngoods.approve"):
-                if not param.get("addressId"):
-                    return self._fail(BAD_PARAM, "addressId is required")
-                self._touch(rec, status=30, negotiateStatus=2)
+                # addressId is optional: without it, the shop's default return address
+                address = param.get("addressId") or self.default_address_id
+                self._touch(rec, status=30, negotiateStatus=2, address=str(address))
             else:
                 self._touch(rec, status=50, negotiateStatus=2)
             return {"result": 1, "data": {}}
@@ -288,9 +403,16 @@ class Standin:
             return {"result": 1, "data": {}}
         if method == "open.refund.reject":
             rec = self._record(param)
-            if int(param.get("refundVersion", -1)) != rec["updateTime"]:
+            reason = next((r for r in REJECT_REASONS if r["code"] == param["reasonCode"]), None)
+            if reason is None:
+                return self._fail(BAD_PARAM, "reasonCode %s is not one of open.refund.reject.reason's"
+                                  % param["reasonCode"])
+            if reason["requiredRejectDesc"] and not param.get("rejectDesc"):
+                return self._fail(BAD_PARAM, "rejectDesc is required for reasonCode %d" % reason["code"])
+            if int(param["refundVersion"]) != rec["updateTime"]:
                 return self._fail(VERSION_CONFLICT, "refundVersion is stale: the record changed")
-            self._touch(rec, negotiateStatus=3)
+            self._touch(rec, negotiateStatus=3, sellerDisagreeReason=reason["code"],
+                        sellerDisagreeDesc=param.get("rejectDesc", ""))
             return {"result": 1, "data": {}}
         if method == "open.refund.submit.returnInfo":
             rec = self._record(param)
@@ -306,9 +428,14 @@ class Standin:
             return self._fail(BAD_PARAM, "the window must be at most one day")
         if begin < now - 90 * 86400000:
             return self._fail(BAD_PARAM, "the window must be within 90 days")
-        size = int(param.get("pageSize", 20))
+        size = int(param["pageSize"])
         if not 1 <= size <= 100:
             return self._fail(BAD_PARAM, "pageSize must be 1..100")
+        kind = int(param["type"])
+        if kind not in (8, 9):
+            return self._fail(BAD_PARAM, "type must be 8 (waiting for a refund) or 9 (all)")
+        if int(param["currentPage"]) < 1:
+            return self._fail(BAD_PARAM, "currentPage must be 1 or more")
         field = "updateTime" if int(param.get("queryType", 1)) == 2 else "createTime"
         cursor = param.get("pcursor", "")
         if cursor == "nomore":
@@ -321,13 +448,42 @@ class Standin:
         except ValueError:
             return self._fail(BAD_PARAM, "pcursor is not one this server gave")
         hits = sorted((r for r in self.refunds.values() if begin <= r[field] < end
+                       and (kind == 9 or r["status"] < 60)
                        and (after is None or (r[field], r["refundId"]) > after)),
                       key=lambda r: (r[field], r["refundId"]))
         page = hits[:size]
         more = len(hits) > size
         nxt = "%d_%d" % (page[-1][field], page[-1]["refundId"]) if more else "nomore"
-        return {"result": 1, "data": {"refundOrderInfoList": [dict(r) for r in page],
-                                      "pcursor": nxt}}
+        entries = [{k: r[k] for k in LIST_FIELDS if k in r} for r in page]
+        return {"result": 1, "data": {"currentPage": int(param["currentPage"]), "pageSize": size,
+                                      "totalPage": (len(hits) + size - 1) // size,
+                                      "totalSize": len(hits), "beginTime": begin, "endTime": end,
+                                      "refundOrderInfoList": entries, "pcursor": nxt}}
+
+    def signed_request(self, method, param, verb=None, placement=None, sign_method="MD5"):
+        """Call the stand-in as a client would, correctly signed (for tests of
+        what it refuses): the declared verb unless verb is given, the
+        parameters where that verb puts them unless placement ("query" or
+        "body") says otherwise. Returns the answer (dict)."""
+        verb = verb or DECLARED.get(method, ("GET", ()))[0]
+        placement = placement or ("query" if verb == "GET" else "body")
+        p = {"appkey": self.app_key, "method": method, "version": "1",
+             "param": json.dumps(param, sort_keys=True, separators=(",", ":")),
+             "access_token": self.access_token, "timestamp": str(int(time.time() * 1000)),
+             "signMethod": sign_method}
+        p["sign"] = sign(p, self.sign_secret, sign_method)
+        form = urllib.parse.urlencode(p)
+        path = "/" + method.replace(".", "/")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            if placement == "query":
+                conn.request(verb, path + "?" + form)
+            else:
+                conn.request(verb, path, body=form.encode(),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+            return json.loads(conn.getresponse().read().decode())
+        finally:
+            conn.close()
 
     # ---- pushes -------------------------------------------------------------------
 

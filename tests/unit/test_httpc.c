@@ -39,7 +39,12 @@ static void handler(rf_http_exchange_t *x, void *arg) {
     const char *path = rf_http_path(x);
     size_t len;
     const char *body = rf_http_body(x, &len);
-    if (strcmp(path, "/echo") == 0) {
+    if (strcmp(path, "/verb") == 0) {
+        /* the method, the query and the body's length, as the server saw them */
+        char out[256];
+        int n = snprintf(out, sizeof out, "%s ?%s %zu", rf_http_method(x), rf_http_query(x), len);
+        rf_http_reply(x, 200, "text/plain", out, (size_t)n);
+    } else if (strcmp(path, "/echo") == 0) {
         rf_http_reply(x, 200, rf_http_header(x, "content-type"), body, len);
     } else if (strcmp(path, "/unavailable") == 0) {
         rf_http_reply_error(x, 503, "busy", "try later");
@@ -98,6 +103,17 @@ static void requests_end_in_one_callback_each(void **state) {
         rf_httpc_post(c, "http://127.0.0.1:1/", "text/plain", "x", 1, 2000, done, &refused), 0);
     assert_int_equal(rf_httpc_pending(c), 6);
     run_until(&loop, c);
+    /* A GET: no body, the parameters in the query. */
+    result_t got = {0}, posted = {0};
+    const char *hdr[] = {"X-Test: 1", NULL};
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/verb?a=1&b=%%E4%%B8%%AD", port);
+    assert_int_equal(rf_httpc_get_headers(c, url, hdr, 2000, done, &got), 0);
+    assert_int_equal(
+        rf_httpc_post_headers(c, url, "text/plain", hdr, "xyz", 3, 2000, done, &posted), 0);
+    run_until(&loop, c);
+    assert_int_equal(got.status, 200);
+    assert_string_equal(got.body, "GET ?a=1&b=%E4%B8%AD 0");
+    assert_string_equal(posted.body, "POST ?a=1&b=%E4%B8%AD 3");
 
     assert_int_equal(echo.calls, 1);
     assert_int_equal(echo.status, 200);

@@ -71,6 +71,13 @@ static void kuaishou_record(void **state) {
     assert_string_equal(r.kind, "exchange");
     json_decref(rec);
 
+    /* productNum 0 (physical goods): the quantity is the order line's (0 here) */
+    rec = ks_record(10, 1, 10, 5);
+    json_object_set_new(rec, "productNum", json_integer(0));
+    assert_int_equal(intake_feed_from_kuaishou(rec, &r, err, sizeof err), 0);
+    assert_int_equal(r.quantity, 0);
+    json_decref(rec);
+
     /* no updateTime: refused, naming the field */
     rec = ks_record(10, 1, 10, 5);
     json_object_del(rec, "updateTime");
@@ -213,33 +220,56 @@ static void record_json_round_trip(void **state) {
 
 static void kuaishou_order(void **state) {
     (void)state;
-    json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:s, s:[{s:I, s:s, s:i, s:i,"
-                            " s:s, s:s}, {s:s, s:i, s:i}]}",
-                            "oid", (json_int_t)2301234567890123456LL, "sellerId", (json_int_t)77,
-                            "buyerId", (json_int_t)88, "payTime", (json_int_t)1000, "deliveryTime",
-                            (json_int_t)2000, "expressFee", 800, "discountFee", 100, "province",
-                            "Zhejiang", "orderItemList", "skuId", (json_int_t)3301234567890123456LL,
-                            "itemTitle", "coat", "num", 2, "price", 5000, "category", "apparel",
-                            "supplierId", "sup-9", "skuId", "33", "num", 1, "price", 1000);
+    /* open.order.detail's data, as declared: orderBaseInfo, orderItemInfo
+     * (one item), orderAddress */
+    json_t *doc = json_pack(
+        "{s:{s:I, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:i}, s:{s:I, s:I, s:s, s:i, s:i, s:i, s:s,"
+        " s:I}, s:{s:s, s:s}}",
+        "orderBaseInfo", "oid", (json_int_t)2301234567890123456LL, "sellerOpenId", "f19a8b7c6d5e",
+        "buyerOpenId", "b0a1c2d3e4", "payTime", (json_int_t)1000, "sendTime", (json_int_t)1500,
+        "recvTime", (json_int_t)2000, "expressFee", 800, "discountFee", 100, "payType", 2,
+        "orderItemInfo", "skuId", (json_int_t)3301234567890123456LL, "itemId",
+        (json_int_t)3401234567890123456LL, "itemTitle", "羊毛大衣", "num", 2, "price", 5000,
+        "originalPrice", 6000, "goodsCode", "COAT-01", "relSkuId", (json_int_t)0, "orderAddress",
+        "province", "浙江省", "city", "杭州市");
     intake_order_t o;
     intake_order_line_t lines[4];
     char ids[64 * 11], err[200];
     assert_int_equal(
         intake_feed_order_from_kuaishou(doc, &o, lines, 4, ids, sizeof ids, err, sizeof err), 0);
     assert_string_equal(o.order_id, "2301234567890123456");
-    assert_string_equal(o.shop_id, "77");
+    assert_string_equal(o.shop_id, "f19a8b7c6d5e");
+    assert_string_equal(o.buyer_id, "b0a1c2d3e4");
+    assert_string_equal(o.region, "浙江省杭州市");
+    assert_string_equal(o.payment_method, "alipay");
+    /* the window counts from recvTime (signed for), not sendTime */
     assert_true(o.delivered_at == 2000 && o.shipping_fee_fen == 800 && o.discount_fen == 100);
-    assert_int_equal(o.n_lines, 2);
+    assert_false(o.freight_insured);
+    assert_int_equal(o.n_lines, 1);
     assert_string_equal(lines[0].line_id, "3301234567890123456");
-    assert_string_equal(lines[0].supplier_id, "sup-9");
+    assert_string_equal(lines[0].sku_id, "COAT-01");
+    assert_string_equal(lines[0].title, "羊毛大衣");
+    /* not the platform's to say: empty, never invented */
+    assert_string_equal(lines[0].category, "");
+    assert_string_equal(lines[0].supplier_id, "");
     assert_true(lines[0].quantity == 2 && lines[0].unit_price_fen == 5000);
-    assert_string_equal(lines[1].line_id, "33");
     assert_int_equal(intake_order_allocate(&o), 0);
-    assert_true(lines[0].paid_fen + lines[1].paid_fen == 11000 - 100);
-    json_object_set_new(json_array_get(json_object_get(doc, "orderItemList"), 1), "num",
-                        json_integer(0));
+    assert_true(lines[0].paid_fen == 10000 - 100);
+    /* no goodsCode: the sku is the skuId */
+    json_object_del(json_object_get(doc, "orderItemInfo"), "goodsCode");
+    assert_int_equal(
+        intake_feed_order_from_kuaishou(doc, &o, lines, 4, ids, sizeof ids, err, sizeof err), 0);
+    assert_string_equal(lines[0].sku_id, "3301234567890123456");
+    json_object_set_new(json_object_get(doc, "orderItemInfo"), "num", json_integer(0));
     assert_int_equal(
         intake_feed_order_from_kuaishou(doc, &o, lines, 4, ids, sizeof ids, err, sizeof err), -1);
+    /* the old invented shape (orderItemList at the top) is not an order */
+    json_t *old = json_pack("{s:I, s:I, s:[{s:I, s:i, s:i}]}", "oid", (json_int_t)23, "sellerId",
+                            (json_int_t)77, "orderItemList", "skuId", (json_int_t)33, "num", 1,
+                            "price", 1000);
+    assert_int_equal(
+        intake_feed_order_from_kuaishou(old, &o, lines, 4, ids, sizeof ids, err, sizeof err), -1);
+    json_decref(old);
     json_decref(doc);
 }
 

@@ -126,6 +126,16 @@ static void signed_calls_are_accepted(void **state) {
                     2401234567890100007LL);
         json_decref(a.data);
     }
+    /* A POST method (its parameters in the form body; the stand-in refuses
+     * the other verb): approve a refund-only request of the preloaded ones. */
+    rf_ks_config_t cfg = config(RF_KS_SIGN_MD5);
+    answer_t ok = {0};
+    call(
+        &cfg, "open.seller.order.refund.approve",
+        json_pack("{s:I, s:i}", "refundId", (json_int_t)2401234567890100009LL, "refundAmount", 500),
+        &ok);
+    assert_int_equal(ok.outcome, RF_KS_OK);
+    json_decref(ok.data);
 }
 
 static void refusals_are_told_apart(void **state) {
@@ -173,8 +183,9 @@ static void listing_follows_the_cursor(void **state) {
     for (;;) {
         answer_t a = {0};
         call(&cfg, "open.seller.order.refund.pcursor.list",
-             json_pack("{s:I, s:I, s:i, s:i, s:s}", "beginTime", (json_int_t)(now - 7200000),
-                       "endTime", (json_int_t)now, "pageSize", 100, "queryType", 1, "pcursor",
+             json_pack("{s:I, s:I, s:i, s:i, s:i, s:i, s:s}", "beginTime",
+                       (json_int_t)(now - 7200000), "endTime", (json_int_t)now, "type", 9,
+                       "pageSize", 100, "currentPage", pages + 1, "queryType", 1, "pcursor",
                        cursor),
              &a);
         assert_int_equal(a.outcome, RF_KS_OK);
@@ -191,10 +202,24 @@ static void listing_follows_the_cursor(void **state) {
     /* A window over one day is refused, as the platform does. */
     answer_t wide = {0};
     call(&cfg, "open.seller.order.refund.pcursor.list",
-         json_pack("{s:I, s:I, s:i, s:s}", "beginTime", (json_int_t)(now - 2 * 86400000LL),
-                   "endTime", (json_int_t)now, "pageSize", 100, "pcursor", ""),
+         json_pack("{s:I, s:I, s:i, s:i, s:i, s:s}", "beginTime",
+                   (json_int_t)(now - 2 * 86400000LL), "endTime", (json_int_t)now, "type", 9,
+                   "pageSize", 100, "currentPage", 1, "pcursor", ""),
          &wide);
     assert_int_equal(wide.outcome, RF_KS_REFUSED);
+    assert_non_null(strstr(wide.error, "one day"));
+    /* The declared required type and currentPage: without them, refused. */
+    answer_t bare = {0};
+    call(&cfg, "open.seller.order.refund.pcursor.list",
+         json_pack("{s:I, s:I, s:i, s:s}", "beginTime", (json_int_t)(now - 3600000), "endTime",
+                   (json_int_t)now, "pageSize", 100, "pcursor", ""),
+         &bare);
+    assert_int_equal(bare.outcome, RF_KS_REFUSED);
+    assert_non_null(strstr(bare.error, "type"));
+    /* A method that does not exist (the old open.seller.order.detail): refused. */
+    answer_t none = {0};
+    call(&cfg, "open.seller.order.detail", json_pack("{s:s}", "oid", "1"), &none);
+    assert_int_equal(none.outcome, RF_KS_REFUSED);
 }
 
 int main(void) {

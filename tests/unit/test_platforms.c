@@ -50,6 +50,16 @@ static void ks_sign_md5_and_hmac(void **state) {
     assert_int_equal(rf_ks_sign(p, 7, "sec", RF_KS_SIGN_HMAC_SHA256, sign, sizeof sign), 0);
     assert_string_not_equal(sign, "bMKCHPfTqnniUuXdbUJeo47ViWfyEYtx2ycCwrDbQVA=");
     char path[64];
+    /* the declared verbs (kuaishou-merchant-open-api api.default.method.js) */
+    assert_string_equal(rf_ks_method_verb("open.order.detail"), "GET");
+    assert_string_equal(rf_ks_method_verb("open.seller.order.refund.detail"), "GET");
+    assert_string_equal(rf_ks_method_verb("open.seller.order.refund.pcursor.list"), "GET");
+    assert_string_equal(rf_ks_method_verb("open.refund.reject.reason"), "GET");
+    assert_string_equal(rf_ks_method_verb("open.seller.order.refund.approve"), "POST");
+    assert_string_equal(rf_ks_method_verb("open.seller.order.refund.returngoods.approve"), "POST");
+    assert_string_equal(rf_ks_method_verb("open.seller.order.refund.confirm.receipt"), "POST");
+    assert_string_equal(rf_ks_method_verb("open.refund.reject"), "POST");
+    assert_string_equal(rf_ks_method_verb("open.refund.submit.returnInfo"), "POST");
     assert_int_equal(rf_ks_method_path("open.seller.order.refund.detail", path, sizeof path), 0);
     assert_string_equal(path, "/open/seller/order/refund/detail");
 }

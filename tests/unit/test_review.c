@@ -220,12 +220,34 @@ static void policy_return_address(void **state) {
     json_decref(doc);
 }
 
+static void policy_reject_codes(void **state) {
+    (void)state;
+    review_policy_t p;
+    char err[200];
+    review_policy_default(&p);
+    assert_int_equal(review_ks_reject_code(&p, "window_expired"), 0); /* none: a person */
+    json_t *doc =
+        json_pack("{s:{s:i, s:i}}", "kuaishou_reject_reason_codes", "window_expired", 3, "*", 1);
+    assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), 0);
+    assert_int_equal(review_ks_reject_code(&p, "window_expired"), 3);
+    assert_int_equal(review_ks_reject_code(&p, "condition_failed"), 1);
+    json_decref(doc);
+    doc = json_pack("{s:{s:i}}", "kuaishou_reject_reason_codes", "no_such_reason", 3);
+    assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "kuaishou_reject_reason_codes"));
+    json_decref(doc);
+    doc = json_pack("{s:{s:s}}", "kuaishou_reject_reason_codes", "*", "1");
+    assert_int_equal(review_policy_from_json(doc, &p, err, sizeof err), -1);
+    json_decref(doc);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(default_rules),    cmocka_unit_test(shop_rules),
-        cmocka_unit_test(history_needed),   cmocka_unit_test(cost_bearer_and_returnless),
-        cmocka_unit_test(liability),        cmocka_unit_test(reject_reasons),
-        cmocka_unit_test(platform_purpose), cmocka_unit_test(policy_return_address),
+        cmocka_unit_test(default_rules),       cmocka_unit_test(shop_rules),
+        cmocka_unit_test(history_needed),      cmocka_unit_test(cost_bearer_and_returnless),
+        cmocka_unit_test(liability),           cmocka_unit_test(reject_reasons),
+        cmocka_unit_test(platform_purpose),    cmocka_unit_test(policy_return_address),
+        cmocka_unit_test(policy_reject_codes),
     };
     return cmocka_run_group_tests_name("review", tests, NULL, NULL);
 }

@@ -45,7 +45,8 @@ static int emit_updated(rf_bus_t *bus, rf_db_t *db, const char *return_id,
     int rc = rf_event_set_str(&b->platform_status, *r->status ? r->status : "unknown");
     rc |= rf_event_set_str(&b->platform_code, r->code);
     if (strcmp(r->kind, k->kind) != 0) rc |= rf_event_set_str(&b->kind, r->kind);
-    rc |= rf_event_set_str(&b->tracking_no, r->tracking_no);
+    /* no number in the record (a list entry): the known one stands */
+    rc |= rf_event_set_str(&b->tracking_no, *r->tracking_no ? r->tracking_no : k->tracking_no);
     b->platform_version = r->version;
     b->requested_amount_fen = r->amount_fen;
     if (rc == 0) rc = rf_bus_emit(bus, &ev);
@@ -68,6 +69,13 @@ static int create_or_wait(rf_worker_t *w, const intake_feed_record_t *r, bool *n
                    ? 0
                    : -1;
     }
+    /* a Kuaishou refund of physical goods names no quantity (productNum 0):
+     * it is for the line's units not yet in another return */
+    int64_t quantity = r->quantity;
+    if (quantity < 1) {
+        quantity = line.quantity - line.returned_qty;
+        if (quantity < 1) quantity = line.quantity;
+    }
     intake_return_req_t req = {
         .platform = r->platform,
         .platform_return_id = r->platform_return_id,
@@ -76,7 +84,7 @@ static int create_or_wait(rf_worker_t *w, const intake_feed_record_t *r, bool *n
         .kind = r->kind,
         .reason_code = r->reason_code,
         .reason_text = r->reason_text,
-        .quantity = r->quantity,
+        .quantity = quantity,
         .requested_amount_fen = r->amount_fen,
         .requested_at = r->requested_at > 0 ? r->requested_at : r->version,
         .platform_deadline_at = r->deadline_at,

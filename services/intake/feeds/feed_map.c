@@ -128,8 +128,11 @@ int intake_feed_from_kuaishou(json_t *rec, intake_feed_record_t *out, char *err,
     snprintf(out->reason_text, sizeof out->reason_text, "%s%s%s%s%s%s",
              unmapped ? "refundReason " : "", unmapped ? code : "", *desc && unmapped ? ": " : "",
              desc, *words && *desc ? "; " : "", words);
-    out->quantity = int_field(rec, "productNum", 1);
-    if (out->quantity < 1) out->quantity = 1;
+    /* productNum counts only electronic vouchers: it is 0 for physical goods.
+     * 0 here means "the line's units" (intake_feed_apply takes them from the
+     * order line the refund's skuId names). */
+    out->quantity = int_field(rec, "productNum", 0);
+    if (out->quantity < 0) out->quantity = 0;
     out->requested_at = int_field(rec, "createTime", 0);
     out->deadline_at = int_field(rec, "expireTime", 0);
     json_t *logistics = json_object_get(rec, "logisticsInfo");
@@ -232,6 +235,8 @@ static bool creatable(const char *status) {
     return false;
 }
 
+/* A record without a tracking number says nothing of it (a Kuaishou list
+ * entry has no logisticsInfo): a known number is kept, never cleared. */
 intake_feed_action_t intake_feed_decide(const intake_feed_known_t *k,
                                         const intake_feed_record_t *r) {
     if (k->exists && r->version <= k->version) return INTAKE_FEED_STALE;
@@ -241,7 +246,8 @@ intake_feed_action_t intake_feed_decide(const intake_feed_known_t *k,
     if (strcmp(r->status, "closed") == 0 && strcmp(k->status, "closed") != 0 && !money_moved)
         return INTAKE_FEED_CANCEL;
     if (strcmp(r->status, k->status) != 0 || strcmp(r->kind, k->kind) != 0 ||
-        r->amount_fen != k->amount_fen || strcmp(r->tracking_no, k->tracking_no) != 0)
+        r->amount_fen != k->amount_fen ||
+        (*r->tracking_no && strcmp(r->tracking_no, k->tracking_no) != 0))
         return INTAKE_FEED_UPDATE;
     return INTAKE_FEED_NOTE;
 }
@@ -253,57 +259,79 @@ const char *intake_feed_action_name(intake_feed_action_t a) {
 
 /* ---- Kuaishou order detail ------------------------------------------------------------ */
 
+/* payType as a payment method word ("" when unknown). */
+static const char *ks_payment(int64_t pay_type) {
+    switch (pay_type) {
+    case 1: return "wechat";
+    case 2: return "alipay";
+    case 3: return "pingan";
+    case 88: return "alipay_pay_later";
+    case 99: return "bank_transfer";
+    default: return "";
+    }
+}
+
+#define KS_IDS_NEEDED 640 /* oid 64, seller 128, buyer 128, sku 64, goods code 128, region 128 */
+
 int intake_feed_order_from_kuaishou(json_t *doc, intake_order_t *o, intake_order_line_t *lines,
                                     size_t max_lines, char *ids, size_t ids_cap, char *err,
                                     size_t errlen) {
-    /* ids: room for the texts of numeric ids: order, shop, buyer, then 2 per line */
+    /* open.order.detail's data: orderBaseInfo, orderItemInfo (one item per
+     * order), orderAddress. ids: room for the texts of numeric ids. */
     memset(o, 0, sizeof *o);
-    json_t *items = json_object_get(doc, "orderItemList");
-    size_t n = json_array_size(items);
-    if (!json_is_object(doc) || n == 0 || n > max_lines || ids_cap < 64 * (3 + 2 * n)) {
-        snprintf(err, errlen, "the order has no orderItemList (or too many lines)");
+    json_t *base = json_object_get(doc, "orderBaseInfo");
+    json_t *item = json_object_get(doc, "orderItemInfo");
+    json_t *addr = json_object_get(doc, "orderAddress");
+    if (!json_is_object(base) || !json_is_object(item) || max_lines < 1 ||
+        ids_cap < KS_IDS_NEEDED) {
+        snprintf(err, errlen, "the order has no orderBaseInfo or orderItemInfo");
         return -1;
     }
-    char *oid = ids, *shop = ids + 64, *buyer = ids + 128;
-    if (!id_text(doc, "oid", oid, 64) || !id_text(doc, "sellerId", shop, 64)) {
-        snprintf(err, errlen, "the order has no oid or sellerId");
+    char *oid = ids, *seller = ids + 64, *buyer = ids + 192, *sku = ids + 320;
+    char *code = ids + 384, *region = ids + 512;
+    if (!id_text(base, "oid", oid, 64) || !id_text(base, "sellerOpenId", seller, 128)) {
+        snprintf(err, errlen, "the order has no orderBaseInfo.oid or sellerOpenId");
         return -1;
     }
-    if (!id_text(doc, "buyerId", buyer, 64)) *buyer = '\0';
+    if (!id_text(base, "buyerOpenId", buyer, 128)) *buyer = '\0';
+    /* the region: province and city as the address writes them (浙江省杭州市) */
+    snprintf(region, 128, "%s%s", str_field(addr, "province"), str_field(addr, "city"));
+    if (strlen(region) >= 64) snprintf(region, 64, "%.63s", str_field(addr, "province"));
     o->platform = "kuaishou";
     o->order_id = oid;
-    o->shop_id = shop;
+    o->shop_id = seller;
     o->buyer_id = buyer;
-    o->region = str_field(doc, "province");
-    o->payment_method = "";
-    o->paid_at = int_field(doc, "payTime", 0);
-    o->delivered_at = int_field(doc, "deliveryTime", 0);
-    o->shipping_fee_fen = int_field(doc, "expressFee", 0);
-    o->discount_fen = int_field(doc, "discountFee", 0);
-    o->freight_insured = json_is_true(json_object_get(doc, "freightInsured"));
-    for (size_t i = 0; i < n; i++) {
-        json_t *it = json_array_get(items, i);
-        intake_order_line_t *l = &lines[i];
-        memset(l, 0, sizeof *l);
-        char *sku = ids + 64 * (3 + 2 * i), *supplier = sku + 64;
-        if (!id_text(it, "skuId", sku, 64)) {
-            snprintf(err, errlen, "orderItemList[%zu] has no skuId", i);
-            return -1;
-        }
-        if (!id_text(it, "supplierId", supplier, 64)) *supplier = '\0';
-        l->line_id = sku;
-        l->sku_id = sku;
-        l->title = str_field(it, "itemTitle");
-        l->category = str_field(it, "category");
-        l->supplier_id = supplier;
-        l->quantity = int_field(it, "num", 0);
-        l->unit_price_fen = int_field(it, "price", -1);
-        if (l->quantity < 1 || l->unit_price_fen < 0) {
-            snprintf(err, errlen, "orderItemList[%zu] needs num >= 1 and price >= 0", i);
-            return -1;
-        }
+    o->region = region;
+    o->payment_method = ks_payment(int_field(base, "payType", 0));
+    o->paid_at = int_field(base, "payTime", 0);
+    /* the return window counts from when the buyer signed for the goods
+     * (recvTime; 0: not yet), not from sendTime */
+    o->delivered_at = int_field(base, "recvTime", 0);
+    o->shipping_fee_fen = int_field(base, "expressFee", 0);
+    o->discount_fen = int_field(base, "discountFee", 0);
+    o->freight_insured = false; /* not in the order detail */
+    intake_order_line_t *l = &lines[0];
+    memset(l, 0, sizeof *l);
+    if (!id_text(item, "skuId", sku, 64)) {
+        snprintf(err, errlen, "orderItemInfo has no skuId");
+        return -1;
+    }
+    /* the line is the sku (a refund names its skuId); the merchant's own goods
+     * code, when it has one, is the sku in its catalogue. Category and
+     * supplier are not the platform's to say: empty. */
+    if (!id_text(item, "goodsCode", code, 128)) memcpy(code, sku, strlen(sku) + 1);
+    l->line_id = sku;
+    l->sku_id = code;
+    l->title = str_field(item, "itemTitle");
+    l->category = "";
+    l->supplier_id = "";
+    l->quantity = int_field(item, "num", 0);
+    l->unit_price_fen = int_field(item, "price", -1);
+    if (l->quantity < 1 || l->unit_price_fen < 0) {
+        snprintf(err, errlen, "orderItemInfo needs num >= 1 and price >= 0");
+        return -1;
     }
     o->lines = lines;
-    o->n_lines = n;
+    o->n_lines = 1;
     return 0;
 }

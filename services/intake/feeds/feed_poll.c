@@ -5,9 +5,10 @@
  *  - refund detail for a push that carries only ids (then the pushes the
  *    record answers are marked processed);
  *  - order detail for a return waiting on an order intake does not know;
- *  - the poller: open.seller.order.refund.pcursor.list by update time
- *    (queryType 2) in windows of at most one day, ending a small lag behind
- *    now, page by page to "nomore". The window and its next pcursor are kept
+ *  - the poller: open.seller.order.refund.pcursor.list (GET) of every refund
+ *    (type 9) by update time (queryType 2) in windows of at most one day,
+ *    ending a small lag behind now, page by page to "nomore" (currentPage
+ *    counts the pages of the window: 1 with the empty pcursor). The window and its next pcursor are kept
  *    in feed_poll_checkpoint and move in the same transaction as the page's
  *    records, so a restart resumes at the page it stopped at: no window is
  *    skipped or listed again. Rate limits and failures back off
@@ -47,6 +48,7 @@ static struct {
     bool listing;
     int64_t win_begin, win_end; /* the window of the outstanding list call */
     char pcursor[128];
+    int64_t page; /* currentPage of the outstanding list call */
 } ks;
 
 bool intake_ks_enabled(void) { return ks.enabled; }
@@ -195,10 +197,10 @@ static int fetch(fetch_kind_t kind, const char *id) {
     snprintf(f->id, sizeof f->id, "%s", id);
     json_t *param = kind == FETCH_REFUND ? json_pack("{s:o}", "refundId", id_json(id))
                                          : json_pack("{s:o}", "oid", id_json(id));
-    int rc = rf_ks_call(ks.http, &ks.cfg,
-                        kind == FETCH_REFUND ? "open.seller.order.refund.detail"
-                                             : "open.seller.order.detail",
-                        param, rf_now_ms(), CALL_TIMEOUT_MS, on_fetched, f);
+    int rc =
+        rf_ks_call(ks.http, &ks.cfg,
+                   kind == FETCH_REFUND ? "open.seller.order.refund.detail" : "open.order.detail",
+                   param, rf_now_ms(), CALL_TIMEOUT_MS, on_fetched, f);
     json_decref(param);
     if (rc != 0) {
         free(f);
@@ -272,13 +274,24 @@ static void on_listed(void *arg, rf_ks_outcome_t outcome, int result_code, json_
     intake_feed_record_t *recs = calloc(n ? n : 1, sizeof *recs);
     bool *needs_order = calloc(n ? n : 1, sizeof *needs_order);
     bool *usable = calloc(n ? n : 1, sizeof *usable);
-    bool ok = recs && needs_order && usable && rf_bus_tx_begin(bus) == 0;
+    bool *fetched = calloc(n ? n : 1, sizeof *fetched);
+    bool ok = recs && needs_order && usable && fetched && rf_bus_tx_begin(bus) == 0;
     for (size_t i = 0; ok && i < n; i++) {
         char err[200];
-        usable[i] =
-            intake_feed_from_kuaishou(json_array_get(list, i), &recs[i], err, sizeof err) == 0;
+        json_t *entry = json_array_get(list, i);
+        usable[i] = intake_feed_from_kuaishou(entry, &recs[i], err, sizeof err) == 0;
         if (!usable[i]) {
             rf_warn("event=kuaishou_record_unusable source=poll error=\"%s\"", err);
+            continue;
+        }
+        /* A list entry (the declared list view) has no logisticsInfo: a return
+         * on its way back is applied from its detail, which names the parcel
+         * (applied from the entry only when the detail cannot be asked now;
+         * a known tracking number then stays). */
+        if (!json_object_get(entry, "logisticsInfo") &&
+            strcmp(recs[i].status, "return_in_transit") == 0 &&
+            intake_ks_fetch_refund(recs[i].platform_return_id) == 0) {
+            fetched[i] = true;
             continue;
         }
         ok = intake_feed_apply_in_tx(ks.w, &recs[i], &needs_order[i]) >= 0;
@@ -291,9 +304,10 @@ static void on_listed(void *arg, rf_ks_outcome_t outcome, int result_code, json_
         schedule_poll((uint64_t)ks.backoff_ms);
     } else {
         atomic_fetch_add(&intake_feed_counters.poll_pages, 1);
+        ks.page = next && *next && strcmp(next, "nomore") != 0 ? ks.page + 1 : 1;
         atomic_fetch_add(&intake_feed_counters.poll_records, (long long)n);
         for (size_t i = 0; i < n; i++) {
-            if (!usable[i]) continue;
+            if (!usable[i] || fetched[i]) continue;
             pushes_answered(ks.w, "kuaishou", recs[i].platform_return_id, recs[i].version,
                             "applied from the poll");
             if (needs_order[i]) intake_ks_fetch_order(recs[i].order_id);
@@ -305,6 +319,7 @@ static void on_listed(void *arg, rf_ks_outcome_t outcome, int result_code, json_
     free(recs);
     free(needs_order);
     free(usable);
+    free(fetched);
 }
 
 /* The checkpoint, opening the next window when none is open. false when
@@ -379,10 +394,16 @@ static void on_poll_timer(uv_timer_t *t) {
         schedule_poll((uint64_t)ks.s->poll_interval_ms);
         return;
     }
-    json_t *param =
-        json_pack("{s:I, s:I, s:I, s:i, s:s}", "beginTime", (json_int_t)ks.win_begin, "endTime",
-                  (json_int_t)ks.win_end, "pageSize", (json_int_t)ks.s->poll_page_size, "queryType",
-                  2, "pcursor", ks.pcursor);
+    /* the declared request: beginTime, endTime, type (9: every refund; 8 would
+     * be those waiting for a refund only), pageSize, currentPage and pcursor
+     * required; queryType 2: by update time. A window resumed after a restart
+     * is past its first page: its page number counts on from 2. */
+    if (!ks.pcursor[0]) ks.page = 1;
+    else if (ks.page < 2) ks.page = 2;
+    json_t *param = json_pack("{s:I, s:I, s:i, s:I, s:I, s:i, s:s}", "beginTime",
+                              (json_int_t)ks.win_begin, "endTime", (json_int_t)ks.win_end, "type",
+                              9, "pageSize", (json_int_t)ks.s->poll_page_size, "currentPage",
+                              (json_int_t)ks.page, "queryType", 2, "pcursor", ks.pcursor);
     int rc = rf_ks_call(ks.http, &ks.cfg, "open.seller.order.refund.pcursor.list", param,
                         rf_now_ms(), CALL_TIMEOUT_MS, on_listed, NULL);
     json_decref(param);

@@ -44,7 +44,8 @@ typedef struct intake_feed_record {
     char status[32];      /* neutral status; "" for a pair the mapping does not know */
     char code[32];        /* the platform's own status, e.g. "21/1" */
     char tracking_no[64]; /* the buyer's return parcel, "" until shipped */
-    int64_t quantity, amount_fen, requested_at, deadline_at;
+    int64_t quantity;     /* units; 0: the order line's (Kuaishou productNum 0, physical goods) */
+    int64_t amount_fen, requested_at, deadline_at;
     int64_t version; /* updateTime (Douyin: the newest event time), ms */
 } intake_feed_record_t;
 
@@ -84,8 +85,10 @@ intake_feed_action_t intake_feed_decide(const intake_feed_known_t *k,
                                         const intake_feed_record_t *r);
 const char *intake_feed_action_name(intake_feed_action_t a);
 
-/* A Kuaishou order detail (the stand-in's documented shape) into o; the
- * strings point into doc and lines into the caller's array. 0 or -1. */
+/* A Kuaishou order detail (open.order.detail's data: orderBaseInfo,
+ * orderItemInfo, orderAddress) into o: one line, its line_id the skuId; the
+ * strings point into doc and ids (at least 640 bytes), lines into the
+ * caller's array. 0 or -1. */
 int intake_feed_order_from_kuaishou(json_t *doc, intake_order_t *o, intake_order_line_t *lines,
                                     size_t max_lines, char *ids, size_t ids_cap, char *err,
                                     size_t errlen);
