@@ -11,8 +11,10 @@ decisions. For a return and refund:
     names no return address, so none is sent (addressId is optional: the
     platform uses the shop's default return address); only then does the
     warehouse expect the parcel;
-  - the buyer ships it: the platform's record moves to status 40 and an
-    updateRefund push brings return.updated (return_in_transit) to intake;
+  - the buyer ships it: the platform's record moves to status 40, and its
+    updateRefund push is lost: the poller lists the record (a list entry has
+    no logisticsInfo), intake takes its detail and return.updated
+    (return_in_transit) brings the tracking number;
   - the warehouse receives and inspects it over HTTP; refund calls
     confirm.receipt, the platform refunds (status 50), and intake shows the
     return refunded;
@@ -88,15 +90,21 @@ def scenario(h):
     h.wait_until(lambda: ks.refunds[rid]["status"] == 30, 10,
                  "the platform to wait for the buyer's parcel (status 30)")
 
-    h.step("the buyer ships the parcel: the platform's update reaches intake")
+    h.step("the buyer ships the parcel; its push is lost: the poller brings it, with the detail")
+    details_before = len(ks.log_of(kit.DETAIL, rid))
     ks.update_refund(rid, status=40, logisticsInfo={"expressNo": "SF1234567890",
                                                     "expressCode": 1})
-    push(h, "kwaishop_aftersales_updateRefund", rid, "ev-45-2")
-    h.wait_until(lambda: "return.updated" in h.timeline_types(ret), 20,
-                 "return.updated (return_in_transit) in the timeline")
+    h.wait_until(lambda: "return.updated" in h.timeline_types(ret), 30,
+                 "return.updated (return_in_transit) in the timeline, from the poller")
     upd = [e for e in h.return_doc(ret)["timeline"] if e["type"] == "return.updated"]
-    h.check(upd[-1]["body"]["platform_status"] == "return_in_transit",
+    h.check(upd[-1]["body"]["platform_status"] == "return_in_transit"
+            and upd[-1]["body"].get("tracking_no") == "SF1234567890",
             "return.updated body: %s" % upd[-1]["body"])
+    listed = [c for c in ks.log_of("open.seller.order.refund.pcursor.list")
+              if any(str(e["refundId"]) == rid and "logisticsInfo" not in e
+                     for e in (c["answer"].get("data") or {}).get("refundOrderInfoList", []))]
+    h.check(listed and len(ks.log_of(kit.DETAIL, rid)) > details_before,
+            "listed without logisticsInfo (%d pages), then its detail asked" % len(listed))
 
     h.step("the warehouse receives and inspects it; refund confirms the receipt")
     kit.receive_and_inspect(h, ret)
