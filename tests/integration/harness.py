@@ -947,8 +947,9 @@ def uid(prefix="x"):
 
 def platform_id():
     """A real-length platform id: 19 digits, as Kuaishou's refundId and oid and
-    Douyin's aftersale_id are (short ids hide buffer bugs)."""
-    return str(random.randint(10**18, 10**19 - 1))
+    Douyin's aftersale_id are (short ids hide buffer bugs); below 2^63, as the
+    platforms' ids (Java longs) are."""
+    return str(random.randint(10**18, 2**63 - 1))
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
