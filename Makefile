@@ -169,7 +169,7 @@ fuzz-smoke:
 	@RF_FUZZ_SECONDS=30 $(MAKE) --no-print-directory fuzz
 
 # Formatting and lint, over every C file of the tree (tests included).
-C_FILES = $(shell find common services tools tests proto -name '*.[ch]' | sort)
+C_FILES = $(shell find common services tools tests proto -name node_modules -prune -o -name '*.[ch]' -print | sort)
 format:
 	$(Q)clang-format -i $(C_FILES)
 format-check:
