@@ -67,48 +67,24 @@ extern char rf_ks_sign_method[RF_CFG_STR_MAX];      /* RF_KUAISHOU_SIGN_METHOD *
 extern char rf_ks_rate_limit_codes[RF_CFG_STR_MAX]; /* RF_KUAISHOU_RATE_LIMIT_CODES */
 
 /* The configuration-table rows of those settings, for a worker's table. */
-#define RF_KS_CONFIG                                                                              \
-    {"RF_KUAISHOU_API_URL",                                                                       \
-     RF_CFG_STRING,                                                                               \
-     rf_ks_api_url,                                                                               \
-     "",                                                                                          \
-     0,                                                                                           \
-     0,                                                                                           \
-     "Kuaishou open-platform API host; empty: no calls (intake: no fetches or polling; "          \
-     "review, refund: decisions recorded as not_sent and alerted)"},                              \
-        {"RF_KUAISHOU_APP_KEY",                                                                   \
-         RF_CFG_STRING,                                                                           \
-         rf_ks_app_key,                                                                           \
-         "",                                                                                      \
-         0,                                                                                       \
-         0,                                                                                       \
-         "Kuaishou app key (required with an API URL)"},                                          \
-        {"RF_KUAISHOU_SIGN_SECRET",                                                               \
-         RF_CFG_STRING,                                                                           \
-         rf_ks_sign_secret,                                                                       \
-         "",                                                                                      \
-         0,                                                                                       \
-         0,                                                                                       \
-         "Kuaishou sign secret (not the OAuth app secret; required with an API URL)"},            \
-        {"RF_KUAISHOU_ACCESS_TOKEN",                                                              \
-         RF_CFG_STRING,                                                                           \
-         rf_ks_access_token,                                                                      \
-         "",                                                                                      \
-         0,                                                                                       \
-         0,                                                                                       \
-         "Kuaishou access token of the shop (required with an API URL)"},                         \
-        {"RF_KUAISHOU_SIGN_METHOD",                                                               \
-         RF_CFG_STRING,                                                                           \
-         rf_ks_sign_method,                                                                       \
-         "MD5",                                                                                   \
-         0,                                                                                       \
-         0,                                                                                       \
-         "how API requests are signed: MD5 or HMAC_SHA256"},                                      \
-    {                                                                                             \
-        "RF_KUAISHOU_RATE_LIMIT_CODES", RF_CFG_STRING, rf_ks_rate_limit_codes, "", 0, 0,          \
-            "result codes that mean too many requests (comma-separated, at most 4): backed off, " \
-            "not counted as failures"                                                             \
-    }
+/* A table reads best as rows, so the formatter leaves it as written. */
+// clang-format off
+#define RF_KS_CONFIG                                                                          \
+    {"RF_KUAISHOU_API_URL", RF_CFG_STRING, rf_ks_api_url, "", 0, 0,                           \
+     "Kuaishou open-platform API host; empty: no calls (intake: no fetches or polling; "      \
+     "review, refund: decisions recorded as not_sent and alerted)"},                          \
+    {"RF_KUAISHOU_APP_KEY", RF_CFG_STRING, rf_ks_app_key, "", 0, 0,                           \
+     "Kuaishou app key (required with an API URL)"},                                          \
+    {"RF_KUAISHOU_SIGN_SECRET", RF_CFG_STRING, rf_ks_sign_secret, "", 0, 0,                   \
+     "Kuaishou sign secret (not the OAuth app secret; required with an API URL)"},            \
+    {"RF_KUAISHOU_ACCESS_TOKEN", RF_CFG_STRING, rf_ks_access_token, "", 0, 0,                 \
+     "Kuaishou access token of the shop (required with an API URL)"},                         \
+    {"RF_KUAISHOU_SIGN_METHOD", RF_CFG_STRING, rf_ks_sign_method, "MD5", 0, 0,                \
+     "how API requests are signed: MD5 or HMAC_SHA256"},                                      \
+    {"RF_KUAISHOU_RATE_LIMIT_CODES", RF_CFG_STRING, rf_ks_rate_limit_codes, "", 0, 0,         \
+     "result codes that mean too many requests (comma-separated, at most 4): backed off, "    \
+     "not counted as failures"}
+// clang-format on
 
 /* rf_ks_enabled: an API URL is set. */
 bool rf_ks_enabled(void);

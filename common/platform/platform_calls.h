@@ -56,27 +56,17 @@ extern int64_t rf_pcalls_retry_max;     /* RF_PLATFORM_CALL_RETRY_MAX */
 extern int64_t rf_pcalls_retry_base_ms; /* RF_PLATFORM_CALL_RETRY_BASE_MS */
 
 /* The configuration-table rows of those settings, for a worker's table. */
-#define RF_PCALLS_CONFIG                                                                    \
-    RF_KS_CONFIG,                                                                           \
-        {"RF_PLATFORM_CALL_TIMEOUT_MS",                                                     \
-         RF_CFG_INT,                                                                        \
-         &rf_pcalls_timeout_ms,                                                             \
-         "10000",                                                                           \
-         100,                                                                               \
-         600000,                                                                            \
-         "a platform call must be answered within this many ms"},                           \
-        {"RF_PLATFORM_CALL_RETRY_MAX",                                                      \
-         RF_CFG_INT,                                                                        \
-         &rf_pcalls_retry_max,                                                              \
-         "8",                                                                               \
-         1,                                                                                 \
-         1000,                                                                              \
-         "failed attempts (no answer) before a platform call is given up and alerted"},     \
-    {                                                                                       \
-        "RF_PLATFORM_CALL_RETRY_BASE_MS", RF_CFG_INT, &rf_pcalls_retry_base_ms, "1000", 10, \
-            3600000,                                                                        \
-            "delay before a platform call is retried, doubled each time (at most an hour)"  \
-    }
+/* A table reads best as rows, so the formatter leaves it as written. */
+// clang-format off
+#define RF_PCALLS_CONFIG                                                                      \
+    RF_KS_CONFIG,                                                                             \
+    {"RF_PLATFORM_CALL_TIMEOUT_MS", RF_CFG_INT, &rf_pcalls_timeout_ms, "10000", 100, 600000,  \
+     "a platform call must be answered within this many ms"},                                 \
+    {"RF_PLATFORM_CALL_RETRY_MAX", RF_CFG_INT, &rf_pcalls_retry_max, "8", 1, 1000,            \
+     "failed attempts (no answer) before a platform call is given up and alerted"},           \
+    {"RF_PLATFORM_CALL_RETRY_BASE_MS", RF_CFG_INT, &rf_pcalls_retry_base_ms, "1000", 10,      \
+     3600000, "delay before a platform call is retried, doubled each time (at most an hour)"}
+// clang-format on
 
 typedef struct rf_pcalls rf_pcalls_t;
 
