@@ -2,7 +2,7 @@
  * runtime/config.h: configuration from environment variables, as one table.
  *
  * The folder common/runtime/ is the bottom layer of the shared library: logging,
- * configuration, ids and clocks, crypto primitives, JSON field readers, the
+ * configuration, ids and clocks, crypto primitives, secrets at rest, JSON field readers, the
  * watchdog and a per-shop cache. It uses libc and Debian's libraries only, never
  * another folder of common/ (tests/integration/00-layout.py checks).
  *
