@@ -77,23 +77,6 @@ int rf_ks_settings_load(rf_ks_config_t *cfg) {
     return bad;
 }
 
-/* Percent-encode text (RFC 3986 unreserved characters kept) onto out. */
-static size_t form_escape(const char *text, char *out) {
-    static const char hexd[] = "0123456789ABCDEF";
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            out[n++] = (char)*p;
-        } else {
-            out[n++] = '%';
-            out[n++] = hexd[*p >> 4];
-            out[n++] = hexd[*p & 15];
-        }
-    }
-    return n;
-}
-
 char *rf_ks_form(const rf_ks_config_t *cfg, const char *method, const char *param_json,
                  int64_t now_ms) {
     char ts[24];
@@ -111,19 +94,7 @@ char *rf_ks_form(const rf_ks_config_t *cfg, const char *method, const char *para
     char sign[65];
     if (rf_ks_sign(p, 7, cfg->sign_secret, cfg->sign_method, sign, sizeof sign) != 0) return NULL;
     p[7] = (rf_ks_param_t){"sign", sign};
-    size_t cap = 1;
-    for (int i = 0; i < 8; i++) cap += strlen(p[i].key) + 3 * strlen(p[i].value) + 2;
-    char *form = malloc(cap);
-    if (!form) return NULL;
-    size_t n = 0;
-    for (int i = 0; i < 8; i++) {
-        if (i) form[n++] = '&';
-        n += form_escape(p[i].key, form + n);
-        form[n++] = '=';
-        n += form_escape(p[i].value, form + n);
-    }
-    form[n] = '\0';
-    return form;
+    return rf_ks_form_encode(p, 8);
 }
 
 typedef struct call {

@@ -3,39 +3,34 @@
  */
 #include "platform/ks_oauth.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* Append "&key=" (or "key=" first) and the URL-encoded value to out at *used. */
-static bool append_param(char *out, size_t cap, size_t *used, const char *key, const char *value) {
-    char *enc = curl_easy_escape(NULL, value, 0);
-    if (!enc) return false;
-    int n = snprintf(out + *used, cap - *used, "%s%s=%s", *used ? "&" : "", key, enc);
-    curl_free(enc);
-    if (n < 0 || (size_t)n >= cap - *used) return false;
-    *used += (size_t)n;
-    return true;
-}
+#include "platform/kuaishou.h"
 
-/* Join n (key, value) pairs as a query string. Returns its length, or -1. */
-static int query(char *out, size_t cap, const char *const kv[][2], size_t n) {
-    size_t used = 0;
-    if (cap == 0) return -1;
-    out[0] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (!append_param(out, cap, &used, kv[i][0], kv[i][1])) return -1;
-    return (int)used;
+/* n parameters as a query string into out. Returns its length, or -1. */
+static int query(char *out, size_t cap, const rf_ks_param_t *params, size_t n) {
+    char *q = rf_ks_form_encode(params, n);
+    size_t len = q ? strlen(q) : 0;
+    int rc = -1;
+    if (q && len < cap) {
+        memcpy(out, q, len + 1);
+        rc = (int)len;
+    }
+    free(q);
+    if (rc < 0 && cap) out[0] = '\0';
+    return rc;
 }
 
 int rf_ks_authorize_url(const char *page, const char *app_id, const char *redirect_uri,
                         const char *scope, const char *state, char *out, size_t cap) {
-    const char *const kv[][2] = {{"app_id", app_id},
-                                 {"redirect_uri", redirect_uri},
-                                 {"scope", scope},
-                                 {"response_type", "code"},
-                                 {"state", state}};
+    const rf_ks_param_t kv[] = {{"app_id", app_id},
+                                {"redirect_uri", redirect_uri},
+                                {"scope", scope},
+                                {"response_type", "code"},
+                                {"state", state}};
     int n = snprintf(out, cap, "%s?", page);
     if (n < 0 || (size_t)n >= cap) return -1;
     int q = query(out + n, cap - (size_t)n, kv, sizeof kv / sizeof kv[0]);
@@ -44,17 +39,17 @@ int rf_ks_authorize_url(const char *page, const char *app_id, const char *redire
 
 int rf_ks_code_query(const char *app_id, const char *app_secret, const char *code, char *out,
                      size_t cap) {
-    const char *const kv[][2] = {
+    const rf_ks_param_t kv[] = {
         {"app_id", app_id}, {"app_secret", app_secret}, {"code", code}, {"grant_type", "code"}};
     return query(out, cap, kv, sizeof kv / sizeof kv[0]);
 }
 
 int rf_ks_refresh_query(const char *app_id, const char *app_secret, const char *refresh_token,
                         char *out, size_t cap) {
-    const char *const kv[][2] = {{"app_id", app_id},
-                                 {"app_secret", app_secret},
-                                 {"grant_type", "refresh_token"},
-                                 {"refresh_token", refresh_token}};
+    const rf_ks_param_t kv[] = {{"app_id", app_id},
+                                {"app_secret", app_secret},
+                                {"grant_type", "refresh_token"},
+                                {"refresh_token", refresh_token}};
     return query(out, cap, kv, sizeof kv / sizeof kv[0]);
 }
 

@@ -49,6 +49,39 @@ int rf_ks_method_path(const char *method, char *out, size_t cap) {
     return 0;
 }
 
+/* Percent-encode text (RFC 3986 unreserved characters kept) onto out. */
+static size_t form_escape(const char *text, char *out) {
+    static const char hexd[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hexd[*p >> 4];
+            out[n++] = hexd[*p & 15];
+        }
+    }
+    return n;
+}
+
+char *rf_ks_form_encode(const rf_ks_param_t *params, size_t n) {
+    size_t cap = 1;
+    for (size_t i = 0; i < n; i++) cap += 3 * (strlen(params[i].key) + strlen(params[i].value)) + 2;
+    char *form = malloc(cap);
+    if (!form) return NULL;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i) form[used++] = '&';
+        used += form_escape(params[i].key, form + used);
+        form[used++] = '=';
+        used += form_escape(params[i].value, form + used);
+    }
+    form[used] = '\0';
+    return form;
+}
+
 const char *rf_ks_method_verb(const char *method) {
     static const char *const posted[] = {"open.seller.order.refund.approve",
                                          "open.seller.order.refund.returngoods.approve",

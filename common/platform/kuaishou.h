@@ -35,6 +35,11 @@ int rf_ks_sign(const rf_ks_param_t *params, size_t n, const char *secret,
  * "open.seller.order.refund.detail". out needs strlen(method) + 2 bytes. */
 int rf_ks_method_path(const char *method, char *out, size_t cap);
 
+/* rf_ks_form_encode: params as k=v joined by '&', keys and values
+ * percent-encoded (RFC 3986 unreserved characters kept): a POST's form body,
+ * or a GET's query. malloc'd; NULL when out of memory. */
+char *rf_ks_form_encode(const rf_ks_param_t *params, size_t n);
+
 /* rf_ks_method_verb: the HTTP verb a method is declared with
  * (kuaishou-merchant-open-api, es/common/constant/api.default.method.js):
  * "GET" for open.order.detail, open.seller.order.refund.detail,
