@@ -203,9 +203,9 @@ static int start(rf_httpc_t *c, const char *url, const char *content_type,
     r->arg = arg;
     r->easy = curl_easy_init();
     r->body = malloc(len + 1);
-    char ct[256];
-    snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "text/plain");
-    r->headers = curl_slist_append(NULL, content_type ? ct : "Accept: application/json");
+    char ct[256] = "Accept: application/json"; /* a GET sends no body to type */
+    if (content_type) snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+    r->headers = curl_slist_append(NULL, ct);
     for (size_t i = 0; headers && headers[i] && r->headers; i++) {
         struct curl_slist *more = curl_slist_append(r->headers, headers[i]);
         if (!more) {

@@ -17,6 +17,8 @@ int64_t review_return_shipping_cost_fen = 1000;
 static const char *const reject_reasons[] = {
     "window_expired", "category_excluded", "quantity_exceeded", "duplicate_request",
     "order_unknown",  "condition_failed",  "reviewer_rejected", NULL};
+_Static_assert(sizeof reject_reasons / sizeof *reject_reasons == REVIEW_REJECT_REASONS + 1,
+               "REVIEW_REJECT_REASONS (review.h) counts reject_reasons");
 
 const char *review_liability(const char *reason_code) {
     if (strcmp(reason_code, "quality") == 0 || strcmp(reason_code, "wrong_item") == 0 ||
