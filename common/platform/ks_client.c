@@ -16,6 +16,7 @@ char rf_ks_sign_secret[RF_CFG_STR_MAX];
 char rf_ks_access_token[RF_CFG_STR_MAX];
 char rf_ks_sign_method[RF_CFG_STR_MAX] = "MD5";
 char rf_ks_rate_limit_codes[RF_CFG_STR_MAX];
+char rf_ks_token_invalid_codes[RF_CFG_STR_MAX] = "28";
 
 bool rf_ks_enabled(void) { return rf_ks_api_url[0] != '\0'; }
 
@@ -51,6 +52,9 @@ int rf_ks_settings_load(rf_ks_config_t *cfg) {
     if (rf_ks_parse_codes(rf_ks_rate_limit_codes, cfg->rate_limit_codes) != 0)
         bad += bad_setting("RF_KUAISHOU_RATE_LIMIT_CODES",
                            "must be up to 4 comma-separated positive result codes");
+    if (rf_ks_parse_codes(rf_ks_token_invalid_codes, cfg->token_invalid_codes) != 0)
+        bad += bad_setting("RF_KUAISHOU_TOKEN_INVALID_CODES",
+                           "must be up to 4 comma-separated positive result codes");
     if (!rf_ks_enabled()) return bad;
     size_t n = strlen(rf_ks_api_url);
     while (n > 0 && rf_ks_api_url[n - 1] == '/') rf_ks_api_url[--n] = '\0';
@@ -64,8 +68,6 @@ int rf_ks_settings_load(rf_ks_config_t *cfg) {
     } req[] = {
         {"RF_KUAISHOU_APP_KEY", rf_ks_app_key, cfg->app_key, sizeof cfg->app_key},
         {"RF_KUAISHOU_SIGN_SECRET", rf_ks_sign_secret, cfg->sign_secret, sizeof cfg->sign_secret},
-        {"RF_KUAISHOU_ACCESS_TOKEN", rf_ks_access_token, cfg->access_token,
-         sizeof cfg->access_token},
     };
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
         if (!*req[i].value)
@@ -73,6 +75,10 @@ int rf_ks_settings_load(rf_ks_config_t *cfg) {
         else if (strlen(req[i].value) >= req[i].cap) bad += bad_setting(req[i].name, "too long");
         else snprintf(req[i].dst, req[i].cap, "%s", req[i].value);
     }
+    /* A fixed token is optional: shops authorised by OAuth bring their own. */
+    if (strlen(rf_ks_access_token) >= sizeof cfg->access_token)
+        bad += bad_setting("RF_KUAISHOU_ACCESS_TOKEN", "too long");
+    else snprintf(cfg->access_token, sizeof cfg->access_token, "%s", rf_ks_access_token);
     if (!bad) snprintf(cfg->api_url, sizeof cfg->api_url, "%s", rf_ks_api_url);
     return bad;
 }
@@ -100,7 +106,7 @@ char *rf_ks_form(const rf_ks_config_t *cfg, const char *method, const char *para
 typedef struct call {
     rf_ks_done_fn cb;
     void *arg;
-    int rate_limit_codes[4];
+    int rate_limit_codes[4], token_invalid_codes[4];
 } call_t;
 
 static void on_answer(void *arg, long status, const char *body, size_t len, const char *error) {
@@ -131,6 +137,8 @@ static void on_answer(void *arg, long status, const char *body, size_t len, cons
     rf_ks_outcome_t outcome = RF_KS_REFUSED;
     for (int i = 0; i < 4 && call->rate_limit_codes[i]; i++)
         if (call->rate_limit_codes[i] == code) outcome = RF_KS_RATE_LIMITED;
+    for (int i = 0; i < 4 && call->token_invalid_codes[i]; i++)
+        if (call->token_invalid_codes[i] == code) outcome = RF_KS_TOKEN_INVALID;
     call->cb(call->arg, outcome, code, NULL, body, why);
 done:
     json_decref(doc);
@@ -160,6 +168,8 @@ int rf_ks_call_keyed(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *metho
         call->cb = cb;
         call->arg = arg;
         memcpy(call->rate_limit_codes, cfg->rate_limit_codes, sizeof call->rate_limit_codes);
+        memcpy(call->token_invalid_codes, cfg->token_invalid_codes,
+               sizeof call->token_invalid_codes);
         char key_header[300];
         const char *headers[2] = {NULL, NULL};
         if (idempotency_key && *idempotency_key) {

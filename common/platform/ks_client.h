@@ -29,12 +29,15 @@ typedef struct rf_ks_config {
     char sign_secret[128]; /* the sign secret, not the OAuth app secret */
     char access_token[512];
     rf_ks_sign_method_t sign_method;
-    int rate_limit_codes[4]; /* result codes meaning "too many requests"; 0 ends the list */
+    int rate_limit_codes[4];    /* result codes meaning "too many requests"; 0 ends the list */
+    int token_invalid_codes[4]; /* result codes meaning "this access token is not (or no
+                                   longer) valid": renew it and try once more */
 } rf_ks_config_t;
 
 typedef enum rf_ks_outcome {
     RF_KS_OK = 0,       /* result == 1: data holds the answer's data */
     RF_KS_RATE_LIMITED, /* a rate-limit code: retry later */
+    RF_KS_TOKEN_INVALID, /* a token-invalid code: the shop's token lapsed or was revoked */
     RF_KS_REFUSED,      /* another result code: the platform said no (see error) */
     RF_KS_TRANSPORT,    /* no answer, an HTTP error status, or not the platform's JSON */
 } rf_ks_outcome_t;
@@ -65,6 +68,7 @@ extern char rf_ks_sign_secret[RF_CFG_STR_MAX];      /* RF_KUAISHOU_SIGN_SECRET *
 extern char rf_ks_access_token[RF_CFG_STR_MAX];     /* RF_KUAISHOU_ACCESS_TOKEN */
 extern char rf_ks_sign_method[RF_CFG_STR_MAX];      /* RF_KUAISHOU_SIGN_METHOD */
 extern char rf_ks_rate_limit_codes[RF_CFG_STR_MAX]; /* RF_KUAISHOU_RATE_LIMIT_CODES */
+extern char rf_ks_token_invalid_codes[RF_CFG_STR_MAX]; /* RF_KUAISHOU_TOKEN_INVALID_CODES */
 
 /* The configuration-table rows of those settings, for a worker's table. */
 /* A table reads best as rows, so the formatter leaves it as written. */
@@ -78,12 +82,16 @@ extern char rf_ks_rate_limit_codes[RF_CFG_STR_MAX]; /* RF_KUAISHOU_RATE_LIMIT_CO
     {"RF_KUAISHOU_SIGN_SECRET", RF_CFG_STRING, rf_ks_sign_secret, "", 0, 0,                   \
      "Kuaishou sign secret (not the OAuth app secret; required with an API URL)"},            \
     {"RF_KUAISHOU_ACCESS_TOKEN", RF_CFG_STRING, rf_ks_access_token, "", 0, 0,                 \
-     "Kuaishou access token of the shop (required with an API URL)"},                         \
+     "a fixed Kuaishou access token, for a shop not authorised through intake's shops "       \
+     "(a trial); shops authorised by OAuth need none"},                         \
     {"RF_KUAISHOU_SIGN_METHOD", RF_CFG_STRING, rf_ks_sign_method, "MD5", 0, 0,                \
      "how API requests are signed: MD5 or HMAC_SHA256"},                                      \
     {"RF_KUAISHOU_RATE_LIMIT_CODES", RF_CFG_STRING, rf_ks_rate_limit_codes, "", 0, 0,         \
      "result codes that mean too many requests (comma-separated, at most 4): backed off, "    \
-     "not counted as failures"}
+     "not counted as failures"},                                                              \
+    {"RF_KUAISHOU_TOKEN_INVALID_CODES", RF_CFG_STRING, rf_ks_token_invalid_codes, "28", 0, 0, \
+     "result codes that mean the access token lapsed or was revoked (comma-separated, at "    \
+     "most 4): the token is renewed and the call tried once more"}
 // clang-format on
 
 /* rf_ks_enabled: an API URL is set. */
