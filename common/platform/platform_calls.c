@@ -8,6 +8,12 @@
  * and the call goes out again with the same idempotency key. Each answer is
  * handled in one bus transaction: the attempt's record, the call's new state
  * and whatever the worker's settle callback writes and emits.
+ *
+ * Each request carries the token of the call's shop, read at send time
+ * (platform/shop_tokens.h: the shop's own, or the fixed
+ * RF_KUAISHOU_ACCESS_TOKEN for a shop intake never told of), held only in
+ * the request's flight and wiped with it; the record keeps the param JSON,
+ * never the token. What is seen of the calls is platform_calls_view.c's.
  */
 #include "platform/platform_calls.h"
 
@@ -16,18 +22,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform/shop_tokens.h"
 #include "runtime/ids.h"
 #include "runtime/log.h"
+#include "runtime/secrets.h"
 
 int64_t rf_pcalls_timeout_ms = 10000;
 int64_t rf_pcalls_retry_max = 8;
 int64_t rf_pcalls_retry_base_ms = 1000;
 
 #define DETAIL_METHOD "open.seller.order.refund.detail"
-#define POLL_MS 250      /* how often due calls are looked for */
-#define BATCH 16         /* calls leased per look */
-#define MAX_IN_FLIGHT 64 /* requests outstanding at once */
-#define ANSWER_KEEP 8000 /* bytes of an answer kept in the record */
+#define POLL_MS 250                /* how often due calls are looked for */
+#define BATCH 16                   /* calls leased per look */
+#define MAX_IN_FLIGHT 64           /* requests outstanding at once */
+#define ANSWER_KEEP 8000           /* bytes of an answer kept in the record */
+#define NO_TOKEN_WAIT_MS 3000      /* a call with no token to carry is looked at again */
+#define TOKEN_INVALID_RETRY_MS 500 /* a refused token: read again, tried once more */
 
 struct rf_pcalls {
     rf_worker_t *worker;
@@ -48,7 +58,9 @@ typedef struct flight {
     char call_method[128]; /* the call's own method */
     char key[256];
     char platform_return_id[64];
-    char *param_json; /* what is being sent now */
+    char platform[16], shop_id[128];
+    char token[RF_SHOP_TOKEN_MAX]; /* the shop's access token, plain: wiped with the flight */
+    char *param_json;              /* what is being sent now */
     int64_t started_wall, started_mono;
     int refused_code; /* stage 1: the refusal of stage 0 */
     char refused_error[320];
@@ -145,7 +157,11 @@ static const rf_migration_t pcalls_migrations[] = {
      "    answer          text,                              -- the platform's answer, as sent\n"
      "    error           text\n"
      ");\n"
-     "CREATE INDEX platform_call_attempts_call ON platform_call_attempts (call_id);\n"}};
+     "CREATE INDEX platform_call_attempts_call ON platform_call_attempts (call_id);\n"},
+    {"pcalls_002_shop_id",
+     "-- the shop a call is for: its request carries that shop's token (shop_tokens);\n"
+     "-- '' for calls written before (they carry the fixed RF_KUAISHOU_ACCESS_TOKEN)\n"
+     "ALTER TABLE platform_calls ADD COLUMN shop_id text NOT NULL DEFAULT '';\n"}};
 
 /* ---- the calls ---------------------------------------------------------------------- */
 
@@ -166,21 +182,23 @@ int rf_pcalls_enqueue(rf_db_t *db, const rf_pcall_new_t *c) {
                        on ? "pending" : "not_sent",
                        on ? NULL
                           : "calls are off (no RF_KUAISHOU_API_URL): do this in the platform's"
-                            " seller console"};
+                            " seller console",
+                       c->shop_id ? c->shop_id : ""};
     int rc = -1;
     if (param)
         rc = (int)rf_db_exec_count(
             db,
             "INSERT INTO platform_calls (return_id, platform, platform_return_id, purpose, method,"
-            " param, idempotency_key, platform_version, context, state, next_attempt_at, error)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10,"
-            " CASE WHEN $10 = 'pending' THEN now() END, $11)"
+            " param, idempotency_key, platform_version, context, state, next_attempt_at, error,"
+            " shop_id) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10,"
+            " CASE WHEN $10 = 'pending' THEN now() END, $11, $12)"
             " ON CONFLICT (idempotency_key) DO NOTHING",
-            11, p);
+            12, p);
     if (rc == 1)
-        rf_info("event=platform_call_%s return_id=%s purpose=%s method=%s idempotency_key=%s",
-                on ? "queued" : "not_sent", c->return_id, c->purpose, c->method,
-                c->idempotency_key);
+        rf_info("event=platform_call_%s return_id=%s shop_id=%s purpose=%s method=%s"
+                " idempotency_key=%s",
+                on ? "queued" : "not_sent", c->return_id, c->shop_id ? c->shop_id : "", c->purpose,
+                c->method, c->idempotency_key);
     free(param);
     free(context);
     return rc;
@@ -250,6 +268,7 @@ static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data
 static void flight_free(flight_t *f) {
     if (!f) return;
     free(f->param_json);
+    rf_secrets_wipe(f->token, sizeof f->token);
     free(f);
 }
 
@@ -258,10 +277,13 @@ static int flight_send(flight_t *f) {
     json_t *param = json_loads(f->param_json, 0, NULL);
     f->started_wall = rf_now_ms();
     f->started_mono = rf_mono_ms();
-    int rc = param ? rf_ks_call_keyed(f->p->http, &f->p->ks, f->method, param,
-                                      f->stage == 0 ? f->key : NULL, f->started_wall,
-                                      (long)rf_pcalls_timeout_ms, on_answer, f)
-                   : -1;
+    rf_ks_config_t cfg = f->p->ks; /* with the flight's token */
+    snprintf(cfg.access_token, sizeof cfg.access_token, "%s", f->token);
+    int rc =
+        param ? rf_ks_call_keyed(f->p->http, &cfg, f->method, param, f->stage == 0 ? f->key : NULL,
+                                 f->started_wall, (long)rf_pcalls_timeout_ms, on_answer, f)
+              : -1;
+    rf_secrets_wipe(&cfg, sizeof cfg);
     json_decref(param);
     return rc;
 }
@@ -271,6 +293,32 @@ static void on_timer(uv_timer_t *t) { send_due(t->data); }
 /* Look for due calls on the next loop turn (never from inside a callback). */
 void rf_pcalls_kick(rf_pcalls_t *p) {
     if (p && p->http) uv_timer_start(&p->timer, on_timer, 0, POLL_MS);
+}
+
+/* The token f carries, into f->token: true to send it now. Without one the
+ * call waits NO_TOKEN_WAIT_MS (not counted as a failure); when the database
+ * does not answer the lease expires and the call is looked at again. */
+static bool pick_token(flight_t *f) {
+    rf_db_t *db = rf_worker_db(f->p->worker);
+    const char *why = "";
+    rf_token_choice_t c = rf_shop_tokens_pick(db, f->platform, f->shop_id, f->p->ks.access_token,
+                                              f->token, sizeof f->token, &why);
+    if (c == RF_TOKEN_USE_SHOP || c == RF_TOKEN_USE_FIXED) return true;
+    if (c == RF_TOKEN_LATER) return false;
+    char error[300];
+    snprintf(error, sizeof error, "no access token for shop %s:%s (%s): waiting for intake's",
+             f->platform, f->shop_id, why);
+    rf_num_t id = rf_i64(f->call_id), wait = rf_i64(NO_TOKEN_WAIT_MS);
+    const char *p[] = {id.s, wait.s, error};
+    rf_db_exec(db,
+               "UPDATE platform_calls SET error = $3,"
+               " next_attempt_at = now() + $2::bigint * interval '1 millisecond'"
+               " WHERE call_id = $1 AND state = 'pending'",
+               3, p);
+    rf_warn("event=platform_call_no_token call_id=%lld method=%s platform=%s shop_id=%s"
+            " reason=%s retry_in_ms=%d",
+            (long long)f->call_id, f->call_method, f->platform, f->shop_id, why, NO_TOKEN_WAIT_MS);
+    return false;
 }
 
 static void send_due(rf_pcalls_t *p) {
@@ -285,7 +333,8 @@ static void send_due(rf_pcalls_t *p) {
         " WHERE call_id IN (SELECT call_id FROM platform_calls WHERE state = 'pending'"
         "   AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $2::int"
         "   FOR UPDATE SKIP LOCKED)"
-        " RETURNING call_id, method, param::text, idempotency_key, platform_return_id",
+        " RETURNING call_id, method, param::text, idempotency_key, platform_return_id, platform,"
+        " shop_id",
         2, params);
     if (!res) return;
     for (int i = 0; i < PQntuples(res); i++) {
@@ -298,6 +347,12 @@ static void send_due(rf_pcalls_t *p) {
         f->param_json = strdup(rf_get_str(res, i, 2));
         snprintf(f->key, sizeof f->key, "%s", rf_get_str(res, i, 3));
         snprintf(f->platform_return_id, sizeof f->platform_return_id, "%s", rf_get_str(res, i, 4));
+        snprintf(f->platform, sizeof f->platform, "%s", rf_get_str(res, i, 5));
+        snprintf(f->shop_id, sizeof f->shop_id, "%s", rf_get_str(res, i, 6));
+        if (!pick_token(f)) {
+            flight_free(f);
+            continue;
+        }
         if (!f->param_json || flight_send(f) != 0) {
             rf_warn("event=platform_call_not_started call_id=%lld method=%s", (long long)f->call_id,
                     f->method);
@@ -316,7 +371,7 @@ static int settle(flight_t *f, rf_bus_t *bus, rf_db_t *db, const rf_pcall_outcom
     PGresult *res = rf_db_query(db,
                                 "SELECT call_id, return_id, platform, platform_return_id, purpose,"
                                 " method, idempotency_key, platform_version, param::text,"
-                                " context::text FROM platform_calls"
+                                " context::text, shop_id FROM platform_calls"
                                 " WHERE call_id = $1 AND state = 'pending' FOR UPDATE",
                                 1, p1);
     if (!res) return -1;
@@ -331,6 +386,7 @@ static int settle(flight_t *f, rf_bus_t *bus, rf_db_t *db, const rf_pcall_outcom
         .return_id = rf_get_str(res, 0, 1),
         .platform = rf_get_str(res, 0, 2),
         .platform_return_id = rf_get_str(res, 0, 3),
+        .shop_id = rf_get_str(res, 0, 10),
         .purpose = rf_get_str(res, 0, 4),
         .method = rf_get_str(res, 0, 5),
         .idempotency_key = rf_get_str(res, 0, 6),
@@ -379,11 +435,41 @@ static int count_failure(flight_t *f, rf_bus_t *bus, rf_db_t *db, const char *er
     return settle(f, bus, db, &o, "gave_up");
 }
 
+/* The platform said the token is not valid (attempt recorded): the first time
+ * the call is tried again shortly, not counted, with the token read again
+ * (intake may have renewed it); a second token-invalid in a row is a counted
+ * failure with the usual backoff. Inside the transaction. */
+static int token_invalid(flight_t *f, rf_bus_t *bus, rf_db_t *db, const char *error) {
+    rf_num_t id = rf_i64(f->call_id), wait = rf_i64(TOKEN_INVALID_RETRY_MS);
+    const char *p1[] = {id.s};
+    PGresult *res = rf_db_query(db,
+                                "SELECT count(*) FILTER (WHERE outcome = 'token_invalid') FROM"
+                                " (SELECT outcome FROM platform_call_attempts WHERE call_id = $1"
+                                "   ORDER BY id DESC LIMIT 2) last",
+                                1, p1);
+    if (!res) return -1;
+    bool again = rf_get_i64(res, 0, 0) >= 2;
+    PQclear(res);
+    rf_warn("event=platform_token_invalid call_id=%lld method=%s platform=%s shop_id=%s"
+            " in_a_row=%d detail=\"%s\"",
+            (long long)f->call_id, f->method, f->platform, f->shop_id, again ? 2 : 1,
+            again ? "counted as a failure"
+                  : "the token is read again and the call tried once more");
+    if (again) return count_failure(f, bus, db, error ? error : "token invalid");
+    const char *p2[] = {id.s, wait.s, error ? error : "token invalid"};
+    return rf_db_exec(db,
+                      "UPDATE platform_calls SET error = $3,"
+                      " next_attempt_at = now() + $2::bigint * interval '1 millisecond'"
+                      " WHERE call_id = $1 AND state = 'pending'",
+                      3, p2);
+}
+
 static const char *outcome_name(rf_ks_outcome_t o) {
     switch (o) {
     case RF_KS_OK: return "ok";
     case RF_KS_RATE_LIMITED: return "rate_limited";
     case RF_KS_REFUSED: return "refused";
+    case RF_KS_TOKEN_INVALID: return "token_invalid";
     default: return "transport";
     }
 }
@@ -429,6 +515,8 @@ static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data
                             2, q);
             rf_warn("event=platform_rate_limited call_id=%lld method=%s", (long long)f->call_id,
                     f->method);
+        } else if (outcome == RF_KS_TOKEN_INVALID) {
+            rc = token_invalid(f, bus, db, error);
         } else if (f->stage == 0 && outcome == RF_KS_OK) {
             rf_pcall_outcome_t o = {.accepted = true, .result_code = 1};
             rc = settle(f, bus, db, &o, "accepted");
@@ -466,7 +554,7 @@ static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data
 rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *arg) {
     rf_pcalls_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    if (rf_ks_settings_load(&p->ks) != 0) {
+    if (rf_ks_settings_load(&p->ks) != 0 || rf_shop_tokens_setup(rf_worker_db(w)) != 0) {
         free(p);
         return NULL;
     }
@@ -498,68 +586,4 @@ rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *a
     uv_timer_start(&p->timer, on_timer, 0, POLL_MS);
     rf_info("event=platform_calls_on api_url=%s sign_method=%s", p->ks.api_url, rf_ks_sign_method);
     return p;
-}
-
-/* ---- metrics ---------------------------------------------------------------------------------- */
-
-void rf_pcalls_metrics(rf_worker_t *w, rf_metrics_out_t *out, const char *worker_name) {
-    static const char *const states[] = {"pending", "succeeded", "failed", "superseded",
-                                         "not_sent"};
-    json_t *doc = rf_worker_query_json(
-        w,
-        "SELECT json_build_object('states', COALESCE((SELECT json_object_agg(state, n) FROM"
-        " (SELECT state, count(*) AS n FROM platform_calls GROUP BY state) s), '{}'::json),"
-        " 'oldest', COALESCE((SELECT extract(epoch FROM now() - min(created_at))::bigint"
-        "   FROM platform_calls WHERE state = 'pending'), 0))",
-        0, NULL);
-    if (!doc) return;
-    json_t *st = json_object_get(doc, "states");
-    rf_metrics_printf(out, "# HELP rf_platform_calls Decision calls to the platform, by state"
-                           " (not_sent: calls off, an operator must act).\n"
-                           "# TYPE rf_platform_calls gauge\n");
-    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
-        rf_metrics_printf(out, "rf_platform_calls{worker=\"%s\",state=\"%s\"} %lld\n", worker_name,
-                          states[i], (long long)json_integer_value(json_object_get(st, states[i])));
-    rf_metrics_printf(out,
-                      "# HELP rf_platform_call_oldest_pending_age_seconds Age of the oldest"
-                      " platform call not yet answered.\n"
-                      "# TYPE rf_platform_call_oldest_pending_age_seconds gauge\n"
-                      "rf_platform_call_oldest_pending_age_seconds{worker=\"%s\"} %lld\n",
-                      worker_name, (long long)json_integer_value(json_object_get(doc, "oldest")));
-    json_decref(doc);
-}
-
-/* ---- GET /v1/platform-calls?return_id= -------------------------------------------------------- */
-
-bool rf_pcalls_route(rf_db_t *db, rf_http_exchange_t *x) {
-    if (strcmp(rf_http_method(x), "GET") != 0 || strcmp(rf_http_path(x), "/v1/platform-calls") != 0)
-        return false;
-    char return_id[RF_ID_MAX];
-    if (rf_http_query_filter(x, "return_id", return_id, sizeof return_id) < 0) return true;
-    const char *p[] = {return_id};
-    bool dberr = false;
-    json_t *calls = rf_db_query_json(
-        db,
-        "SELECT COALESCE(json_agg(json_build_object('call_id', c.call_id, 'return_id',"
-        " c.return_id, 'platform', c.platform, 'platform_return_id', c.platform_return_id,"
-        " 'purpose', c.purpose, 'method', c.method, 'param', c.param, 'idempotency_key',"
-        " c.idempotency_key, 'platform_version', c.platform_version, 'context', c.context,"
-        " 'state', c.state, 'attempts', c.attempts, 'rate_limited', c.rate_limited,"
-        " 'outcome', c.outcome, 'error', c.error,"
-        " 'created_at', (extract(epoch FROM c.created_at) * 1000)::bigint,"
-        " 'done_at', (extract(epoch FROM c.done_at) * 1000)::bigint,"
-        " 'requests', (SELECT COALESCE(json_agg(json_build_object('method', a.method, 'param',"
-        "   a.param, 'idempotency_key', a.idempotency_key, 'started_at',"
-        "   (extract(epoch FROM a.started_at) * 1000)::bigint, 'duration_ms', a.duration_ms,"
-        "   'outcome', a.outcome, 'result_code', a.result_code, 'answer', a.answer,"
-        "   'error', a.error) ORDER BY a.id), '[]'::json)"
-        "   FROM platform_call_attempts a WHERE a.call_id = c.call_id))"
-        " ORDER BY c.call_id), '[]'::json)"
-        " FROM (SELECT * FROM platform_calls WHERE $1 = '' OR return_id = $1"
-        "   ORDER BY call_id DESC LIMIT 200) c",
-        1, p, &dberr);
-    if (!calls) rf_http_reply_error(x, 503, "db_unavailable", "database unavailable; retry");
-    else
-        rf_http_reply_json(x, 200, json_pack("{s:s, s:o}", "return_id", return_id, "calls", calls));
-    return true;
 }

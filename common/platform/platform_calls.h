@@ -28,6 +28,17 @@
  *     settle callback gets the refusal and the fresh record (a newer version
  *     is a conflict: it re-decides and writes a new call, or gives up).
  *
+ * A call is for one shop (shop_id) and carries that shop's current token
+ * (platform/shop_tokens.h), read when it is sent: the shop's own; the fixed
+ * RF_KUAISHOU_ACCESS_TOKEN only for a shop with no row there (and for calls
+ * with no shop_id); with neither (a shop not active, a token lapsed or that
+ * cannot be opened) the call is not sent now but looked at again a few
+ * seconds later, not counted as a failure, and event=platform_call_no_token
+ * names the shop. An answer that the token is invalid
+ * (RF_KUAISHOU_TOKEN_INVALID_CODES) is recorded (outcome token_invalid) and
+ * the call tried once more shortly with the token read again, not counted;
+ * a second one in a row is a counted failure with the usual backoff.
+ *
  * Pending calls are sent at start and from a timer, so a crash between the
  * decision and the platform's answer loses nothing: the call is sent again
  * with the same key. With no RF_KUAISHOU_API_URL calls are off: a call is
@@ -47,10 +58,12 @@
 #include "db/db.h"
 #include "http/http.h"
 #include "platform/ks_client.h"
+#include "platform/shop_tokens.h"
 #include "worker/worker.h"
 
 /* Settings of the workers that make decision calls (review, refund), besides
- * the Kuaishou API settings of platform/ks_client.h (RF_KS_CONFIG). */
+ * the Kuaishou API settings of platform/ks_client.h (RF_KS_CONFIG) and the
+ * key that opens shops' tokens (RF_SECRETS_CONFIG, platform/shop_tokens.h). */
 extern int64_t rf_pcalls_timeout_ms;    /* RF_PLATFORM_CALL_TIMEOUT_MS */
 extern int64_t rf_pcalls_retry_max;     /* RF_PLATFORM_CALL_RETRY_MAX */
 extern int64_t rf_pcalls_retry_base_ms; /* RF_PLATFORM_CALL_RETRY_BASE_MS */
@@ -60,6 +73,7 @@ extern int64_t rf_pcalls_retry_base_ms; /* RF_PLATFORM_CALL_RETRY_BASE_MS */
 // clang-format off
 #define RF_PCALLS_CONFIG                                                                      \
     RF_KS_CONFIG,                                                                             \
+    RF_SECRETS_CONFIG,                                                                        \
     {"RF_PLATFORM_CALL_TIMEOUT_MS", RF_CFG_INT, &rf_pcalls_timeout_ms, "10000", 100, 600000,  \
      "a platform call must be answered within this many ms"},                                 \
     {"RF_PLATFORM_CALL_RETRY_MAX", RF_CFG_INT, &rf_pcalls_retry_max, "8", 1, 1000,            \
@@ -74,6 +88,7 @@ typedef struct rf_pcalls rf_pcalls_t;
 typedef struct rf_pcall {
     int64_t call_id;
     const char *return_id, *platform, *platform_return_id;
+    const char *shop_id; /* whose token the call carries ("" for calls of before) */
     const char *purpose; /* the worker's name for it: approve_return, reject, ... */
     const char *method;  /* open.seller.order.refund.returngoods.approve, ... */
     const char *idempotency_key;
@@ -104,10 +119,12 @@ typedef const char *(*rf_pcall_settle_fn)(void *arg, rf_bus_t *bus, rf_db_t *db,
                                           const rf_pcall_outcome_t *outcome);
 
 /* rf_pcalls_new: the sender for worker w (call from the worker's start
- * hook). Checks the settings: with an API URL, the app key, secret and token
- * are required and the sign method must be MD5 or HMAC_SHA256; a bad
- * setting is logged naming it and NULL is returned (start-up stops). With
- * calls off it returns a sender that sends nothing. */
+ * hook). Checks the settings: with an API URL, the app key and secret are
+ * required (a fixed token is optional) and the sign method must be MD5 or
+ * HMAC_SHA256; RF_SECRETS_KEY_FILE, when set, must be a good key file; a
+ * bad setting is logged naming it and NULL is returned (start-up stops).
+ * Creates its tables and shop_tokens (rf_shop_tokens_setup). With calls off
+ * it returns a sender that sends nothing. */
 rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle, void *arg);
 
 /* rf_pcalls_enabled: an API URL is set. */
@@ -116,6 +133,7 @@ bool rf_pcalls_enabled(void);
 /* A call to write (strings copied by the database). */
 typedef struct rf_pcall_new {
     const char *return_id, *platform, *platform_return_id, *purpose, *method, *idempotency_key;
+    const char *shop_id; /* the return's shop: the call carries its token (NULL: "") */
     int64_t platform_version;
     json_t *param;   /* borrowed */
     json_t *context; /* borrowed; NULL for {} */

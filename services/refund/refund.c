@@ -24,6 +24,7 @@
 #include "runtime/jsonv.h"
 #include "runtime/log.h"
 #include "platform/platform_calls.h"
+#include "platform/shop_tokens.h"
 
 int64_t refund_finance_threshold_fen = 100000;
 int64_t refund_return_shipping_fen = 0;
@@ -403,6 +404,8 @@ rf_apply_result_t refund_apply(void *arg, const rf_event_t *ev, char *why, size_
     case RF_EV_RETURN_APPROVED: return on_approved(bus, db, ev);
     case RF_EV_GOODS_INSPECTED: return on_inspected(bus, db, ev, why, whylen);
     case RF_EV_RETURN_CANCELLED: return on_cancelled(db, ev);
+    case RF_EV_SHOP_TOKEN: /* keyed "shop:<platform>:<shop_id>": no plan to look up */
+        return rf_shop_tokens_apply(db, ev, why, whylen);
     default:
         snprintf(why, whylen, "refund does not consume %s", rf_event_type_name(ev->type));
         return RF_APPLY_REJECT;

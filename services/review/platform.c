@@ -89,6 +89,7 @@ int review_platform_call(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
             .return_id = t->return_id,
             .platform = t->platform,
             .platform_return_id = t->platform_return_id,
+            .shop_id = t->shop_id,
             .purpose = purpose,
             .method = strcmp(purpose, "reject") == 0
                           ? "open.refund.reject"

@@ -25,6 +25,7 @@
 #include "runtime/jsonv.h"
 #include "runtime/log.h"
 #include "platform/platform_calls.h"
+#include "platform/shop_tokens.h"
 
 int64_t review_deadline_scan_ms = 1000;
 char review_policy_file[RF_CFG_STR_MAX];
@@ -44,6 +45,8 @@ rf_apply_result_t review_apply(void *arg, const rf_event_t *ev, char *why, size_
         return review_db_cancel(db, ev->return_id) < 0 ? RF_APPLY_ERROR : RF_APPLY_OK;
     case RF_EV_RETURN_UPDATED:
         return review_db_platform_updated(db, ev) < 0 ? RF_APPLY_ERROR : RF_APPLY_OK;
+    case RF_EV_SHOP_TOKEN: /* keyed "shop:<platform>:<shop_id>": no task to look up */
+        return rf_shop_tokens_apply(db, ev, why, whylen);
     case RF_EV_GOODS_INSPECTED: {
         const char *g = ev->body.goods_inspected.grade;
         if (strcmp(g, "empty_box") != 0 && strcmp(g, "wrong_item") != 0) return RF_APPLY_OK;
