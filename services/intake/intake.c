@@ -19,6 +19,7 @@
 
 #include "feeds/feeds.h"
 #include "intake.h"
+#include "shops/shops.h"
 #include "runtime/ids.h"
 #include "runtime/jsonv.h"
 #include "runtime/log.h"
@@ -338,6 +339,7 @@ bool intake_route(void *arg, rf_http_exchange_t *x) {
     else if (post && rf_path_match(path, "/v1/returns/{}/cancel", id, sizeof id))
         cancel_return(x, id);
     else if (intake_feed_route(worker, x)) return true;
+    else if (intake_shops_route(worker, x)) return true;
     else return false;
     return true;
 }
@@ -348,5 +350,6 @@ int intake_start(void *arg, rf_worker_t *w) {
     intake_follow_start(w);
     if (intake_max_backlog > 0) rf_bus_track_backlog(rf_worker_bus(w));
     if (load_policy_file(rf_worker_db(w)) != 0) return -1;
+    if (intake_shops_start(w) != 0) return -1;
     return intake_feeds_start(w);
 }

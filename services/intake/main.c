@@ -6,12 +6,15 @@
 #include "feeds/feeds.h"
 #include "intake_ops.h"
 #include "platform/ks_client.h"
+#include "platform/shop_tokens.h"
+#include "shops/shops.h"
 
 extern const rf_migration_t rf_intake_migrations[];
 extern const size_t rf_intake_migrations_count;
 
 int main(int argc, char **argv) {
     intake_feed_settings_t *f = &intake_feed_settings;
+    intake_shop_settings_t *sh = &intake_shop_settings;
     const rf_config_entry_t config[] = {
         {"RF_INTAKE_POLICY_FILE", RF_CFG_STRING, intake_policy_file, "", 0, 0,
          "JSON return policies {default, shops: {shop_id: ...}} loaded at start; empty: defaults"},
@@ -42,6 +45,28 @@ int main(int argc, char **argv) {
          "where the first poll window begins (ms since the epoch); 0: one hour before start-up"},
         {"RF_KUAISHOU_POLL_PAGE_SIZE", RF_CFG_INT, &f->poll_page_size, "100", 1, 100,
          "records per list page"},
+        RF_SECRETS_CONFIG,
+        {"RF_INTAKE_PUBLIC_URL", RF_CFG_STRING, sh->public_url, "", 0, 0,
+         "intake's address as the shop owner's browser reaches it (https://returns.example.com);"
+         " the platforms send the owner back to {it}/v1/oauth/{platform}/callback; empty: no"
+         " authorisation from the ops page or rfctl"},
+        {"RF_KUAISHOU_APP_SECRET", RF_CFG_STRING, sh->ks_app_secret, "", 0, 0,
+         "Kuaishou app secret (OAuth: code exchange and token renewal; not the sign secret)"},
+        {"RF_KUAISHOU_AUTHORIZE_URL", RF_CFG_STRING, sh->ks_authorize_url,
+         "https://open.kwaixiaodian.com/oauth/authorize", 0, 0,
+         "Kuaishou's authorise page the shop owner is sent to"},
+        {"RF_KUAISHOU_OAUTH_SCOPE", RF_CFG_STRING, sh->ks_scope,
+         "merchant_refund,merchant_order,user_info", 0, 0,
+         "the scopes asked of a Kuaishou shop (comma-separated)"},
+        {"RF_SHOPS_RENEW_CHECK_MS", RF_CFG_INT, &sh->renew_check_ms, "1000", 100, 600000,
+         "how often shops' tokens are checked for renewal (a token is renewed with a third of"
+         " its life left)"},
+    };
+    static const rf_route_rule_t rules[] = {
+        {"GET", "/v1/shops/authorize", RF_ROLE_ADMIN},
+        {"POST", "/v1/shops", RF_ROLE_ADMIN},
+        {"POST", "/v1/shops/kuaishou/{}/disable", RF_ROLE_ADMIN},
+        {"POST", "/v1/shops/douyin/{}/disable", RF_ROLE_ADMIN},
     };
     rf_worker_spec_t spec = {
         .name = "intake",
@@ -53,6 +78,8 @@ int main(int argc, char **argv) {
         .n_config = sizeof config / sizeof config[0],
         .apply = intake_apply,
         .route = intake_route,
+        .rules = rules,
+        .n_rules = sizeof rules / sizeof rules[0],
         .ops_route = intake_ops_route,
         .metrics = intake_metrics, /* intake_report.c */
         .start = intake_start,

@@ -15,9 +15,9 @@
 #include "runtime/log.h"
 
 /* Asks Kuaishou's API for an order (set at start: intake_feed_fetch_orders_with). */
-static int (*fetch_kuaishou_order)(const char *order_id);
+static int (*fetch_kuaishou_order)(const char *shop_id, const char *order_id);
 
-void intake_feed_fetch_orders_with(int (*fetch_order)(const char *order_id)) {
+void intake_feed_fetch_orders_with(int (*fetch_order)(const char *shop_id, const char *order_id)) {
     fetch_kuaishou_order = fetch_order;
 }
 
@@ -65,7 +65,7 @@ static int create_or_wait(rf_worker_t *w, const intake_feed_record_t *r, bool *n
         *needs_order = true;
         atomic_fetch_add(&intake_feed_counters.pending, 1);
         return intake_feed_db_store(db, r, "pending", "waiting for the order") == 0 &&
-                       intake_feed_db_ask_order(db, r->platform, r->order_id) == 0
+                       intake_feed_db_ask_order(db, r->platform, r->shop_id, r->order_id) == 0
                    ? 0
                    : -1;
     }
@@ -160,7 +160,7 @@ static int apply_one(rf_worker_t *w, const intake_feed_record_t *r, bool retry) 
     }
     count_action(a, r);
     if (needs_order && strcmp(r->platform, "kuaishou") == 0 && fetch_kuaishou_order)
-        fetch_kuaishou_order(r->order_id);
+        fetch_kuaishou_order(r->shop_id, r->order_id);
     return a;
 }
 

@@ -80,12 +80,13 @@ int intake_feed_db_store(rf_db_t *db, const intake_feed_record_t *r, const char 
     return rc;
 }
 
-int intake_feed_db_ask_order(rf_db_t *db, const char *platform, const char *order_id) {
-    const char *p[] = {platform, order_id};
+int intake_feed_db_ask_order(rf_db_t *db, const char *platform, const char *shop_id,
+                             const char *order_id) {
+    const char *p[] = {platform, order_id, shop_id};
     return rf_db_exec(db,
-                      "INSERT INTO feed_order_asks (platform, order_id, asked_at)"
-                      " VALUES ($1, $2, 'epoch') ON CONFLICT DO NOTHING",
-                      2, p);
+                      "INSERT INTO feed_order_asks (platform, order_id, shop_id, asked_at)"
+                      " VALUES ($1, $2, $3, 'epoch') ON CONFLICT DO NOTHING",
+                      3, p);
 }
 
 json_t *intake_feed_db_pending(rf_db_t *db, const char *platform, const char *order_id) {

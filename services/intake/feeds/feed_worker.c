@@ -77,8 +77,10 @@ static void process_push(rf_db_t *db, const char *platform, const char *event_id
         mark_processed(db, platform, event_id, "stale");
         return;
     }
-    /* The push carries ids and a status only: the record is fetched. */
-    if (intake_ks_enabled()) intake_ks_fetch_refund(biz_id);
+    /* The push carries ids and a status only: the record is fetched, with
+     * the token of the shop the push names (openId: the shop's open_id). */
+    const char *shop = json_string_value(json_object_get(message, "openId"));
+    if (intake_ks_enabled()) intake_ks_fetch_refund(shop ? shop : "", biz_id);
 }
 
 /* The oldest unprocessed pushes of each platform (Kuaishou's only while its

@@ -9,7 +9,9 @@
  *   feed_drain.c    the worker side: drain the spool into PostgreSQL
  *   feed_apply.c    apply records (create, update, cancel, wait for the
  *                   order), the records an arrived order releases
- *   feed_poll.c     Kuaishou API: refund detail, order detail, the poller
+ *   feed_ks.c       Kuaishou API calls, each with its shop's token and backoff
+ *   feed_fetch.c    Kuaishou refund and order details
+ *   feed_poll.c     Kuaishou's refund list, polled per shop
  *   feed_ops.c      the audit route and the feed metrics
  *   feed_db.c       their SQL
  *
@@ -37,7 +39,7 @@ typedef struct intake_feed_record {
     char platform_return_id[64]; /* refundId / aftersale_id, as text */
     char order_id[64];           /* oid / p_id */
     char line_id[64];            /* skuId / s_id: the order line */
-    char shop_id[64];            /* Douyin's shop_id; "" for Kuaishou (from the order) */
+    char shop_id[128];           /* the platform shop (Kuaishou: the open_id whose token saw it) */
     char kind[24];               /* refund_only | return_refund | exchange; "" unmapped */
     char reason_code[24];        /* the neutral reason (see the reason maps) */
     char reason_text[600];
@@ -144,7 +146,7 @@ int intake_feed_apply_in_tx(rf_worker_t *w, const intake_feed_record_t *r, bool 
 /* Set at start (feed_worker.c): a Kuaishou record applied in its own
  * transaction that waits for its order asks for it at once through
  * fetch_order (feed_poll.c's intake_ks_fetch_order). */
-void intake_feed_fetch_orders_with(int (*fetch_order)(const char *order_id));
+void intake_feed_fetch_orders_with(int (*fetch_order)(const char *shop_id, const char *order_id));
 
 /* ---- feed_drain.c ----------------------------------------------------------------- */
 
@@ -152,16 +154,57 @@ void intake_feed_fetch_orders_with(int (*fetch_order)(const char *order_id));
  * named spool_key. */
 void intake_feed_drain(rf_db_t *db, const char *dir, const char *spool_key);
 
-/* ---- feed_poll.c ------------------------------------------------------------------ */
+/* ---- feed_ks.c, feed_fetch.c, feed_poll.c: the Kuaishou API, per shop ---------- */
 
-/* The Kuaishou API side (NULL config when RF_KUAISHOU_API_URL is empty). */
+/* One shop's calls: its backoff and its poll's position. */
+typedef struct intake_ks_shop {
+    char shop_id[128]; /* "": the fixed RF_KUAISHOU_ACCESS_TOKEN's shop */
+    int64_t paused_until, backoff_ms;
+    bool listing;               /* a list call is out */
+    int64_t win_begin, win_end; /* the window being listed */
+    char pcursor[128];
+    int64_t page;         /* currentPage of the next list call */
+    int64_t next_poll_at; /* ms: when to look at the checkpoint again */
+} intake_ks_shop_t;
+
+typedef struct intake_ks {
+    rf_worker_t *w;
+    const intake_feed_settings_t *s;
+    bool enabled;
+    rf_httpc_t *http;
+    rf_ks_config_t cfg; /* the app's settings; each call adds its shop's token */
+} intake_ks_t;
+
+extern intake_ks_t intake_ks;
+
+/* The Kuaishou API side (off when RF_KUAISHOU_API_URL is empty). */
 int intake_ks_start(rf_worker_t *w, const intake_feed_settings_t *s, char *err, size_t errlen);
 bool intake_ks_enabled(void);
-/* Ask for a refund's detail / an order's detail; the answer is applied when
- * it comes. 0 when asked (or already being asked), -1 when it cannot be. */
-int intake_ks_fetch_refund(const char *refund_id);
-int intake_ks_fetch_order(const char *order_id);
+/* A shop's state, found or added (NULL: out of memory). Pointers last until
+ * the next intake_ks_shop call: callbacks keep the shop id, not the pointer. */
+intake_ks_shop_t *intake_ks_shop(const char *shop_id);
+bool intake_ks_paused(const intake_ks_shop_t *s);
+void intake_ks_back_off(intake_ks_shop_t *s, rf_ks_outcome_t outcome, const char *what,
+                        const char *error);
+void intake_ks_succeeded(intake_ks_shop_t *s);
+/* intake_ks_call: method with the shop's token. 0 (cb will be called) or -1
+ * (paused, no token for the shop, or not sent). */
+int intake_ks_call(intake_ks_shop_t *s, const char *method, json_t *param, rf_ks_done_fn cb,
+                   void *arg);
+/* An id as the platform's long integer when it is one, else as text. */
+json_t *intake_ks_id_json(const char *id);
+/* A record was fetched and applied at version: mark the pushes it answers
+ * (no newer version named) processed with outcome. */
+void intake_ks_pushes_answered(rf_worker_t *w, const char *platform, const char *biz_id,
+                               int64_t version, const char *outcome);
+/* Ask for a refund's detail / an order's detail with the shop's token; the
+ * answer is applied when it comes. 0 when asked (or already being asked), -1
+ * when it cannot be now. */
+int intake_ks_fetch_refund(const char *shop_id, const char *refund_id);
+int intake_ks_fetch_order(const char *shop_id, const char *order_id);
 size_t intake_ks_inflight(void);
+void intake_ks_fetch_start(rf_worker_t *w);
+void intake_ks_poll_start(rf_worker_t *w);
 
 /* ---- feed_db.c -------------------------------------------------------------------- */
 
@@ -169,7 +212,8 @@ int intake_feed_db_known(rf_db_t *db, const char *platform, const char *prid,
                          intake_feed_known_t *k); /* 0 or -1 */
 int intake_feed_db_store(rf_db_t *db, const intake_feed_record_t *r, const char *state,
                          const char *note);
-int intake_feed_db_ask_order(rf_db_t *db, const char *platform, const char *order_id);
+int intake_feed_db_ask_order(rf_db_t *db, const char *platform, const char *shop_id,
+                             const char *order_id);
 /* The pending records of an order (JSON array of neutral records), NULL on error. */
 json_t *intake_feed_db_pending(rf_db_t *db, const char *platform, const char *order_id);
 

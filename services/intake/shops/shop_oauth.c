@@ -1,0 +1,130 @@
+/*
+ * shop_oauth.c: the token requests to the platforms (shops_internal.h),
+ * asynchronous on the worker's loop (http/httpc.h):
+ *
+ *   Kuaishou  code:    GET  {api}/oauth2/access_token?app_id&app_secret&code&grant_type=code
+ *             renew:   POST {api}/oauth2/refresh_token?app_id&app_secret
+ *                           &grant_type=refresh_token&refresh_token
+ *             (platform/ks_oauth.h; the verbs and the parameters in the query
+ *             as kuaishou-merchant-open-api's main.js sends them)
+ *
+ * The request's query holds the app secret and a token: it is never logged,
+ * and the answer is read by the platform modules, whose errors name no token.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shops/shops_internal.h"
+#include "platform/ks_client.h"
+#include "runtime/log.h"
+
+#define TOKEN_CALL_TIMEOUT_MS 10000
+
+typedef struct token_call {
+    shop_tokens_fn cb;
+    void *arg;
+} token_call_t;
+
+bool shop_oauth_configured(const char *platform) {
+    if (strcmp(platform, "kuaishou") == 0)
+        return rf_ks_enabled() && *rf_ks_app_key && *intake_shop_settings.ks_app_secret;
+    return false;
+}
+
+static void from_ks(const rf_ks_tokens_t *k, shop_tokens_t *t) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->access_token, sizeof t->access_token, "%s", k->access_token);
+    snprintf(t->refresh_token, sizeof t->refresh_token, "%s", k->refresh_token);
+    t->expires_in_s = k->expires_in_s;
+    t->refresh_expires_in_s = k->refresh_expires_in_s;
+    snprintf(t->shop_id, sizeof t->shop_id, "%s", k->open_id);
+    snprintf(t->scopes, sizeof t->scopes, "%s", k->scopes);
+}
+
+static void on_ks_answer(void *arg, long status, const char *body, size_t len, const char *error) {
+    token_call_t *call = arg;
+    char why[300];
+    if (status == 0 || status >= 500) {
+        snprintf(why, sizeof why, "%s", status ? "the platform answered an HTTP error" : error);
+        call->cb(call->arg, SHOP_ANSWER_FAILED, NULL, why);
+        free(call);
+        return;
+    }
+    rf_ks_tokens_t *k = calloc(1, sizeof *k);
+    shop_tokens_t *t = calloc(1, sizeof *t);
+    int result = 0;
+    rf_ks_token_answer_t a =
+        k && t ? rf_ks_tokens_parse(body, len, k, &result, why, sizeof why) : RF_KS_TOKENS_BAD;
+    if (a == RF_KS_TOKENS_OK) {
+        from_ks(k, t);
+        call->cb(call->arg, SHOP_ANSWER_OK, t, NULL);
+    } else {
+        if (!k || !t) snprintf(why, sizeof why, "out of memory");
+        call->cb(call->arg, a == RF_KS_TOKENS_REFUSED ? SHOP_ANSWER_REFUSED : SHOP_ANSWER_FAILED,
+                 NULL, why);
+    }
+    if (k) rf_secrets_wipe(k, sizeof *k);
+    if (t) rf_secrets_wipe(t, sizeof *t);
+    free(k);
+    free(t);
+    free(call);
+}
+
+static int ks_request(rf_httpc_t *http, bool renew, const char *value, shop_tokens_fn cb,
+                      void *arg) {
+    if (!shop_oauth_configured("kuaishou")) return -1;
+    char query[3 * SHOP_TOKEN_MAX + 1024], url[sizeof query + 300];
+    int n = renew ? rf_ks_refresh_query(rf_ks_app_key, intake_shop_settings.ks_app_secret, value,
+                                        query, sizeof query)
+                  : rf_ks_code_query(rf_ks_app_key, intake_shop_settings.ks_app_secret, value,
+                                     query, sizeof query);
+    token_call_t *call = n >= 0 ? calloc(1, sizeof *call) : NULL;
+    int rc = -1;
+    if (call) {
+        call->cb = cb;
+        call->arg = arg;
+        snprintf(url, sizeof url, "%s/oauth2/%s?%s", rf_ks_api_url,
+                 renew ? "refresh_token" : "access_token", query);
+        rc = renew
+                 ? rf_httpc_post_headers(http, url, "application/x-www-form-urlencoded", NULL, "",
+                                         0, TOKEN_CALL_TIMEOUT_MS, on_ks_answer, call)
+                 : rf_httpc_get_headers(http, url, NULL, TOKEN_CALL_TIMEOUT_MS, on_ks_answer, call);
+        if (rc != 0) free(call);
+    }
+    rf_secrets_wipe(query, sizeof query);
+    rf_secrets_wipe(url, sizeof url);
+    return rc;
+}
+
+int shop_oauth_exchange(rf_httpc_t *http, const char *platform, const char *code, shop_tokens_fn cb,
+                        void *arg) {
+    if (strcmp(platform, "kuaishou") == 0) return ks_request(http, false, code, cb, arg);
+    return -1;
+}
+
+int shop_oauth_refresh(rf_httpc_t *http, const char *platform, const char *refresh_token,
+                       shop_tokens_fn cb, void *arg) {
+    if (strcmp(platform, "kuaishou") == 0) return ks_request(http, true, refresh_token, cb, arg);
+    return -1;
+}
+
+int shop_oauth_authorize_url(const char *platform, const char *state, char *out, size_t cap,
+                             const char **why) {
+    const intake_shop_settings_t *s = &intake_shop_settings;
+    if (!*s->public_url) {
+        *why = "RF_INTAKE_PUBLIC_URL is not set: the platform has nowhere to send the owner back";
+        return -1;
+    }
+    if (!shop_oauth_configured(platform)) {
+        *why = "this platform's OAuth is not configured (its API URL, app key and app secret)";
+        return -1;
+    }
+    char redirect[RF_CFG_STR_MAX + 64];
+    snprintf(redirect, sizeof redirect, "%s/v1/oauth/%s/callback", s->public_url, platform);
+    if (strcmp(platform, "kuaishou") == 0)
+        return rf_ks_authorize_url(s->ks_authorize_url, rf_ks_app_key, redirect, s->ks_scope, state,
+                                   out, cap);
+    *why = "unknown platform";
+    return -1;
+}
