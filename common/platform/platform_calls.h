@@ -5,7 +5,8 @@
  * The folder common/platform/ speaks to the shopping platforms: the Kuaishou and
  * Douyin protocols (platform/kuaishou.h, platform/douyin.h: pure functions), the
  * signed Kuaishou API client (platform/ks_client.h), Kuaishou's OAuth
- * (platform/ks_oauth.h) and this queue of decision calls. It is the top layer: it may use every other folder of common/ (runtime,
+ * (platform/ks_oauth.h), the shops' tokens a caller keeps (platform/shop_tokens.h)
+ * and this queue of decision calls. It is the top layer: it may use every other folder of common/ (runtime,
  * db, bus, http, worker), and nothing of common/ uses it.
  *
  * A worker that decides something the platform must hear (review: approve a
