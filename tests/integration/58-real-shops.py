@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""58: real shops: authorised by OAuth, tokens that renew themselves, every call per shop.
+
+Two Kuaishou shops are authorised through intake's callback as their owners
+would do it (intake's authorise address -> the platform's authorise page ->
+302 back to intake with a code and the state), with access tokens living 30
+seconds. No worker is given a token. Then, three rounds:
+  1. pushes for each shop (ids only) become returns: intake fetches each refund
+     and its order with the shop's own token, review and refund tell the
+     platform their decisions with it, and the returns end refunded;
+  2. the same after the first tokens have expired (intake renewed them, with
+     rotating refresh tokens, and review and refund heard of each new one);
+  3. the same after every worker was killed (-9) and started again.
+A forged state is refused without the code ever reaching the platform; a
+shop whose owner revoked the app ends reauthorize_needed with an ops alert,
+while the other shop's returns go on. Tokens never appear in a worker's log,
+in /v1/shops, in the bus's tables or in platform_call_attempts.
+Prints: calls made, calls with an expired token (0), with another shop's token
+(0), refreshes per shop, refreshes with a used refresh token (0).
+"""
+import http.client
+import os
+import secrets
+import sys
+import tempfile
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import feedkit  # noqa: E402
+import harness  # noqa: E402
+import platform_calls_kit as kit  # noqa: E402
+
+TOKEN_LIFE_S = 30
+FEEDS = feedkit.Feeds(poll_interval_ms=2000)
+KS = FEEDS.standin
+KS.token_life_s = TOKEN_LIFE_S
+_, CLUSTER = kit.setup(kit.AUTO_RULES, standin=KS, merchant_address=None)
+
+KEY_DIR = tempfile.mkdtemp(prefix="rf-key-")
+KEY_FILE = os.path.join(KEY_DIR, "secrets.key")
+with open(os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+    f.write(secrets.token_hex(32) + "\n")
+
+SHOP_ENV = {"RF_SECRETS_KEY_FILE": KEY_FILE, "RF_KUAISHOU_ACCESS_TOKEN": None,
+            "RF_KUAISHOU_APP_SECRET": KS.app_secret}
+for w in ("review", "refund"):
+    CLUSTER["worker_env"][w].update(SHOP_ENV)
+    CLUSTER["worker_env"][w].pop("RF_KUAISHOU_ACCESS_TOKEN", None)
+CLUSTER["worker_env"]["intake"] = dict(FEEDS.env, **SHOP_ENV)
+CLUSTER["worker_env"]["intake"].update({
+    "RF_KUAISHOU_AUTHORIZE_URL": KS.url + "/oauth/authorize",
+    "RF_KUAISHOU_APP_SECRET": KS.app_secret})
+
+
+def get(url):
+    """A GET without following redirects: (status, headers, body)."""
+    u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+    try:
+        conn.request("GET", u.path + ("?" + u.query if u.query else ""))
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read().decode()
+    finally:
+        conn.close()
+
+
+def authorise(h, open_id):
+    """The owner of shop open_id authorises the app, as from the ops page."""
+    start = h.get_json("intake", "/v1/shops/authorize?platform=kuaishou")
+    h.check(start["url"].startswith(KS.url + "/oauth/authorize?") and len(start["state"]) == 64,
+            "authorise address and state: %s" % start)
+    q = urllib.parse.parse_qs(urllib.parse.urlparse(start["url"]).query)
+    h.check(q["state"] == [start["state"]] and q["response_type"] == ["code"]
+            and q["app_id"] == [KS.app_key] and q["redirect_uri"][0].endswith(
+                "/v1/oauth/kuaishou/callback"),
+            "the authorise page's parameters: %s" % q)
+    status, headers, _ = get(start["url"] + "&shop=" + open_id)  # the owner logs in, agrees
+    h.check(status == 302, "the platform sends the owner back: %d" % status)
+    status, _, body = get(headers["Location"])
+    h.check(status == 200 and open_id in body, "callback stored the shop: %d %s" % (status, body))
+    return start["state"]
+
+
+def shops(h):
+    return {s["shop_id"]: s for s in h.get_json("intake", "/v1/shops")["shops"]}
+
+
+def new_refund(shop, kind):
+    """An order and a refund of shop on the platform; the refund id."""
+    oid, sku, rid = feedkit.ks_id(), feedkit.ks_id(), feedkit.ks_id()
+    KS.add_order(oid, {"skuId": int(sku), "itemId": int(sku) + 1, "itemTitle": "真丝印花连衣裙 藏青",
+                       "num": 1, "price": 4590}, open_id=shop, province="广东省", city="深圳市")
+    if kind == "return_refund":
+        KS.add_refund(rid, oid, sku_id=sku, handling_way=1, status=11, refund_fee=4590,
+                      open_id=shop)
+    else:
+        KS.add_refund(rid, oid, sku_id=sku, handling_way=10, status=10, refund_fee=1990,
+                      open_id=shop)
+    return rid
+
+
+def round_of_returns(h, name, shop_ids):
+    """A return and refund and a refund only per shop, pushed, ending refunded."""
+    h.step("%s: pushes for every shop become returns and are refunded" % name)
+    pending = []
+    for i, shop in enumerate(shop_ids):
+        for kind in ("return_refund", "refund_only"):
+            rid = new_refund(shop, kind)
+            status, answer, _ = FEEDS.ks_push("kwaishop_aftersales_addRefund",
+                                              dict(KS.refunds[rid]), "ev-58-%s-%s" % (name, rid))
+            h.check(status == 200, "push answered %d %s" % (status, answer))
+            pending.append((shop, kind, rid))
+    done = []
+    for shop, kind, rid in pending:
+        rec = h.wait_until(lambda: (feedkit.feed_record(h, "kuaishou", rid) or {})
+                           .get("return_id") and feedkit.feed_record(h, "kuaishou", rid),
+                           40, "intake to create the return of refund %s" % rid)
+        ret = rec["return_id"]
+        doc = h.return_doc(ret)
+        h.check(doc["shop_id"] == shop, "the return's shop is its platform shop: %s"
+                % doc["shop_id"])
+        if kind == "return_refund":
+            kit.wait_call(h, "review", ret, timeout=30)
+            kit.receive_and_inspect(h, ret)
+        done.append((shop, ret, rid))
+    for shop, ret, rid in done:
+        h.wait_status(ret, "refunded", timeout=40)
+        calls = [c for c in KS.log_of(refund_id=rid) if c["answer"].get("result") == 1]
+        h.check(calls and all(c.get("open_id") == shop for c in calls),
+                "every call about %s went with its shop's token: %s"
+                % (rid, [(c["method"], c.get("open_id")) for c in calls]))
+    return done
+
+
+def no_tokens_anywhere(h, tokens):
+    """No token in the clear in the workers' logs, tables, or /v1/shops."""
+    texts = {w: h.log_text(w) for w in harness.WORKERS}
+    texts["/v1/shops"] = str(h.get_json("intake", "/v1/shops"))
+    texts["intake.shops"] = str(h.psql("SELECT * FROM intake.shops"))
+    for w in ("review", "refund"):
+        texts[w + ".shop_tokens"] = str(h.psql("SELECT * FROM %s.shop_tokens" % w))
+        texts[w + ".platform_call_attempts"] = str(
+            h.psql("SELECT param, answer FROM %s.platform_call_attempts" % w))
+        texts[w + ".inbox"] = str(h.psql("SELECT * FROM %s.inbox" % w))
+    texts["intake.outbox"] = str(h.psql("SELECT * FROM intake.outbox"))
+    leaks = [(where, t[:6]) for t in tokens for where, text in texts.items() if t in text]
+    h.check(not leaks, "no token in the clear anywhere: %d places checked, leaks %s"
+            % (len(texts), leaks))
+    return len(texts)
+
+
+def scenario(h):
+    h.worker_env["intake"]["RF_INTAKE_PUBLIC_URL"] = "http://127.0.0.1:%d" % \
+        h.workers["intake"].http_port
+    h.start_postgres()
+    h.start_all()
+    shop_a = KS.add_shop(name="杭州丝绸旗舰店")["open_id"]
+    shop_b = KS.add_shop(name="深圳数码专营店")["open_id"]
+
+    h.step("a forged state is refused and its code never exchanged")
+    exchanged = KS.counts()["codes_exchanged"]
+    status, _, body = get("http://127.0.0.1:%d/v1/oauth/kuaishou/callback?code=%s&state=%s"
+                          % (h.workers["intake"].http_port, secrets.token_hex(16),
+                             secrets.token_hex(32)))
+    h.check(status == 400 and "invalid_state" in body, "forged state: %d %s" % (status, body))
+
+    h.step("two Kuaishou shops are authorised through the callback")
+    used_state = authorise(h, shop_a)
+    authorise(h, shop_b)
+    got = shops(h)
+    h.check(set(got) == {shop_a, shop_b} and all(s["status"] == "active" for s in got.values()),
+            "two active shops: %s" % {k: v["status"] for k, v in got.items()})
+    h.check(KS.counts()["codes_exchanged"] == exchanged + 2, "two codes exchanged, not three")
+    status, _, body = get("http://127.0.0.1:%d/v1/oauth/kuaishou/callback?code=x&state=%s"
+                          % (h.workers["intake"].http_port, used_state))
+    h.check(status == 400 and "invalid_state" in body, "a used state: %d %s" % (status, body))
+    h.wait_until(lambda: h.count("FROM review.shop_tokens WHERE status = 'active'") == 2
+                 and h.count("FROM refund.shop_tokens WHERE status = 'active'") == 2, 20,
+                 "review and refund to hear both shops' tokens")
+
+    t_auth = time.monotonic()
+    round_of_returns(h, "round 1", [shop_a, shop_b])
+
+    h.step("round 2 waits until the first access tokens have expired")
+    h.wait_until(lambda: time.monotonic() - t_auth > TOKEN_LIFE_S + 2, TOKEN_LIFE_S + 10,
+                 "the first tokens to lapse", scale=False)
+    got = shops(h)
+    h.check(all(s["refreshes"] >= 1 and s["status"] == "active" for s in got.values()),
+            "each shop renewed: %s" % {k: v["refreshes"] for k, v in got.items()})
+    round_of_returns(h, "round 2", [shop_a, shop_b])
+
+    h.step("every worker killed and started again")
+    for w in harness.WORKERS:
+        h.restart(w)
+    round_of_returns(h, "round 3", [shop_a, shop_b])
+
+    h.step("the owner of one shop revokes the app: reauthorize_needed and an alert")
+    KS.revoke_refresh(shop_b)
+    h.wait_until(lambda: shops(h)[shop_b]["status"] == "reauthorize_needed", TOKEN_LIFE_S + 10,
+                 "shop b to need authorising again", scale=False)
+    h.wait_until(lambda: h.count("FROM notification.messages WHERE template_name = 'ops_alert'"
+                                 " AND body LIKE '%%shop_reauthorize_needed%%'") >= 1, 20,
+                 "the ops alert about shop b")
+    h.wait_until(lambda: h.count("FROM review.shop_tokens WHERE shop_id = '%s'"
+                                 " AND status = 'reauthorize_needed'" % shop_b) == 1, 20,
+                 "review to hear shop b's status")
+    round_of_returns(h, "the other shop goes on", [shop_a])
+
+    tokens = [t["token"] for s in (shop_a, shop_b) for kind in ("access", "refresh")
+              for t in KS.tokens_of(s)[kind]]
+    h.check(len(tokens) >= 8, "the platform issued %d tokens to the two shops" % len(tokens))
+    places = no_tokens_anywhere(h, tokens)
+
+    c = KS.counts()
+    h.check(c["expired_token_calls"] == 0, "calls with an expired token: %d"
+            % c["expired_token_calls"])
+    h.check(c["other_shop_token_calls"] == 0, "calls with another shop's token: %d"
+            % c["other_shop_token_calls"])
+    h.check(c["used_refresh_token_attempts"] == 0, "refreshes with a used refresh token: %d"
+            % c["used_refresh_token_attempts"])
+    h.check(c["refreshes"].get(shop_a, 0) >= 2, "shop a renewed at least twice: %s"
+            % c["refreshes"])
+    print("FIGURES 58: calls %d (by shop %s); expired-token calls %d; other-shop-token calls %d;"
+          " refreshes per shop %s; refreshes with a used refresh token %d; unknown-token calls %d;"
+          " token leaks 0 in %d places"
+          % (c["calls"], {k[:8]: v for k, v in c["calls_by_shop"].items()},
+             c["expired_token_calls"], c["other_shop_token_calls"],
+             {k[:8]: v for k, v in c["refreshes"].items()}, c["used_refresh_token_attempts"],
+             c["unknown_token_calls"], places))
+
+
+if __name__ == "__main__":
+    harness.main(scenario, start=False, **CLUSTER)
