@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "runtime/log.h"
+#include "runtime/secrets.h"
 
 char rf_ks_api_url[RF_CFG_STR_MAX];
 char rf_ks_app_key[RF_CFG_STR_MAX];
@@ -186,11 +187,13 @@ int rf_ks_call_keyed(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *metho
             if (full) {
                 snprintf(full, len, "%s?%s", url, form);
                 rc = rf_httpc_get_headers(c, full, headers, timeout_ms, on_answer, call);
+                rf_secrets_wipe(full, len); /* it holds the shop's token */
             }
             free(full);
         }
     }
     if (rc != 0) free(call);
+    if (form) rf_secrets_wipe(form, strlen(form));
     free(form);
     return rc;
 }

@@ -21,6 +21,7 @@ Prints: calls made, calls with an expired token (0), with another shop's token
 import http.client
 import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,6 +81,20 @@ def authorise(h, open_id):
     status, _, body = get(headers["Location"])
     h.check(status == 200 and open_id in body, "callback stored the shop: %d %s" % (status, body))
     return start["state"]
+
+
+def rfctl(h, *args):
+    """rfctl as an operator runs it; its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RF_")}
+    for w in harness.WORKERS:
+        env["RF_%s_HTTP" % w.upper()] = "127.0.0.1:%d" % h.workers[w].http_port
+    p = subprocess.run([os.path.join(h.build, "bin", "rfctl")] + list(args), env=env,
+                       capture_output=True, text=True, timeout=60)
+    harness.log("$ rfctl %s -> exit %d" % (" ".join(args), p.returncode))
+    for line in p.stdout.splitlines():
+        sys.stdout.write("    | %s\n" % line)
+    h.check(p.returncode == 0, "rfctl %s: exit %d %s" % (" ".join(args), p.returncode, p.stderr))
+    return p.stdout
 
 
 def shops(h):
@@ -206,11 +221,24 @@ def scenario(h):
                                  " AND status = 'reauthorize_needed'" % shop_b) == 1, 20,
                  "review to hear shop b's status")
     round_of_returns(h, "the other shop goes on", [shop_a])
+    out = rfctl(h, "shops", "list")
+    h.check(any(shop_b in line and "reauthorize_needed" in line for line in out.splitlines())
+            and any(shop_a in line and "active" in line for line in out.splitlines()),
+            "rfctl shops list shows shop b to authorise again, shop a active")
+    out = rfctl(h, "shops", "authorize", "--platform", "kuaishou")
+    h.check(KS.url + "/oauth/authorize?" in out, "rfctl shops authorize prints the address")
 
     tokens = [t["token"] for s in (shop_a, shop_b) for kind in ("access", "refresh")
               for t in KS.tokens_of(s)[kind]]
     h.check(len(tokens) >= 8, "the platform issued %d tokens to the two shops" % len(tokens))
     places = no_tokens_anywhere(h, tokens)
+
+    h.step("a disabled shop is told to review and refund, and its pushes wait")
+    out = rfctl(h, "shops", "disable", "kuaishou", shop_a)
+    h.check("disabled" in out, "rfctl shops disable: %s" % out.strip())
+    h.wait_until(lambda: h.count("FROM refund.shop_tokens WHERE shop_id = '%s'"
+                                 " AND status = 'disabled'" % shop_a) == 1, 20,
+                 "refund to hear that shop a is disabled")
 
     c = KS.counts()
     h.check(c["expired_token_calls"] == 0, "calls with an expired token: %d"

@@ -196,5 +196,8 @@ int rfctl_run_dlq_show(const rfctl_command *cmd, int argc, char **argv);
 int rfctl_run_dlq_act(const rfctl_command *cmd, int argc, char **argv);
 int rfctl_run_report(const rfctl_command *cmd, int argc, char **argv);
 int rfctl_run_keygen(const rfctl_command *cmd, int argc, char **argv);
+int rfctl_run_shops_authorize(const rfctl_command *cmd, int argc, char **argv);
+int rfctl_run_shops_add(const rfctl_command *cmd, int argc, char **argv);
+int rfctl_run_shops_disable(const rfctl_command *cmd, int argc, char **argv);
 
 #endif
