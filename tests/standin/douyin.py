@@ -418,11 +418,12 @@ class Standin:
             raise Refusal(50001, "平台处理失败", "dop.token-generate-failed:grant-type-invalid",
                           "生成token失败，grant_type参数取值不正确")
         c = self.codes.get(str(p["code"]))
+        if c is not None:
+            self._shop_hint = c["shop_id"]
         if c is None or c["used"]:
             raise Refusal(50001, "平台处理失败", "dop.token-generate-failed:code-invalid",
                           "生成token失败，code参数不正确，请引导商家重新授权获取code")
         c["used"] = True
-        self._shop_hint = c["shop_id"]
         if time.time() - c["issued"] > self.code_life_s:
             raise Refusal(50001, "平台处理失败", "dop.token-generate-failed:code-expired",
                           "生成token失败，code已经失效（code的有效期为10分钟）")
