@@ -12,6 +12,8 @@
 #   DIR/curve/<worker>.key           each worker's CURVE secret key, and
 #   DIR/curve/public_keys            every worker's public key (rf-keygen)
 #   DIR/auth_tokens                  one admin bearer token (add people: README)
+#   DIR/shop_tokens.key              the key shops' tokens are sealed with (intake,
+#                                    review and refund mount it; README "Shops and tokens")
 #
 # Refuses to overwrite an existing DIR/postgres_password. Needs rf-keygen:
 # $RF_KEYGEN, else build/release/bin/rf-keygen (run `make` first), else on PATH.
@@ -46,6 +48,7 @@ done
 printf '# <token> <user> <role>: roles cs, cs_supervisor, warehouse, finance, admin\n%s ops-admin admin\n' \
     "$(secret)" >"$DIR/auth_tokens"
 "$KEYGEN" "$DIR/curve" >/dev/null
+od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$DIR/shop_tokens.key"
 
 if [ "$(id -u)" -eq 0 ]; then
     chown 999:999 "$DIR/postgres_password"
@@ -53,12 +56,12 @@ if [ "$(id -u)" -eq 0 ]; then
         chown 999:999 "$DIR/rf_${w}_db_password"
         chown 10001:10001 "$DIR/rf_$w.pgpass" "$DIR/curve/$w.key"
     done
-    chown 10001:10001 "$DIR/auth_tokens" "$DIR/curve" "$DIR/curve/public_keys"
+    chown 10001:10001 "$DIR/auth_tokens" "$DIR/shop_tokens.key" "$DIR/curve" "$DIR/curve/public_keys"
     chmod 0755 "$DIR/curve"
     chmod 0644 "$DIR/curve/public_keys"
 else
     echo "make-secrets.sh: not root: before \`docker compose up\`, give the files to the containers' users:" >&2
     echo "  sudo chown 999:999 $DIR/postgres_password $DIR/rf_*_db_password" >&2
-    echo "  sudo chown -R 10001:10001 $DIR/rf_*.pgpass $DIR/auth_tokens $DIR/curve" >&2
+    echo "  sudo chown -R 10001:10001 $DIR/rf_*.pgpass $DIR/auth_tokens $DIR/shop_tokens.key $DIR/curve" >&2
 fi
 echo "make-secrets.sh: secrets written to $DIR"
