@@ -9,19 +9,24 @@
  * handled in one bus transaction: the attempt's record, the call's new state
  * and whatever the worker's settle callback writes and emits.
  *
- * Each request carries the token of the call's shop, read at send time
+ * A call goes out by its platform: Kuaishou's with rf_ks_call_keyed, Douyin's
+ * with rf_dy_call (an afterSale.operate answered 10000 whose items are not
+ * all done is a refusal: platform/pcalls_douyin.h); both answers then take
+ * the same path (recorded, backed off, retried, refetched, settled). Each
+ * request carries the token of the call's shop, read at send time
  * (platform/shop_tokens.h: the shop's own, or the fixed
- * RF_KUAISHOU_ACCESS_TOKEN for a shop intake never told of), held only in
- * the request's flight and wiped with it; the record keeps the param JSON,
- * never the token. What is seen of the calls is platform_calls_view.c's.
+ * RF_KUAISHOU_ACCESS_TOKEN for a Kuaishou shop intake never told of), held
+ * only in the request's flight and wiped with it; the record keeps the param
+ * JSON, never the token. What each platform's calls say is
+ * platform_calls_terms.c's; what is seen of them platform_calls_view.c's.
  */
 #include "platform/platform_calls.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform/pcalls_douyin.h"
 #include "platform/shop_tokens.h"
 #include "runtime/ids.h"
 #include "runtime/log.h"
@@ -31,7 +36,6 @@ int64_t rf_pcalls_timeout_ms = 10000;
 int64_t rf_pcalls_retry_max = 8;
 int64_t rf_pcalls_retry_base_ms = 1000;
 
-#define DETAIL_METHOD "open.seller.order.refund.detail"
 #define POLL_MS 250                /* how often due calls are looked for */
 #define BATCH 16                   /* calls leased per look */
 #define MAX_IN_FLIGHT 64           /* requests outstanding at once */
@@ -43,6 +47,7 @@ struct rf_pcalls {
     rf_worker_t *worker;
     rf_httpc_t *http; /* NULL when calls are off */
     rf_ks_config_t ks;
+    rf_dy_config_t dy;
     rf_pcall_settle_fn settle;
     void *arg;
     uv_timer_t timer;
@@ -59,55 +64,14 @@ typedef struct flight {
     char key[256];
     char platform_return_id[64];
     char platform[16], shop_id[128];
+    bool douyin;                   /* sent with rf_dy_call, answered in Douyin's terms */
+    int op_type;                   /* Douyin: the call's afterSale.operate type */
     char token[RF_SHOP_TOKEN_MAX]; /* the shop's access token, plain: wiped with the flight */
     char *param_json;              /* what is being sent now */
     int64_t started_wall, started_mono;
     int refused_code; /* stage 1: the refusal of stage 0 */
     char refused_error[320];
 } flight_t;
-
-bool rf_pcalls_enabled(void) { return rf_ks_enabled(); }
-
-/* ---- pure helpers ---------------------------------------------------------------- */
-
-int64_t rf_pcalls_backoff_ms(int64_t base_ms, int64_t n) {
-    const int64_t cap = 3600000;
-    int64_t d = base_ms > 0 ? base_ms : 1;
-    for (int64_t i = 1; i < n && d < cap; i++) d *= 2;
-    return d < cap ? d : cap;
-}
-
-static int64_t int_field(json_t *obj, const char *key) {
-    json_t *v = json_object_get(obj, key);
-    if (json_is_integer(v)) return (int64_t)json_integer_value(v);
-    if (json_is_string(v)) return strtoll(json_string_value(v), NULL, 10);
-    return -1;
-}
-
-bool rf_pcalls_target_reached(const char *method, json_t *detail) {
-    if (!json_is_object(detail)) return false;
-    int64_t status = int_field(detail, "status"), negotiate = int_field(detail, "negotiateStatus");
-    if (strcmp(method, "open.refund.reject") == 0) return negotiate == 3 || status == 12;
-    if (strcmp(method, "open.seller.order.refund.confirm.receipt") == 0)
-        return status == 50 || status == 60;
-    if (strcmp(method, "open.seller.order.refund.approve") == 0 ||
-        strcmp(method, "open.seller.order.refund.returngoods.approve") == 0)
-        return negotiate == 2 || status == 22 || status == 30 || status == 40 || status == 50 ||
-               status == 60;
-    return false;
-}
-
-json_t *rf_pcalls_id_json(const char *id) {
-    size_t n = strlen(id);
-    bool digits = n > 0 && n <= 19;
-    for (size_t i = 0; digits && i < n; i++) digits = id[i] >= '0' && id[i] <= '9';
-    if (digits) {
-        errno = 0;
-        long long v = strtoll(id, NULL, 10);
-        if (errno == 0) return json_integer(v);
-    }
-    return json_string(id);
-}
 
 /* ---- the record ---------------------------------------------------------------------- */
 
@@ -169,7 +133,10 @@ int rf_pcalls_enqueue(rf_db_t *db, const rf_pcall_new_t *c) {
     char *param = json_dumps(c->param, JSON_COMPACT | JSON_SORT_KEYS);
     char *context = c->context ? json_dumps(c->context, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     rf_num_t version = rf_i64(c->platform_version);
-    bool on = rf_pcalls_enabled();
+    bool on = rf_pcalls_platform_enabled(c->platform);
+    char off[200];
+    snprintf(off, sizeof off, "calls are off (no %s): do this in %s",
+             rf_pcalls_api_setting(c->platform), rf_pcalls_console(c->platform));
     const char *p[] = {c->return_id,
                        c->platform,
                        c->platform_return_id,
@@ -180,9 +147,7 @@ int rf_pcalls_enqueue(rf_db_t *db, const rf_pcall_new_t *c) {
                        version.s,
                        context ? context : "{}",
                        on ? "pending" : "not_sent",
-                       on ? NULL
-                          : "calls are off (no RF_KUAISHOU_API_URL): do this in the platform's"
-                            " seller console",
+                       on ? NULL : off,
                        c->shop_id ? c->shop_id : ""};
     int rc = -1;
     if (param)
@@ -262,8 +227,10 @@ static int record_attempt(rf_db_t *db, const flight_t *f, const char *outcome, i
 /* ---- sending --------------------------------------------------------------------------- */
 
 static void send_due(rf_pcalls_t *p);
-static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data, const char *raw,
-                      const char *error);
+static void on_ks_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data,
+                         const char *raw, const char *error);
+static void on_dy_answer(void *arg, rf_dy_outcome_t outcome, int code, const char *sub_code,
+                         json_t *data, const char *raw, const char *error);
 
 static void flight_free(flight_t *f) {
     if (!f) return;
@@ -277,13 +244,18 @@ static int flight_send(flight_t *f) {
     json_t *param = json_loads(f->param_json, 0, NULL);
     f->started_wall = rf_now_ms();
     f->started_mono = rf_mono_ms();
-    rf_ks_config_t cfg = f->p->ks; /* with the flight's token */
-    snprintf(cfg.access_token, sizeof cfg.access_token, "%s", f->token);
-    int rc =
-        param ? rf_ks_call_keyed(f->p->http, &cfg, f->method, param, f->stage == 0 ? f->key : NULL,
-                                 f->started_wall, (long)rf_pcalls_timeout_ms, on_answer, f)
-              : -1;
-    rf_secrets_wipe(&cfg, sizeof cfg);
+    const char *key = f->stage == 0 ? f->key : NULL;
+    int rc = -1;
+    if (param && f->douyin) {
+        rc = rf_dy_call(f->p->http, &f->p->dy, f->method, param, f->token, key, f->started_wall,
+                        (long)rf_pcalls_timeout_ms, on_dy_answer, f);
+    } else if (param) {
+        rf_ks_config_t cfg = f->p->ks; /* with the flight's token */
+        snprintf(cfg.access_token, sizeof cfg.access_token, "%s", f->token);
+        rc = rf_ks_call_keyed(f->p->http, &cfg, f->method, param, key, f->started_wall,
+                              (long)rf_pcalls_timeout_ms, on_ks_answer, f);
+        rf_secrets_wipe(&cfg, sizeof cfg);
+    }
     json_decref(param);
     return rc;
 }
@@ -301,8 +273,10 @@ void rf_pcalls_kick(rf_pcalls_t *p) {
 static bool pick_token(flight_t *f) {
     rf_db_t *db = rf_worker_db(f->p->worker);
     const char *why = "";
-    rf_token_choice_t c = rf_shop_tokens_pick(db, f->platform, f->shop_id, f->p->ks.access_token,
-                                              f->token, sizeof f->token, &why);
+    /* a fixed token is Kuaishou's alone (RF_KUAISHOU_ACCESS_TOKEN) */
+    const char *fixed = f->douyin ? "" : f->p->ks.access_token;
+    rf_token_choice_t c =
+        rf_shop_tokens_pick(db, f->platform, f->shop_id, fixed, f->token, sizeof f->token, &why);
     if (c == RF_TOKEN_USE_SHOP || c == RF_TOKEN_USE_FIXED) return true;
     if (c == RF_TOKEN_LATER) return false;
     char error[300];
@@ -326,16 +300,20 @@ static void send_due(rf_pcalls_t *p) {
     if (!p->http || !rf_db_connected(db) || rf_httpc_pending(p->http) >= MAX_IN_FLIGHT) return;
     /* the lease outlives the request and its refetch */
     rf_num_t lease = rf_i64(2 * rf_pcalls_timeout_ms + 1000), batch = rf_i64(BATCH);
-    const char *params[] = {lease.s, batch.s};
+    /* only the calls of platforms whose calls are on */
+    const char *on = rf_ks_enabled() && rf_dy_enabled() ? "{kuaishou,douyin}"
+                     : rf_dy_enabled()                  ? "{douyin}"
+                                                        : "{kuaishou}";
+    const char *params[] = {lease.s, batch.s, on};
     PGresult *res = rf_db_query(
         db,
         "UPDATE platform_calls SET next_attempt_at = now() + $1::bigint * interval '1 millisecond'"
         " WHERE call_id IN (SELECT call_id FROM platform_calls WHERE state = 'pending'"
-        "   AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $2::int"
-        "   FOR UPDATE SKIP LOCKED)"
+        "   AND next_attempt_at <= now() AND platform = ANY($3::text[])"
+        "   ORDER BY next_attempt_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"
         " RETURNING call_id, method, param::text, idempotency_key, platform_return_id, platform,"
         " shop_id",
-        2, params);
+        3, params);
     if (!res) return;
     for (int i = 0; i < PQntuples(res); i++) {
         flight_t *f = calloc(1, sizeof *f);
@@ -349,6 +327,12 @@ static void send_due(rf_pcalls_t *p) {
         snprintf(f->platform_return_id, sizeof f->platform_return_id, "%s", rf_get_str(res, i, 4));
         snprintf(f->platform, sizeof f->platform, "%s", rf_get_str(res, i, 5));
         snprintf(f->shop_id, sizeof f->shop_id, "%s", rf_get_str(res, i, 6));
+        f->douyin = strcmp(f->platform, "douyin") == 0;
+        if (f->douyin) {
+            json_t *param = json_loads(f->param_json ? f->param_json : "", 0, NULL);
+            f->op_type = rf_pcalls_dy_operate_type(param);
+            json_decref(param);
+        }
         if (!pick_token(f)) {
             flight_free(f);
             continue;
@@ -479,8 +463,9 @@ static void start_refetch(flight_t *f, int code, const char *error) {
     f->stage = 1;
     f->refused_code = code;
     snprintf(f->refused_error, sizeof f->refused_error, "%s", error ? error : "refused");
-    snprintf(f->method, sizeof f->method, "%s", DETAIL_METHOD);
-    json_t *param = json_pack("{s:o}", "refundId", rf_pcalls_id_json(f->platform_return_id));
+    json_t *param = NULL;
+    snprintf(f->method, sizeof f->method, "%s",
+             rf_pcalls_refetch(f->platform, f->platform_return_id, &param));
     free(f->param_json);
     f->param_json = param ? json_dumps(param, JSON_COMPACT) : NULL;
     json_decref(param);
@@ -490,9 +475,9 @@ static void start_refetch(flight_t *f, int code, const char *error) {
     }
 }
 
-static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data, const char *raw,
+/* An answer of either platform, in Kuaishou's outcome terms. */
+static void on_answer(flight_t *f, rf_ks_outcome_t outcome, int code, json_t *data, const char *raw,
                       const char *error) {
-    flight_t *f = arg;
     rf_pcalls_t *p = f->p;
     rf_bus_t *bus = rf_worker_bus(p->worker);
     rf_db_t *db = rf_worker_db(p->worker);
@@ -523,7 +508,7 @@ static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data
         } else if (f->stage == 0 && outcome == RF_KS_REFUSED) {
             refetch = true; /* the attempt is committed; the record decides */
         } else if (f->stage == 1 && outcome == RF_KS_OK) {
-            bool done = rf_pcalls_target_reached(f->call_method, data);
+            bool done = rf_pcalls_reached(f->platform, f->call_method, f->op_type, data);
             rf_pcall_outcome_t o = {.accepted = done,
                                     .already_done = done,
                                     .result_code = f->refused_code,
@@ -549,12 +534,40 @@ static void on_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data
     rf_pcalls_kick(p); /* a settle may have written a new call */
 }
 
+static void on_ks_answer(void *arg, rf_ks_outcome_t outcome, int code, json_t *data,
+                         const char *raw, const char *error) {
+    on_answer(arg, outcome, code, data, raw, error);
+}
+
+/* Douyin's answer: its outcomes are Kuaishou's, one for one; an operate
+ * answered 10000 is done only when each of its items is. */
+static void on_dy_answer(void *arg, rf_dy_outcome_t outcome, int code, const char *sub_code,
+                         json_t *data, const char *raw, const char *error) {
+    flight_t *f = arg;
+    (void)sub_code; /* in error and in the recorded answer */
+    rf_ks_outcome_t o = outcome == RF_DY_OK              ? RF_KS_OK
+                        : outcome == RF_DY_RATE_LIMITED  ? RF_KS_RATE_LIMITED
+                        : outcome == RF_DY_TOKEN_INVALID ? RF_KS_TOKEN_INVALID
+                        : outcome == RF_DY_REFUSED       ? RF_KS_REFUSED
+                                                         : RF_KS_TRANSPORT;
+    char why[320];
+    int item_code = 0;
+    if (o == RF_KS_OK && f->stage == 0 &&
+        rf_pcalls_dy_operate_result(data, &item_code, why, sizeof why) != 0) {
+        o = RF_KS_REFUSED;
+        code = item_code;
+        error = why;
+    }
+    on_answer(f, o, code, data, raw, error);
+}
+
 /* ---- set-up -------------------------------------------------------------------------------- */
 
 rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *arg) {
     rf_pcalls_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    if (rf_ks_settings_load(&p->ks) != 0 || rf_shop_tokens_setup(rf_worker_db(w)) != 0) {
+    int bad_ks = rf_ks_settings_load(&p->ks), bad_dy = rf_dy_settings_load(&p->dy);
+    if (bad_ks != 0 || bad_dy != 0 || rf_shop_tokens_setup(rf_worker_db(w)) != 0) {
         free(p);
         return NULL;
     }
@@ -566,11 +579,14 @@ rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *a
     p->worker = w;
     p->settle = settle_fn;
     p->arg = arg;
-    if (!rf_pcalls_enabled()) {
-        rf_warn("event=platform_calls_off detail=\"no RF_KUAISHOU_API_URL: decisions on Kuaishou"
-                " returns are recorded as not_sent and alerted; do them in the seller console\"");
-        return p;
-    }
+    static const char *const platforms[] = {"kuaishou", "douyin"};
+    for (size_t i = 0; i < sizeof platforms / sizeof platforms[0]; i++)
+        if (!rf_pcalls_platform_enabled(platforms[i]))
+            rf_warn("event=platform_calls_off platform=%s detail=\"no %s: decisions on %s returns"
+                    " are recorded as not_sent and alerted; do them in %s\"",
+                    platforms[i], rf_pcalls_api_setting(platforms[i]), platforms[i],
+                    rf_pcalls_console(platforms[i]));
+    if (!rf_pcalls_enabled()) return p;
     p->http = rf_httpc_new(rf_worker_loop(w));
     if (!p->http) {
         free(p);
@@ -584,6 +600,11 @@ rf_pcalls_t *rf_pcalls_new(rf_worker_t *w, rf_pcall_settle_fn settle_fn, void *a
     p->timer.data = p;
     uv_unref((uv_handle_t *)&p->timer);
     uv_timer_start(&p->timer, on_timer, 0, POLL_MS);
-    rf_info("event=platform_calls_on api_url=%s sign_method=%s", p->ks.api_url, rf_ks_sign_method);
+    if (rf_ks_enabled())
+        rf_info("event=platform_calls_on platform=kuaishou api_url=%s sign_method=%s",
+                p->ks.api_url, rf_ks_sign_method);
+    if (rf_dy_enabled())
+        rf_info("event=platform_calls_on platform=douyin api_url=%s sign_method=%s", p->dy.api_url,
+                rf_dy_sign_method);
     return p;
 }

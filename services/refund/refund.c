@@ -154,7 +154,7 @@ const char *refund_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
     (void)arg;
     if (o->accepted) {
         char ref[200];
-        snprintf(ref, sizeof ref, "kuaishou-%s%s", call->platform_return_id,
+        snprintf(ref, sizeof ref, "%s-%s%s", call->platform, call->platform_return_id,
                  o->already_done ? "-already" : "");
         return refund_issued(bus, db, call->return_id, ref, NULL) == 0 ? RF_PCALL_SUCCEEDED : NULL;
     }

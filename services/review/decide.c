@@ -10,7 +10,8 @@
  *
  * The platform's answer (review_platform_settle): when the platform's record
  * changed under the decision (the buyer changed the request: a stale
- * refundVersion, or a refusal with a newer record) the task takes the new
+ * refundVersion or update_time, or a refusal with a newer record; the
+ * record's facts in neutral terms: rf_pcalls_detail_facts) the task takes the new
  * version, amount and kind and is decided again: the rules again for an
  * automatic decision; the same decision, with the new version, for a
  * person's decision that still fits; a person again when the amount or kind
@@ -21,7 +22,6 @@
 #include <string.h>
 
 #include "review.h"
-#include "platform/kuaishou.h"
 #include "platform/platform_calls.h"
 #include "runtime/log.h"
 
@@ -252,14 +252,11 @@ static const char *ctx_str(json_t *ctx, const char *key) {
 
 /* The record changed under the decision: take it in and decide again. */
 static const char *on_conflict(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
-                               const rf_pcall_t *call, review_decision_t *d, json_t *detail,
-                               int64_t version) {
-    json_t *fee = json_object_get(detail, "refundFee");
-    int64_t amount =
-        json_is_integer(fee) ? (int64_t)json_integer_value(fee) : t->requested_amount_fen;
-    json_t *way = json_object_get(detail, "handlingWay");
-    const char *kind = json_is_integer(way) ? rf_ks_kind((int)json_integer_value(way)) : NULL;
-    if (!kind) kind = t->kind;
+                               const rf_pcall_t *call, review_decision_t *d,
+                               const rf_pcall_facts_t *facts) {
+    int64_t version = facts->version;
+    int64_t amount = facts->amount_fen >= 0 ? facts->amount_fen : t->requested_amount_fen;
+    const char *kind = facts->kind ? facts->kind : t->kind;
     bool changed = amount != t->requested_amount_fen || strcmp(kind, t->kind) != 0;
     static review_policy_t pol; /* one loop thread */
     if (review_db_load_policy(db, t->shop_id, &pol) != 0) return NULL;
@@ -302,10 +299,10 @@ const char *review_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
             return NULL;
         return RF_PCALL_SUCCEEDED;
     }
-    json_t *ut = json_object_get(o->detail, "updateTime");
-    int64_t version = json_is_integer(ut) ? (int64_t)json_integer_value(ut) : 0;
-    if (version > 0 && version != call->platform_version)
-        return on_conflict(bus, db, &t, call, &d, o->detail, version);
+    rf_pcall_facts_t facts;
+    rf_pcalls_detail_facts(call->platform, o->detail, &facts);
+    if (facts.version > 0 && facts.version != call->platform_version)
+        return on_conflict(bus, db, &t, call, &d, &facts);
     /* refused for another reason: a person looks at it again */
     char why[400];
     snprintf(why, sizeof why, "the platform refused %s: %s", call->method,

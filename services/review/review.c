@@ -134,15 +134,18 @@ static void decide(rf_http_exchange_t *x, const char *return_id, bool approve) {
         rf_bus_tx_rollback(bus);
         rf_http_reply_error(x, 422, "no_return_address",
                             "no platform return address is configured for the supplier that"
-                            " takes this return's goods back");
+                            " takes this return's goods back (on Douyin: for any return)");
         json_decref(doc);
         return;
     }
     if (done == -3) {
         rf_bus_tx_rollback(bus);
+        bool dy = strcmp(t.platform, "douyin") == 0;
         rf_http_reply_error(x, 422, "no_reject_reason_code",
-                            "no Kuaishou reasonCode is configured for this rejection's reason"
-                            " (review policy kuaishou_reject_reason_codes)");
+                            dy ? "no Douyin reject_reason_code is configured for this rejection's"
+                                 " reason (review policy douyin_reject_reason_codes)"
+                               : "no Kuaishou reasonCode is configured for this rejection's reason"
+                                 " (review policy kuaishou_reject_reason_codes)");
         json_decref(doc);
         return;
     }

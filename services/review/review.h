@@ -65,6 +65,9 @@ typedef struct review_policy {
      * reason, in rules.c's order, then "*" (any other); 0: none
      * ("kuaishou_reject_reason_codes" in the policy) */
     int64_t ks_reject_codes[REVIEW_REJECT_REASONS + 1];
+    /* Douyin's reject_reason_code (afterSale.rejectReasonCodeList) of each,
+     * the same way ("douyin_reject_reason_codes") */
+    int64_t dy_reject_codes[REVIEW_REJECT_REASONS + 1];
 } review_policy_t;
 
 /* What the rules look at. */
@@ -97,6 +100,8 @@ bool review_reject_reason_known(const char *code);
 /* review_ks_reject_code: the Kuaishou reasonCode the policy gives a
  * rejection reason (its own, else "*"), 0 when none. */
 int64_t review_ks_reject_code(const review_policy_t *p, const char *reason);
+/* review_dy_reject_code: the same for Douyin's reject_reason_code. */
+int64_t review_dy_reject_code(const review_policy_t *p, const char *reason);
 
 /* A review task as stored. */
 typedef struct review_task {
@@ -148,11 +153,12 @@ const char *review_platform_settle(void *arg, rf_bus_t *bus, rf_db_t *db,
 /* ---- platform.c: review's decision calls to the platform ------------------------- */
 
 /* review_platform_purpose: the call a decision needs before it takes
- * effect: "approve_return" (returngoods.approve) for approving a
- * return_refund or exchange that brings goods back, "reject"
- * (open.refund.reject) for a rejection, NULL for none (other platforms, a
- * refund-only or returnless approval, whose call the refund worker makes, a
- * disputed return). */
+ * effect: "approve_return" (Kuaishou returngoods.approve, Douyin
+ * afterSale.operate 101) for approving a return_refund (on Kuaishou also an
+ * exchange) that brings goods back, "reject" (open.refund.reject,
+ * afterSale.operate 102 or 202) for a rejection, NULL for none (other
+ * platforms, a refund-only or returnless approval, whose call the refund
+ * worker makes, a disputed return, an exchange on Douyin). */
 const char *review_platform_purpose(const review_task_t *t, bool approve);
 /* review_platform_address: the return address id of the task's destination
  * (the supplier's, or the policy's for the merchant) into out; "" if none. */
@@ -163,7 +169,9 @@ int review_platform_address(rf_db_t *db, const review_task_t *t, const review_po
  * 0: no call, or calls off (recorded as not_sent, alerted): emit now;
  * -1: db error; -2: no return address configured for a supplier that takes
  * the goods back (the merchant's may be left out: the shop's default return
- * address); -3: no Kuaishou reasonCode for the rejection's reason. */
+ * address; on Douyin the merchant's is required too: afterSale.operate 101
+ * needs one); -3: no Kuaishou reasonCode (Douyin reject_reason_code) for the
+ * rejection's reason. */
 int review_platform_call(rf_bus_t *bus, rf_db_t *db, const review_task_t *t,
                          const review_policy_t *pol, const review_decision_t *d);
 

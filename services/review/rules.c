@@ -38,15 +38,25 @@ static int reject_reason_index(const char *code) {
 
 bool review_reject_reason_known(const char *code) { return reject_reason_index(code) >= 0; }
 
-int64_t review_ks_reject_code(const review_policy_t *p, const char *reason) {
+static int64_t reject_code(const int64_t codes[REVIEW_REJECT_REASONS + 1], const char *reason) {
     int i = reason ? reject_reason_index(reason) : -1;
-    if (i >= 0 && p->ks_reject_codes[i] > 0) return p->ks_reject_codes[i];
-    return p->ks_reject_codes[REVIEW_REJECT_REASONS];
+    if (i >= 0 && codes[i] > 0) return codes[i];
+    return codes[REVIEW_REJECT_REASONS];
 }
 
-/* "kuaishou_reject_reason_codes": {"<rejection reason>" or "*": reasonCode}. */
-static int read_reject_codes(json_t *doc, review_policy_t *p, char *err, size_t errlen) {
-    json_t *codes = json_object_get(doc, "kuaishou_reject_reason_codes");
+int64_t review_ks_reject_code(const review_policy_t *p, const char *reason) {
+    return reject_code(p->ks_reject_codes, reason);
+}
+
+int64_t review_dy_reject_code(const review_policy_t *p, const char *reason) {
+    return reject_code(p->dy_reject_codes, reason);
+}
+
+/* "kuaishou_reject_reason_codes" ("douyin_reject_reason_codes"):
+ * {"<rejection reason>" or "*": the platform's code}, into out. */
+static int read_reject_codes(json_t *doc, const char *name, const char *platform_code,
+                             int64_t out[REVIEW_REJECT_REASONS + 1], char *err, size_t errlen) {
+    json_t *codes = json_object_get(doc, name);
     if (!codes) return 0;
     const char *key;
     json_t *v;
@@ -54,13 +64,12 @@ static int read_reject_codes(json_t *doc, review_policy_t *p, char *err, size_t 
     json_object_foreach(codes, key, v) {
         int i = strcmp(key, "*") == 0 ? REVIEW_REJECT_REASONS : reject_reason_index(key);
         if (i < 0 || !json_is_integer(v) || json_integer_value(v) <= 0) goto bad;
-        p->ks_reject_codes[i] = (int64_t)json_integer_value(v);
+        out[i] = (int64_t)json_integer_value(v);
     }
     return 0;
 bad:
-    snprintf(err, errlen,
-             "kuaishou_reject_reason_codes must map rejection reasons (or \"*\") to"
-             " Kuaishou's reasonCode numbers");
+    snprintf(err, errlen, "%s must map rejection reasons (or \"*\") to %s numbers", name,
+             platform_code);
     return -1;
 }
 
@@ -177,7 +186,11 @@ int review_policy_from_json(json_t *doc, review_policy_t *p, char *err, size_t e
     }
     if (addr)
         snprintf(p->return_address_id, sizeof p->return_address_id, "%s", json_string_value(addr));
-    if (read_reject_codes(doc, p, err, errlen) != 0) return -1;
+    if (read_reject_codes(doc, "kuaishou_reject_reason_codes", "Kuaishou's reasonCode",
+                          p->ks_reject_codes, err, errlen) != 0 ||
+        read_reject_codes(doc, "douyin_reject_reason_codes", "Douyin's reject_reason_code",
+                          p->dy_reject_codes, err, errlen) != 0)
+        return -1;
     json_t *rules = json_object_get(doc, "rules");
     if (!rules) return 0;
     if (!json_is_array(rules) || json_array_size(rules) > REVIEW_RULES_MAX) {
