@@ -5,6 +5,7 @@
 #include "intake.h"
 #include "feeds/feeds.h"
 #include "intake_ops.h"
+#include "platform/dy_client.h"
 #include "platform/ks_client.h"
 #include "platform/shop_tokens.h"
 #include "shops/shops.h"
@@ -25,10 +26,14 @@ int main(int argc, char **argv) {
          "directory of the local spool pushes are recorded to before they are answered"},
         {"RF_KUAISHOU_MESSAGE_KEY", RF_CFG_STRING, f->ks_message_key, "", 0, 0,
          "Base64 AES key of the Kuaishou app's push messages; empty: Kuaishou pushes off"},
-        {"RF_DOUYIN_APP_KEY", RF_CFG_STRING, f->dy_app_key, "", 0, 0,
-         "Douyin app key (push event-sign); empty: Douyin pushes off"},
-        {"RF_DOUYIN_APP_SECRET", RF_CFG_STRING, f->dy_app_secret, "", 0, 0,
-         "Douyin app secret (push event-sign)"},
+        RF_DY_CONFIG,
+        {"RF_DOUYIN_POLL_INTERVAL_MS", RF_CFG_INT, &f->dy_poll_interval_ms, "60000", 0, 86400000,
+         "how often each Douyin shop's after-sale list is polled once caught up; 0: no polling"},
+        {"RF_DOUYIN_POLL_LAG_MS", RF_CFG_INT, &f->dy_poll_lag_ms, "10000", 0, 3600000,
+         "a Douyin poll window ends this far behind now"},
+        {"RF_DOUYIN_AUTHORIZE_URL", RF_CFG_STRING, sh->dy_authorize_url,
+         "https://fxg.jinritemai.com/index.html#/ffa/open/applicationAuthorize", 0, 0,
+         "Douyin's authorise page the shop owner is sent to"},
         {"RF_KUAISHOU_REASON_MAP", RF_CFG_STRING, f->ks_reason_map, "", 0, 0,
          "Kuaishou refundReason codes to reasons, \"code:reason,...\"; unmapped: other"},
         {"RF_DOUYIN_REASON_MAP", RF_CFG_STRING, f->dy_reason_map, "", 0, 0,

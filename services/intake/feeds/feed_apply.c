@@ -14,11 +14,12 @@
 #include "runtime/ids.h"
 #include "runtime/log.h"
 
-/* Asks Kuaishou's API for an order (set at start: intake_feed_fetch_orders_with). */
-static int (*fetch_kuaishou_order)(const char *shop_id, const char *order_id);
+/* Asks the platform for an order (set at start: intake_feed_fetch_orders_with). */
+static int (*fetch_order_of)(const char *platform, const char *shop_id, const char *order_id);
 
-void intake_feed_fetch_orders_with(int (*fetch_order)(const char *shop_id, const char *order_id)) {
-    fetch_kuaishou_order = fetch_order;
+void intake_feed_fetch_orders_with(int (*fetch_order)(const char *platform, const char *shop_id,
+                                                      const char *order_id)) {
+    fetch_order_of = fetch_order;
 }
 
 /* ---- applying one record version ----------------------------------------------------- */
@@ -159,8 +160,7 @@ static int apply_one(rf_worker_t *w, const intake_feed_record_t *r, bool retry) 
         return -1;
     }
     count_action(a, r);
-    if (needs_order && strcmp(r->platform, "kuaishou") == 0 && fetch_kuaishou_order)
-        fetch_kuaishou_order(r->shop_id, r->order_id);
+    if (needs_order && fetch_order_of) fetch_order_of(r->platform, r->shop_id, r->order_id);
     return a;
 }
 

@@ -5,7 +5,8 @@
  *  - refund detail (open.seller.order.refund.detail, GET) for a push that
  *    carries only ids; then the pushes the record answers are marked processed;
  *  - order detail (open.order.detail, GET) for a return waiting on an order
- *    intake does not know; asked again every few seconds until it comes.
+ *    intake does not know; asked again every few seconds until it comes
+ *    (the timer also asks Douyin's, feed_dy.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,7 @@ static void on_fetched(void *arg, rf_ks_outcome_t outcome, int result_code, json
     key_of(f, key, sizeof key);
     inflight_done(key);
     const char *what = f->kind == FETCH_REFUND ? "refund.detail" : "order.detail";
-    intake_ks_shop_t *shop = intake_ks_shop(f->shop_id);
+    intake_feed_shop_t *shop = intake_feed_shop("kuaishou", f->shop_id);
     if (outcome == RF_KS_REFUSED) {
         /* The platform said no: no pause. An order is asked again later; the
          * pushes of a refund it will not show are closed with the answer (the
@@ -141,7 +142,7 @@ static void on_fetched(void *arg, rf_ks_outcome_t outcome, int result_code, json
     } else if (outcome != RF_KS_OK) {
         if (shop) intake_ks_back_off(shop, outcome, what, error);
     } else {
-        if (shop) intake_ks_succeeded(shop);
+        if (shop) intake_feed_shop_succeeded(shop);
         if (f->kind == FETCH_REFUND) refund_fetched(f, data);
         else order_fetched(f, data);
     }
@@ -149,8 +150,8 @@ static void on_fetched(void *arg, rf_ks_outcome_t outcome, int result_code, json
 }
 
 static int fetch(fetch_kind_t kind, const char *shop_id, const char *id) {
-    intake_ks_shop_t *shop = intake_ks_shop(shop_id);
-    if (!intake_ks.enabled || !shop || intake_ks_paused(shop)) return -1;
+    intake_feed_shop_t *shop = intake_feed_shop("kuaishou", shop_id);
+    if (!intake_ks.enabled || !shop || intake_feed_shop_paused(shop)) return -1;
     fetch_t *f = calloc(1, sizeof *f);
     if (!f) return -1;
     f->kind = kind;
@@ -186,27 +187,40 @@ int intake_ks_fetch_order(const char *shop_id, const char *order_id) {
     return fetch(FETCH_ORDER, shop_id, order_id);
 }
 
-/* Orders still asked for (a failed or lost fetch): again every few seconds. */
+int intake_feed_fetch_order(const char *platform, const char *shop_id, const char *order_id) {
+    if (strcmp(platform, "kuaishou") == 0) return intake_ks_fetch_order(shop_id, order_id);
+    if (strcmp(platform, "douyin") == 0) return intake_dy_fetch_order(shop_id, order_id);
+    return -1;
+}
+
+/* Orders still asked for (a failed or lost fetch): again every few seconds,
+ * of the platforms whose API is on (a Douyin return without it waits for
+ * POST /v1/orders). */
 static void on_ask_timer(uv_timer_t *t) {
-    (void)t;
-    rf_db_t *db = rf_worker_db(intake_ks.w);
+    rf_worker_t *w = t->data;
+    rf_db_t *db = rf_worker_db(w);
     if (!rf_db_connected(db)) return;
-    PGresult *res = rf_db_query(db,
-                                "UPDATE feed_order_asks SET asked_at = now(),"
-                                " attempts = attempts + 1 WHERE (platform, order_id) IN"
-                                " (SELECT platform, order_id FROM feed_order_asks"
-                                "  WHERE platform = 'kuaishou'"
-                                "  AND asked_at < now() - interval '5 seconds'"
-                                "  ORDER BY asked_at LIMIT 16) RETURNING shop_id, order_id",
-                                0, NULL);
+    const char *p[] = {intake_ks_enabled() ? "t" : "f", intake_dy_enabled() ? "t" : "f"};
+    PGresult *res =
+        rf_db_query(db,
+                    "UPDATE feed_order_asks SET asked_at = now(),"
+                    " attempts = attempts + 1 WHERE (platform, order_id) IN"
+                    " (SELECT platform, order_id FROM feed_order_asks"
+                    "  WHERE ((platform = 'kuaishou' AND $1::bool)"
+                    "   OR (platform = 'douyin' AND $2::bool))"
+                    "  AND asked_at < now() - interval '5 seconds'"
+                    "  ORDER BY asked_at LIMIT 16) RETURNING platform, shop_id, order_id",
+                    2, p);
     for (int i = 0; res && i < PQntuples(res); i++)
-        intake_ks_fetch_order(rf_get_str(res, i, 0), rf_get_str(res, i, 1));
+        intake_feed_fetch_order(rf_get_str(res, i, 0), rf_get_str(res, i, 1),
+                                rf_get_str(res, i, 2));
     if (res) PQclear(res);
 }
 
-void intake_ks_fetch_start(rf_worker_t *w) {
+void intake_feed_asks_start(rf_worker_t *w) {
     uv_loop_t *loop = rf_worker_loop(w);
     uv_timer_init(loop, &fx.ask_timer);
+    fx.ask_timer.data = w;
     uv_unref((uv_handle_t *)&fx.ask_timer);
     uv_timer_start(&fx.ask_timer, on_ask_timer, 2000, 2000);
 }

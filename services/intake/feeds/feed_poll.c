@@ -30,26 +30,8 @@
 static uv_timer_t poll_timer;
 static void on_poll_timer(uv_timer_t *t);
 
-/* Move the shop's checkpoint past the page just listed (in the page's transaction). */
-static int advance(rf_db_t *db, const intake_ks_shop_t *s, const char *next) {
-    bool done = !*next || strcmp(next, "nomore") == 0;
-    rf_num_t begin = rf_i64(s->win_begin), end = rf_i64(s->win_end);
-    const char *p[] = {begin.s, end.s, s->pcursor, done ? "" : next, done ? "t" : "f", s->shop_id};
-    int64_t n = rf_db_exec_count(
-        db,
-        "UPDATE feed_poll_checkpoint SET"
-        " window_begin = CASE WHEN $5::bool THEN window_end ELSE window_begin END,"
-        " pcursor = $4, windows_done = windows_done + CASE WHEN $5::bool THEN 1 ELSE 0 END,"
-        " updated_at = now()"
-        " WHERE platform = 'kuaishou' AND shop_id = $6 AND window_begin = $1::bigint"
-        " AND window_end = $2::bigint AND pcursor = $3",
-        6, p);
-    if (n == 1 && done) atomic_fetch_add(&intake_feed_counters.poll_windows, 1);
-    return n == 1 ? 0 : -1;
-}
-
 /* One page's records, applied with the checkpoint's move in one transaction. */
-static bool apply_page(intake_ks_shop_t *s, json_t *list, const char *next,
+static bool apply_page(intake_feed_shop_t *s, json_t *list, const char *next,
                        intake_feed_record_t *recs, bool *needs_order, bool *usable, bool *fetched) {
     rf_bus_t *bus = rf_worker_bus(intake_ks.w);
     size_t n = json_array_size(list);
@@ -76,7 +58,7 @@ static bool apply_page(intake_ks_shop_t *s, json_t *list, const char *next,
         }
         ok = intake_feed_apply_in_tx(intake_ks.w, &recs[i], &needs_order[i]) >= 0;
     }
-    if (ok) ok = advance(rf_worker_db(intake_ks.w), s, next) == 0;
+    if (ok) ok = intake_poll_advance(rf_worker_db(intake_ks.w), s, next) == 0;
     if (ok) ok = rf_bus_tx_commit(bus) == 0;
     if (!ok) rf_bus_tx_rollback(bus);
     return ok;
@@ -87,7 +69,7 @@ static void on_listed(void *arg, rf_ks_outcome_t outcome, int result_code, json_
     (void)result_code;
     (void)raw;
     char *shop_id = arg;
-    intake_ks_shop_t *s = intake_ks_shop(shop_id);
+    intake_feed_shop_t *s = intake_feed_shop("kuaishou", shop_id);
     free(shop_id);
     if (!s) return;
     s->listing = false;
@@ -95,7 +77,7 @@ static void on_listed(void *arg, rf_ks_outcome_t outcome, int result_code, json_
         intake_ks_back_off(s, outcome, "refund.pcursor.list", error);
         return;
     }
-    intake_ks_succeeded(s);
+    intake_feed_shop_succeeded(s);
     json_t *list = json_object_get(data, "refundOrderInfoList");
     const char *next = json_string_value(json_object_get(data, "pcursor"));
     size_t n = json_array_size(list), m = n ? n : 1;
@@ -129,68 +111,16 @@ static void on_listed(void *arg, rf_ks_outcome_t outcome, int result_code, json_
     free(fetched);
 }
 
-/* The shop's checkpoint, opening the next window when none is open. false
- * when there is nothing to list yet (or the database did not answer). */
-static bool current_window(rf_db_t *db, intake_ks_shop_t *s) {
-    const intake_feed_settings_t *set = intake_ks.s;
-    int64_t now = rf_now_ms();
-    rf_num_t start = rf_i64(set->poll_start_ms > 0 ? set->poll_start_ms : now - 3600000);
-    const char *p0[] = {start.s, s->shop_id};
-    if (rf_db_exec(db,
-                   "INSERT INTO feed_poll_checkpoint (platform, shop_id, window_begin, window_end)"
-                   " VALUES ('kuaishou', $2, $1, $1) ON CONFLICT DO NOTHING",
-                   2, p0) != 0)
-        return false;
-    const char *p1[] = {s->shop_id};
-    PGresult *res = rf_db_query(db,
-                                "SELECT window_begin, window_end, pcursor FROM"
-                                " feed_poll_checkpoint WHERE platform = 'kuaishou'"
-                                " AND shop_id = $1",
-                                1, p1);
-    if (!res || PQntuples(res) == 0) {
-        if (res) PQclear(res);
-        return false;
-    }
-    s->win_begin = rf_get_i64(res, 0, 0);
-    s->win_end = rf_get_i64(res, 0, 1);
-    snprintf(s->pcursor, sizeof s->pcursor, "%s", rf_get_str(res, 0, 2));
-    PQclear(res);
-    int64_t lag = now - s->win_begin;
-    if (lag > atomic_load(&intake_feed_counters.poll_lag_ms) || !*s->shop_id)
-        atomic_store(&intake_feed_counters.poll_lag_ms, lag);
-    if (s->win_end > s->win_begin) return true; /* a window is open: resume it */
-    int64_t begin = s->win_begin;
-    if (begin < now - 89 * DAY_MS) {
-        /* The platform lists 90 days back at most: what is older is out of reach. */
-        begin = now - 89 * DAY_MS;
-        rf_warn("event=kuaishou_poll_gap shop_id=%s from=%lld to=%lld reason=\"older than the"
-                " platform lists\"",
-                s->shop_id, (long long)s->win_begin, (long long)begin);
-    }
-    int64_t end = now - set->poll_lag_ms;
-    if (end > begin + DAY_MS) end = begin + DAY_MS;
-    /* Caught up: wait until a poll interval's worth has passed (or a whole day). */
-    if (end <= begin || (end - begin < set->poll_interval_ms && end < begin + DAY_MS)) return false;
-    rf_num_t old = rf_i64(s->win_begin), b = rf_i64(begin), e = rf_i64(end);
-    const char *p[] = {old.s, b.s, e.s, s->shop_id};
-    if (rf_db_exec_count(db,
-                         "UPDATE feed_poll_checkpoint SET window_begin = $2, window_end = $3,"
-                         " pcursor = '', updated_at = now() WHERE platform = 'kuaishou'"
-                         " AND shop_id = $4 AND window_begin = $1::bigint"
-                         " AND window_end = $1::bigint",
-                         4, p) != 1)
-        return false;
-    s->win_begin = begin;
-    s->win_end = end;
-    s->pcursor[0] = '\0';
-    return true;
-}
-
 /* One shop's turn: list its next page when it is due. */
-static void poll_shop(rf_db_t *db, intake_ks_shop_t *s) {
+static void poll_shop(rf_db_t *db, intake_feed_shop_t *s) {
     int64_t now = rf_now_ms();
-    if (s->listing || intake_ks_paused(s) || now < s->next_poll_at) return;
-    if (!current_window(db, s)) {
+    if (s->listing || intake_feed_shop_paused(s) || now < s->next_poll_at) return;
+    const intake_poll_limits_t lim = {.start_ms = intake_ks.s->poll_start_ms,
+                                      .lag_ms = intake_ks.s->poll_lag_ms,
+                                      .interval_ms = intake_ks.s->poll_interval_ms,
+                                      .window_ms = DAY_MS,
+                                      .reach_ms = 89 * DAY_MS};
+    if (!intake_poll_window(db, s, &lim)) {
         s->next_poll_at =
             now + (intake_ks.s->poll_interval_ms < 1000 ? intake_ks.s->poll_interval_ms : 1000);
         return;
@@ -221,14 +151,14 @@ static void on_poll_timer(uv_timer_t *t) {
     rf_db_t *db = rf_worker_db(intake_ks.w);
     if (!rf_db_connected(db)) return;
     if (*intake_ks.cfg.access_token) {
-        intake_ks_shop_t *fixed = intake_ks_shop("");
+        intake_feed_shop_t *fixed = intake_feed_shop("kuaishou", "");
         if (fixed) poll_shop(db, fixed);
     }
     json_t *active = intake_shops_active(intake_ks.w, "kuaishou");
     size_t i;
     json_t *id;
     json_array_foreach(active, i, id) {
-        intake_ks_shop_t *s = intake_ks_shop(json_string_value(id));
+        intake_feed_shop_t *s = intake_feed_shop("kuaishou", json_string_value(id));
         if (s) poll_shop(db, s);
     }
     json_decref(active);

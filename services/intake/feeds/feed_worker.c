@@ -59,6 +59,19 @@ static int64_t applied_version(rf_db_t *db, const char *platform, const char *pr
 
 static void process_push(rf_db_t *db, const char *platform, const char *event_id,
                          const char *biz_id, int64_t push_version, json_t *message) {
+    if (!is_kuaishou(platform) && !json_object_get(message, "data")) {
+        /* a record the poller listed: fetched (its detail has the reason) */
+        int64_t applied = applied_version(db, platform, biz_id);
+        if (applied < 0) return;
+        if (push_version <= applied) {
+            atomic_fetch_add(&intake_feed_counters.stale, 1);
+            mark_processed(db, platform, event_id, "stale");
+            return;
+        }
+        const char *shop = json_string_value(json_object_get(message, "shop_id"));
+        intake_dy_fetch_aftersale(shop ? shop : "", biz_id);
+        return;
+    }
     if (!is_kuaishou(platform)) {
         intake_feed_record_t r;
         char err[200];
@@ -143,6 +156,9 @@ int intake_feeds_start(rf_worker_t *w) {
                  err);
         return -1;
     }
+    /* the Douyin app's key and secret sign its pushes and its API calls alike */
+    snprintf(s->dy_app_key, sizeof s->dy_app_key, "%s", rf_dy_app_key);
+    snprintf(s->dy_app_secret, sizeof s->dy_app_secret, "%s", rf_dy_app_secret);
     if ((*s->dy_app_key != '\0') != (*s->dy_app_secret != '\0')) {
         rf_error("event=config_invalid setting=RF_DOUYIN_APP_KEY error=\"RF_DOUYIN_APP_KEY and"
                  " RF_DOUYIN_APP_SECRET go together\"");
@@ -167,7 +183,12 @@ int intake_feeds_start(rf_worker_t *w) {
         rf_error("event=config_invalid setting=RF_KUAISHOU_API_URL error=\"%s\"", err);
         return -1;
     }
-    intake_feed_fetch_orders_with(intake_ks_fetch_order);
+    if (intake_dy_start(w, s, err, sizeof err) != 0) {
+        rf_error("event=config_invalid setting=RF_DOUYIN_API_URL error=\"%s\"", err);
+        return -1;
+    }
+    intake_feed_fetch_orders_with(intake_feed_fetch_order);
+    if (intake_ks_enabled() || intake_dy_enabled()) intake_feed_asks_start(w);
     uv_timer_init(loop, &fw.drain_timer);
     uv_unref((uv_handle_t *)&fw.drain_timer);
     uv_timer_start(&fw.drain_timer, on_drain_timer, 50, 50);

@@ -22,6 +22,8 @@ typedef struct intake_feed_settings {
     char ks_reason_map[RF_CFG_STR_MAX], dy_reason_map[RF_CFG_STR_MAX];
     /* Kuaishou API and poller */
     int64_t poll_interval_ms, poll_lag_ms, poll_start_ms, poll_page_size;
+    /* Douyin poller */
+    int64_t dy_poll_interval_ms, dy_poll_lag_ms;
 } intake_feed_settings_t;
 
 extern intake_feed_settings_t intake_feed_settings;

@@ -12,6 +12,10 @@
  *   feed_ks.c       Kuaishou API calls, each with its shop's token and backoff
  *   feed_fetch.c    Kuaishou refund and order details
  *   feed_poll.c     Kuaishou's refund list, polled per shop
+ *   feed_shops.c    each shop's calls: its token, its backoff
+ *   feed_window.c   a poller's durable position per shop
+ *   feed_dy.c       Douyin after-sale and order details
+ *   feed_dy_poll.c  Douyin's after-sale list, polled per shop
  *   feed_ops.c      the audit route and the feed metrics
  *   feed_db.c       their SQL
  *
@@ -29,6 +33,7 @@
 
 #include "feeds.h"
 #include "../returns.h"
+#include "platform/dy_client.h"
 #include "platform/ks_client.h"
 
 /* ---- feed_map.c ------------------------------------------------------------------- */
@@ -143,10 +148,11 @@ int intake_feed_apply(rf_worker_t *w, const intake_feed_record_t *r);
 /* The same inside the caller's transaction (the poller's pages); *needs_order
  * is set when the record waits for an order. */
 int intake_feed_apply_in_tx(rf_worker_t *w, const intake_feed_record_t *r, bool *needs_order);
-/* Set at start (feed_worker.c): a Kuaishou record applied in its own
- * transaction that waits for its order asks for it at once through
- * fetch_order (feed_poll.c's intake_ks_fetch_order). */
-void intake_feed_fetch_orders_with(int (*fetch_order)(const char *shop_id, const char *order_id));
+/* Set at start (feed_worker.c): a record applied in its own transaction
+ * that waits for its order asks its platform for it at once through
+ * fetch_order (feed_fetch.c's intake_feed_fetch_order). */
+void intake_feed_fetch_orders_with(int (*fetch_order)(const char *platform, const char *shop_id,
+                                                      const char *order_id));
 
 /* ---- feed_drain.c ----------------------------------------------------------------- */
 
@@ -154,10 +160,11 @@ void intake_feed_fetch_orders_with(int (*fetch_order)(const char *shop_id, const
  * named spool_key. */
 void intake_feed_drain(rf_db_t *db, const char *dir, const char *spool_key);
 
-/* ---- feed_ks.c, feed_fetch.c, feed_poll.c: the Kuaishou API, per shop ---------- */
+/* ---- feed_shops.c: each shop's calls, for both platforms ------------------------- */
 
 /* One shop's calls: its backoff and its poll's position. */
-typedef struct intake_ks_shop {
+typedef struct intake_feed_shop {
+    char platform[16];
     char shop_id[128]; /* "": the fixed RF_KUAISHOU_ACCESS_TOKEN's shop */
     int64_t paused_until, backoff_ms;
     bool listing;               /* a list call is out */
@@ -165,7 +172,43 @@ typedef struct intake_ks_shop {
     char pcursor[128];
     int64_t page;         /* currentPage of the next list call */
     int64_t next_poll_at; /* ms: when to look at the checkpoint again */
-} intake_ks_shop_t;
+} intake_feed_shop_t;
+
+/* A shop's state, found or added (NULL: out of memory). Pointers last until
+ * the next intake_feed_shop call: callbacks keep the shop id, not the pointer. */
+intake_feed_shop_t *intake_feed_shop(const char *platform, const char *shop_id);
+bool intake_feed_shop_paused(const intake_feed_shop_t *s);
+/* A failure or a rate limit pauses this shop's calls for its backoff, then
+ * doubles it (capped); a token-invalid answer renews the shop's token and
+ * pauses a second. kind: "rate_limited", "token_invalid" or "failed". */
+void intake_feed_shop_back_off(intake_feed_shop_t *s, const char *kind, const char *what,
+                               const char *error);
+void intake_feed_shop_succeeded(intake_feed_shop_t *s);
+/* The access token of a call for the shop into out (the fixed one for a
+ * Kuaishou shop never authorised, when set). 1, or 0 when there is none now. */
+int intake_feed_shop_token(rf_worker_t *w, const intake_feed_shop_t *s, const char *fixed,
+                           char *out, size_t cap);
+
+/* ---- feed_window.c: a poller's position per shop ---------------------------------- */
+
+typedef struct intake_poll_limits {
+    int64_t start_ms;    /* the first window's beginning; 0: an hour before now */
+    int64_t lag_ms;      /* a window ends this far behind now */
+    int64_t interval_ms; /* once caught up, a window at least this long */
+    int64_t window_ms;   /* the longest window the platform lists at once */
+    int64_t reach_ms;    /* how far back the platform lists */
+} intake_poll_limits_t;
+
+/* intake_poll_window: the shop's checkpoint into s (win_begin, win_end,
+ * pcursor), opening the next window when none is open. false when there is
+ * nothing to list yet (or the database did not answer). */
+bool intake_poll_window(rf_db_t *db, intake_feed_shop_t *s, const intake_poll_limits_t *lim);
+/* intake_poll_advance: move the checkpoint past the page just listed (next:
+ * the next page's cursor; "" or "nomore" ends the window), in the page's
+ * transaction. 0, or -1 when the checkpoint moved meanwhile. */
+int intake_poll_advance(rf_db_t *db, const intake_feed_shop_t *s, const char *next);
+
+/* ---- feed_ks.c, feed_fetch.c, feed_poll.c: the Kuaishou API, per shop ---------- */
 
 typedef struct intake_ks {
     rf_worker_t *w;
@@ -180,16 +223,12 @@ extern intake_ks_t intake_ks;
 /* The Kuaishou API side (off when RF_KUAISHOU_API_URL is empty). */
 int intake_ks_start(rf_worker_t *w, const intake_feed_settings_t *s, char *err, size_t errlen);
 bool intake_ks_enabled(void);
-/* A shop's state, found or added (NULL: out of memory). Pointers last until
- * the next intake_ks_shop call: callbacks keep the shop id, not the pointer. */
-intake_ks_shop_t *intake_ks_shop(const char *shop_id);
-bool intake_ks_paused(const intake_ks_shop_t *s);
-void intake_ks_back_off(intake_ks_shop_t *s, rf_ks_outcome_t outcome, const char *what,
+/* A Kuaishou outcome as the shop's backoff sees it. */
+void intake_ks_back_off(intake_feed_shop_t *s, rf_ks_outcome_t outcome, const char *what,
                         const char *error);
-void intake_ks_succeeded(intake_ks_shop_t *s);
 /* intake_ks_call: method with the shop's token. 0 (cb will be called) or -1
  * (paused, no token for the shop, or not sent). */
-int intake_ks_call(intake_ks_shop_t *s, const char *method, json_t *param, rf_ks_done_fn cb,
+int intake_ks_call(intake_feed_shop_t *s, const char *method, json_t *param, rf_ks_done_fn cb,
                    void *arg);
 /* An id as the platform's long integer when it is one, else as text. */
 json_t *intake_ks_id_json(const char *id);
@@ -203,8 +242,38 @@ void intake_ks_pushes_answered(rf_worker_t *w, const char *platform, const char 
 int intake_ks_fetch_refund(const char *shop_id, const char *refund_id);
 int intake_ks_fetch_order(const char *shop_id, const char *order_id);
 size_t intake_ks_inflight(void);
-void intake_ks_fetch_start(rf_worker_t *w);
 void intake_ks_poll_start(rf_worker_t *w);
+
+/* ---- feed_dy.c, feed_dy_poll.c: the Douyin API, per shop ------------------------ */
+
+typedef struct intake_dy {
+    rf_worker_t *w;
+    const intake_feed_settings_t *s;
+    bool enabled;
+    rf_httpc_t *http;
+    rf_dy_config_t cfg; /* the app's settings; each call adds its shop's token */
+} intake_dy_t;
+
+extern intake_dy_t intake_dy;
+
+/* The Douyin API side (off when RF_DOUYIN_API_URL is empty). */
+int intake_dy_start(rf_worker_t *w, const intake_feed_settings_t *s, char *err, size_t errlen);
+bool intake_dy_enabled(void);
+void intake_dy_back_off(intake_feed_shop_t *s, rf_dy_outcome_t outcome, const char *what,
+                        const char *error);
+/* intake_dy_call: method with the shop's token. 0 (cb will be called) or -1. */
+int intake_dy_call(intake_feed_shop_t *s, const char *method, json_t *param, rf_dy_done_fn cb,
+                   void *arg);
+/* Ask for an after-sale's detail / an order with the shop's token. 0 or -1. */
+int intake_dy_fetch_aftersale(const char *shop_id, const char *aftersale_id);
+int intake_dy_fetch_order(const char *shop_id, const char *order_id);
+void intake_dy_poll_start(rf_worker_t *w);
+
+/* feed_fetch.c: an order a return waits for, asked of its platform with its
+ * shop's token (0 asked, -1 not now), and the timer that asks again those
+ * still missing, for every platform whose API is on. */
+int intake_feed_fetch_order(const char *platform, const char *shop_id, const char *order_id);
+void intake_feed_asks_start(rf_worker_t *w);
 
 /* ---- feed_db.c -------------------------------------------------------------------- */
 

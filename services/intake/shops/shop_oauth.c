@@ -7,6 +7,14 @@
  *                           &grant_type=refresh_token&refresh_token
  *             (platform/ks_oauth.h; the verbs and the parameters in the query
  *             as kuaishou-merchant-open-api's main.js sends them)
+ *   Douyin    code:    token.create  {code, grant_type=authorization_code}
+ *             renew:   token.refresh {refresh_token, grant_type=refresh_token}
+ *             (signed API calls without an access token, platform/dy_client.h
+ *             and dy_oauth.h, as the doudian SDKs make them)
+ *
+ * When to renew is each platform's rule: Kuaishou with a third of the access
+ * token's life left; Douyin likewise, but never earlier than its last hour
+ * (before that, token.refresh answers the same pair again).
  *
  * The request's query holds the app secret and a token: it is never logged,
  * and the answer is read by the platform modules, whose errors name no token.
@@ -16,7 +24,10 @@
 #include <string.h>
 
 #include "shops/shops_internal.h"
+#include "platform/dy_client.h"
+#include "platform/dy_oauth.h"
 #include "platform/ks_client.h"
+#include "runtime/ids.h"
 #include "runtime/log.h"
 
 #define TOKEN_CALL_TIMEOUT_MS 10000
@@ -26,9 +37,14 @@ typedef struct token_call {
     void *arg;
 } token_call_t;
 
+static rf_dy_config_t dy_cfg;
+
+int shop_oauth_setup(void) { return rf_dy_settings_load(&dy_cfg) == 0 ? 0 : -1; }
+
 bool shop_oauth_configured(const char *platform) {
     if (strcmp(platform, "kuaishou") == 0)
         return rf_ks_enabled() && *rf_ks_app_key && *intake_shop_settings.ks_app_secret;
+    if (strcmp(platform, "douyin") == 0) return rf_dy_enabled() && *dy_cfg.app_key;
     return false;
 }
 
@@ -38,6 +54,7 @@ static void from_ks(const rf_ks_tokens_t *k, shop_tokens_t *t) {
     snprintf(t->refresh_token, sizeof t->refresh_token, "%s", k->refresh_token);
     t->expires_in_s = k->expires_in_s;
     t->refresh_expires_in_s = k->refresh_expires_in_s;
+    t->renew_after_s = k->expires_in_s * 2 / 3;
     snprintf(t->shop_id, sizeof t->shop_id, "%s", k->open_id);
     snprintf(t->scopes, sizeof t->scopes, "%s", k->scopes);
 }

@@ -122,6 +122,7 @@ int intake_shops_start(rf_worker_t *w) {
                  " or https://\"");
         return -1;
     }
+    if (shop_oauth_setup() != 0) return -1;
     int key = shop_key_load();
     if (key < 0) return -1;
     if (key == 0) {
@@ -137,7 +138,8 @@ int intake_shops_start(rf_worker_t *w) {
     }
     renew.started = true;
     uv_timer_start(&renew.timer, renew_pass, 100, (uint64_t)s->renew_check_ms);
-    rf_info("event=shops_started renew_check_ms=%lld kuaishou_oauth=%s",
-            (long long)s->renew_check_ms, shop_oauth_configured("kuaishou") ? "on" : "off");
+    rf_info("event=shops_started renew_check_ms=%lld kuaishou_oauth=%s douyin_oauth=%s",
+            (long long)s->renew_check_ms, shop_oauth_configured("kuaishou") ? "on" : "off",
+            shop_oauth_configured("douyin") ? "on" : "off");
     return 0;
 }

@@ -84,10 +84,12 @@ int shop_store_tokens(rf_bus_t *bus, rf_db_t *db, const char *platform, const sh
         seal(platform, t->shop_id, "access", t->access_token, access, cap) < 0 ||
         seal(platform, t->shop_id, "refresh", t->refresh_token, refresh, cap) < 0)
         goto out;
-    rf_num_t life = rf_i64(t->expires_in_s), rlife = rf_i64(t->refresh_expires_in_s);
+    rf_num_t life = rf_i64(t->expires_in_s), rlife = rf_i64(t->refresh_expires_in_s),
+             renew = rf_i64(t->renew_after_s > 0 ? t->renew_after_s : t->expires_in_s * 2 / 3);
     const char *p[] = {platform, t->shop_id, name ? name : "",
                        access,   refresh,    life.s,
-                       rlife.s,  t->scopes,  expect_refresh ? expect_refresh : ""};
+                       rlife.s,  t->scopes,  expect_refresh ? expect_refresh : "",
+                       renew.s};
     /* A renewal stores only over the token it started from (another process
      * may have renewed meanwhile); an authorisation always stores. The
      * renewal is due when a third of the access token's life is left. */
@@ -99,7 +101,7 @@ int shop_store_tokens(rf_bus_t *bus, rf_db_t *db, const char *platform, const sh
         " last_refresh_at, authorized_at)"
         " SELECT $1, $2, $3, $4, $5, $8, now() + $6::bigint * interval '1 second',"
         "  CASE WHEN $7::bigint > 0 THEN now() + $7::bigint * interval '1 second' END,"
-        "  now() + ($6::bigint * 2 / 3) * interval '1 second', 1, 'active', '', NULL, 0,"
+        "  now() + $10::bigint * interval '1 second', 1, 'active', '', NULL, 0,"
         "  NULL, now()"
         " WHERE $9 = ''"
         " ON CONFLICT (platform, shop_id) DO UPDATE SET"
@@ -112,7 +114,7 @@ int shop_store_tokens(rf_bus_t *bus, rf_db_t *db, const char *platform, const sh
         "  renew_at = EXCLUDED.renew_at, token_version = s.token_version + 1,"
         "  status = 'active', status_reason = '', refresh_started_at = NULL,"
         "  refresh_failures = 0, authorized_at = now(), updated_at = now()",
-        9, p);
+        10, p);
     if (n == 0 && expect_refresh) {
         n = rf_db_exec_count(
             db,
@@ -121,13 +123,13 @@ int shop_store_tokens(rf_bus_t *bus, rf_db_t *db, const char *platform, const sh
             " access_expires_at = now() + $6::bigint * interval '1 second',"
             " refresh_expires_at = CASE WHEN $7::bigint > 0"
             "  THEN now() + $7::bigint * interval '1 second' ELSE refresh_expires_at END,"
-            " renew_at = now() + ($6::bigint * 2 / 3) * interval '1 second',"
+            " renew_at = now() + $10::bigint * interval '1 second',"
             " token_version = token_version + 1, status = 'active', status_reason = '',"
             " refresh_started_at = NULL, refresh_failures = 0, refreshes = refreshes + 1,"
             " last_refresh_at = now(), updated_at = now()"
             " WHERE platform = $1 AND shop_id = $2 AND refresh_token_sealed = $9"
             " AND status <> 'disabled' AND $3 = $3",
-            9, p);
+            10, p);
     }
     if (n < 0) goto out;
     if (n == 0) {

@@ -35,6 +35,7 @@ typedef struct intake_shop_settings {
     char ks_app_secret[RF_CFG_STR_MAX];    /* RF_KUAISHOU_APP_SECRET (OAuth) */
     char ks_authorize_url[RF_CFG_STR_MAX]; /* RF_KUAISHOU_AUTHORIZE_URL */
     char ks_scope[RF_CFG_STR_MAX];         /* RF_KUAISHOU_OAUTH_SCOPE */
+    char dy_authorize_url[RF_CFG_STR_MAX]; /* RF_DOUYIN_AUTHORIZE_URL */
     int64_t renew_check_ms;                /* RF_SHOPS_RENEW_CHECK_MS */
 } intake_shop_settings_t;
 

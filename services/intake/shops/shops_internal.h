@@ -25,6 +25,7 @@ typedef struct shop_tokens {
     char refresh_token[SHOP_TOKEN_MAX];
     int64_t expires_in_s;         /* the access token's life */
     int64_t refresh_expires_in_s; /* 0: not said (the old expiry stays) */
+    int64_t renew_after_s;        /* when to renew, from now: the platform's rule */
     char shop_id[SHOP_ID_MAX];    /* Kuaishou open_id, Douyin shop_id */
     char shop_name[128];
     char scopes[512];
@@ -98,6 +99,9 @@ int shop_oauth_authorize_url(const char *platform, const char *state, char *out,
 
 /* shop_oauth_configured: the platform's API and app secret are set. */
 bool shop_oauth_configured(const char *platform);
+
+/* shop_oauth_setup: read the platforms' API settings (at start). 0 or -1. */
+int shop_oauth_setup(void);
 
 /* ---- shop_renew.c ------------------------------------------------------------------- */
 
