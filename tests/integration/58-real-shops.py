@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """58: real shops: authorised by OAuth, tokens that renew themselves, every call per shop.
 
-Two Kuaishou shops are authorised through intake's callback as their owners
-would do it (intake's authorise address -> the platform's authorise page ->
-302 back to intake with a code and the state), with access tokens living 30
-seconds. No worker is given a token. Then, three rounds:
-  1. pushes for each shop (ids only) become returns: intake fetches each refund
-     and its order with the shop's own token, review and refund tell the
-     platform their decisions with it, and the returns end refunded;
+Two Kuaishou shops and one Douyin shop are authorised through intake's
+callbacks as their owners would do it (intake's authorise address -> the
+platform's authorise page -> 302 back to intake with a code and the state),
+with access tokens living 30 seconds on both platforms. No worker is given a
+token. Then, three rounds:
+  1. pushes for each shop become returns: intake fetches each Kuaishou refund
+     and every order with the shop's own token (Douyin: order.orderDetail),
+     review and refund tell the platform their decisions with it, and the
+     returns end refunded;
   2. the same after the first tokens have expired (intake renewed them, with
      rotating refresh tokens, and review and refund heard of each new one);
   3. the same after every worker was killed (-9) and started again.
@@ -31,12 +33,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import feedkit  # noqa: E402
 import harness  # noqa: E402
 import platform_calls_kit as kit  # noqa: E402
+import douyin  # noqa: E402
 
 TOKEN_LIFE_S = 30
 FEEDS = feedkit.Feeds(poll_interval_ms=2000)
 KS = FEEDS.standin
 KS.token_life_s = TOKEN_LIFE_S
 _, CLUSTER = kit.setup(kit.AUTO_RULES, standin=KS, merchant_address=None)
+DY = douyin.Standin(app_key=feedkit.DY_APP_KEY, app_secret=feedkit.DY_APP_SECRET,
+                    token_life_s=TOKEN_LIFE_S)
+DY_ENV = {"RF_DOUYIN_API_URL": DY.url, "RF_DOUYIN_APP_KEY": DY.app_key,
+          "RF_DOUYIN_APP_SECRET": DY.app_secret}
 
 KEY_DIR = tempfile.mkdtemp(prefix="rf-key-")
 KEY_FILE = os.path.join(KEY_DIR, "secrets.key")
@@ -47,11 +54,15 @@ SHOP_ENV = {"RF_SECRETS_KEY_FILE": KEY_FILE, "RF_KUAISHOU_ACCESS_TOKEN": None,
             "RF_KUAISHOU_APP_SECRET": KS.app_secret}
 for w in ("review", "refund"):
     CLUSTER["worker_env"][w].update(SHOP_ENV)
+    CLUSTER["worker_env"][w].update(DY_ENV)
     CLUSTER["worker_env"][w].pop("RF_KUAISHOU_ACCESS_TOKEN", None)
 CLUSTER["worker_env"]["intake"] = dict(FEEDS.env, **SHOP_ENV)
+CLUSTER["worker_env"]["intake"].update(DY_ENV)
 CLUSTER["worker_env"]["intake"].update({
     "RF_KUAISHOU_AUTHORIZE_URL": KS.url + "/oauth/authorize",
-    "RF_KUAISHOU_APP_SECRET": KS.app_secret})
+    "RF_KUAISHOU_APP_SECRET": KS.app_secret,
+    "RF_DOUYIN_AUTHORIZE_URL": DY.authorize_page,
+    "RF_DOUYIN_POLL_INTERVAL_MS": "2000", "RF_DOUYIN_POLL_LAG_MS": "1000"})
 
 
 def get(url):
@@ -66,17 +77,20 @@ def get(url):
         conn.close()
 
 
-def authorise(h, open_id):
+def authorise(h, open_id, platform="kuaishou"):
     """The owner of shop open_id authorises the app, as from the ops page."""
-    start = h.get_json("intake", "/v1/shops/authorize?platform=kuaishou")
-    h.check(start["url"].startswith(KS.url + "/oauth/authorize?") and len(start["state"]) == 64,
+    start = h.get_json("intake", "/v1/shops/authorize?platform=" + platform)
+    page, app = ((KS.url + "/oauth/authorize", KS.app_key) if platform == "kuaishou"
+                 else (DY.authorize_page, DY.app_key))
+    h.check(start["url"].startswith(page + "?") and len(start["state"]) == 64,
             "authorise address and state: %s" % start)
     q = urllib.parse.parse_qs(urllib.parse.urlparse(start["url"]).query)
     h.check(q["state"] == [start["state"]] and q["response_type"] == ["code"]
-            and q["app_id"] == [KS.app_key] and q["redirect_uri"][0].endswith(
-                "/v1/oauth/kuaishou/callback"),
+            and q["app_id"] == [app] and q["redirect_uri"][0].endswith(
+                "/v1/oauth/%s/callback" % platform),
             "the authorise page's parameters: %s" % q)
-    status, headers, _ = get(start["url"] + "&shop=" + open_id)  # the owner logs in, agrees
+    who = "&shop=" if platform == "kuaishou" else "&shop_id="
+    status, headers, _ = get(start["url"] + who + open_id)  # the owner logs in, agrees
     h.check(status == 302, "the platform sends the owner back: %d" % status)
     status, _, body = get(headers["Location"])
     h.check(status == 200 and open_id in body, "callback stored the shop: %d %s" % (status, body))
@@ -115,10 +129,26 @@ def new_refund(shop, kind):
     return rid
 
 
-def round_of_returns(h, name, shop_ids):
-    """A return and refund and a refund only per shop, pushed, ending refunded."""
+def new_aftersale(shop):
+    """A Douyin order and a refund-only after-sale of shop; the after-sale id."""
+    oid, sku_order, aid = feedkit.ks_id(), feedkit.ks_id(), feedkit.ks_id()
+    DY.add_order(shop, oid, [(sku_order, 1735962087153223, "华为 FreeBuds 无线耳机 白色", 1, 59900,
+                              "HW-FB5-WH")], province="浙江省", city="杭州市")
+    DY.add_aftersale(shop, aid, oid, sku_order_id=sku_order, aftersale_type=1, status=6,
+                     refund_amount=1990, reason_code=1, product_name="华为 FreeBuds 无线耳机 白色")
+    return aid
+
+
+def round_of_returns(h, name, shop_ids, dy_shops=()):
+    """A return and refund and a refund only per Kuaishou shop, a refund only
+    per Douyin shop, pushed, ending refunded."""
     h.step("%s: pushes for every shop become returns and are refunded" % name)
     pending = []
+    for shop in dy_shops:
+        aid = new_aftersale(shop)
+        status, answer = DY.push("127.0.0.1", FEEDS.port, "/v1/feeds/douyin", aid, 200)
+        h.check(status == 200, "douyin push answered %d %s" % (status, answer))
+        pending.append((shop, "douyin", aid))
     for i, shop in enumerate(shop_ids):
         for kind in ("return_refund", "refund_only"):
             rid = new_refund(shop, kind)
@@ -128,9 +158,10 @@ def round_of_returns(h, name, shop_ids):
             pending.append((shop, kind, rid))
     done = []
     for shop, kind, rid in pending:
-        rec = h.wait_until(lambda: (feedkit.feed_record(h, "kuaishou", rid) or {})
-                           .get("return_id") and feedkit.feed_record(h, "kuaishou", rid),
-                           40, "intake to create the return of refund %s" % rid)
+        platform = "douyin" if kind == "douyin" else "kuaishou"
+        rec = h.wait_until(lambda: (feedkit.feed_record(h, platform, rid) or {})
+                           .get("return_id") and feedkit.feed_record(h, platform, rid),
+                           40, "intake to create the return of %s %s" % (platform, rid))
         ret = rec["return_id"]
         doc = h.return_doc(ret)
         h.check(doc["shop_id"] == shop, "the return's shop is its platform shop: %s"
@@ -138,9 +169,11 @@ def round_of_returns(h, name, shop_ids):
         if kind == "return_refund":
             kit.wait_call(h, "review", ret, timeout=30)
             kit.receive_and_inspect(h, ret)
-        done.append((shop, ret, rid))
-    for shop, ret, rid in done:
+        done.append((shop, ret, rid, platform))
+    for shop, ret, rid, platform in done:
         h.wait_status(ret, "refunded", timeout=40)
+        if platform == "douyin":
+            continue
         calls = [c for c in KS.log_of(refund_id=rid) if c["answer"].get("result") == 1]
         h.check(calls and all(c.get("open_id") == shop for c in calls),
                 "every call about %s went with its shop's token: %s"
@@ -172,30 +205,37 @@ def scenario(h):
     h.start_all()
     shop_a = KS.add_shop(name="杭州丝绸旗舰店")["open_id"]
     shop_b = KS.add_shop(name="深圳数码专营店")["open_id"]
+    shop_d = "48217736"
+    DY.add_shop(shop_d, "抖音数码官方旗舰店")
 
     h.step("a forged state is refused and its code never exchanged")
     exchanged = KS.counts()["codes_exchanged"]
-    status, _, body = get("http://127.0.0.1:%d/v1/oauth/kuaishou/callback?code=%s&state=%s"
-                          % (h.workers["intake"].http_port, secrets.token_hex(16),
-                             secrets.token_hex(32)))
-    h.check(status == 400 and "invalid_state" in body, "forged state: %d %s" % (status, body))
+    for platform in ("kuaishou", "douyin"):
+        status, _, body = get("http://127.0.0.1:%d/v1/oauth/%s/callback?code=%s&state=%s"
+                              % (h.workers["intake"].http_port, platform, secrets.token_hex(16),
+                                 secrets.token_hex(32)))
+        h.check(status == 400 and "invalid_state" in body, "forged %s state: %d %s"
+                % (platform, status, body))
+    h.check(not DY.log_of("token.create"), "no Douyin code exchanged for a forged state")
 
-    h.step("two Kuaishou shops are authorised through the callback")
+    h.step("two Kuaishou shops and a Douyin shop are authorised through the callbacks")
     used_state = authorise(h, shop_a)
     authorise(h, shop_b)
+    authorise(h, shop_d, "douyin")
     got = shops(h)
-    h.check(set(got) == {shop_a, shop_b} and all(s["status"] == "active" for s in got.values()),
+    h.check(set(got) == {shop_a, shop_b, shop_d}
+            and all(s["status"] == "active" for s in got.values()),
             "two active shops: %s" % {k: v["status"] for k, v in got.items()})
     h.check(KS.counts()["codes_exchanged"] == exchanged + 2, "two codes exchanged, not three")
     status, _, body = get("http://127.0.0.1:%d/v1/oauth/kuaishou/callback?code=x&state=%s"
                           % (h.workers["intake"].http_port, used_state))
     h.check(status == 400 and "invalid_state" in body, "a used state: %d %s" % (status, body))
-    h.wait_until(lambda: h.count("FROM review.shop_tokens WHERE status = 'active'") == 2
-                 and h.count("FROM refund.shop_tokens WHERE status = 'active'") == 2, 20,
-                 "review and refund to hear both shops' tokens")
+    h.wait_until(lambda: h.count("FROM review.shop_tokens WHERE status = 'active'") == 3
+                 and h.count("FROM refund.shop_tokens WHERE status = 'active'") == 3, 20,
+                 "review and refund to hear the three shops' tokens")
 
     t_auth = time.monotonic()
-    round_of_returns(h, "round 1", [shop_a, shop_b])
+    round_of_returns(h, "round 1", [shop_a, shop_b], [shop_d])
 
     h.step("round 2 waits until the first access tokens have expired")
     h.wait_until(lambda: time.monotonic() - t_auth > TOKEN_LIFE_S + 2, TOKEN_LIFE_S + 10,
@@ -203,12 +243,12 @@ def scenario(h):
     got = shops(h)
     h.check(all(s["refreshes"] >= 1 and s["status"] == "active" for s in got.values()),
             "each shop renewed: %s" % {k: v["refreshes"] for k, v in got.items()})
-    round_of_returns(h, "round 2", [shop_a, shop_b])
+    round_of_returns(h, "round 2", [shop_a, shop_b], [shop_d])
 
     h.step("every worker killed and started again")
     for w in harness.WORKERS:
         h.restart(w)
-    round_of_returns(h, "round 3", [shop_a, shop_b])
+    round_of_returns(h, "round 3", [shop_a, shop_b], [shop_d])
 
     h.step("the owner of one shop revokes the app: reauthorize_needed and an alert")
     KS.revoke_refresh(shop_b)
@@ -220,7 +260,7 @@ def scenario(h):
     h.wait_until(lambda: h.count("FROM review.shop_tokens WHERE shop_id = '%s'"
                                  " AND status = 'reauthorize_needed'" % shop_b) == 1, 20,
                  "review to hear shop b's status")
-    round_of_returns(h, "the other shop goes on", [shop_a])
+    round_of_returns(h, "the other shops go on", [shop_a], [shop_d])
     out = rfctl(h, "shops", "list")
     h.check(any(shop_b in line and "reauthorize_needed" in line for line in out.splitlines())
             and any(shop_a in line and "active" in line for line in out.splitlines()),
@@ -230,6 +270,7 @@ def scenario(h):
 
     tokens = [t["token"] for s in (shop_a, shop_b) for kind in ("access", "refresh")
               for t in KS.tokens_of(s)[kind]]
+    tokens += list(DY.access) + list(DY.refresh)
     h.check(len(tokens) >= 8, "the platform issued %d tokens to the two shops" % len(tokens))
     places = no_tokens_anywhere(h, tokens)
 
@@ -240,6 +281,19 @@ def scenario(h):
                                  " AND status = 'disabled'" % shop_a) == 1, 20,
                  "refund to hear that shop a is disabled")
 
+    h.step("the Douyin poller lists the shop's after-sales with its token")
+    h.wait_until(lambda: DY.log_of("afterSale.List", shop_d), 20, "a Douyin list call")
+    d = DY.counters()
+    dy_calls = sum(v for k, v in d["calls"].items())
+    h.check(not any(d["expired_token_calls"].values()), "Douyin calls with an expired token: %s"
+            % d["expired_token_calls"])
+    h.check(not any(d["other_shop_calls"].values()), "Douyin calls with another shop's token: %s"
+            % d["other_shop_calls"])
+    h.check(not any(d["used_refresh_attempts"].values()),
+            "Douyin refreshes with a used refresh token: %s" % d["used_refresh_attempts"])
+    h.check(d["refreshes"].get(shop_d, 0) >= 2, "the Douyin shop renewed: %s" % d["refreshes"])
+    h.check(DY.log_of("order.orderDetail", shop_d), "Douyin orders fetched from the platform")
+
     c = KS.counts()
     h.check(c["expired_token_calls"] == 0, "calls with an expired token: %d"
             % c["expired_token_calls"])
@@ -249,13 +303,16 @@ def scenario(h):
             % c["used_refresh_token_attempts"])
     h.check(c["refreshes"].get(shop_a, 0) >= 2, "shop a renewed at least twice: %s"
             % c["refreshes"])
-    print("FIGURES 58: calls %d (by shop %s); expired-token calls %d; other-shop-token calls %d;"
-          " refreshes per shop %s; refreshes with a used refresh token %d; unknown-token calls %d;"
-          " token leaks 0 in %d places"
+    print("FIGURES 58: Kuaishou calls %d (by shop %s); expired-token calls %d; other-shop-token"
+          " calls %d; refreshes per shop %s; refreshes with a used refresh token %d;"
+          " unknown-token calls %d | Douyin calls %d (%s); expired-token calls %d; other-shop"
+          " calls %d; refreshes %s; used refresh tokens %d | token leaks 0 in %d places"
           % (c["calls"], {k[:8]: v for k, v in c["calls_by_shop"].items()},
              c["expired_token_calls"], c["other_shop_token_calls"],
              {k[:8]: v for k, v in c["refreshes"].items()}, c["used_refresh_token_attempts"],
-             c["unknown_token_calls"], places))
+             c["unknown_token_calls"], dy_calls, d["calls"],
+             sum(d["expired_token_calls"].values()), sum(d["other_shop_calls"].values()),
+             d["refreshes"], sum(d["used_refresh_attempts"].values()), places))
 
 
 if __name__ == "__main__":

@@ -114,15 +114,83 @@ static int ks_request(rf_httpc_t *http, bool renew, const char *value, shop_toke
     return rc;
 }
 
+/* ---- Douyin ------------------------------------------------------------------------- */
+
+static void from_dy(const rf_dy_tokens_t *d, shop_tokens_t *t) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->access_token, sizeof t->access_token, "%s", d->access_token);
+    snprintf(t->refresh_token, sizeof t->refresh_token, "%s", d->refresh_token);
+    t->expires_in_s = d->expires_in_s;
+    t->refresh_expires_in_s = d->refresh_expires_in_s;
+    int64_t lead = d->expires_in_s / 3 < 3600 ? d->expires_in_s / 3 : 3600;
+    t->renew_after_s = d->expires_in_s - lead;
+    snprintf(t->shop_id, sizeof t->shop_id, "%s", d->shop_id);
+    snprintf(t->shop_name, sizeof t->shop_name, "%s", d->shop_name);
+    snprintf(t->scopes, sizeof t->scopes, "%s", d->scope);
+}
+
+static void on_dy_answer(void *arg, rf_dy_outcome_t outcome, int code, const char *sub_code,
+                         json_t *data, const char *raw, const char *error) {
+    (void)code;
+    (void)sub_code;
+    (void)data;
+    token_call_t *call = arg;
+    char why[300];
+    if (outcome == RF_DY_TRANSPORT || outcome == RF_DY_RATE_LIMITED || !raw) {
+        snprintf(why, sizeof why, "%s", error ? error : "no answer");
+        call->cb(call->arg, SHOP_ANSWER_FAILED, NULL, why);
+        free(call);
+        return;
+    }
+    rf_dy_tokens_t *d = calloc(1, sizeof *d);
+    shop_tokens_t *t = calloc(1, sizeof *t);
+    int answer_code = 0;
+    rf_dy_token_answer_t a = d && t ? rf_dy_tokens_parse(raw, strlen(raw), rf_now_ms() / 1000, d,
+                                                         &answer_code, why, sizeof why)
+                                    : RF_DY_TOKENS_BAD;
+    if (a == RF_DY_TOKENS_OK) {
+        from_dy(d, t);
+        call->cb(call->arg, SHOP_ANSWER_OK, t, NULL);
+    } else {
+        if (!d || !t) snprintf(why, sizeof why, "out of memory");
+        call->cb(call->arg, a == RF_DY_TOKENS_REFUSED ? SHOP_ANSWER_REFUSED : SHOP_ANSWER_FAILED,
+                 NULL, why);
+    }
+    if (d) rf_secrets_wipe(d, sizeof *d);
+    if (t) rf_secrets_wipe(t, sizeof *t);
+    free(d);
+    free(t);
+    free(call);
+}
+
+static int dy_request(rf_httpc_t *http, bool renew, const char *value, shop_tokens_fn cb,
+                      void *arg) {
+    if (!shop_oauth_configured("douyin")) return -1;
+    json_t *param = renew ? rf_dy_refresh_param(value) : rf_dy_code_param(value);
+    token_call_t *call = param ? calloc(1, sizeof *call) : NULL;
+    int rc = -1;
+    if (call) {
+        call->cb = cb;
+        call->arg = arg;
+        rc = rf_dy_call(http, &dy_cfg, renew ? "token.refresh" : "token.create", param, NULL, NULL,
+                        rf_now_ms(), TOKEN_CALL_TIMEOUT_MS, on_dy_answer, call);
+        if (rc != 0) free(call);
+    }
+    json_decref(param);
+    return rc;
+}
+
 int shop_oauth_exchange(rf_httpc_t *http, const char *platform, const char *code, shop_tokens_fn cb,
                         void *arg) {
     if (strcmp(platform, "kuaishou") == 0) return ks_request(http, false, code, cb, arg);
+    if (strcmp(platform, "douyin") == 0) return dy_request(http, false, code, cb, arg);
     return -1;
 }
 
 int shop_oauth_refresh(rf_httpc_t *http, const char *platform, const char *refresh_token,
                        shop_tokens_fn cb, void *arg) {
     if (strcmp(platform, "kuaishou") == 0) return ks_request(http, true, refresh_token, cb, arg);
+    if (strcmp(platform, "douyin") == 0) return dy_request(http, true, refresh_token, cb, arg);
     return -1;
 }
 
@@ -142,6 +210,8 @@ int shop_oauth_authorize_url(const char *platform, const char *state, char *out,
     if (strcmp(platform, "kuaishou") == 0)
         return rf_ks_authorize_url(s->ks_authorize_url, rf_ks_app_key, redirect, s->ks_scope, state,
                                    out, cap);
+    if (strcmp(platform, "douyin") == 0)
+        return rf_dy_authorize_url(s->dy_authorize_url, dy_cfg.app_key, redirect, state, out, cap);
     *why = "unknown platform";
     return -1;
 }
