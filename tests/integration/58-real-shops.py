@@ -15,7 +15,8 @@ token. Then, three rounds:
   3. the same after every worker was killed (-9) and started again.
 A forged state is refused without the code ever reaching the platform; a
 shop whose owner revoked the app ends reauthorize_needed with an ops alert,
-while the other shop's returns go on. Tokens never appear in a worker's log,
+while the other shops' returns go on; a token the platform stops taking
+early (result 28) is renewed at once and the fetch tried again. Tokens never appear in a worker's log,
 in /v1/shops, in the bus's tables or in platform_call_attempts.
 Prints: calls made, calls with an expired token (0), with another shop's token
 (0), refreshes per shop, refreshes with a used refresh token (0).
@@ -303,6 +304,18 @@ def scenario(h):
             % c["used_refresh_token_attempts"])
     h.check(c["refreshes"].get(shop_a, 0) >= 2, "shop a renewed at least twice: %s"
             % c["refreshes"])
+    h.step("a token the platform no longer takes: intake renews the shop and tries again")
+    shop_c = KS.add_shop(name="义乌小商品批发店")["open_id"]
+    authorise(h, shop_c)
+    renewed = KS.counts()["refreshes"].get(shop_c, 0)
+    KS.expire_access(shop_c)  # revoked early, as the platform may do
+    round_of_returns(h, "after the token was refused", [shop_c])
+    after = KS.counts()
+    h.check(after["refreshes"].get(shop_c, 0) == renewed + 1
+            and after["expired_token_calls"] > c["expired_token_calls"],
+            "refused once (result 28), renewed once, then served: refreshes %s, expired-token"
+            " calls %d" % (after["refreshes"].get(shop_c), after["expired_token_calls"]))
+
     print("FIGURES 58: Kuaishou calls %d (by shop %s); expired-token calls %d; other-shop-token"
           " calls %d; refreshes per shop %s; refreshes with a used refresh token %d;"
           " unknown-token calls %d | Douyin calls %d (%s); expired-token calls %d; other-shop"
