@@ -196,12 +196,13 @@ static void platform_purpose(void **state) {
     strcpy(t.status, "disputed");
     assert_null(review_platform_purpose(&t, true));
     assert_null(review_platform_purpose(&t, false));
-    /* other platforms: as before, no call */
+    /* a return through the API tells no platform; Douyin is told like Kuaishou */
     strcpy(t.status, "pending");
     strcpy(t.platform, "api");
     assert_null(review_platform_purpose(&t, true));
     strcpy(t.platform, "douyin");
-    assert_null(review_platform_purpose(&t, false));
+    assert_string_equal(review_platform_purpose(&t, false), "reject");
+    assert_string_equal(review_platform_purpose(&t, true), "approve_return");
 }
 
 static void policy_return_address(void **state) {
