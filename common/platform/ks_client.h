@@ -35,11 +35,11 @@ typedef struct rf_ks_config {
 } rf_ks_config_t;
 
 typedef enum rf_ks_outcome {
-    RF_KS_OK = 0,       /* result == 1: data holds the answer's data */
-    RF_KS_RATE_LIMITED, /* a rate-limit code: retry later */
+    RF_KS_OK = 0,        /* result == 1: data holds the answer's data */
+    RF_KS_RATE_LIMITED,  /* a rate-limit code: retry later */
     RF_KS_TOKEN_INVALID, /* a token-invalid code: the shop's token lapsed or was revoked */
-    RF_KS_REFUSED,      /* another result code: the platform said no (see error) */
-    RF_KS_TRANSPORT,    /* no answer, an HTTP error status, or not the platform's JSON */
+    RF_KS_REFUSED,       /* another result code: the platform said no (see error) */
+    RF_KS_TRANSPORT,     /* no answer, an HTTP error status, or not the platform's JSON */
 } rf_ks_outcome_t;
 
 /* result_code: the answer's `result` (0 when there was none); data: the
@@ -62,12 +62,12 @@ int rf_ks_call_keyed(rf_httpc_t *c, const rf_ks_config_t *cfg, const char *metho
 
 /* ---- settings shared by every worker that calls the API ----------------------- */
 
-extern char rf_ks_api_url[RF_CFG_STR_MAX];          /* RF_KUAISHOU_API_URL: "" = no calls */
-extern char rf_ks_app_key[RF_CFG_STR_MAX];          /* RF_KUAISHOU_APP_KEY */
-extern char rf_ks_sign_secret[RF_CFG_STR_MAX];      /* RF_KUAISHOU_SIGN_SECRET */
-extern char rf_ks_access_token[RF_CFG_STR_MAX];     /* RF_KUAISHOU_ACCESS_TOKEN */
-extern char rf_ks_sign_method[RF_CFG_STR_MAX];      /* RF_KUAISHOU_SIGN_METHOD */
-extern char rf_ks_rate_limit_codes[RF_CFG_STR_MAX]; /* RF_KUAISHOU_RATE_LIMIT_CODES */
+extern char rf_ks_api_url[RF_CFG_STR_MAX];             /* RF_KUAISHOU_API_URL: "" = no calls */
+extern char rf_ks_app_key[RF_CFG_STR_MAX];             /* RF_KUAISHOU_APP_KEY */
+extern char rf_ks_sign_secret[RF_CFG_STR_MAX];         /* RF_KUAISHOU_SIGN_SECRET */
+extern char rf_ks_access_token[RF_CFG_STR_MAX];        /* RF_KUAISHOU_ACCESS_TOKEN */
+extern char rf_ks_sign_method[RF_CFG_STR_MAX];         /* RF_KUAISHOU_SIGN_METHOD */
+extern char rf_ks_rate_limit_codes[RF_CFG_STR_MAX];    /* RF_KUAISHOU_RATE_LIMIT_CODES */
 extern char rf_ks_token_invalid_codes[RF_CFG_STR_MAX]; /* RF_KUAISHOU_TOKEN_INVALID_CODES */
 
 /* The configuration-table rows of those settings, for a worker's table. */

@@ -338,8 +338,7 @@ bool intake_route(void *arg, rf_http_exchange_t *x) {
     else if (get && rf_path_match(path, "/v1/returns/{}", id, sizeof id)) reply_return(x, id);
     else if (post && rf_path_match(path, "/v1/returns/{}/cancel", id, sizeof id))
         cancel_return(x, id);
-    else if (intake_feed_route(worker, x)) return true;
-    else if (intake_shops_route(worker, x)) return true;
+    else if (intake_feed_route(worker, x) || intake_shops_route(worker, x)) return true;
     else return false;
     return true;
 }

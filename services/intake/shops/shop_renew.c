@@ -117,7 +117,8 @@ int intake_shops_start(rf_worker_t *w) {
     renew.w = w;
     size_t n = strlen(s->public_url);
     while (n > 0 && s->public_url[n - 1] == '/') s->public_url[--n] = '\0';
-    if (n && strncmp(s->public_url, "http://", 7) != 0 && strncmp(s->public_url, "https://", 8)) {
+    if (n && strncmp(s->public_url, "http://", 7) != 0 &&
+        strncmp(s->public_url, "https://", 8) != 0) {
         rf_error("event=bad_setting name=RF_INTAKE_PUBLIC_URL error=\"must start with http://"
                  " or https://\"");
         return -1;
