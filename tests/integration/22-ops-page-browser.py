@@ -158,6 +158,13 @@ def scenario(h):
     harness.insert_outbox(h, "review", "refund", harness.ulid(), done[0], "return.approved",
                           bytes.fromhex("c1c1c1"))
     h.wait_until(lambda: h.count("FROM review.dead_letter") == 1, 20, "a dead letter")
+    # Two shops, one whose owner revoked the app (the row as intake keeps it).
+    h.psql("INSERT INTO intake.shops (platform, shop_id, name, status, status_reason,"
+           " access_token_sealed, access_expires_at) VALUES"
+           " ('kuaishou', '9f2c61d04e7a4b3f8a1d2c3b4a5f6e7d', '杭州丝绸旗舰店', 'active', '',"
+           "  'v1.c2VhbGVkLWFjY2Vzcw', now() + interval '2 days'),"
+           " ('douyin', '48217736', '抖音数码官方旗舰店', 'reauthorize_needed',"
+           "  'refused: the refresh token was revoked', 'v1.c2VhbGVkLWRvdXlpbg', now())")
 
     h.step("chromedriver and headless chromium")
     port = free_port()
@@ -189,6 +196,13 @@ def scenario(h):
         h.check(tee in wd.text("#sla tbody"), "deadline at risk: %r" % wd.text("#sla tbody"))
         h.check("review:1" in wd.text("#deadletters tbody"), "dead letters: %r"
                 % wd.text("#deadletters tbody"))
+        shops = wd.text("#shops tbody")
+        harness.log("shops table:\n" + shops)
+        h.check("9f2c61d04e7a4b3f8a1d2c3b4a5f6e7d" in shops and "48217736" in shops
+                and "reauthorize_needed" in shops and "v1." not in shops,
+                "shops, their states, no sealed token: %r" % shops)
+        h.check(wd.js("return document.querySelectorAll('#shops button[data-action=\"authorize\"]"
+                      "').length") == 1, "an 'Authorise again' button for the revoked shop")
         bars = wd.js("return document.querySelectorAll('#chart-reasons rect').length")
         h.check(bars == 4, "reason chart bars: %r (four reasons)" % bars)
         h.check(wd.js("return document.querySelectorAll('#chart-trend rect').length") >= 1,
