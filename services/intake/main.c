@@ -66,6 +66,9 @@ int main(int argc, char **argv) {
         {"RF_SHOPS_RENEW_CHECK_MS", RF_CFG_INT, &sh->renew_check_ms, "1000", 100, 600000,
          "how often shops' tokens are checked for renewal (a token is renewed with a third of"
          " its life left)"},
+        {"RF_SHOPS_RENEW_LEASE_MS", RF_CFG_INT, &sh->renew_lease_ms, "30000", 1000, 3600000,
+         "a shop claimed for renewal is left to that process this long; after a crash, the next"
+         " renewal waits for it (keep it above the token request's 10 s timeout)"},
     };
     static const rf_route_rule_t rules[] = {
         {"GET", "/v1/shops/authorize", RF_ROLE_ADMIN},

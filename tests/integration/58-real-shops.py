@@ -21,19 +21,17 @@ in /v1/shops, in the bus's tables or in platform_call_attempts.
 Prints: calls made, calls with an expired token (0), with another shop's token
 (0), refreshes per shop, refreshes with a used refresh token (0).
 """
-import http.client
 import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import feedkit  # noqa: E402
 import harness  # noqa: E402
 import platform_calls_kit as kit  # noqa: E402
+import shops_kit  # noqa: E402
 import douyin  # noqa: E402
 
 TOKEN_LIFE_S = 30
@@ -46,10 +44,7 @@ DY = douyin.Standin(app_key=feedkit.DY_APP_KEY, app_secret=feedkit.DY_APP_SECRET
 DY_ENV = {"RF_DOUYIN_API_URL": DY.url, "RF_DOUYIN_APP_KEY": DY.app_key,
           "RF_DOUYIN_APP_SECRET": DY.app_secret}
 
-KEY_DIR = tempfile.mkdtemp(prefix="rf-key-")
-KEY_FILE = os.path.join(KEY_DIR, "secrets.key")
-with open(os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-    f.write(secrets.token_hex(32) + "\n")
+KEY_FILE = shops_kit.key_file()
 
 SHOP_ENV = {"RF_SECRETS_KEY_FILE": KEY_FILE, "RF_KUAISHOU_ACCESS_TOKEN": None,
             "RF_KUAISHOU_APP_SECRET": KS.app_secret}
@@ -66,36 +61,10 @@ CLUSTER["worker_env"]["intake"].update({
     "RF_DOUYIN_POLL_INTERVAL_MS": "2000", "RF_DOUYIN_POLL_LAG_MS": "1000"})
 
 
-def get(url):
-    """A GET without following redirects: (status, headers, body)."""
-    u = urllib.parse.urlparse(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
-    try:
-        conn.request("GET", u.path + ("?" + u.query if u.query else ""))
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read().decode()
-    finally:
-        conn.close()
-
-
-def authorise(h, open_id, platform="kuaishou"):
-    """The owner of shop open_id authorises the app, as from the ops page."""
-    start = h.get_json("intake", "/v1/shops/authorize?platform=" + platform)
-    page, app = ((KS.url + "/oauth/authorize", KS.app_key) if platform == "kuaishou"
-                 else (DY.authorize_page, DY.app_key))
-    h.check(start["url"].startswith(page + "?") and len(start["state"]) == 64,
-            "authorise address and state: %s" % start)
-    q = urllib.parse.parse_qs(urllib.parse.urlparse(start["url"]).query)
-    h.check(q["state"] == [start["state"]] and q["response_type"] == ["code"]
-            and q["app_id"] == [app] and q["redirect_uri"][0].endswith(
-                "/v1/oauth/%s/callback" % platform),
-            "the authorise page's parameters: %s" % q)
-    who = "&shop=" if platform == "kuaishou" else "&shop_id="
-    status, headers, _ = get(start["url"] + who + open_id)  # the owner logs in, agrees
-    h.check(status == 302, "the platform sends the owner back: %d" % status)
-    status, _, body = get(headers["Location"])
-    h.check(status == 200 and open_id in body, "callback stored the shop: %d %s" % (status, body))
-    return start["state"]
+def authorise(h, shop_id, platform="kuaishou"):
+    if platform == "kuaishou":
+        return shops_kit.authorise(h, KS.url + "/oauth/authorize", KS.app_key, shop_id)
+    return shops_kit.authorise(h, DY.authorize_page, DY.app_key, shop_id, "douyin", "shop_id")
 
 
 def rfctl(h, *args):
@@ -110,10 +79,6 @@ def rfctl(h, *args):
         sys.stdout.write("    | %s\n" % line)
     h.check(p.returncode == 0, "rfctl %s: exit %d %s" % (" ".join(args), p.returncode, p.stderr))
     return p.stdout
-
-
-def shops(h):
-    return {s["shop_id"]: s for s in h.get_json("intake", "/v1/shops")["shops"]}
 
 
 def new_refund(shop, kind):
@@ -212,9 +177,10 @@ def scenario(h):
     h.step("a forged state is refused and its code never exchanged")
     exchanged = KS.counts()["codes_exchanged"]
     for platform in ("kuaishou", "douyin"):
-        status, _, body = get("http://127.0.0.1:%d/v1/oauth/%s/callback?code=%s&state=%s"
-                              % (h.workers["intake"].http_port, platform, secrets.token_hex(16),
-                                 secrets.token_hex(32)))
+        status, _, body = shops_kit.get(
+            "http://127.0.0.1:%d/v1/oauth/%s/callback?code=%s&state=%s"
+            % (h.workers["intake"].http_port, platform, secrets.token_hex(16),
+               secrets.token_hex(32)))
         h.check(status == 400 and "invalid_state" in body, "forged %s state: %d %s"
                 % (platform, status, body))
     h.check(not DY.log_of("token.create"), "no Douyin code exchanged for a forged state")
@@ -223,13 +189,14 @@ def scenario(h):
     used_state = authorise(h, shop_a)
     authorise(h, shop_b)
     authorise(h, shop_d, "douyin")
-    got = shops(h)
+    got = shops_kit.shops(h)
     h.check(set(got) == {shop_a, shop_b, shop_d}
             and all(s["status"] == "active" for s in got.values()),
             "two active shops: %s" % {k: v["status"] for k, v in got.items()})
     h.check(KS.counts()["codes_exchanged"] == exchanged + 2, "two codes exchanged, not three")
-    status, _, body = get("http://127.0.0.1:%d/v1/oauth/kuaishou/callback?code=x&state=%s"
-                          % (h.workers["intake"].http_port, used_state))
+    status, _, body = shops_kit.get(
+        "http://127.0.0.1:%d/v1/oauth/kuaishou/callback?code=x&state=%s"
+        % (h.workers["intake"].http_port, used_state))
     h.check(status == 400 and "invalid_state" in body, "a used state: %d %s" % (status, body))
     h.wait_until(lambda: h.count("FROM review.shop_tokens WHERE status = 'active'") == 3
                  and h.count("FROM refund.shop_tokens WHERE status = 'active'") == 3, 20,
@@ -241,7 +208,7 @@ def scenario(h):
     h.step("round 2 waits until the first access tokens have expired")
     h.wait_until(lambda: time.monotonic() - t_auth > TOKEN_LIFE_S + 2, TOKEN_LIFE_S + 10,
                  "the first tokens to lapse", scale=False)
-    got = shops(h)
+    got = shops_kit.shops(h)
     h.check(all(s["refreshes"] >= 1 and s["status"] == "active" for s in got.values()),
             "each shop renewed: %s" % {k: v["refreshes"] for k, v in got.items()})
     round_of_returns(h, "round 2", [shop_a, shop_b], [shop_d])
@@ -253,8 +220,8 @@ def scenario(h):
 
     h.step("the owner of one shop revokes the app: reauthorize_needed and an alert")
     KS.revoke_refresh(shop_b)
-    h.wait_until(lambda: shops(h)[shop_b]["status"] == "reauthorize_needed", TOKEN_LIFE_S + 10,
-                 "shop b to need authorising again", scale=False)
+    h.wait_until(lambda: shops_kit.shops(h)[shop_b]["status"] == "reauthorize_needed",
+                 TOKEN_LIFE_S + 10, "shop b to need authorising again", scale=False)
     h.wait_until(lambda: h.count("FROM notification.messages WHERE template_name = 'ops_alert'"
                                  " AND body LIKE '%%shop_reauthorize_needed%%'") >= 1, 20,
                  "the ops alert about shop b")

@@ -213,6 +213,9 @@ class Standin:
         self.code_life_s = code_life_s          # the platform's: 2 minutes
         self.redirect_uris = redirect_uris      # registered callbacks (None: any http(s) one)
         self.message_key = message_key_b64
+        self.refresh_delay_s = 0.0              # refresh answers of the shops in
+        self.refresh_delay_for = set()          # refresh_delay_for come this late
+        self.refreshes_in_flight = 0
         self.seller_id = DEFAULT_SELLER_ID          # sellerId of the default shop's records
         self.seller_open_id = DEFAULT_OPEN_ID       # its sellerOpenId (the app's open_id)
         self.default_open_id = DEFAULT_OPEN_ID
@@ -588,6 +591,18 @@ class Standin:
                                    "status": status, "answer": answer,
                                    "location": headers.get("Location"),
                                    "at": int(time.time() * 1000)})
+            slow = path == REFRESH_TOKEN_PATH and (answer or {}).get("open_id_renewed") in \
+                self.refresh_delay_for
+            if slow:
+                self.refreshes_in_flight += 1
+        if slow:
+            # the platform rotated the pair already; its answer is late (a
+            # client that dies now never hears of the new refresh token)
+            time.sleep(self.refresh_delay_s)
+            with self.lock:
+                self.refreshes_in_flight -= 1
+        if answer:
+            answer.pop("open_id_renewed", None)
         return status, answer, headers
 
     def _authorize(self, p):
@@ -688,7 +703,9 @@ class Standin:
         by = self.counters["refreshes"]
         by[t["open_id"]] = by.get(t["open_id"], 0) + 1
         # the new refresh token inherits the old one's expiry; the answer has no open_id
-        return self._issue(t["open_id"], t["scopes"], t["expires_at"])
+        answer = self._issue(t["open_id"], t["scopes"], t["expires_at"])
+        answer["open_id_renewed"] = t["open_id"]  # for the delay above; not sent
+        return answer
 
     # ---- API ---------------------------------------------------------------------
 

@@ -29,7 +29,6 @@
 #include "runtime/log.h"
 
 #define CLAIM_MAX 8
-#define LEASE_MS 30000
 #define RETRY_MS 2000
 
 intake_shop_settings_t intake_shop_settings;
@@ -87,7 +86,8 @@ static void renew_pass(uv_timer_t *timer) {
     rf_db_t *db = rf_worker_db(renew.w);
     if (!rf_db_connected(db)) return;
     shop_claim_t *claims = calloc(CLAIM_MAX, sizeof *claims);
-    int n = claims ? shop_claim_due(renew.w, claims, CLAIM_MAX, LEASE_MS) : -1;
+    int n = claims ? shop_claim_due(renew.w, claims, CLAIM_MAX,
+                                     intake_shop_settings.renew_lease_ms) : -1;
     for (int i = 0; i < n; i++) {
         renewal_t *r = calloc(1, sizeof *r);
         if (!r) break;

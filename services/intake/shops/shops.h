@@ -37,6 +37,7 @@ typedef struct intake_shop_settings {
     char ks_scope[RF_CFG_STR_MAX];         /* RF_KUAISHOU_OAUTH_SCOPE */
     char dy_authorize_url[RF_CFG_STR_MAX]; /* RF_DOUYIN_AUTHORIZE_URL */
     int64_t renew_check_ms;                /* RF_SHOPS_RENEW_CHECK_MS */
+    int64_t renew_lease_ms;                /* RF_SHOPS_RENEW_LEASE_MS */
 } intake_shop_settings_t;
 
 extern intake_shop_settings_t intake_shop_settings;
