@@ -158,6 +158,8 @@ def no_tokens_anywhere(h, tokens):
             h.psql("SELECT param, answer FROM %s.platform_call_attempts" % w))
         texts[w + ".inbox"] = str(h.psql("SELECT * FROM %s.inbox" % w))
     texts["intake.outbox"] = str(h.psql("SELECT * FROM intake.outbox"))
+    for w in ("intake", "review", "refund"):
+        texts[w + " /metrics"] = h.metrics(w)
     leaks = [(where, t[:6]) for t in tokens for where, text in texts.items() if t in text]
     h.check(not leaks, "no token in the clear anywhere: %d places checked, leaks %s"
             % (len(texts), leaks))
@@ -217,6 +219,28 @@ def scenario(h):
     for w in harness.WORKERS:
         h.restart(w)
     round_of_returns(h, "round 3", [shop_a, shop_b], [shop_d])
+
+    h.step("one shop's rate limit holds up no other shop")
+    KS.rate_limit_shop[shop_b] = 2
+    pushed = {}
+    for shop in (shop_a, shop_b):
+        rid = new_refund(shop, "refund_only")
+        status, _, _ = FEEDS.ks_push("kwaishop_aftersales_addRefund", dict(KS.refunds[rid]),
+                                     "ev-58-limit-%s" % rid)
+        h.check(status == 200, "push answered %d" % status)
+        pushed[shop] = rid
+    h.wait_until(lambda: (feedkit.feed_record(h, "kuaishou", pushed[shop_a]) or {})
+                 .get("return_id"), 20, "shop a's return")
+    h.check(not (feedkit.feed_record(h, "kuaishou", pushed[shop_b]) or {}).get("return_id"),
+            "shop b, rate limited, still backing off when shop a's return was created")
+    h.wait_until(lambda: (feedkit.feed_record(h, "kuaishou", pushed[shop_b]) or {})
+                 .get("return_id"), 30, "shop b's return, once its backoff ended")
+    limited = KS.counts()["rate_limited_by_shop"]
+    h.check(limited.get(shop_b) == 2 and not limited.get(shop_a),
+            "rate-limit answers by shop: %s" % {k[:8]: v for k, v in limited.items()})
+    h.check(h.log_grep("intake", "outcome=rate_limited") and all(
+        shop_b in ln for ln in h.log_grep("intake", "outcome=rate_limited")),
+        "only shop b backed off")
 
     h.step("the owner of one shop revokes the app: reauthorize_needed and an alert")
     KS.revoke_refresh(shop_b)

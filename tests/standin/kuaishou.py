@@ -216,6 +216,7 @@ class Standin:
         self.refresh_delay_s = 0.0              # refresh answers of the shops in
         self.refresh_delay_for = set()          # refresh_delay_for come this late
         self.refreshes_in_flight = 0
+        self.rate_limit_shop = {}               # open_id -> its next N calls rate limited
         self.seller_id = DEFAULT_SELLER_ID          # sellerId of the default shop's records
         self.seller_open_id = DEFAULT_OPEN_ID       # its sellerOpenId (the app's open_id)
         self.default_open_id = DEFAULT_OPEN_ID
@@ -243,7 +244,7 @@ class Standin:
                          "unknown_token_calls": 0, "other_shop_token_calls": 0, "refreshes": {},
                          "used_refresh_token_attempts": 0, "revoked_refresh_token_attempts": 0,
                          "expired_refresh_token_attempts": 0, "codes_issued": 0,
-                         "codes_exchanged": 0, "code_refusals": 0}
+                         "codes_exchanged": 0, "code_refusals": 0, "rate_limited_by_shop": {}}
         standin = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -756,7 +757,13 @@ class Standin:
                 return self._fail(BAD_PARAM, "missing common parameter %s" % k)
         if p["appkey"] != self.app_key:
             return self._fail(BAD_PARAM, "unknown appkey")
-        _, state = self._token_shop(p["access_token"])
+        shop, state = self._token_shop(p["access_token"])
+        if state == "live" and self.rate_limit_shop.get(shop, 0) > 0:
+            # the platform limits each shop (app and open_id) on its own
+            self.rate_limit_shop[shop] -= 1
+            self.counters["rate_limited_by_shop"][shop] = \
+                self.counters["rate_limited_by_shop"].get(shop, 0) + 1
+            return self._fail(RATE_LIMITED, "request too frequent")
         if state == "expired":
             self.counters["expired_token_calls"] += 1
             return self._fail(TOKEN_INVALID, "access_token expired", "access.token.expired")
