@@ -141,17 +141,26 @@ rf_bus_t *rf_bus_new(uv_loop_t *loop, rf_db_t *db, const rf_bus_config_t *cfg,
 
 /* Batch hooks: a consumer whose apply function only buffers rows (to write
  * many of them in one statement) flushes them here.
- *   flush:   called once per applied batch, inside its transaction, after
- *            apply has seen every event and before the commit. Returns 0, or
- *            -1 on a database error (the batch is rolled back, then retried
- *            one event per transaction). It may refuse an event it applied
- *            with rf_bus_defer_applied(), if that event wrote nothing else.
- *   discard: called before each batch: forget whatever is buffered (what a
- *            rolled-back batch left). */
+ *   flush:     called once per applied batch, inside its transaction, after
+ *              apply has seen every event and before the commit. Returns 0,
+ *              or -1 on a database error (the batch is rolled back, then
+ *              retried one event per transaction). It may refuse an event it
+ *              applied with rf_bus_defer_applied(), if that event wrote
+ *              nothing else.
+ *   discard:   called before each batch: forget whatever is buffered (what a
+ *              rolled-back batch left).
+ *   own_dedup: the consumer's own rows are its record of what it applied
+ *              (intake: one timeline row per event, unique by event id), so
+ *              the bus writes no inbox row: every event is applied unless an
+ *              earlier copy is in the same batch, and the flush tells the
+ *              copies its table already held with rf_bus_duplicate_applied().
+ *              The rule is unchanged (an event has its effect once); the
+ *              consumer's unique key keeps it instead of the inbox's. */
 typedef struct rf_bus_batch_hooks {
     int (*flush)(void *arg, rf_bus_t *bus);
     void (*discard)(void *arg);
     void *arg;
+    bool own_dedup;
 } rf_bus_batch_hooks_t;
 
 void rf_bus_set_batch_hooks(rf_bus_t *bus, const rf_bus_batch_hooks_t *hooks);
@@ -161,6 +170,13 @@ void rf_bus_set_batch_hooks(rf_bus_t *bus, const rf_bus_batch_hooks_t *hooks);
  * inbox row goes, and it comes again later. 0, or -1 on a database error or
  * when event_id is not an accepted event of this batch. */
 int rf_bus_defer_applied(rf_bus_t *bus, const char *event_id, const char *why);
+
+/* rf_bus_duplicate_applied: from a flush hook of an own_dedup consumer, the
+ * event event_id of the batch, which apply had accepted, was applied before
+ * (the consumer's table already holds it): it is answered ACK as a duplicate
+ * and counted as one. 0, or -1 when event_id is not an accepted event of this
+ * batch. */
+int rf_bus_duplicate_applied(rf_bus_t *bus, const char *event_id);
 
 /* rf_bus_destroy: close sockets and handles (run the loop afterwards so the
  * close callbacks free memory); sets *bus_p to NULL. */

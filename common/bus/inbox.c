@@ -72,6 +72,17 @@ static int inbox_insert(rf_bus_t *bus, const rf_event_t *evs, const bool *decode
     return 0;
 }
 
+/* An own_dedup consumer's batch: every decoded event is fresh but for a
+ * second copy of an id earlier in the batch (the consumer's flush tells the
+ * ones applied in an earlier batch). */
+static void fresh_in_batch(const rf_event_t *evs, const bool *decoded, size_t n, bool *fresh) {
+    for (size_t i = 0; i < n; i++) {
+        fresh[i] = decoded[i];
+        for (size_t j = 0; j < i && fresh[i]; j++)
+            if (decoded[j] && strcmp(evs[j].event_id, evs[i].event_id) == 0) fresh[i] = false;
+    }
+}
+
 /* Apply one decoded event inside the open transaction; its id is already in
  * the inbox when fresh (a DEFER or REJECT takes it out again). */
 static rf_apply_result_t apply_one(rf_bus_t *bus, inmsg_t *m, const rf_event_t *ev, bool fresh) {
@@ -83,7 +94,7 @@ static rf_apply_result_t apply_one(rf_bus_t *bus, inmsg_t *m, const rf_event_t *
     }
     rf_apply_result_t r =
         bus->apply ? bus->apply(bus->apply_arg, ev, m->reason, sizeof m->reason) : RF_APPLY_REJECT;
-    if (r == RF_APPLY_DEFER || r == RF_APPLY_REJECT) {
+    if ((r == RF_APPLY_DEFER || r == RF_APPLY_REJECT) && !bus->hooks.own_dedup) {
         const char *q[] = {ev->event_id};
         if (rf_db_exec(bus->db, "DELETE FROM inbox WHERE event_id = $1", 1, q) != 0)
             r = RF_APPLY_ERROR;
@@ -139,8 +150,9 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
      * twelve times the cost of running them). A row or table another
      * transaction holds (an operator's, a migration's) is waited for the
      * connection's lock_timeout (rf_db_lock_wait_ms): see apply_group. */
+    if (bus->hooks.own_dedup) fresh_in_batch(evs, decoded, n, fresh);
     if (rf_db_exec(bus->db, "SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL) != 0 ||
-        inbox_insert(bus, evs, decoded, n, fresh) != 0) {
+        (!bus->hooks.own_dedup && inbox_insert(bus, evs, decoded, n, fresh) != 0)) {
         for (size_t i = 0; i < n; i++)
             snprintf(msgs[i].reason, sizeof msgs[i].reason, "apply failed: %s",
                      rf_db_error(bus->db));
@@ -195,10 +207,26 @@ int rf_bus_defer_applied(rf_bus_t *bus, const char *event_id, const char *why) {
         if (!m->reply || strcmp(m->reply, "ACK") != 0 || strcmp(m->event_id, event_id) != 0)
             continue;
         const char *q[] = {event_id};
-        if (rf_db_exec(bus->db, "DELETE FROM inbox WHERE event_id = $1", 1, q) != 0) return -1;
+        if (!bus->hooks.own_dedup &&
+            rf_db_exec(bus->db, "DELETE FROM inbox WHERE event_id = $1", 1, q) != 0)
+            return -1;
         m->reply = "DEFER";
         snprintf(m->reason, sizeof m->reason, "%s", why);
         bus->inbox_applied--;
+        return 0;
+    }
+    return -1;
+}
+
+int rf_bus_duplicate_applied(rf_bus_t *bus, const char *event_id) {
+    for (size_t i = 0; i < bus->n_applying; i++) {
+        inmsg_t *m = &bus->applying[i];
+        if (!m->reply || strcmp(m->reply, "ACK") != 0 || strcmp(m->event_id, event_id) != 0)
+            continue;
+        snprintf(m->reason, sizeof m->reason, "duplicate");
+        bus->inbox_applied--;
+        bus->inbox_duplicates++;
+        rf_debug("event=duplicate event_id=%s return_id=%s", m->event_id, m->return_id);
         return 0;
     }
     return -1;

@@ -3,9 +3,11 @@
  * it. Each event becomes a row of the return's timeline and may move the
  * return's status (intake_status_after). Applying an event only buffers it;
  * the bus's flush writes the whole batch in two statements: the timeline
- * rows, then the status moves of the events recorded. An event whose return
- * intake does not know, or that the timeline already holds, is deferred and
- * writes nothing.
+ * rows, then the status moves of the events recorded. The timeline is
+ * intake's inbox (the bus's own_dedup): its row, unique by event id, is the
+ * record that the event was applied, so an event is one row, not two. One
+ * the timeline already holds is a duplicate (answered ACK, no effect); one
+ * whose return intake does not know is deferred and writes nothing.
  *
  * Both statements reach returns row by row through its primary key (a
  * subquery per row, "= ANY" of the ids), whatever the planner thinks of the
@@ -186,24 +188,56 @@ static int move_statuses(rf_db_t *db) {
         MCOL, p);
 }
 
-/* Write the buffered events; defer those not recorded (their return is
- * unknown, or the timeline already had them). */
+/* The batch's events not recorded that the timeline already holds: applied
+ * in an earlier batch (a redelivery). Marks them; 0 or -1. */
+static int mark_duplicates(rf_db_t *db, bool *duplicate) {
+    rf_pgarray_t *ids = cols; /* the timeline's arrays were sent: reuse one */
+    if (rf_pgarrays_open(ids, 1) != 0) return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < buffered; i++)
+        if (!batch[i].recorded && rf_pgarray_add(&ids[0], batch[i].event_id) == 0) n++;
+    if (n == 0) return 0;
+    const char *p[] = {rf_pgarray_close(&ids[0])};
+    PGresult *res =
+        rf_db_query(db, "SELECT event_id FROM timeline WHERE event_id = ANY($1::text[])", 1, p);
+    if (!res) return -1;
+    for (int r = 0; r < PQntuples(res); r++)
+        for (size_t i = 0; i < buffered; i++)
+            if (!batch[i].recorded && strcmp(batch[i].event_id, rf_get_str(res, r, 0)) == 0)
+                duplicate[i] = true;
+    PQclear(res);
+    return 0;
+}
+
+/* Write the buffered events. Those not recorded: a redelivery of one the
+ * timeline holds is a duplicate (the timeline is intake's record of what it
+ * applied: its inbox); one whose return intake does not know is deferred. */
 static int follow_flush(void *arg, rf_bus_t *bus) {
     (void)arg;
     if (buffered == 0) return 0;
     rf_db_t *db = rf_bus_db(bus);
-    int rc = record_timeline(db) == 0 && move_statuses(db) == 0 ? 0 : -1;
+    bool *duplicate = calloc(buffered, sizeof *duplicate);
+    int rc = duplicate && record_timeline(db) == 0 && move_statuses(db) == 0 &&
+                     mark_duplicates(db, duplicate) == 0
+                 ? 0
+                 : -1;
     for (size_t i = 0; i < buffered && rc == 0; i++) {
         if (batch[i].recorded) continue;
+        if (duplicate[i]) {
+            rc = rf_bus_duplicate_applied(bus, batch[i].event_id);
+            continue;
+        }
         char why[160];
         snprintf(why, sizeof why, "return %s is not known to intake", batch[i].return_id);
         rc = rf_bus_defer_applied(bus, batch[i].event_id, why);
     }
+    free(duplicate);
     buffered = 0;
     return rc;
 }
 
 void intake_follow_start(rf_worker_t *w) {
-    rf_bus_batch_hooks_t hooks = {.flush = follow_flush, .discard = follow_discard};
+    rf_bus_batch_hooks_t hooks = {
+        .flush = follow_flush, .discard = follow_discard, .own_dedup = true};
     rf_bus_set_batch_hooks(rf_worker_bus(w), &hooks);
 }
