@@ -1,20 +1,25 @@
 /*
- * channels.c: delivering recorded messages, and sending surveys.
+ * channels.c: delivering queued messages, and sending scheduled surveys.
  *
- * Every message is recorded once (idempotency key: source event + audience)
- * with status queued. A timer delivers what is due: the log channel (one
- * structured line per message) always, and the HTTP webhook
- * (RF_NOTIFICATION_WEBHOOK_URL) when configured: a JSON POST carrying the
- * message's idempotency key in an Idempotency-Key header, bounded by
- * RF_NOTIFICATION_WEBHOOK_TIMEOUT_MS and sent asynchronously on the worker's
- * loop (http/httpc.h), so a slow or dead endpoint never holds up the events. A
- * failed call is retried with backoff (the same key: the receiver dedupes),
- * then the message is marked failed.
+ * Without the webhook every message is delivered by the log channel (one
+ * structured line) inside the transaction that records it, and written once
+ * in its final state (notification_batch.c). With the HTTP webhook
+ * (RF_NOTIFICATION_WEBHOOK_URL) a message waits in deliveries, a queue of
+ * its own whose rows leave when delivered: a timer sends what is due as a
+ * JSON POST carrying the message's idempotency key in an Idempotency-Key
+ * header, bounded by RF_NOTIFICATION_WEBHOOK_TIMEOUT_MS and sent
+ * asynchronously on the worker's loop (http/httpc.h), so a slow or dead
+ * endpoint never holds up the events. A failed call is retried with backoff
+ * (the same key: the receiver dedupes), then the message is given up
+ * (failed). A queued message left when the webhook is turned off is
+ * delivered by the log channel.
  *
  * Outcomes (delivered, to retry, failed) are recorded in one statement per
- * batch of deliveries. Surveys: a completed return has a survey row with its
- * due time; the tick records the due surveys' messages (zh-CN) in one
- * statement and announces them with notice.sent.
+ * batch of deliveries: a delivered or failed message leaves the queue and is
+ * written to messages, final. Surveys with a delay: a completed return has a
+ * schedule row with its due time; the tick records the due surveys' messages
+ * (zh-CN) and their survey rows in one statement and announces them with
+ * notice.sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +50,12 @@ int64_t notification_retry_delay_ms(int64_t base_ms, int attempts) {
 static notification_rows_t outcomes;
 static bool outcomes_ready;
 
-static void outcome_add(const char *notice_id, const char *status, const char *via,
-                        const char *error, int64_t delay_ms) {
+static void outcome_add(const char *key, const char *status, const char *via, const char *error,
+                        int64_t delay_ms) {
     if (!outcomes_ready && notification_rows_init(&outcomes, OUT_COLS) != 0) return;
     outcomes_ready = true;
     rf_num_t d = rf_i64(delay_ms);
-    const char *row[OUT_COLS] = {[OUT_NOTICE_ID] = notice_id,
+    const char *row[OUT_COLS] = {[OUT_KEY] = key,
                                  [OUT_STATUS] = status,
                                  [OUT_VIA] = via,
                                  [OUT_ERROR] = error,
@@ -70,7 +75,8 @@ static void outcomes_write(rf_db_t *db) {
 typedef struct webhook_call {
     rf_worker_t *worker;
     char notice_id[RF_ID_MAX], return_id[RF_ID_MAX];
-    int attempts; /* failed attempts before this one */
+    char key[RF_ID_MAX + 40]; /* idempotency key: source event id:audience */
+    int attempts;             /* failed attempts before this one */
 } webhook_call_t;
 
 static rf_httpc_t *webhook_client;
@@ -88,11 +94,11 @@ static void webhook_done(void *arg, long status, const char *body, size_t len, c
     if (!*err) {
         rf_info("event=notice_delivered channel=log notice_id=%s return_id=%s via=log+webhook",
                 call->notice_id, call->return_id);
-        outcome_add(call->notice_id, "sent", "log+webhook", NULL, 0);
+        outcome_add(call->key, "sent", "log+webhook", NULL, 0);
     } else {
         bool final = call->attempts + 1 >= notification_retry_max;
         int64_t delay = notification_retry_delay_ms(notification_retry_base_ms, call->attempts + 1);
-        outcome_add(call->notice_id, final ? "failed" : "queued", NULL, err, delay);
+        outcome_add(call->key, final ? "failed" : "queued", NULL, err, delay);
         rf_warn("event=notice_delivery_failed notice_id=%s return_id=%s attempt=%d final=%d"
                 " error=\"%s\"",
                 call->notice_id, call->return_id, call->attempts + 1, final, err);
@@ -126,6 +132,7 @@ static int webhook_start(rf_worker_t *w, const PGresult *due, int r) {
         call->worker = w;
         snprintf(call->notice_id, sizeof call->notice_id, "%s", rf_get_str(due, r, DUE_NOTICE_ID));
         snprintf(call->return_id, sizeof call->return_id, "%s", rf_get_str(due, r, DUE_RETURN_ID));
+        snprintf(call->key, sizeof call->key, "%s", key);
         call->attempts = (int)rf_get_i64(due, r, DUE_ATTEMPTS);
         rc = rf_httpc_post_headers(webhook_client, notification_webhook_url, "application/json",
                                    headers, text, strlen(text),
@@ -156,13 +163,12 @@ size_t notification_send_surveys(rf_worker_t *w, size_t limit) {
         const char *return_id = json_string_value(rid);
         char source[RF_ID_MAX + 8];
         snprintf(source, sizeof source, "survey:%s", return_id);
-        notification_msg_t m = {"buyer", "platform_im", "survey", ""};
-        snprintf(m.body, sizeof m.body,
-                 "您的售后 %s 已完成。请为本次服务打分（1-5 分）并留下您的意见，感谢您的支持！",
-                 return_id);
+        notification_msg_t m;
+        notification_survey_msg(return_id, &m);
         if ((rc = notification_batch_add(&surveys, return_id, source, NULL, true, &m)) != 0) break;
     }
-    /* One statement records the messages and marks the surveys sent. */
+    surveys.webhook = *notification_webhook_url;
+    /* One statement records the messages and their survey rows. */
     if (rc == 0) rc = notification_batch_write(&surveys, bus, db, 0);
     notification_batch_clear(&surveys);
     size_t n = rc == 0 ? json_array_size(due) : 0;
@@ -196,12 +202,13 @@ size_t notification_deliver_due(rf_worker_t *w, size_t limit) {
                 " template=%s via=log",
                 id, rf_get_str(due, r, DUE_RETURN_ID), rf_get_str(due, r, DUE_AUDIENCE),
                 rf_get_str(due, r, DUE_TEMPLATE));
-        outcome_add(id, "sent", "log", NULL, 0);
+        outcome_add(rf_get_str(due, r, DUE_IDEMPOTENCY_KEY), "sent", "log", NULL, 0);
     }
     if (due) PQclear(due);
-    /* The log channel's batch: its marks in one statement. A batch whose
-     * mark is lost is delivered again (at least once; the idempotency key
-     * tells the receiver). */
+    /* The log channel's batch (messages queued before the webhook was
+     * turned off): its outcomes in one statement. A batch whose outcome is
+     * lost is delivered again (at least once; the idempotency key tells the
+     * receiver). */
     if (!webhook) outcomes_write(db);
     return webhook ? 0 : (size_t)n; /* webhook: the next batch after the answers */
 }

@@ -19,6 +19,8 @@ int main(int argc, char **argv) {
          3600000, "delay before the first delivery retry, doubled each time"},
         {"RF_NOTIFICATION_DELIVERY_MS", RF_CFG_INT, &notification_delivery_ms, "200", 10, 60000,
          "how often the delivery queue and due surveys are looked at, ms"},
+        {"RF_NOTIFICATION_POLICY_FILE", RF_CFG_STRING, notification_policy_file, "", 0, 0,
+         "per-shop notices as JSON {default, shops: {id: {event: {audience: bool}}}}"},
         {"RF_NOTIFICATION_SURVEY_DELAY_MS", RF_CFG_INT, &notification_survey_delay_ms, "0", 0,
          INT64_MAX / 2, "the satisfaction survey goes out this long after a return completes"},
     };

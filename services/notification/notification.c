@@ -1,12 +1,16 @@
 /*
  * notification.c: the notification worker's logic: who is told what about
- * each event, sent at most once per event and audience (the idempotency key),
- * each message announced with notice.sent. Messages are zh-CN, amounts in
- * yuan. The messages of a bus batch are recorded together before its COMMIT
- * (notification_batch.c, through the bus's batch hooks). Recording queues a
- * message; channels.c delivers it (log, webhook)
- * and sends the satisfaction survey after a return completes. The buyer's
- * answer comes in through POST /v1/feedback (feedback.received).
+ * each event, sent at most once per event and audience (the idempotency key).
+ * notification_plan knows every notice an event can call for; the shop's
+ * policy (notification_policy.c) says which are sent: by default a notice
+ * only where someone is told. Messages are zh-CN, amounts in yuan. The
+ * messages of a bus batch are recorded together before its COMMIT
+ * (notification_batch.c, through the bus's batch hooks): delivered by the
+ * log channel there and written once, final; or, with the webhook, queued
+ * for channels.c. One notice.sent per event that made a buyer-facing
+ * message. The satisfaction survey follows a completed return (at once, in
+ * the same statement, or after RF_NOTIFICATION_SURVEY_DELAY_MS); the
+ * buyer's answer comes in through POST /v1/feedback (feedback.received).
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,10 +28,11 @@ int64_t notification_delivery_ms = 200;
 int64_t notification_survey_delay_ms = 0;
 
 /* Append a message to out and return its body buffer for the caller to fill. */
-static char *add(notification_msg_t *out, size_t *n, const char *audience, const char *channel,
+static char *add(notification_msg_t *out, size_t *n, notification_kind_t kind, const char *channel,
                  const char *template_name) {
     notification_msg_t *m = &out[(*n)++];
-    m->audience = audience;
+    m->kind = kind;
+    m->audience = notification_kind_audience(kind);
     m->channel = channel;
     m->template_name = template_name;
     m->body[0] = '\0';
@@ -41,99 +46,103 @@ size_t notification_plan(const rf_event_t *ev, notification_msg_t out[NOTIFICATI
     const char *r = ev->return_id;
     switch (ev->type) {
     case RF_EV_RETURN_REQUESTED:
-        snprintf(add(out, &n, "buyer", "platform_im", "request_received"), BODY,
+        snprintf(add(out, &n, NK_REQUESTED_BUYER, "platform_im", "request_received"), BODY,
                  "您的退货申请 %s 已收到（申请金额 %s 元），我们会尽快审核。", r,
                  notification_yuan(ev->body.return_requested.requested_amount_fen).s);
         break;
     case RF_EV_REVIEW_OPENED:
-        snprintf(add(out, &n, "ops", "ops", "review_needed"), BODY,
+        snprintf(add(out, &n, NK_REVIEW_OPENED_OPS, "ops", "review_needed"), BODY,
                  "退货 %s 待人工审核（需 %s 处理）。", r, ev->body.review_opened.required_role);
         break;
     case RF_EV_REVIEW_DEADLINE_NEAR:
-        snprintf(add(out, &n, "ops", "ops", "deadline_near"), BODY,
+        snprintf(add(out, &n, NK_DEADLINE_NEAR_OPS, "ops", "deadline_near"), BODY,
                  "【告警】退货 %s 即将超过平台处理时限，请 %s 立即处理，否则平台将自动同意。", r,
                  ev->body.review_deadline_near.required_role);
         break;
     case RF_EV_RETURN_APPROVED: {
         const rf_body_return_approved_t *b = &ev->body.return_approved;
         if (b->returnless)
-            snprintf(add(out, &n, "buyer", "platform_im", "approved_returnless"), BODY,
+            snprintf(add(out, &n, NK_APPROVED_BUYER, "platform_im", "approved_returnless"), BODY,
                      "您的退货 %s 已同意，无需寄回商品，将退款 %s 元。", r,
                      notification_yuan(b->refund_amount_fen).s);
         else
-            snprintf(add(out, &n, "buyer", "platform_im",
+            snprintf(add(out, &n, NK_APPROVED_BUYER, "platform_im",
                          b->goods_expected ? "approved_send_back" : "approved"),
                      BODY,
                      b->goods_expected ? "您的退货 %s 已同意，请寄回商品；退款金额 %s 元。"
                                        : "您的退货 %s 已同意，将退款 %s 元。",
                      r, notification_yuan(b->refund_amount_fen).s);
         if (strcmp(b->liability, "supplier") == 0)
-            snprintf(add(out, &n, "supplier", "email", "supplier_return_notice"), BODY,
+            snprintf(add(out, &n, NK_APPROVED_SUPPLIER, "email", "supplier_return_notice"), BODY,
                      "退货 %s 因商品问题已获同意，涉及金额 %s 元，请知悉。", r,
                      notification_yuan(b->refund_amount_fen).s);
         break;
     }
     case RF_EV_RETURN_REJECTED:
-        snprintf(add(out, &n, "buyer", "platform_im", "rejected"), BODY,
+        snprintf(add(out, &n, NK_REJECTED_BUYER, "platform_im", "rejected"), BODY,
                  "很抱歉，您的退货 %s 未通过审核（原因：%s）。", r,
                  ev->body.return_rejected.reason_code);
         break;
     case RF_EV_RETURN_CANCELLED:
-        snprintf(add(out, &n, "buyer", "platform_im", "cancelled"), BODY, "您的退货 %s 已取消。",
-                 r);
+        snprintf(add(out, &n, NK_CANCELLED_BUYER, "platform_im", "cancelled"), BODY,
+                 "您的退货 %s 已取消。", r);
         break;
     case RF_EV_GOODS_RECEIVED:
-        snprintf(add(out, &n, "buyer", "platform_im", "goods_received"), BODY,
+        snprintf(add(out, &n, NK_RECEIVED_BUYER, "platform_im", "goods_received"), BODY,
                  "我们已收到退货 %s 的商品，正在验收。", r);
         break;
     case RF_EV_GOODS_INSPECTED:
         if (strcmp(ev->body.goods_inspected.grade, "resellable") != 0)
-            snprintf(add(out, &n, "supplier", "email", "inspection_result"), BODY,
+            snprintf(add(out, &n, NK_INSPECTED_SUPPLIER, "email", "inspection_result"), BODY,
                      "退货 %s 的商品验收结果：%s（处理：%s）。", r, ev->body.goods_inspected.grade,
                      ev->body.goods_inspected.disposition);
         break;
     case RF_EV_REFUND_AWAITING_APPROVAL:
-        snprintf(add(out, &n, "ops", "ops", "finance_approval_needed"), BODY,
+        snprintf(add(out, &n, NK_AWAITING_APPROVAL_OPS, "ops", "finance_approval_needed"), BODY,
                  "退货 %s 的退款 %s 元超过审批额度，待财务审批。", r,
                  notification_yuan(ev->body.refund_awaiting_approval.amount_fen).s);
         break;
     case RF_EV_REFUND_ISSUED:
-        snprintf(add(out, &n, "buyer", "platform_im", "refunded"), BODY,
+        snprintf(add(out, &n, NK_REFUNDED_BUYER, "platform_im", "refunded"), BODY,
                  "退货 %s 的退款 %s 元已原路退回，请注意查收。", r,
                  notification_yuan(ev->body.refund_issued.amount_fen).s);
         break;
     case RF_EV_REFUND_FAILED:
-        snprintf(add(out, &n, "ops", "ops", "refund_failed"), BODY,
+        snprintf(add(out, &n, NK_REFUND_FAILED_BUYER, "platform_im", "refund_delayed"), BODY,
+                 "很抱歉，退货 %s 的退款 %s 元暂未成功，我们正在处理，请耐心等待。", r,
+                 notification_yuan(ev->body.refund_failed.amount_fen).s);
+        snprintf(add(out, &n, NK_REFUND_FAILED_OPS, "ops", "refund_failed"), BODY,
                  "【告警】退货 %s 的退款 %s 元执行失败：%s。", r,
                  notification_yuan(ev->body.refund_failed.amount_fen).s,
                  ev->body.refund_failed.error);
         break;
     case RF_EV_OPS_ALERT:
-        snprintf(add(out, &n, "ops", "ops", "ops_alert"), BODY, "【告警】%s：%s（退货 %s）%s%s",
-                 ev->body.ops_alert.kind, ev->body.ops_alert.subject, r,
-                 *ev->body.ops_alert.detail ? "：" : "", ev->body.ops_alert.detail);
+        snprintf(add(out, &n, NK_OPS_ALERT_OPS, "ops", "ops_alert"), BODY,
+                 "【告警】%s：%s（退货 %s）%s%s", ev->body.ops_alert.kind,
+                 ev->body.ops_alert.subject, r, *ev->body.ops_alert.detail ? "：" : "",
+                 ev->body.ops_alert.detail);
         break;
     case RF_EV_RETURN_UPDATED:
         if (strcmp(ev->body.return_updated.platform_status, "arbitration") == 0)
-            snprintf(add(out, &n, "ops", "ops", "platform_arbitration"), BODY,
+            snprintf(add(out, &n, NK_ARBITRATION_OPS, "ops", "platform_arbitration"), BODY,
                      "【告警】退货 %s 已进入平台介入（%s），请尽快提交凭证。", r,
                      ev->body.return_updated.platform_code);
         break;
     case RF_EV_CLAIM_OPENED:
-        snprintf(add(out, &n, "supplier", "email", "claim_opened"), BODY,
+        snprintf(add(out, &n, NK_CLAIM_SUPPLIER, "email", "claim_opened"), BODY,
                  "退货 %s 已生成索赔单 %s，金额 %s 元。", r, ev->body.claim_opened.claim_id,
                  notification_yuan(ev->body.claim_opened.amount_fen).s);
         break;
     case RF_EV_RESHIP_UPDATED: {
         const char *st = ev->body.reship_updated.state;
         if (strcmp(st, "requested") == 0)
-            snprintf(add(out, &n, "supplier", "email", "reship_request"), BODY,
+            snprintf(add(out, &n, NK_RESHIP_REQUESTED_SUPPLIER, "email", "reship_request"), BODY,
                      "换货 %s：买家退回的商品已验收，请补发一件新商品。", r);
         else if (strcmp(st, "shipped") == 0)
-            snprintf(add(out, &n, "buyer", "platform_im", "exchange_shipped"), BODY,
+            snprintf(add(out, &n, NK_RESHIP_SHIPPED_BUYER, "platform_im", "exchange_shipped"), BODY,
                      "换货 %s 的新商品已发出，运单号 %s。", r, ev->body.reship_updated.tracking_no);
         else if (strcmp(st, "delivered") == 0)
-            snprintf(add(out, &n, "buyer", "platform_im", "exchanged"), BODY,
+            snprintf(add(out, &n, NK_RESHIP_DELIVERED_BUYER, "platform_im", "exchanged"), BODY,
                      "换货 %s 已完成，感谢您的耐心。", r);
         break;
     }
@@ -157,6 +166,16 @@ bool notification_completes(const rf_event_t *ev) {
             strcmp(ev->body.reship_updated.state, "delivered") == 0);
 }
 
+void notification_survey_msg(const char *return_id, notification_msg_t *m) {
+    m->kind = NK_SURVEY_BUYER;
+    m->audience = "buyer";
+    m->channel = "platform_im";
+    m->template_name = "survey";
+    snprintf(m->body, sizeof m->body,
+             "您的售后 %s 已完成。请为本次服务打分（1-5 分）并留下您的意见，感谢您的支持！",
+             return_id);
+}
+
 /* The messages of the bus batch being applied: gathered by
  * notification_apply, written in one statement by the batch end hook (both
  * hooks are installed by notification_start, before any event arrives). */
@@ -170,8 +189,41 @@ static void batch_begin(void *arg) {
 static int batch_end(void *arg, rf_bus_t *bus) {
     (void)arg;
     (void)bus;
+    applying.webhook = *notification_webhook_url;
     return notification_batch_write(&applying, rf_worker_bus(worker), rf_worker_db(worker),
                                     notification_survey_delay_ms);
+}
+
+/* The policy for ev's return. Without shop sections, the default. Else the
+ * shop from the event where it says (return.requested, return.approved),
+ * remembered for the return's later events when the shop has its own;
+ * otherwise what was remembered (the cache, then return_shops). 0 or -1. */
+static int policy_for(const rf_event_t *ev, notification_policy_t *p) {
+    *p = notification_policy_of_shop(NULL, NULL);
+    if (notification_policy_shops() == 0) return 0;
+    const char *shop = NULL;
+    if (ev->type == RF_EV_RETURN_REQUESTED) shop = ev->body.return_requested.shop_id;
+    else if (ev->type == RF_EV_RETURN_APPROVED && ev->body.return_approved.shop_id &&
+             *ev->body.return_approved.shop_id)
+        shop = ev->body.return_approved.shop_id;
+    if (shop) {
+        bool own;
+        *p = notification_policy_of_shop(shop, &own);
+        notification_shop_remember(ev->return_id, own ? shop : "");
+        if (own && ev->type == RF_EV_RETURN_REQUESTED)
+            return notification_batch_shop(&applying, ev->return_id, shop);
+        return 0;
+    }
+    if (notification_shop_cached(ev->return_id, &shop) == 1) {
+        *p = notification_policy_of_shop(shop, NULL);
+        return 0;
+    }
+    char found[RF_ID_MAX];
+    int rc = notification_db_return_shop(rf_worker_db(worker), ev->return_id, found, sizeof found);
+    if (rc < 0) return -1;
+    notification_shop_remember(ev->return_id, rc == 1 ? found : "");
+    if (rc == 1) *p = notification_policy_of_shop(found, NULL);
+    return 0;
 }
 
 rf_apply_result_t notification_apply(void *arg, const rf_event_t *ev, char *why, size_t whylen) {
@@ -180,17 +232,34 @@ rf_apply_result_t notification_apply(void *arg, const rf_event_t *ev, char *why,
     (void)whylen;
     notification_msg_t msgs[NOTIFICATION_MAX_PER_EVENT];
     size_t n = notification_plan(ev, msgs);
-    /* An alert is not part of a return's story (and may be about an event
-     * whose return intake never knew): it is not announced to intake. */
-    bool announce = ev->type != RF_EV_OPS_ALERT;
+    bool completes = notification_completes(ev);
+    if (n == 0 && !completes) return RF_APPLY_OK; /* most events: nothing to look up */
+    notification_policy_t policy;
+    if (policy_for(ev, &policy) != 0) return RF_APPLY_ERROR;
+    /* Only buyer-facing messages are announced (notice.sent, one per event:
+     * notification_batch_write); an alert is not part of a return's story
+     * (and may be about an event whose return intake never knew). */
     for (size_t i = 0; i < n; i++)
-        if (notification_batch_add(&applying, ev->return_id, ev->event_id, ev->event_id, announce,
-                                   &msgs[i]) != 0)
+        if (notification_policy_sends(policy, msgs[i].kind) &&
+            notification_batch_add(&applying, ev->return_id, ev->event_id, ev->event_id,
+                                   strcmp(msgs[i].audience, "buyer") == 0, &msgs[i]) != 0)
             return RF_APPLY_ERROR;
-    /* A completed return gets a satisfaction survey (sent by the delivery
-     * timer once it is due). */
-    if (notification_completes(ev) && notification_batch_complete(&applying, ev->return_id) != 0)
-        return RF_APPLY_ERROR;
+    /* A completed return gets a satisfaction survey: at once, written with
+     * this batch (the survey row once, with its message), or scheduled and
+     * sent by the delivery timer once it is due. */
+    if (completes && notification_policy_sends(policy, NK_SURVEY_BUYER)) {
+        if (notification_survey_delay_ms > 0) {
+            if (notification_batch_complete(&applying, ev->return_id) != 0) return RF_APPLY_ERROR;
+        } else {
+            notification_msg_t m;
+            char source[RF_ID_MAX + 8];
+            snprintf(source, sizeof source, "survey:%s", ev->return_id);
+            notification_survey_msg(ev->return_id, &m);
+            if (notification_batch_add(&applying, ev->return_id, source, ev->event_id, true, &m) !=
+                0)
+                return RF_APPLY_ERROR;
+        }
+    }
     return RF_APPLY_OK;
 }
 
@@ -277,11 +346,13 @@ static void deliver_tick(uv_timer_t *t) {
 int notification_start(void *arg, rf_worker_t *w) {
     (void)arg;
     worker = w;
+    if (notification_policy_load() != 0) return -1;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return -1;
     if (notification_batch_init(&applying) != 0) return -1;
     rf_bus_set_batch_hooks(rf_worker_bus(w),
                            &(rf_bus_batch_hooks_t){.flush = batch_end, .discard = batch_begin});
-    rf_info("event=notification_channels log=1 webhook=%s", *notification_webhook_url ? "1" : "0");
+    rf_info("event=notification_channels log=1 webhook=%s shops_with_policy=%zu",
+            *notification_webhook_url ? "1" : "0", notification_policy_shops());
     uv_timer_init(rf_worker_loop(w), &delivery_timer);
     uv_unref((uv_handle_t *)&delivery_timer);
     uv_timer_start(&delivery_timer, deliver_tick, (uint64_t)notification_delivery_ms,

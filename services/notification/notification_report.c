@@ -2,7 +2,8 @@
  * notification_report.c: notification's operations surface, from its own
  * tables:
  *
- *   GET /v1/reports/satisfaction   messages by audience, and the satisfaction
+ *   GET /v1/reports/satisfaction   messages by audience (delivered, failed or
+ *                                  still queued), and the satisfaction
  *                                  survey results (responses, average score,
  *                                  distribution) from the first table of the
  *                                  schema with an integer score (or rating)
@@ -16,7 +17,8 @@
 
 #define MESSAGES_SQL                                                                              \
     "SELECT json_build_object('messages', COALESCE((SELECT json_object_agg(audience, n) FROM"     \
-    " (SELECT audience, count(*) AS n FROM messages GROUP BY 1) m), '{}'::json),"                 \
+    " (SELECT audience, count(*) AS n FROM (SELECT audience FROM messages UNION ALL"              \
+    "  SELECT audience FROM deliveries) a GROUP BY 1) m), '{}'::json),"                           \
     " 'survey_table', (SELECT json_build_array(table_name, column_name)"                          \
     "  FROM information_schema.columns WHERE table_schema = current_schema()"                     \
     "  AND column_name IN ('score', 'rating') AND data_type IN ('smallint', 'integer', 'bigint')" \

@@ -7,18 +7,29 @@
     retried with backoff and every message is accepted exactly once in the end
     (status sent, delivered_via log+webhook), never twice for the same key;
   - messages are zh-CN; the buyer's survey follows the refund and its answer is
-    recorded once.
+    recorded once;
+  - a message waiting for the webhook is queued in notification.deliveries and leaves
+    it when delivered; messages are written once, final (no UPDATE of
+    notification.messages);
+  - the shop's templates (RF_NOTIFICATION_POLICY_FILE): the default section turns the
+    request's acknowledgement on for every shop, a shop of its own turns the refund
+    message and the survey off; only that shop's returns are remembered
+    (notification.return_shops).
 """
 import http.server
 import json
 import os
 import sys
+import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 PORT = harness.free_ports(1)[0]
+QUIET = "shop-quiet"
+POLICY = {"default": {"return.requested": {"buyer": True}},
+          "shops": {QUIET: {"refund.issued": {"buyer": False}, "survey": {"buyer": False}}}}
 received = []   # (idempotency key, body) accepted with 200
 refusals = [0]
 lock = threading.Lock()
@@ -50,9 +61,14 @@ def scenario(h):
     rid = h.post_return(harness.uid("n"), order, "L1", kind="refund_only", amount=2000,
                         reason="late")
     h.wait_status(rid, "refunded")
-    h.wait_until(lambda: h.count("FROM notification.messages WHERE return_id = '%s'"
+    h.wait_until(lambda: h.count("FROM notification.deliveries WHERE return_id = '%s'"
                                  " AND last_error IS NOT NULL" % rid) > 0,
                  20, "a failed delivery attempt to be recorded")
+    h.check(h.count("FROM notification.messages WHERE return_id = '%s'" % rid) == 0,
+            "messages of %s recorded before they were delivered" % rid)
+    queued = h.get_json("notification", "/v1/messages?return_id=" + rid)["messages"]
+    h.check(queued and all(m["status"] == "queued" for m in queued),
+            "GET /v1/messages while the webhook is down: %s" % queued)
     # Bound only now: a socket listening but not served would hold requests
     # past the caller's timeout and answer them late, which is a different
     # test (the receiver dedupes such a retry by its Idempotency-Key).
@@ -62,9 +78,11 @@ def scenario(h):
     try:
         h.step("the webhook comes up: everything delivered, once")
         h.wait_until(lambda: "survey" in h.templates(rid, "buyer"), 20, "the survey")
-        h.wait_until(lambda: h.count("FROM notification.messages WHERE return_id = '%s'"
-                                     " AND status <> 'sent'" % rid) == 0,
+        h.wait_until(lambda: h.count("FROM notification.deliveries WHERE return_id = '%s'"
+                                     % rid) == 0,
                      40, "every message of %s to be delivered" % rid)
+        h.check(h.count("FROM notification.messages WHERE return_id = '%s'"
+                        " AND status <> 'sent'" % rid) == 0, "messages of %s not sent" % rid)
         rows = h.psql("SELECT idempotency_key, template_name, delivered_via, attempts, locale"
                       " FROM notification.messages WHERE return_id = '%s'" % rid)
         h.check(all(r[2] == "log+webhook" and r[4] == "zh-CN" for r in rows),
@@ -90,15 +108,55 @@ def scenario(h):
         r = h.http("POST", "notification", "/v1/feedback", {"return_id": rid, "score": 4})
         h.check(r.status == 200, "feedback: %r" % r)
         h.wait_timeline(rid, ["feedback.received"])
+
+        h.step("the shop's templates: the default section and a shop of its own")
+        tmpl = set(h.templates(rid))
+        h.check(tmpl == {"request_received", "approved", "refunded", "claim_opened", "survey"},
+                "messages of %s (shop-1, the default section): %s" % (rid, sorted(tmpl)))
+        q_order = harness.uid("q")
+        h.post_order(q_order, [("L1", 1, 2000)], shop_id=QUIET)
+        q = h.post_return(harness.uid("q"), q_order, "L1", kind="refund_only", amount=2000,
+                          reason="late")
+        h.wait_status(q, "refunded")
+        h.wait_until(lambda: {"request_received", "approved", "claim_opened"}
+                     <= set(h.templates(q)), 20, "the messages of %s" % q)
         h.wait_outboxes_empty(30)
+        tmpl = h.templates(q)
+        h.check(sorted(tmpl) == ["approved", "claim_opened", "request_received"],
+                "messages of %s (%s: no refund message, no survey): %s" % (q, QUIET, tmpl))
+        r = h.http("POST", "notification", "/v1/feedback", {"return_id": q, "score": 4})
+        h.check(r.status == 404, "feedback without a survey (%s): %r" % (QUIET, r))
+        shops = h.psql("SELECT return_id, shop_id FROM notification.return_shops")
+        h.check(shops == [[q, QUIET]], "return_shops: %s" % shops)
+        # One notice.sent per event that made a buyer-facing message: the
+        # request's and the approval's (the refund told no one here).
+        notices = [e for e in h.return_doc(q)["timeline"] if e["type"] == "notice.sent"]
+        h.check(len(notices) == 2, "notice.sent of %s: %s" % (q, notices))
+
+        h.step("every message written once: inserted final, never updated")
+        total = h.count("FROM notification.messages")
+        h.wait_until(lambda: int(h.psql_val(
+            "SELECT n_tup_ins FROM pg_stat_user_tables WHERE schemaname = 'notification'"
+            " AND relname = 'messages'")) >= total, 20, "the statistics of messages")
+        upd = h.psql("SELECT n_tup_upd, n_tup_del FROM pg_stat_user_tables"
+                     " WHERE schemaname = 'notification' AND relname IN ('messages', 'surveys')")
+        h.check(all(r == ["0", "0"] for r in upd), "messages/surveys updated or deleted: %s" % upd)
+        h.check(h.count("FROM notification.deliveries") == 0, "deliveries left in the queue")
     finally:
         server.shutdown()
         server.server_close()
 
 
 if __name__ == "__main__":
-    harness.main(scenario, env={
-        "RF_NOTIFICATION_WEBHOOK_URL": "http://127.0.0.1:%d/hook" % PORT,
-        "RF_NOTIFICATION_WEBHOOK_TIMEOUT_MS": "1000",
-        "RF_NOTIFICATION_RETRY_BASE_MS": "100",
-        "RF_NOTIFICATION_RETRY_MAX": "30"})
+    policy = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump(POLICY, policy)
+    policy.close()
+    try:
+        harness.main(scenario, env={
+            "RF_NOTIFICATION_POLICY_FILE": policy.name,
+            "RF_NOTIFICATION_WEBHOOK_URL": "http://127.0.0.1:%d/hook" % PORT,
+            "RF_NOTIFICATION_WEBHOOK_TIMEOUT_MS": "1000",
+            "RF_NOTIFICATION_RETRY_BASE_MS": "100",
+            "RF_NOTIFICATION_RETRY_MAX": "30"})
+    finally:
+        os.unlink(policy.name)
