@@ -49,11 +49,23 @@ records:
     is its deliveries per second divided by the pipeline's deliveries per
     return (inbox rows written per return): no pipeline on this machine can
     complete more returns per second than that, whatever else it saves;
+  - the database's own counters of the work per return, snapshots before and
+    after the load: statements the workers ran (pg_stat_statements, loaded
+    for the cluster the bench starts), by kind and by worker, and row writes
+    per table (pg_stat_user_tables: inserts, updates and the HOT ones,
+    deletes), sorted by writes (tests/bench/pgwork.py);
+  - the peer, graphile-worker (npm), a PostgreSQL job queue, on the same
+    server in the same run: eight chained durable jobs per "return" at its
+    fastest documented settings, its jobs and returns per second sustained,
+    and peer_ratio, returnflow's sustained returns per second over the
+    peer's (tests/bench/graphile_peer.py; --no-peer or RF_BENCH_PEER=0 skips
+    it);
   - the exactly-once check: every accepted return refunded exactly once.
 
 Writes the figures to var/bench/latest.json and prints them as a table.
 Options (also as environment variables RF_BENCH_RATE, RF_BENCH_SECONDS,
-RF_BENCH_MIX, RF_BENCH_RETURNS): see --help.
+RF_BENCH_MIX, RF_BENCH_RETURNS, RF_BENCH_PEER, RF_BENCH_PEER_RETURNS): see
+--help.
 """
 import argparse
 import json
@@ -70,6 +82,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 os.environ.setdefault("RF_REPO_ROOT", ROOT)
 os.environ.setdefault("RF_BUILD", os.path.join(ROOT, "build", "release"))
 import harness  # noqa: E402
+import graphile_peer  # noqa: E402  (tests/bench/graphile_peer.py: the peer)
+import pgwork  # noqa: E402  (tests/bench/pgwork.py: statements, row writes per table)
 
 LINES_PER_ORDER = 200
 SHOP = "bench"
@@ -123,6 +137,22 @@ def parse_args():
                    default=os.environ.get("RF_BENCH_PROFILE", "") not in ("", "0"),
                    help="load pg_stat_statements and print the statements that cost the"
                         " most PostgreSQL time per return (var/bench/statements.txt)")
+    p.add_argument("--no-peer", dest="peer", action="store_false",
+                   default=os.environ.get("RF_BENCH_PEER", "1") not in ("", "0"),
+                   help="skip the peer, graphile-worker (also RF_BENCH_PEER=0)")
+    p.add_argument("--peer-returns", type=int,
+                   default=int(env_float("RF_BENCH_PEER_RETURNS", 4000)),
+                   help="the peer's returns, eight chained jobs each (default 4000)")
+    p.add_argument("--peer-steps", type=int, default=8, help="the peer's jobs per return")
+    p.add_argument("--peer-concurrency", type=int, default=64,
+                   help="the peer's concurrentJobs (default 64)")
+    p.add_argument("--peer-local-queue", type=int, default=1000,
+                   help="the peer's localQueue.size (default 1000; -1: off)")
+    p.add_argument("--peer-complete-batch-ms", type=int, default=5,
+                   help="the peer's completeJobBatchDelay and failJobBatchDelay"
+                        " (default 5; -1: off)")
+    p.add_argument("--peer-pool", type=int, default=0,
+                   help="the peer's maxPoolSize (default 0: concurrency + 2)")
     a = p.parse_args()
     if a.returns > 0:
         a.seconds = a.returns / a.rate
@@ -870,6 +900,10 @@ def scenario(h):
             ARGS.warm_wal_mb, b.warm_wal(ARGS.warm_wal_mb)))
     if ARGS.profile:
         h.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
+    statements_on = pgwork.has_statements(h)
+    time.sleep(1.1)  # the set-up's table counters published (once a second) first
+    tables0 = pgwork.tables_snapshot(h)
+    stmts0 = pgwork.statements_snapshot(h) if statements_on else None
     cpu0, pg0, inbox0 = b.cpu_snapshot(), b.pg_counters(), b.inbox_rows()
     load0 = os.getloadavg()
     harness.log("bench: %.0f returns/s for %.0f s, mix %.2f return-and-refund" %
@@ -877,7 +911,15 @@ def scenario(h):
     before = int(h.psql_val("SELECT count(*) FROM refund.refunds"))
     http = b.load(ARGS.rate, ARGS.seconds, ARGS.mix, prefix)
     done = b.wait_drained(before + http["accepted"]) - before
+    # A backend publishes its table and WAL counters at most once a second:
+    # the last ones are in after this.
+    time.sleep(1.5)
     cpu1, pg1, inbox1 = b.cpu_snapshot(), b.pg_counters(), b.inbox_rows()
+    stmts1 = pgwork.statements_snapshot(h) if statements_on else None
+    tables1 = pgwork.tables_snapshot(h)
+    row_writes = pgwork.row_writes_per_return(tables0, tables1, done)
+    statements = (pgwork.statements_per_return(stmts0, stmts1, done) if statements_on
+                  else None)
     deliveries_per_return = (inbox1 - inbox0) / max(done, 1)
     t0 = http["t0"]
     w = b.window_rates(t0, http["t1"])
@@ -923,6 +965,16 @@ def scenario(h):
             with open(os.path.join(ROOT, "var", "bench", "statements.txt"), "a") as f:
                 f.write("\n" + "\n".join(lines) + "\n")
             print("\n".join(lines))
+    peer = None
+    if ARGS.peer:
+        harness.log("bench: the peer, graphile-worker: %d returns of %d jobs" % (
+            ARGS.peer_returns, ARGS.peer_steps))
+        peer = graphile_peer.run(h, ARGS.peer_returns, ARGS.peer_steps, ARGS.peer_concurrency,
+                                 ARGS.peer_local_queue, ARGS.peer_complete_batch_ms,
+                                 ARGS.peer_pool, b.postgres_cpu_seconds, b.pg_counters)
+    peer_ratio = (round(sus["completed_per_s"] / peer["returns_per_s"], 2)
+                  if peer and peer.get("returns_per_s") and sus.get("completed_per_s")
+                  else None)
     if floor and floor.get("deliveries_per_s"):
         floor["deliveries_per_return"] = round(deliveries_per_return, 2)
         floor["returns_per_s"] = (round(floor["deliveries_per_s"] / deliveries_per_return)
@@ -936,7 +988,7 @@ def scenario(h):
         "sustained": sus, "load_window": w, "held_offered_rate": held,
         "highest_rate_held": highest, "search": search_steps,
         "intake_to_refund_ms": e2e, "hops_ms": hops,
-        "peak_rss_kb": memory, "cpu_us_per_return": cpu,
+        "peak_rss_kb": memory, "cpu_us_per_process_per_return": cpu,
         "postgres": {"commits_per_return": round(commits / max(done, 1), 2),
                      "wal_syncs_per_return": round(wal_syncs / max(done, 1), 3),
                      "wal_records_per_return": round(wal_records / max(done, 1), 1),
@@ -950,7 +1002,24 @@ def scenario(h):
                                 and sus.get("completed_per_s") else None),
         "lost": http["accepted"] - done, "doubled": doubled + issued_twice,
         "not_refunded": not_refunded,
+        "deliveries_per_return": round(deliveries_per_return, 2),
+        "statements_per_return": statements,
+        "row_writes_per_return": row_writes,
+        "peer": peer,
     }
+    # The headline figures, flat (issue 17's names).
+    figures.update({
+        "returns_per_s": sus.get("completed_per_s"),
+        "ceiling_ratio": figures["pipeline_to_ceiling"],
+        "p99_ms": e2e.get("p99"),
+        "duplicated": figures["doubled"],
+        "wal_records_per_return": round(wal_records / max(done, 1), 1),
+        "wal_bytes_per_return": round(wal_bytes / max(done, 1)),
+        "cpu_us_per_return": cpu["total"],
+        "peer_returns_per_s": peer.get("returns_per_s") if peer else None,
+        "peer_jobs_per_s": peer.get("jobs_per_s") if peer else None,
+        "peer_ratio": peer_ratio,
+    })
     out_dir = os.path.join(ROOT, "var", "bench")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "latest.json"), "w") as f:
@@ -1037,6 +1106,22 @@ def scenario(h):
             floor["postgres_cpu_us_per_delivery"], floor["wal_records_per_delivery"])))
     if floor and floor.get("error"):
         print(row % ("delivery floor", "failed: %s" % floor["error"][:300]))
+    if statements:
+        print("\n".join(pgwork.format_statements(statements)))
+    else:
+        print(row % ("statements per return", "- (pg_stat_statements not loaded)"))
+    print(row % ("deliveries per return (inbox rows)", "%.2f" % deliveries_per_return))
+    print()
+    print("\n".join(pgwork.format_row_writes(row_writes)))
+    print()
+    if peer:
+        print("\n".join(graphile_peer.format_lines(peer, row)))
+        print(row % ("PEER RATIO (completed per s / peer's)",
+                     "%s (%s / %s returns/s)" % (
+                         "%.2f" % peer_ratio if peer_ratio is not None else "-",
+                         sus.get("completed_per_s"), peer.get("returns_per_s"))))
+    else:
+        print(row % ("peer", "skipped (--no-peer)"))
     print(row % ("exactly once", "lost %d, doubled %d, not refunded %d" % (
         figures["lost"], figures["doubled"], not_refunded)))
     h.check(done == http["accepted"] and figures["doubled"] == 0 and not_refunded == 0,
@@ -1044,10 +1129,11 @@ def scenario(h):
 
 
 if __name__ == "__main__":
-    if ARGS.profile:
-        os.environ["RF_PG_EXTRA_CONF"] = ("shared_preload_libraries = 'pg_stat_statements'\n"
-                                          "pg_stat_statements.track = all\n"
-                                          "pg_stat_statements.track_planning = on")
+    # pg_stat_statements counts the statements per return; --profile also
+    # follows nested statements and times the planning.
+    os.environ["RF_PG_EXTRA_CONF"] = "shared_preload_libraries = 'pg_stat_statements'\n" + (
+        "pg_stat_statements.track = all\npg_stat_statements.track_planning = on"
+        if ARGS.profile else "pg_stat_statements.track = top")
     policy = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
     json.dump(POLICY, policy)
     policy.close()
