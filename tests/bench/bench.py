@@ -975,6 +975,9 @@ def scenario(h):
     peer_ratio = (round(sus["completed_per_s"] / peer["returns_per_s"], 2)
                   if peer and peer.get("returns_per_s") and sus.get("completed_per_s")
                   else None)
+    # CPU per return, the peer's over ours: steadier than rates on a shared machine.
+    peer_cpu_ratio = (round(peer["cpu_us_per_return"] / cpu["total"], 2)
+                      if peer and peer.get("cpu_us_per_return") and cpu["total"] else None)
     if floor and floor.get("deliveries_per_s"):
         floor["deliveries_per_return"] = round(deliveries_per_return, 2)
         floor["returns_per_s"] = (round(floor["deliveries_per_s"] / deliveries_per_return)
@@ -1019,6 +1022,7 @@ def scenario(h):
         "peer_returns_per_s": peer.get("returns_per_s") if peer else None,
         "peer_jobs_per_s": peer.get("jobs_per_s") if peer else None,
         "peer_ratio": peer_ratio,
+        "peer_cpu_ratio": peer_cpu_ratio,
     })
     out_dir = os.path.join(ROOT, "var", "bench")
     os.makedirs(out_dir, exist_ok=True)
@@ -1120,6 +1124,9 @@ def scenario(h):
                      "%s (%s / %s returns/s)" % (
                          "%.2f" % peer_ratio if peer_ratio is not None else "-",
                          sus.get("completed_per_s"), peer.get("returns_per_s"))))
+        print(row % ("  CPU per return, the peer's / ours", "%s (%s / %s us)" % (
+            "%.2f" % peer_cpu_ratio if peer_cpu_ratio is not None else "-",
+            peer.get("cpu_us_per_return"), cpu["total"])))
     else:
         print(row % ("peer", "skipped (--no-peer)"))
     print(row % ("exactly once", "lost %d, doubled %d, not refunded %d" % (
