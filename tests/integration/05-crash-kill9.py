@@ -278,9 +278,13 @@ def total_queue_check(h, run, n_returns, prefix, drain_s=60):
         problems.append("%d returns without exactly one refund.issued in the timeline: %s"
                         % (len(bad_issued), [(r, issued.get(r, 0)) for r in bad_issued[:5]]))
     notices = h.count("FROM intake.timeline WHERE type = 'notice.sent'")
-    n_msgs = h.count("FROM notification.messages")
+    # One notice.sent per event that made a buyer-facing message (the survey
+    # rides with the refund's), not one per message.
+    n_msgs = h.count("FROM (SELECT DISTINCT source_event_id FROM notification.messages"
+                     " WHERE audience = 'buyer' AND template_name <> 'survey') e")
     if notices != n_msgs:
-        problems.append("intake.timeline has %d notice.sent for %d messages" % (notices, n_msgs))
+        problems.append("intake.timeline has %d notice.sent for %d events with a buyer message"
+                        % (notices, n_msgs))
 
     dup_stock = h.psql("SELECT return_id, location, reason, count(*) FROM warehouse.stock_ledger"
                        " WHERE return_id IS NOT NULL GROUP BY 1, 2, 3 HAVING count(*) > 1")

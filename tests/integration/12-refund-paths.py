@@ -10,15 +10,18 @@ Paths, each checked in every worker's tables and the timeline:
     against the supplier; its ledger (GET /v1/suppliers/{id}/balance) shows what it
     owes; one claim settled, another written off: the balance goes to 0;
   - finance approval: a refund over 1,000 yuan waits (refund_pending_approval,
-    refund.awaiting_approval, operations told); finance approves it
+    refund.awaiting_approval, operations told: a notice off by default, turned on
+    here by RF_NOTIFICATION_POLICY_FILE's default section); finance approves it
     (POST /v1/refunds/{return_id}/approve): refund.approved, then refunded; a second
     approval 409;
   - refund failure: the sandbox refuses the call; it is retried with backoff
-    (RF_REFUND_RETRY_MAX attempts), then refund.failed, status refund_failed and an
-    alert to operations; the same idempotency key throughout.
+    (RF_REFUND_RETRY_MAX attempts), then refund.failed, status refund_failed, an
+    alert to operations and a word to the buyer; the same idempotency key throughout.
 """
+import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -139,6 +142,8 @@ def scenario(h):
     h.check(h.psql_val("SELECT status FROM refund.plans WHERE return_id = '%s'" % xr) == "failed",
             "plan of %s not failed" % xr)
     h.wait_until(lambda: "refund_failed" in h.templates(xr, "ops"), 20, "the refund_failed alert")
+    h.wait_until(lambda: "refund_delayed" in h.templates(xr, "buyer"), 20,
+                 "the buyer told the refund failed")
     h.check(h.count("FROM refund.claims WHERE return_id = '%s'" % xr) == 0,
             "a failed refund opened a claim")
 
@@ -148,6 +153,14 @@ def scenario(h):
 
 
 if __name__ == "__main__":
-    harness.main(scenario, env={"RF_REFUND_RETURN_SHIPPING_FEN": "1000",
-                                "RF_REFUND_SANDBOX_FAIL_AMOUNT_FEN": str(FAIL_AMOUNT),
-                                "RF_REFUND_RETRY_MAX": "3", "RF_REFUND_RETRY_BASE_MS": "100"})
+    # Operations are told a refund awaits finance only where the shop says so.
+    policy = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump({"default": {"refund.awaiting_approval": {"ops": True}}}, policy)
+    policy.close()
+    try:
+        harness.main(scenario, env={"RF_REFUND_RETURN_SHIPPING_FEN": "1000",
+                                    "RF_REFUND_SANDBOX_FAIL_AMOUNT_FEN": str(FAIL_AMOUNT),
+                                    "RF_REFUND_RETRY_MAX": "3", "RF_REFUND_RETRY_BASE_MS": "100",
+                                    "RF_NOTIFICATION_POLICY_FILE": policy.name})
+    finally:
+        os.unlink(policy.name)

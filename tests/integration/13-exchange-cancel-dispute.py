@@ -13,9 +13,14 @@ Paths, each checked in every worker's tables and the timeline:
     refund holds, the review task goes back to review as disputed; cs may not decide
     it (open mode: a supervisor's rejection) -> rejected condition_failed; no refund;
     a second dispute settled in the buyer's favour is refunded without goods.
+The reship request to the supplier, the exchange's end and the cancellation are
+notices off by default: the shop (shop-1) turns them on in its own section of
+RF_NOTIFICATION_POLICY_FILE, so its returns' later events find their shop.
 """
+import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -150,4 +155,11 @@ def scenario(h):
 
 
 if __name__ == "__main__":
-    harness.main(scenario)
+    policy = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump({"shops": {"shop-1": {"reship.updated": {"supplier": True, "buyer": True},
+                                    "return.cancelled": {"buyer": True}}}}, policy)
+    policy.close()
+    try:
+        harness.main(scenario, env={"RF_NOTIFICATION_POLICY_FILE": policy.name})
+    finally:
+        os.unlink(policy.name)
