@@ -187,6 +187,7 @@ int notification_policy_load_doc(json_t *doc, char *err, size_t errlen) {
     }
     json_object_foreach(s, key, val) {
         char sub[200] = "";
+        if (!list || i >= n) break; /* (the object does not change meanwhile) */
         list[i].policy = def;
         list[i].shop_id = strdup(key);
         if (!list[i].shop_id ||
