@@ -187,10 +187,16 @@ static int apply_batch(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     if (rf__bus_started_forget(bus, msgs, n) != 0) goto fail;
     rc = rf_bus_tx_commit(bus);
     if (rc == 0) rf__bus_started_forgotten(bus, n);
+    else
+        for (size_t i = 0; i < n; i++) msgs[i].reply = NULL; /* not kept: see fail */
     goto out;
 fail:
     if (blocked_by_lock(bus->db)) rc = APPLY_BLOCKED;
     rf_bus_tx_rollback(bus);
+    /* nothing of the batch was kept: no answer may say otherwise (an ACK
+     * set while applying would make its producer drop an event never
+     * applied) */
+    for (size_t i = 0; i < n; i++) msgs[i].reply = NULL;
 out:
     for (size_t i = 0; i < n; i++)
         if (decoded[i]) rf_event_clear(&evs[i]);
@@ -269,7 +275,9 @@ static void apply_group(rf_bus_t *bus, inmsg_t *msgs, size_t n) {
     if (rc == APPLY_BLOCKED) {
         defer_blocked(bus, msgs, n);
     } else if (rc != 0) {
-        /* Isolate the failing event: one transaction per event. */
+        /* Isolate the failing event: one transaction per event. Until its
+         * own transaction commits, no event has an answer. */
+        for (size_t i = 0; i < n; i++) msgs[i].reply = NULL;
         for (size_t i = 0; i < n; i++) {
             msgs[i].reply = NULL;
             if (!rf_db_connected(bus->db) && rf_db_connect(bus->db) != 0) break;
