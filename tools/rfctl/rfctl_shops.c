@@ -66,7 +66,9 @@ int rfctl_run_shops_disable(const rfctl_command *cmd, int argc, char **argv) {
     if (o.npos != 2 || !platform_ok(o.pos[0])) return rfctl_usage_error("%s", cmd->usage);
     char path[400];
     snprintf(path, sizeof path, "%s%s/%s%s", cmd->route, o.pos[0], o.pos[1], cmd->route_tail);
-    json_t *doc = rfctl_call(cmd->worker, "POST", path, json_object());
+    json_t *body = json_object();
+    json_t *doc = rfctl_call(cmd->worker, "POST", path, body);
+    json_decref(body);
     if (!doc) return 1;
     if (!rfctl_json) print_shop(doc);
     return rfctl_done_json(doc);
