@@ -86,8 +86,8 @@ static void renew_pass(uv_timer_t *timer) {
     rf_db_t *db = rf_worker_db(renew.w);
     if (!rf_db_connected(db)) return;
     shop_claim_t *claims = calloc(CLAIM_MAX, sizeof *claims);
-    int n = claims ? shop_claim_due(renew.w, claims, CLAIM_MAX,
-                                     intake_shop_settings.renew_lease_ms) : -1;
+    int n = claims ? shop_claim_due(renew.w, claims, CLAIM_MAX, intake_shop_settings.renew_lease_ms)
+                   : -1;
     for (int i = 0; i < n; i++) {
         renewal_t *r = calloc(1, sizeof *r);
         if (!r) break;
