@@ -20,9 +20,12 @@ longer works. Here:
     the other three go on renewing. Authorising it again brings it back.
 Prints the renewals per replica and per shop.
 """
+import json
 import os
+import subprocess
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "standin"))
@@ -41,6 +44,31 @@ INTAKE_ENV = {
     "RF_KUAISHOU_POLL_INTERVAL_MS": "0", "RF_SECRETS_KEY_FILE": KEY_FILE,
     "RF_SHOPS_RENEW_LEASE_MS": "3000",
 }
+
+
+def refresh_token_elsewhere(open_id):
+    """A refresh token the merchant obtained outside returnflow (another tool's
+    authorisation of the same app): the platform's authorise page and code
+    exchange, called directly."""
+    q = urllib.parse.urlencode({"app_id": KS.app_key, "redirect_uri": "https://erp.example.com/cb",
+                                "scope": "merchant_refund,merchant_order", "response_type": "code",
+                                "state": "elsewhere", "shop": open_id})
+    status, headers, _ = shops_kit.get(KS.url + "/oauth/authorize?" + q)
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(headers["Location"]).query)["code"][0]
+    q = urllib.parse.urlencode({"app_id": KS.app_key, "app_secret": KS.app_secret, "code": code,
+                                "grant_type": "code"})
+    status, _, body = shops_kit.get(KS.url + "/oauth2/access_token?" + q)
+    return json.loads(body)["refresh_token"]
+
+
+def rfctl(h, args, stdin):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RF_")}
+    env["RF_INTAKE_HTTP"] = "127.0.0.1:%d" % h.workers["intake"].http_port
+    p = subprocess.run([os.path.join(h.build, "bin", "rfctl")] + args, env=env, input=stdin,
+                       capture_output=True, text=True, timeout=60)
+    harness.log("$ rfctl %s < token -> exit %d: %s" % (" ".join(args), p.returncode,
+                                                        (p.stdout + p.stderr).strip()))
+    return p
 
 
 def renewals(h, label_log):
@@ -119,6 +147,24 @@ def scenario(h):
         h.step("the owner authorises again: the shop is back")
         shops_kit.authorise(h, KS.url + "/oauth/authorize", KS.app_key, victim)
         h.check(shops_kit.shops(h)[victim]["status"] == "active", "active again")
+
+        h.step("a shop registered from a refresh token obtained elsewhere (rfctl shops add)")
+        fifth = KS.add_shop(name="成都火锅底料专营店")["open_id"]
+        token = refresh_token_elsewhere(fifth)
+        p = rfctl(h, ["shops", "add", "--platform", "kuaishou", "--name", "成都火锅底料专营店"],
+                  token + "\n")
+        h.check(p.returncode != 0 and "shop_id" in p.stderr + p.stdout
+                and KS.counts()["refreshes"].get(fifth, 0) == 0,
+                "without --shop a Kuaishou token is refused before it is spent")
+        p = rfctl(h, ["shops", "add", "--platform", "kuaishou", "--shop", fifth,
+                      "--name", "成都火锅底料专营店"], token + "\n")
+        h.check(p.returncode == 0 and "active" in p.stdout, "registered: %s" % p.stdout)
+        h.check(KS.counts()["refreshes"].get(fifth, 0) == 1 and token not in p.stdout,
+                "renewed at once (the token proven and rotated), no token printed")
+        p = rfctl(h, ["shops", "add", "--platform", "kuaishou", "--shop", fifth], token + "\n")
+        h.check(p.returncode != 0 and "refused" in p.stdout + p.stderr
+                and shops_kit.shops(h)[fifth]["status"] == "active",
+                "the spent token refused; the shop keeps the pair it has")
         c = KS.counts()
         print("FIGURES 66: renewals by replica 0 / 1 before the crash %d / %d; per shop %s;"
               " refresh tokens sent twice 0 while both ran; the crash mid-renewal left 1"

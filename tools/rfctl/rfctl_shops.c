@@ -39,6 +39,7 @@ int rfctl_run_shops_add(const rfctl_command *cmd, int argc, char **argv) {
     rfctl_args o;
     if (rfctl_parse_args(argc, argv, cmd->options, &o)) return 2;
     const char *platform = rfctl_arg(&o, "platform"), *name = rfctl_arg(&o, "name");
+    const char *shop = rfctl_arg(&o, "shop");
     if (o.npos != 0 || !platform_ok(platform)) return rfctl_usage_error("%s", cmd->usage);
     char token[2048];
     if (!fgets(token, sizeof token, stdin)) {
@@ -53,6 +54,7 @@ int rfctl_run_shops_add(const rfctl_command *cmd, int argc, char **argv) {
     json_t *body = json_pack("{s:s, s:s}", "platform", platform, "refresh_token", token);
     memset(token, 0, sizeof token);
     if (name) json_object_set_new(body, "name", json_string(name));
+    if (shop) json_object_set_new(body, "shop_id", json_string(shop));
     json_t *doc = rfctl_call(cmd->worker, "POST", cmd->route, body);
     json_decref(body);
     if (!doc) return 1;

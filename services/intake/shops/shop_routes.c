@@ -8,8 +8,9 @@
  *        code is never exchanged), the code exchanged, the shop stored
  *   GET  /v1/shops                                 every shop, its status and
  *        expiries; never a token
- *   POST /v1/shops {platform, refresh_token, name?} a shop from a refresh token
- *        obtained elsewhere (renewed at once, so the token is proven)
+ *   POST /v1/shops {platform, refresh_token, shop_id, name?} a shop from a
+ *        refresh token obtained elsewhere (renewed at once, so the token is
+ *        proven; shop_id required for Kuaishou, whose answer names no shop)
  *   POST /v1/shops/{platform}/{shop_id}/disable
  *
  * The callback and the registration wait for the platform's answer (the
@@ -78,7 +79,9 @@ typedef struct pending {
     rf_http_exchange_t *x;
     char platform[16];
     char name[128];
-    bool renewal; /* registered from a refresh token */
+    char shop_id[SHOP_ID_MAX]; /* the shop a registration names (Kuaishou's refresh
+                                  answer does not name it) */
+    bool renewal;              /* registered from a refresh token */
 } pending_t;
 
 static void on_tokens(void *arg, shop_answer_t answer, const shop_tokens_t *t, const char *error) {
@@ -98,6 +101,16 @@ static void on_tokens(void *arg, shop_answer_t answer, const shop_tokens_t *t, c
     }
     rf_bus_t *bus = rf_worker_bus(w);
     int rc = -1;
+    shop_tokens_t *named = NULL;
+    if (!*t->shop_id && *pd->shop_id) {
+        /* the answer names no shop (a Kuaishou renewal): the one registered */
+        named = malloc(sizeof *named);
+        if (named) {
+            *named = *t;
+            snprintf(named->shop_id, sizeof named->shop_id, "%s", pd->shop_id);
+            t = named;
+        }
+    }
     if (*t->shop_id && rf_bus_tx_begin(bus) == 0) {
         rc = shop_store_tokens(bus, rf_worker_db(w), pd->platform, t,
                                *pd->name ? pd->name : t->shop_name, NULL);
@@ -116,6 +129,10 @@ static void on_tokens(void *arg, shop_answer_t answer, const shop_tokens_t *t, c
                 pd->platform, t->shop_id, pd->renewal ? "refresh_token" : "oauth",
                 (long long)t->expires_in_s);
         reply_shop(w, pd->x, pd->renewal ? 201 : 200, pd->platform, t->shop_id);
+    }
+    if (named) {
+        rf_secrets_wipe(named, sizeof *named);
+        free(named);
     }
     free(pd);
 }
@@ -175,8 +192,17 @@ static void register_shop(rf_worker_t *w, rf_http_exchange_t *x) {
     const char *platform = rf_jsonv_oneof(doc, "platform", NULL, platforms, &v);
     const char *refresh = rf_jsonv_str(doc, "refresh_token", true, SHOP_TOKEN_MAX - 1, &v);
     const char *name = rf_jsonv_str(doc, "name", false, 120, &v);
+    const char *shop_id = rf_jsonv_str(doc, "shop_id", false, SHOP_ID_MAX - 1, &v);
     if (v.failed) {
         rf_http_reply_error(x, 400, "invalid_field", v.message);
+        json_decref(doc);
+        return;
+    }
+    /* checked before the token is spent: a renewal rotates it */
+    if (strcmp(platform, "kuaishou") == 0 && !*shop_id) {
+        rf_http_reply_error(x, 400, "invalid_field",
+                            "shop_id (the authorisation's open_id) is required for a Kuaishou shop:"
+                            " its refresh answer does not name the shop");
         json_decref(doc);
         return;
     }
@@ -184,6 +210,7 @@ static void register_shop(rf_worker_t *w, rf_http_exchange_t *x) {
     if (pd) {
         pd->renewal = true;
         snprintf(pd->name, sizeof pd->name, "%s", name);
+        snprintf(pd->shop_id, sizeof pd->shop_id, "%s", shop_id);
     }
     if (!pd || !shop_http() ||
         shop_oauth_refresh(shop_http(), platform, refresh, on_tokens, pd) != 0) {
