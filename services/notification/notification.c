@@ -349,8 +349,15 @@ int notification_start(void *arg, rf_worker_t *w) {
     if (notification_policy_load() != 0) return -1;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return -1;
     if (notification_batch_init(&applying) != 0) return -1;
-    rf_bus_set_batch_hooks(rf_worker_bus(w),
-                           &(rf_bus_batch_hooks_t){.flush = batch_end, .discard = batch_begin});
+    /* Every row notification writes is keyed by what caused it (a message by
+     * its event and audience, a survey by its return), ON CONFLICT DO
+     * NOTHING, and notice.sent follows only a message newly written: an
+     * event applied twice has its effect once without an inbox row (the
+     * bus's own_dedup). A redelivery then counts as applied, not as a
+     * duplicate. */
+    rf_bus_set_batch_hooks(
+        rf_worker_bus(w),
+        &(rf_bus_batch_hooks_t){.flush = batch_end, .discard = batch_begin, .own_dedup = true});
     rf_info("event=notification_channels log=1 webhook=%s shops_with_policy=%zu",
             *notification_webhook_url ? "1" : "0", notification_policy_shops());
     uv_timer_init(rf_worker_loop(w), &delivery_timer);
