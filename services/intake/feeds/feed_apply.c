@@ -189,3 +189,29 @@ void intake_feed_order_arrived(rf_worker_t *w, const char *platform, const char 
     const char *p[] = {platform, order_id};
     rf_db_exec(db, "DELETE FROM feed_order_asks WHERE platform = $1 AND order_id = $2", 2, p);
 }
+
+int intake_feed_order_fetched(rf_worker_t *w, const char *platform, const char *source,
+                              const char *order_id, intake_order_t *o, bool mapped,
+                              const char *err) {
+    rf_bus_t *bus = rf_worker_bus(w);
+    if (!mapped || intake_order_allocate(o) != 0) {
+        rf_warn("event=order_unusable platform=%s order_id=%s source=%s error=\"%s\"", platform,
+                order_id, source, mapped ? "its lines' shares do not add up" : err);
+        const char *p[] = {platform, order_id, mapped ? "its lines' shares do not add up" : err};
+        rf_db_exec(rf_worker_db(w),
+                   "UPDATE feed_order_asks SET last_error = $3 WHERE platform = $1"
+                   " AND order_id = $2",
+                   3, p);
+        return -1;
+    }
+    if (rf_bus_tx_begin(bus) != 0 || intake_db_upsert_order(rf_worker_db(w), o) != 0 ||
+        rf_bus_tx_commit(bus) != 0) {
+        rf_bus_tx_rollback(bus);
+        return -1;
+    }
+    atomic_fetch_add(&intake_feed_counters.orders_fetched, 1);
+    rf_info("event=order_recorded platform=%s shop_id=%s order_id=%s lines=%zu source=%s", platform,
+            o->shop_id, o->order_id, o->n_lines, source);
+    intake_feed_order_arrived(w, platform, o->order_id);
+    return 0;
+}

@@ -74,31 +74,11 @@ static void aftersale_fetched(const dy_fetch_t *f, json_t *data) {
 static void order_fetched(const dy_fetch_t *f, json_t *data) {
     intake_order_t o;
     intake_order_line_t lines[MAX_ORDER_LINES];
-    char ids[INTAKE_DY_ORDER_IDS(MAX_ORDER_LINES)], err[200];
-    rf_worker_t *w = intake_dy.w;
-    rf_bus_t *bus = rf_worker_bus(w);
-    if (intake_feed_order_from_douyin(data, &o, lines, MAX_ORDER_LINES, ids, sizeof ids, err,
-                                      sizeof err) != 0 ||
-        intake_order_allocate(&o) != 0) {
-        rf_warn("event=douyin_order_unusable order_id=%s error=\"%s\"", f->id, err);
-        const char *p[] = {f->id, err};
-        rf_db_exec(rf_worker_db(w),
-                   "UPDATE feed_order_asks SET last_error = $2 WHERE platform = 'douyin'"
-                   " AND order_id = $1",
-                   2, p);
-        return;
-    }
-    o.shop_id = f->shop_id; /* the shop whose token saw it */
-    if (rf_bus_tx_begin(bus) != 0 || intake_db_upsert_order(rf_worker_db(w), &o) != 0 ||
-        rf_bus_tx_commit(bus) != 0) {
-        rf_bus_tx_rollback(bus);
-        return;
-    }
-    atomic_fetch_add(&intake_feed_counters.orders_fetched, 1);
-    rf_info("event=order_recorded platform=douyin shop_id=%s order_id=%s lines=%zu"
-            " source=order.orderDetail",
-            f->shop_id, o.order_id, o.n_lines);
-    intake_feed_order_arrived(w, "douyin", o.order_id);
+    char ids[INTAKE_DY_ORDER_IDS(MAX_ORDER_LINES)], err[200] = "";
+    bool mapped = intake_feed_order_from_douyin(data, &o, lines, MAX_ORDER_LINES, ids, sizeof ids,
+                                                err, sizeof err) == 0;
+    if (mapped) o.shop_id = f->shop_id; /* the shop whose token saw it */
+    intake_feed_order_fetched(intake_dy.w, "douyin", "order.orderDetail", f->id, &o, mapped, err);
 }
 
 static void on_fetched(void *arg, rf_dy_outcome_t outcome, int code, const char *sub_code,

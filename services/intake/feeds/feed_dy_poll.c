@@ -131,16 +131,7 @@ static void poll_shop(rf_db_t *db, intake_feed_shop_t *s) {
 
 static void on_poll_timer(uv_timer_t *t) {
     (void)t;
-    rf_db_t *db = rf_worker_db(intake_dy.w);
-    if (!rf_db_connected(db)) return;
-    json_t *active = intake_shops_active(intake_dy.w, "douyin");
-    size_t i;
-    json_t *id;
-    json_array_foreach(active, i, id) {
-        intake_feed_shop_t *s = intake_feed_shop("douyin", json_string_value(id));
-        if (s) poll_shop(db, s);
-    }
-    json_decref(active);
+    intake_feed_poll_active(intake_dy.w, "douyin", poll_shop);
 }
 
 void intake_dy_poll_start(rf_worker_t *w) {

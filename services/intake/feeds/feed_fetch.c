@@ -93,30 +93,10 @@ static void refund_fetched(const fetch_t *f, json_t *data) {
 static void order_fetched(const fetch_t *f, json_t *data) {
     intake_order_t o;
     intake_order_line_t lines[64];
-    char ids[64 * (3 + 2 * 64)], err[200];
-    rf_worker_t *w = intake_ks.w;
-    rf_bus_t *bus = rf_worker_bus(w);
-    if (intake_feed_order_from_kuaishou(data, &o, lines, 64, ids, sizeof ids, err, sizeof err) !=
-            0 ||
-        intake_order_allocate(&o) != 0) {
-        rf_warn("event=kuaishou_order_unusable order_id=%s error=\"%s\"", f->id, err);
-        const char *p[] = {f->id, err};
-        rf_db_exec(rf_worker_db(w),
-                   "UPDATE feed_order_asks SET last_error = $2 WHERE platform = 'kuaishou'"
-                   " AND order_id = $1",
-                   2, p);
-        return;
-    }
-    if (rf_bus_tx_begin(bus) != 0 || intake_db_upsert_order(rf_worker_db(w), &o) != 0 ||
-        rf_bus_tx_commit(bus) != 0) {
-        rf_bus_tx_rollback(bus);
-        return;
-    }
-    atomic_fetch_add(&intake_feed_counters.orders_fetched, 1);
-    rf_info("event=order_recorded platform=kuaishou shop_id=%s order_id=%s lines=%zu"
-            " source=order.detail",
-            f->shop_id, o.order_id, o.n_lines);
-    intake_feed_order_arrived(w, "kuaishou", o.order_id);
+    char ids[64 * (3 + 2 * 64)], err[200] = "";
+    bool mapped =
+        intake_feed_order_from_kuaishou(data, &o, lines, 64, ids, sizeof ids, err, sizeof err) == 0;
+    intake_feed_order_fetched(intake_ks.w, "kuaishou", "open.order.detail", f->id, &o, mapped, err);
 }
 
 static void on_fetched(void *arg, rf_ks_outcome_t outcome, int result_code, json_t *data,

@@ -154,14 +154,7 @@ static void on_poll_timer(uv_timer_t *t) {
         intake_feed_shop_t *fixed = intake_feed_shop("kuaishou", "");
         if (fixed) poll_shop(db, fixed);
     }
-    json_t *active = intake_shops_active(intake_ks.w, "kuaishou");
-    size_t i;
-    json_t *id;
-    json_array_foreach(active, i, id) {
-        intake_feed_shop_t *s = intake_feed_shop("kuaishou", json_string_value(id));
-        if (s) poll_shop(db, s);
-    }
-    json_decref(active);
+    intake_feed_poll_active(intake_ks.w, "kuaishou", poll_shop);
 }
 
 void intake_ks_poll_start(rf_worker_t *w) {

@@ -80,3 +80,17 @@ int intake_feed_shop_token(rf_worker_t *w, const intake_feed_shop_t *s, const ch
     rf_debug("event=platform_call_no_token platform=%s shop_id=%s", s->platform, s->shop_id);
     return 0;
 }
+
+void intake_feed_poll_active(rf_worker_t *w, const char *platform,
+                             void (*poll)(rf_db_t *db, intake_feed_shop_t *s)) {
+    rf_db_t *db = rf_worker_db(w);
+    if (!rf_db_connected(db)) return;
+    json_t *active = intake_shops_active(w, platform);
+    size_t i;
+    json_t *id;
+    json_array_foreach(active, i, id) {
+        intake_feed_shop_t *s = intake_feed_shop(platform, json_string_value(id));
+        if (s) poll(db, s);
+    }
+    json_decref(active);
+}

@@ -154,6 +154,14 @@ int intake_feed_apply_in_tx(rf_worker_t *w, const intake_feed_record_t *r, bool 
 void intake_feed_fetch_orders_with(int (*fetch_order)(const char *platform, const char *shop_id,
                                                       const char *order_id));
 
+/* An order fetched from its platform (source: the method), mapped (false:
+ * err says why it could not be): its shares allocated, stored in its own
+ * transaction, and the returns waiting on it released; an unusable one is
+ * noted on its ask (asked again later). 0 or -1. */
+int intake_feed_order_fetched(rf_worker_t *w, const char *platform, const char *source,
+                              const char *order_id, intake_order_t *o, bool mapped,
+                              const char *err);
+
 /* ---- feed_drain.c ----------------------------------------------------------------- */
 
 /* Drain the spool in dir into feed_pushes / feed_refused from the checkpoint
@@ -184,6 +192,10 @@ bool intake_feed_shop_paused(const intake_feed_shop_t *s);
 void intake_feed_shop_back_off(intake_feed_shop_t *s, const char *kind, const char *what,
                                const char *error);
 void intake_feed_shop_succeeded(intake_feed_shop_t *s);
+/* A poller's tick: poll(db, shop) for every active shop of the platform
+ * (nothing while the database is away). */
+void intake_feed_poll_active(rf_worker_t *w, const char *platform,
+                             void (*poll)(rf_db_t *db, intake_feed_shop_t *s));
 /* The access token of a call for the shop into out (the fixed one for a
  * Kuaishou shop never authorised, when set). 1, or 0 when there is none now. */
 int intake_feed_shop_token(rf_worker_t *w, const intake_feed_shop_t *s, const char *fixed,
