@@ -59,33 +59,33 @@ static void from_ks(const rf_ks_tokens_t *k, shop_tokens_t *t) {
     snprintf(t->scopes, sizeof t->scopes, "%s", k->scopes);
 }
 
+/* Give the platform's answer to the caller once, then wipe what held tokens. */
+static void deliver(token_call_t *call, shop_answer_t answer, shop_tokens_t *t, const char *why) {
+    call->cb(call->arg, answer, answer == SHOP_ANSWER_OK ? t : NULL,
+             answer == SHOP_ANSWER_OK ? NULL : why);
+    if (t) rf_secrets_wipe(t, sizeof *t);
+    free(call);
+}
+
 static void on_ks_answer(void *arg, long status, const char *body, size_t len, const char *error) {
     token_call_t *call = arg;
     char why[300];
     if (status == 0 || status >= 500) {
         snprintf(why, sizeof why, "%s", status ? "the platform answered an HTTP error" : error);
-        call->cb(call->arg, SHOP_ANSWER_FAILED, NULL, why);
-        free(call);
+        deliver(call, SHOP_ANSWER_FAILED, NULL, why);
         return;
     }
-    rf_ks_tokens_t *k = calloc(1, sizeof *k);
-    shop_tokens_t *t = calloc(1, sizeof *t);
+    rf_ks_tokens_t k;
+    shop_tokens_t t;
     int result = 0;
-    rf_ks_token_answer_t a =
-        k && t ? rf_ks_tokens_parse(body, len, k, &result, why, sizeof why) : RF_KS_TOKENS_BAD;
-    if (a == RF_KS_TOKENS_OK) {
-        from_ks(k, t);
-        call->cb(call->arg, SHOP_ANSWER_OK, t, NULL);
-    } else {
-        if (!k || !t) snprintf(why, sizeof why, "out of memory");
-        call->cb(call->arg, a == RF_KS_TOKENS_REFUSED ? SHOP_ANSWER_REFUSED : SHOP_ANSWER_FAILED,
-                 NULL, why);
-    }
-    if (k) rf_secrets_wipe(k, sizeof *k);
-    if (t) rf_secrets_wipe(t, sizeof *t);
-    free(k);
-    free(t);
-    free(call);
+    rf_ks_token_answer_t a = rf_ks_tokens_parse(body, len, &k, &result, why, sizeof why);
+    if (a == RF_KS_TOKENS_OK) from_ks(&k, &t);
+    rf_secrets_wipe(&k, sizeof k);
+    deliver(call,
+            a == RF_KS_TOKENS_OK        ? SHOP_ANSWER_OK
+            : a == RF_KS_TOKENS_REFUSED ? SHOP_ANSWER_REFUSED
+                                        : SHOP_ANSWER_FAILED,
+            a == RF_KS_TOKENS_OK ? &t : NULL, why);
 }
 
 static int ks_request(rf_httpc_t *http, bool renew, const char *value, shop_tokens_fn cb,
@@ -138,29 +138,21 @@ static void on_dy_answer(void *arg, rf_dy_outcome_t outcome, int code, const cha
     char why[300];
     if (outcome == RF_DY_TRANSPORT || outcome == RF_DY_RATE_LIMITED || !raw) {
         snprintf(why, sizeof why, "%s", error ? error : "no answer");
-        call->cb(call->arg, SHOP_ANSWER_FAILED, NULL, why);
-        free(call);
+        deliver(call, SHOP_ANSWER_FAILED, NULL, why);
         return;
     }
-    rf_dy_tokens_t *d = calloc(1, sizeof *d);
-    shop_tokens_t *t = calloc(1, sizeof *t);
+    rf_dy_tokens_t d;
+    shop_tokens_t t;
     int answer_code = 0;
-    rf_dy_token_answer_t a = d && t ? rf_dy_tokens_parse(raw, strlen(raw), rf_now_ms() / 1000, d,
-                                                         &answer_code, why, sizeof why)
-                                    : RF_DY_TOKENS_BAD;
-    if (a == RF_DY_TOKENS_OK) {
-        from_dy(d, t);
-        call->cb(call->arg, SHOP_ANSWER_OK, t, NULL);
-    } else {
-        if (!d || !t) snprintf(why, sizeof why, "out of memory");
-        call->cb(call->arg, a == RF_DY_TOKENS_REFUSED ? SHOP_ANSWER_REFUSED : SHOP_ANSWER_FAILED,
-                 NULL, why);
-    }
-    if (d) rf_secrets_wipe(d, sizeof *d);
-    if (t) rf_secrets_wipe(t, sizeof *t);
-    free(d);
-    free(t);
-    free(call);
+    rf_dy_token_answer_t a =
+        rf_dy_tokens_parse(raw, strlen(raw), rf_now_ms() / 1000, &d, &answer_code, why, sizeof why);
+    if (a == RF_DY_TOKENS_OK) from_dy(&d, &t);
+    rf_secrets_wipe(&d, sizeof d);
+    deliver(call,
+            a == RF_DY_TOKENS_OK        ? SHOP_ANSWER_OK
+            : a == RF_DY_TOKENS_REFUSED ? SHOP_ANSWER_REFUSED
+                                        : SHOP_ANSWER_FAILED,
+            a == RF_DY_TOKENS_OK ? &t : NULL, why);
 }
 
 static int dy_request(rf_httpc_t *http, bool renew, const char *value, shop_tokens_fn cb,
